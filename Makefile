@@ -1,0 +1,39 @@
+# bottle — build, test, bench. `make test` is what CI runs (.ci/run).
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -s -w -X github.com/claude-bottle/bottle/internal/cli.Version=$(VERSION)
+
+.PHONY: all build run test unit bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# The main job on this machine's engine, read-only: what a cleanup would remove.
+run: build
+	$(BIN)/bottle-ls
+	$(BIN)/bottle-plan-cleanup
+
+# Unit, testscript and real-engine tests. scripts/engine.sh starts dockerd
+# when none answers; under CI=true a missing engine fails the run.
+test:
+	@scripts/engine.sh || { [ "$$CI" = true ] && exit 1; echo "make test: no Docker engine; engine tests will skip" >&2; }
+	@scripts/test-images.sh || [ "$$CI" != true ]
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Unit tests only (no engine).
+unit:
+	$(GO) test -count=1 -short ./...
+
+bench: build
+	@scripts/engine.sh
+	scripts/bench.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/jsonl/
+
+clean:
+	rm -rf $(BIN)

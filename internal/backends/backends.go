@@ -1,0 +1,30 @@
+// Package backends opens every backend the toolkit knows, configured from a
+// tool's environment. Tools ask for the set and never name a backend.
+package backends
+
+import (
+	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/docker"
+	"github.com/claude-bottle/bottle/internal/engine"
+)
+
+// Set is the open backends and the engine they share.
+type Set struct {
+	Engine   *engine.Client
+	Backends []backend.Backend
+}
+
+// Open resolves the engine from getenv and returns every backend for prefix.
+func Open(getenv func(string) string, prefix string) (*Set, error) {
+	eng, err := engine.Dial(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{
+		Engine:   eng,
+		Backends: []backend.Backend{&docker.Backend{API: eng, Prefix: prefix}},
+	}, nil
+}
+
+// Close releases the engine's connections.
+func (s *Set) Close() error { return s.Engine.Close() }

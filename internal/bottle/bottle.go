@@ -1,0 +1,260 @@
+// Package bottle holds the toolkit's model: the names a bottle's resources
+// carry, the bottles that exist, the items of a cleanup plan and the result a
+// reaper gives for each. Every tool speaks these types as JSON lines; the
+// README's "Formats" section is their contract.
+package bottle
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// DefaultPrefix starts the name of every resource a bottle makes.
+const DefaultPrefix = "claude-bottle-"
+
+// Backends.
+const (
+	Docker       = "docker"
+	Smolmachines = "smolmachines"
+)
+
+// Plan item kinds, in plan order.
+const (
+	KindComposeProject = "compose-project"
+	KindContainer      = "container"
+	KindNetwork        = "network"
+	KindVolume         = "volume"
+	KindMachine        = "machine"
+	KindStateDir       = "state-dir"
+)
+
+// Kinds lists every plan item kind in the order a plan lists them.
+var Kinds = []string{KindComposeProject, KindContainer, KindNetwork, KindVolume, KindMachine, KindStateDir}
+
+// BackendOrder lists the backends in the order a plan lists them.
+var BackendOrder = []string{Docker, Smolmachines}
+
+// Bottle statuses (bottle-ls).
+const (
+	StatusRunning  = "running"
+	StatusStopped  = "stopped"
+	StatusPartial  = "partial"
+	StatusOrphaned = "orphaned"
+)
+
+// HasPrefix reports whether name is one of ours: a plain string comparison,
+// never a pattern, so look-alikes such as "claude-bottlex" never match. An
+// empty prefix matches nothing.
+func HasPrefix(name, prefix string) bool {
+	return prefix != "" && len(name) > len(prefix) && strings.HasPrefix(name, prefix)
+}
+
+// Slug returns the slug of a name that carries the prefix, or "" when it does not.
+func Slug(name, prefix string) string {
+	if !HasPrefix(name, prefix) {
+		return ""
+	}
+	return name[len(prefix):]
+}
+
+// ProjectName is the compose project (and smolvm machine) name of a slug.
+func ProjectName(prefix, slug string) string { return prefix + slug }
+
+// BundleContainerName is the smolmachines sidecar bundle container of a slug.
+func BundleContainerName(prefix, slug string) string { return prefix + "sidecars-" + slug }
+
+// BundleNetworkName is the smolmachines bundle network of a slug.
+func BundleNetworkName(prefix, slug string) string { return prefix + "bundle-" + slug }
+
+// BundleSlug returns the slug of a smolmachines bundle container or network
+// name ("<prefix>sidecars-<slug>", "<prefix>bundle-<slug>") and whether name
+// is one.
+func BundleSlug(name, prefix string) (string, bool) {
+	rest := Slug(name, prefix)
+	for _, p := range []string{"sidecars-", "bundle-"} {
+		if s, ok := strings.CutPrefix(rest, p); ok && s != "" {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// ValidSlug reports whether s can be a slug: the agent's name and suffix, made
+// of the characters a container name allows, and never a path component that
+// leaves a directory.
+func ValidSlug(s string) bool {
+	if s == "" || len(s) > 128 || s == "." || s == ".." {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_' || r == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Container is one container of a bottle or a plan item.
+type Container struct {
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Service string `json:"service,omitempty"`
+	State   string `json:"state"`
+}
+
+// Network is one network of a bottle or a plan item.
+type Network struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+// Volume is one volume of a bottle or a plan item; its ID is its name.
+type Volume struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+// Machine is a smolvm microVM.
+type Machine struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// Bottle is one bottle that exists, as bottle-ls prints it.
+type Bottle struct {
+	Backend    string      `json:"backend"`
+	Name       string      `json:"name"`
+	Slug       string      `json:"slug"`
+	Status     string      `json:"status"`
+	Created    *time.Time  `json:"created"`
+	Containers []Container `json:"containers"`
+	Networks   []Network   `json:"networks"`
+	Volumes    []Volume    `json:"volumes"`
+	Machine    *Machine    `json:"machine,omitempty"`
+	StateDir   *string     `json:"state_dir"`
+	// Launcher is true while a bottle-launch process holds the state dir's lock.
+	Launcher bool `json:"launcher,omitempty"`
+}
+
+// Item is one thing a cleanup plan would remove. Which fields are set
+// depends on Kind; the README's "Formats" section lists them.
+type Item struct {
+	Backend string     `json:"backend"`
+	Kind    string     `json:"kind"`
+	Name    string     `json:"name"`
+	ID      string     `json:"id,omitempty"`
+	Slug    string     `json:"slug,omitempty"`
+	Created *time.Time `json:"created,omitempty"`
+	// State is a container's or machine's state.
+	State string `json:"state,omitempty"`
+
+	// compose-project
+	Containers []Container `json:"containers,omitempty"`
+	Networks   []Network   `json:"networks,omitempty"`
+	Volumes    []Volume    `json:"volumes,omitempty"`
+
+	// state-dir
+	Path       string     `json:"path,omitempty"`
+	SizeBytes  *int64     `json:"size_bytes,omitempty"`
+	Modified   *time.Time `json:"modified,omitempty"`
+	Transcript *bool      `json:"transcript,omitempty"`
+	Dockerfile *bool      `json:"dockerfile,omitempty"`
+	Resumable  *bool      `json:"resumable,omitempty"`
+	// Bottle names the plan item this state dir goes with: the dir's bottle
+	// still exists and is itself in the plan, so the dir may go once the
+	// bottle is gone (the reaper checks that at the moment it acts).
+	Bottle string `json:"bottle,omitempty"`
+
+	// NotRunning records that the plan was made with --not-running: the
+	// reaper skips the item if one of its containers runs again.
+	NotRunning bool `json:"not_running,omitempty"`
+}
+
+// MarshalJSON writes a compose project's containers, networks and volumes
+// always, as arrays (empty ones too); other kinds leave them out.
+func (it Item) MarshalJSON() ([]byte, error) {
+	type plain Item
+	if it.Kind != KindComposeProject {
+		return json.Marshal(plain(it))
+	}
+	return json.Marshal(struct {
+		plain
+		Containers []Container `json:"containers"`
+		Networks   []Network   `json:"networks"`
+		Volumes    []Volume    `json:"volumes"`
+	}{plain(it), orEmpty(it.Containers), orEmpty(it.Networks), orEmpty(it.Volumes)})
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// Active reports whether a container or machine state counts as running:
+// running, restarting or paused (a paused agent is still a live bottle).
+func Active(state string) bool {
+	switch state {
+	case "running", "restarting", "paused":
+		return true
+	}
+	return false
+}
+
+// Running reports whether anything the item covers was running when planned.
+func (it *Item) Running() bool {
+	if (it.Kind == KindContainer || it.Kind == KindMachine) && Active(it.State) {
+		return true
+	}
+	for _, c := range it.Containers {
+		if Active(c.State) {
+			return true
+		}
+	}
+	return false
+}
+
+// Result statuses (bottle-reap).
+const (
+	Removed     = "removed"
+	Gone        = "gone"
+	Skipped     = "skipped"
+	Failed      = "failed"
+	Invalid     = "invalid"
+	WouldRemove = "would-remove"
+)
+
+// Result is what a reaper did with one item.
+type Result struct {
+	Status    string `json:"status"`
+	Reason    string `json:"reason,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	ElapsedMS int64  `json:"elapsed_ms"`
+	// Resources details a compose project's members, one entry each.
+	Resources []ResourceResult `json:"resources,omitempty"`
+}
+
+// ResourceResult is the outcome for one member of a compose project item.
+type ResourceResult struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Ok reports whether the status is one a run may end with and still succeed.
+func (r Result) Ok() bool {
+	switch r.Status {
+	case Removed, Gone, Skipped, WouldRemove:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,227 @@
+// Package cli is the one convention every bottle tool follows: its streams
+// and environment come in as an Env (nothing below a main touches os.Stdin,
+// os.Stdout, os.Stderr, os.Getenv or os.Exit), flags are parsed with go-flags
+// (--help to stdout, exit 0), errors are printed once as "bottle-<tool>: ...",
+// and the exit code comes from the one table in package exitcode.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jessevdk/go-flags"
+	"github.com/mattn/go-isatty"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/exitcode"
+)
+
+// Version is the toolkit's version, set at link time with
+// -ldflags "-X github.com/claude-bottle/bottle/internal/cli.Version=v1.2.3".
+var Version = ""
+
+// VersionString returns the version to print: the linked one, else the
+// module version or VCS revision the binary was built from, else "devel".
+func VersionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "devel-" + s.Value[:12]
+			}
+		}
+	}
+	return "devel"
+}
+
+// Env is everything a tool gets from the outside world.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Terminal flags: whether each stream is a terminal.
+	StdinTTY, StdoutTTY, StderrTTY bool
+	// Now is the clock (ages, --older-than).
+	Now func() time.Time
+}
+
+// OSEnv is the process's real environment. Only mains call it.
+func OSEnv() Env {
+	return Env{
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Getenv:    os.Getenv,
+		StdinTTY:  isTerminal(os.Stdin.Fd()),
+		StdoutTTY: isTerminal(os.Stdout.Fd()),
+		StderrTTY: isTerminal(os.Stderr.Fd()),
+		Now:       time.Now,
+	}
+}
+
+func isTerminal(fd uintptr) bool { return isatty.IsTerminal(fd) || isatty.IsCygwinTerminal(fd) }
+
+// RunFunc is a tool's entry point.
+type RunFunc func(ctx context.Context, args []string, env Env) int
+
+// Main runs a tool with the process's arguments, environment and signals,
+// and returns its exit code. A first SIGINT/SIGTERM cancels ctx so the tool
+// can stop cleanly; a second one is left to the default handler (the tool
+// dies), so a stuck tool can always be stopped.
+func Main(run RunFunc) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	defer stop()
+	return run(ctx, os.Args[1:], OSEnv())
+}
+
+// Tool is a running tool: its name (for messages) and its environment.
+type Tool struct {
+	Name string
+	Env  Env
+}
+
+// Errorf prints one "name: message" line on stderr.
+func (t *Tool) Errorf(format string, args ...any) {
+	fmt.Fprintf(t.Env.Stderr, "%s: %s\n", t.Name, fmt.Sprintf(format, args...))
+}
+
+// Exit prints err once, as "name: err", and returns its exit code.
+func (t *Tool) Exit(err error) int {
+	if err == nil {
+		return exitcode.OK
+	}
+	var s exitcode.Silent
+	if !errors.As(err, &s) {
+		t.Errorf("%s", oneLine(err.Error()))
+	}
+	return exitcode.Of(err)
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// Common are the flags every tool has.
+type Common struct {
+	Version bool `long:"version" description:"print the version and exit"`
+}
+
+// Parse parses args into opts (a struct of go-flags groups). It returns
+// done=true when the tool should stop now with err's code: --help (printed on
+// stdout, exit 0), --version (likewise) or a usage error.
+func (t *Tool) Parse(opts any, args []string, usage string) (rest []string, done bool, err error) {
+	p := flags.NewNamedParser(t.Name, flags.HelpFlag|flags.PassDoubleDash)
+	p.Usage = usage
+	if _, err := p.AddGroup("Options", "", opts); err != nil {
+		return nil, true, fmt.Errorf("internal: flags: %w", err)
+	}
+	rest, err = p.ParseArgs(args)
+	if err != nil {
+		var fe *flags.Error
+		if errors.As(err, &fe) && fe.Type == flags.ErrHelp {
+			fmt.Fprintln(t.Env.Stdout, strings.TrimRight(fe.Message, "\n"))
+			return nil, true, nil
+		}
+		return nil, true, exitcode.Usagef("%s (see %s --help)", flagMessage(err), t.Name)
+	}
+	if c, ok := opts.(interface{ common() *Common }); ok && c.common().Version {
+		fmt.Fprintf(t.Env.Stdout, "%s %s\n", t.Name, VersionString())
+		return nil, true, nil
+	}
+	return rest, false, nil
+}
+
+func flagMessage(err error) string {
+	m := err.Error()
+	// A value our own type refused: "invalid argument for flag --x
+	// (expected T): why" reads better as "--x: why".
+	if i := strings.Index(m, "invalid argument for flag "); i >= 0 {
+		if j := strings.Index(m, " (expected "); j > i {
+			if k := strings.Index(m[j:], "): "); k > 0 {
+				m = m[i+len("invalid argument for flag "):j] + ": " + m[j+k+3:]
+			}
+		}
+	}
+	// go-flags quotes as `name'; make it read like the rest of our messages.
+	m = strings.NewReplacer("`", "", "'", "").Replace(m)
+	return oneLine(m)
+}
+
+func (c *Common) common() *Common { return c }
+
+// Scope is the prefix and state root every bottle tool works within.
+type Scope struct {
+	Prefix   string `long:"prefix" value-name:"PREFIX" description:"resource name prefix (default $BOTTLE_PREFIX, else claude-bottle-)"`
+	StateDir string `long:"state-dir" value-name:"DIR" description:"state root (default $BOTTLE_STATE_DIR, else ~/.claude-bottle/state)"`
+}
+
+// Resolve fills in defaults from the environment and checks the values.
+func (s *Scope) Resolve(env Env) error {
+	if s.Prefix == "" {
+		s.Prefix = env.Getenv("BOTTLE_PREFIX")
+	}
+	if s.Prefix == "" {
+		s.Prefix = bottle.DefaultPrefix
+	}
+	if err := CheckPrefix(s.Prefix); err != nil {
+		return err
+	}
+	if s.StateDir == "" {
+		s.StateDir = env.Getenv("BOTTLE_STATE_DIR")
+	}
+	if s.StateDir == "" {
+		home := env.Getenv("HOME")
+		if home == "" {
+			return exitcode.Usagef("cannot find the state root: HOME is not set; pass --state-dir or set BOTTLE_STATE_DIR")
+		}
+		s.StateDir = filepath.Join(home, ".claude-bottle", "state")
+	}
+	abs, err := filepath.Abs(s.StateDir)
+	if err != nil {
+		return exitcode.Usagef("state root %q: %v", s.StateDir, err)
+	}
+	s.StateDir = filepath.Clean(abs)
+	if s.StateDir == "/" {
+		return exitcode.Usagef("state root must not be /; pass a directory such as ~/.claude-bottle/state")
+	}
+	return nil
+}
+
+// CheckPrefix refuses prefixes that could match what is not a bottle's: it
+// must start with a letter or digit, hold only [A-Za-z0-9_.-] and be at
+// least three characters long.
+func CheckPrefix(p string) error {
+	bad := len(p) < 3
+	for i, r := range p {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_' || r == '.') && i > 0:
+		default:
+			bad = true
+		}
+	}
+	if bad {
+		return exitcode.Usagef("bad prefix %q: use at least 3 characters of [A-Za-z0-9_.-], starting with a letter or digit (default %s)", p, bottle.DefaultPrefix)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultHost is the engine a docker CLI talks to when nothing says otherwise.
+const DefaultHost = "unix:///var/run/docker.sock"
+
+// Endpoint is where the engine is and how to talk to it, resolved the way
+// the docker CLI does it.
+type Endpoint struct {
+	Host string // unix:///path or tcp://host:port
+	// Source says where Host came from, for messages: "DOCKER_HOST",
+	// `context "remote"`, "default".
+	Source string
+	TLS    bool
+	// CA, Cert and Key are PEM file paths; any may be empty.
+	CA, Cert, Key string
+	// Verify checks the server's certificate against CA.
+	Verify bool
+	// APIVersion pins the API version (DOCKER_API_VERSION); empty negotiates.
+	APIVersion string
+}
+
+func (e Endpoint) String() string {
+	if e.Source == "" || e.Source == "default" {
+		return e.Host
+	}
+	return e.Host + " (from " + e.Source + ")"
+}
+
+// Resolve finds the engine the docker CLI would use: DOCKER_HOST (with
+// DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), else the current context
+// (DOCKER_CONTEXT, else currentContext in $DOCKER_CONFIG/config.json) and
+// its endpoint in the context store, else the default socket.
+func Resolve(getenv func(string) string) (Endpoint, error) {
+	ep := Endpoint{APIVersion: strings.TrimPrefix(strings.TrimSpace(getenv("DOCKER_API_VERSION")), "v")}
+	configDir := getenv("DOCKER_CONFIG")
+	if configDir == "" {
+		home := getenv("HOME")
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		configDir = filepath.Join(home, ".docker")
+	}
+
+	if host := getenv("DOCKER_HOST"); host != "" {
+		ep.Host, ep.Source = host, "DOCKER_HOST"
+		certPath := getenv("DOCKER_CERT_PATH")
+		verify := getenv("DOCKER_TLS_VERIFY") != ""
+		if verify || certPath != "" || getenv("DOCKER_TLS") != "" {
+			if certPath == "" {
+				certPath = configDir
+			}
+			ep.TLS, ep.Verify = true, verify
+			ep.CA, ep.Cert, ep.Key = existing(certPath, "ca.pem"), existing(certPath, "cert.pem"), existing(certPath, "key.pem")
+		}
+		return ep, checkHost(ep)
+	}
+
+	name := getenv("DOCKER_CONTEXT")
+	source := "DOCKER_CONTEXT"
+	if name == "" {
+		var cfg struct {
+			CurrentContext string `json:"currentContext"`
+		}
+		b, err := os.ReadFile(filepath.Join(configDir, "config.json"))
+		switch {
+		case err == nil:
+			if err := json.Unmarshal(b, &cfg); err != nil {
+				return ep, fmt.Errorf("docker config %s is not valid JSON: %v; fix it or set DOCKER_HOST", filepath.Join(configDir, "config.json"), err)
+			}
+			name, source = cfg.CurrentContext, "currentContext in "+filepath.Join(configDir, "config.json")
+		case !errors.Is(err, os.ErrNotExist):
+			return ep, fmt.Errorf("reading docker config: %v; fix it or set DOCKER_HOST", err)
+		}
+	}
+	if name == "" || name == "default" {
+		ep.Host, ep.Source = DefaultHost, "default"
+		return ep, nil
+	}
+
+	sum := sha256.Sum256([]byte(name))
+	id := hex.EncodeToString(sum[:])
+	metaPath := filepath.Join(configDir, "contexts", "meta", id, "meta.json")
+	b, err := os.ReadFile(metaPath)
+	if err != nil {
+		return ep, fmt.Errorf("docker context %q (from %s) not found: %v; run `docker context ls`, or set DOCKER_HOST", name, source, err)
+	}
+	var meta struct {
+		Endpoints map[string]struct {
+			Host          string `json:"Host"`
+			SkipTLSVerify bool   `json:"SkipTLSVerify"`
+		} `json:"Endpoints"`
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return ep, fmt.Errorf("docker context %q: %s is not valid JSON: %v", name, metaPath, err)
+	}
+	d, ok := meta.Endpoints["docker"]
+	if !ok || d.Host == "" {
+		return ep, fmt.Errorf("docker context %q has no docker endpoint; run `docker context inspect %s`", name, name)
+	}
+	ep.Host, ep.Source = d.Host, fmt.Sprintf("context %q", name)
+	tlsDir := filepath.Join(configDir, "contexts", "tls", id, "docker")
+	if ca, cert, key := existing(tlsDir, "ca.pem"), existing(tlsDir, "cert.pem"), existing(tlsDir, "key.pem"); ca != "" || cert != "" || key != "" {
+		ep.TLS, ep.Verify = true, !d.SkipTLSVerify
+		ep.CA, ep.Cert, ep.Key = ca, cert, key
+	}
+	return ep, checkHost(ep)
+}
+
+func existing(dir, name string) string {
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+func checkHost(ep Endpoint) error {
+	switch {
+	case strings.HasPrefix(ep.Host, "unix://"), strings.HasPrefix(ep.Host, "tcp://"),
+		strings.HasPrefix(ep.Host, "http://"), strings.HasPrefix(ep.Host, "https://"):
+		return nil
+	case strings.HasPrefix(ep.Host, "ssh://"):
+		return fmt.Errorf("engine %s: ssh:// endpoints are not supported; forward the socket (ssh -L) and use a unix:// or tcp:// DOCKER_HOST", ep)
+	default:
+		return fmt.Errorf("engine %s: unsupported address; use unix:///path/to/docker.sock or tcp://host:port", ep)
+	}
+}

@@ -1,0 +1,347 @@
+// Package engine is the only place that talks to the Docker Engine. It
+// wraps github.com/moby/moby/client (the maintained continuation of the
+// frozen github.com/docker/docker/client) behind small interfaces and plain
+// types, so the rest of the toolkit never imports the client and tests can
+// fake exactly the calls they need.
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+)
+
+// Container is a container as a list or inspect call reports it.
+type Container struct {
+	ID      string
+	Name    string // without the leading "/"
+	Labels  map[string]string
+	State   string // created, running, paused, restarting, removing, exited, dead
+	Created time.Time
+}
+
+// Network is a network as a list or inspect call reports it.
+type Network struct {
+	ID      string
+	Name    string
+	Labels  map[string]string
+	Created time.Time
+	// Containers holds the IDs of attached containers (inspect only).
+	Containers []string
+}
+
+// Volume is a volume as a list or inspect call reports it.
+type Volume struct {
+	Name    string
+	Labels  map[string]string
+	Created time.Time
+}
+
+// Lister lists what the engine holds. Each call is one request, however
+// many resources there are.
+type Lister interface {
+	Containers(ctx context.Context) ([]Container, error)
+	Networks(ctx context.Context) ([]Network, error)
+	Volumes(ctx context.Context) ([]Volume, error)
+}
+
+// Remover inspects and removes single resources. Inspect calls return an
+// error for which IsNotFound is true when the resource does not exist.
+type Remover interface {
+	InspectContainer(ctx context.Context, idOrName string) (Container, error)
+	InspectNetwork(ctx context.Context, idOrName string) (Network, error)
+	InspectVolume(ctx context.Context, name string) (Volume, error)
+	// RemoveContainer force-removes a container (a running one is killed
+	// first) with its anonymous volumes.
+	RemoveContainer(ctx context.Context, id string) error
+	RemoveNetwork(ctx context.Context, id string) error
+	RemoveVolume(ctx context.Context, name string) error
+}
+
+// API is what the read-only tools and the reaper use.
+type API interface {
+	Lister
+	Remover
+	// Endpoint says which engine this is, for messages.
+	Endpoint() Endpoint
+}
+
+// Client is the real engine.
+type Client struct {
+	c  *client.Client
+	ep Endpoint
+}
+
+var _ API = (*Client)(nil)
+
+// Dial resolves the engine from the environment and returns a client for
+// it. It does not contact the engine; the first call does.
+func Dial(getenv func(string) string) (*Client, error) {
+	ep, err := Resolve(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return Open(ep)
+}
+
+// Open returns a client for ep.
+func Open(ep Endpoint) (*Client, error) {
+	var opts []client.Opt
+	if ep.TLS {
+		cfg, err := tlsConfig(ep)
+		if err != nil {
+			return nil, fmt.Errorf("engine %s: TLS: %v; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)", ep, err)
+		}
+		opts = append(opts, client.WithHTTPClient(&http.Client{
+			Transport:     &http.Transport{TLSClientConfig: cfg},
+			CheckRedirect: client.CheckRedirect,
+		}))
+	}
+	opts = append(opts, client.WithHost(ep.Host), client.WithUserAgent("bottle"))
+	if ep.APIVersion != "" {
+		opts = append(opts, client.WithAPIVersion(ep.APIVersion))
+	}
+	c, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("engine %s: %v", ep, err)
+	}
+	return &Client{c: c, ep: ep}, nil
+}
+
+// Endpoint returns the engine's address.
+func (e *Client) Endpoint() Endpoint { return e.ep }
+
+// Close releases idle connections.
+func (e *Client) Close() error { return e.c.Close() }
+
+// Ping checks that the engine answers and returns its API version.
+func (e *Client) Ping(ctx context.Context) (string, error) {
+	p, err := e.c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	if err != nil {
+		return "", e.wrap(err)
+	}
+	return p.APIVersion, nil
+}
+
+// Containers lists every container, stopped ones included.
+func (e *Client) Containers(ctx context.Context) ([]Container, error) {
+	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	out := make([]Container, 0, len(res.Items))
+	for _, s := range res.Items {
+		name := ""
+		if len(s.Names) > 0 {
+			name = strings.TrimPrefix(s.Names[0], "/")
+			// A linked container has several names; the canonical one has no
+			// further slash.
+			for _, n := range s.Names {
+				if n = strings.TrimPrefix(n, "/"); !strings.Contains(n, "/") {
+					name = n
+					break
+				}
+			}
+		}
+		out = append(out, Container{ID: s.ID, Name: name, Labels: s.Labels, State: string(s.State), Created: time.Unix(s.Created, 0).UTC()})
+	}
+	return out, nil
+}
+
+// Networks lists every network.
+func (e *Client) Networks(ctx context.Context) ([]Network, error) {
+	res, err := e.c.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	out := make([]Network, 0, len(res.Items))
+	for _, n := range res.Items {
+		out = append(out, Network{ID: n.ID, Name: n.Name, Labels: n.Labels, Created: n.Created.UTC()})
+	}
+	return out, nil
+}
+
+// Volumes lists every volume.
+func (e *Client) Volumes(ctx context.Context) ([]Volume, error) {
+	res, err := e.c.VolumeList(ctx, client.VolumeListOptions{})
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	out := make([]Volume, 0, len(res.Items))
+	for _, v := range res.Items {
+		out = append(out, Volume{Name: v.Name, Labels: v.Labels, Created: parseTime(v.CreatedAt)})
+	}
+	return out, nil
+}
+
+// InspectContainer returns one container by ID or name.
+func (e *Client) InspectContainer(ctx context.Context, idOrName string) (Container, error) {
+	res, err := e.c.ContainerInspect(ctx, idOrName, client.ContainerInspectOptions{})
+	if err != nil {
+		return Container{}, e.wrap(err)
+	}
+	r := res.Container
+	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Created: parseTime(r.Created)}
+	if r.Config != nil {
+		c.Labels = r.Config.Labels
+	}
+	if r.State != nil {
+		c.State = string(r.State.Status)
+	}
+	return c, nil
+}
+
+// InspectNetwork returns one network by ID or name, with its attached containers.
+func (e *Client) InspectNetwork(ctx context.Context, idOrName string) (Network, error) {
+	res, err := e.c.NetworkInspect(ctx, idOrName, client.NetworkInspectOptions{})
+	if err != nil {
+		return Network{}, e.wrap(err)
+	}
+	n := res.Network
+	out := Network{ID: n.ID, Name: n.Name, Labels: n.Labels, Created: n.Created.UTC()}
+	for id := range n.Containers {
+		out.Containers = append(out.Containers, id)
+	}
+	return out, nil
+}
+
+// InspectVolume returns one volume by name.
+func (e *Client) InspectVolume(ctx context.Context, name string) (Volume, error) {
+	res, err := e.c.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
+	if err != nil {
+		return Volume{}, e.wrap(err)
+	}
+	return Volume{Name: res.Volume.Name, Labels: res.Volume.Labels, Created: parseTime(res.Volume.CreatedAt)}, nil
+}
+
+// RemoveContainer force-removes a container and its anonymous volumes.
+func (e *Client) RemoveContainer(ctx context.Context, id string) error {
+	_, err := e.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	return e.wrap(err)
+}
+
+// RemoveNetwork removes a network.
+func (e *Client) RemoveNetwork(ctx context.Context, id string) error {
+	_, err := e.c.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+	return e.wrap(err)
+}
+
+// RemoveVolume removes a volume (never forced: an in-use volume stays).
+func (e *Client) RemoveVolume(ctx context.Context, name string) error {
+	_, err := e.c.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	return e.wrap(err)
+}
+
+// tlsConfig loads the endpoint's certificates. Without Verify the server's
+// certificate is not checked (DOCKER_TLS without DOCKER_TLS_VERIFY, or a
+// context with SkipTLSVerify), as the docker CLI does.
+func tlsConfig(ep Endpoint) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !ep.Verify} //nolint:gosec // the user asked for it
+	if ep.CA != "" {
+		pem, err := os.ReadFile(ep.CA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", ep.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	if ep.Cert != "" || ep.Key != "" {
+		cert, err := tls.LoadX509KeyPair(ep.Cert, ep.Key)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// UnreachableError says the engine could not be asked at all.
+type UnreachableError struct {
+	Endpoint Endpoint
+	Err      error
+}
+
+func (u *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the Docker engine at %s: %v; check that dockerd is running and that you may use its socket, or point DOCKER_HOST/DOCKER_CONTEXT at another engine", u.Endpoint, cause(u.Err))
+}
+
+func (u *UnreachableError) Unwrap() error { return u.Err }
+
+func cause(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
+}
+
+// wrap turns connection failures into an UnreachableError.
+func (e *Client) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if IsUnreachable(err) {
+		return err
+	}
+	var op *net.OpError
+	if client.IsErrConnectionFailed(err) || errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) {
+		return &UnreachableError{Endpoint: e.ep, Err: err}
+	}
+	return err
+}
+
+// IsUnreachable reports whether err means the engine could not be asked.
+func IsUnreachable(err error) bool {
+	var u *UnreachableError
+	return errors.As(err, &u)
+}
+
+// IsNotFound reports whether err is the engine's 404.
+func IsNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// IsActiveEndpoints reports whether a network removal failed because
+// containers are still attached (the engine answers 403 Forbidden).
+func IsActiveEndpoints(err error) bool {
+	return err != nil && (cerrdefs.IsPermissionDenied(err) || cerrdefs.IsConflict(err)) &&
+		strings.Contains(err.Error(), "active endpoints")
+}
+
+// IsInUse reports whether a volume removal failed because a container uses it (409).
+func IsInUse(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "in use")
+}
+
+// IsTransient reports whether an error is worth retrying: a connection
+// reset mid-call, or a removal the engine is already doing.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(s, "already in progress") || strings.Contains(s, "connection reset") ||
+		strings.Contains(s, "is being removed")
+}

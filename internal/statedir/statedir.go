@@ -1,0 +1,149 @@
+// Package statedir reads and removes bottle state directories: one
+// directory per slug directly under the state root
+// (~/.claude-bottle/state/<slug>/), holding a transcript snapshot, a rebuilt
+// Dockerfile, metadata and, when a person wants it kept, a .preserve marker.
+// A running bottle-launch holds an exclusive lock on the dir's lock file.
+package statedir
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
+)
+
+// File names inside a state dir.
+const (
+	PreserveFile = ".preserve"
+	LockFile     = ".lock"
+	MetaFile     = "bottle.json"
+	// A transcript is any entry whose name starts with "transcript"
+	// (transcript.jsonl, transcript/); a rebuilt Dockerfile is "Dockerfile"
+	// or "Dockerfile.*".
+	transcriptPrefix = "transcript"
+	dockerfileName   = "Dockerfile"
+)
+
+// Type says what an entry under the root is.
+type Type string
+
+// Entry types. Only Dir entries are state dirs.
+const (
+	Dir     Type = "dir"
+	Symlink Type = "symlink"
+	File    Type = "file"
+	Other   Type = "other"
+)
+
+// Entry is one entry directly under the state root.
+type Entry struct {
+	Slug       string
+	Path       string
+	Type       Type
+	Preserved  bool
+	Locked     bool
+	SizeBytes  int64
+	Modified   time.Time // newest modification time in the tree
+	Transcript bool
+	Dockerfile bool
+}
+
+// Resumable reports whether the dir holds what a resume needs.
+func (e Entry) Resumable() bool { return e.Transcript && e.Dockerfile }
+
+// Scan lists the entries directly under root, sorted by name. A missing
+// root is an empty list. Dot-entries (".reaping-…") are not slugs and are
+// left out.
+func Scan(root string) ([]Entry, error) {
+	des, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state root: %w", err)
+	}
+	out := make([]Entry, 0, len(des))
+	for _, de := range des {
+		name := de.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		e := Entry{Slug: name, Path: filepath.Join(root, name)}
+		switch t := de.Type(); {
+		case t&fs.ModeSymlink != 0:
+			e.Type = Symlink
+		case t.IsDir():
+			e.Type = Dir
+		case t.IsRegular():
+			e.Type = File
+		default:
+			e.Type = Other
+		}
+		if e.Type == Dir {
+			inspect(&e)
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
+	return out, nil
+}
+
+// inspect fills in what a person would lose: size, newest change, flags.
+func inspect(e *Entry) {
+	if fi, err := os.Lstat(e.Path); err == nil {
+		e.Modified = fi.ModTime()
+	}
+	top, _ := os.ReadDir(e.Path)
+	for _, de := range top {
+		n := de.Name()
+		switch {
+		case n == PreserveFile:
+			e.Preserved = true
+		case strings.HasPrefix(n, transcriptPrefix):
+			e.Transcript = true
+		case n == dockerfileName || strings.HasPrefix(n, dockerfileName+"."):
+			e.Dockerfile = true
+		}
+	}
+	_ = filepath.WalkDir(e.Path, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return nil
+		}
+		if fi.Mode().IsRegular() {
+			e.SizeBytes += fi.Size()
+		}
+		if fi.ModTime().After(e.Modified) {
+			e.Modified = fi.ModTime()
+		}
+		return nil
+	})
+	e.Locked = Locked(e.Path)
+}
+
+// Item turns a state dir entry into a plan item.
+func (e Entry) Item() bottle.Item {
+	size, mod := e.SizeBytes, e.Modified.UTC().Truncate(time.Second)
+	tr, df, res := e.Transcript, e.Dockerfile, e.Resumable()
+	return bottle.Item{
+		Backend:    "", // state dirs belong to no backend; the plan sets it
+		Kind:       bottle.KindStateDir,
+		Name:       e.Slug,
+		Slug:       e.Slug,
+		Path:       e.Path,
+		SizeBytes:  &size,
+		Modified:   &mod,
+		Transcript: &tr,
+		Dockerfile: &df,
+		Resumable:  &res,
+	}
+}

@@ -1,0 +1,135 @@
+// Package lstool is bottle-ls: the bottles that exist, in every backend.
+package lstool
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backends"
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/plan"
+	"github.com/claude-bottle/bottle/internal/statedir"
+)
+
+const usage = `[OPTIONS]
+
+Lists the bottles that exist in every backend: one JSON object per bottle
+when stdout is not a terminal (or with --json), an aligned table otherwise.`
+
+type options struct {
+	cli.Common
+	cli.Scope
+	cli.Output
+}
+
+// Main runs bottle-ls in this process.
+func Main() int { return cli.Main(Run) }
+
+// Run runs bottle-ls.
+func Run(ctx context.Context, args []string, env cli.Env) int {
+	t := &cli.Tool{Name: "bottle-ls", Env: env}
+	return t.Exit(run(ctx, t, args))
+}
+
+func run(ctx context.Context, t *cli.Tool, args []string) error {
+	var o options
+	rest, done, err := t.Parse(&o, args, usage)
+	if done {
+		return err
+	}
+	if len(rest) > 0 {
+		return exitcode.Usagef("unexpected argument %q: bottle-ls takes no arguments (see bottle-ls --help)", rest[0])
+	}
+	if err := o.Scope.Resolve(t.Env); err != nil {
+		return err
+	}
+	p, err := cli.NewPrinter(t.Env, o.Output)
+	if err != nil {
+		return err
+	}
+	set, err := backends.Open(t.Env.Getenv, o.Prefix)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+
+	survey := backend.Ask(ctx, set.Backends)
+	bottles := survey.Bottles()
+	for i := range bottles {
+		dir := filepath.Join(o.StateDir, bottles[i].Slug)
+		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() && bottle.ValidSlug(bottles[i].Slug) {
+			bottles[i].StateDir = &dir
+			bottles[i].Launcher = statedir.Locked(dir)
+		}
+	}
+	sort.SliceStable(bottles, func(i, j int) bool {
+		if bottles[i].Name != bottles[j].Name {
+			return bottles[i].Name < bottles[j].Name
+		}
+		return bottles[i].Backend < bottles[j].Backend
+	})
+	for _, w := range survey.Warnings() {
+		t.Errorf("warning: %s", w)
+	}
+
+	if p.Table() {
+		if err := table(p, bottles, t.Env); err != nil {
+			return err
+		}
+	} else {
+		for _, b := range bottles {
+			if err := p.Emit(b); err != nil {
+				return err
+			}
+		}
+	}
+	return survey.Err()
+}
+
+func table(p *cli.Printer, bottles []bottle.Bottle, env cli.Env) error {
+	if len(bottles) == 0 {
+		fmt.Fprintln(env.Stderr, "no bottles")
+		return nil
+	}
+	tb := p.NewTable("NAME", "BACKEND", "STATUS", "AGE", "CONTAINERS", "STATE DIR")
+	tb.ColorColumn(2, func(s string) string {
+		switch s {
+		case bottle.StatusRunning:
+			return "green"
+		case bottle.StatusPartial, bottle.StatusStopped:
+			return "yellow"
+		case bottle.StatusOrphaned:
+			return "red"
+		}
+		return ""
+	})
+	now := env.Now()
+	for _, b := range bottles {
+		age := "-"
+		if b.Created != nil {
+			age = plan.Age(now, *b.Created)
+		}
+		running := 0
+		for _, c := range b.Containers {
+			if bottle.Active(c.State) {
+				running++
+			}
+		}
+		containers := fmt.Sprintf("%d/%d running", running, len(b.Containers))
+		dir := "-"
+		if b.StateDir != nil {
+			dir = *b.StateDir
+			if b.Launcher {
+				dir += " (launcher running)"
+			}
+		}
+		tb.Row(b.Name, b.Backend, b.Status, age, containers, dir)
+	}
+	return tb.Flush()
+}

@@ -1,0 +1,108 @@
+// Package plantool is bottle-plan-cleanup: what is left over, as plan items.
+package plantool
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/backends"
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/plan"
+)
+
+const usage = `[OPTIONS]
+
+Lists what a cleanup would remove, in every backend: compose projects
+(found from containers, networks and volumes alike), stray containers,
+networks and volumes named with the prefix, and state dirs no live bottle
+owns. One JSON object per item when stdout is not a terminal (or with
+--json); grouped by backend for a person at a terminal. Pipe it into
+bottle-reap to remove exactly that.`
+
+// Selection are the flags that choose what a plan holds; bottle-cleanup
+// takes the same ones.
+type Selection struct {
+	OlderThan  cli.Duration `long:"older-than" value-name:"DURATION" description:"only what was created (state dirs: modified) more than DURATION ago: 90m, 36h, 7d, 2w"`
+	NotRunning bool         `long:"not-running" description:"leave out projects, containers and machines that have something running"`
+	Kinds      []string     `long:"kind" value-name:"KIND" description:"only items of KIND (repeatable): compose-project, container, network, volume, machine, state-dir"`
+}
+
+// Options checks the selection and returns the plan options.
+func (s Selection) Options(stateRoot string, now time.Time) (plan.Options, error) {
+	for _, k := range s.Kinds {
+		if !slices.Contains(bottle.Kinds, k) {
+			return plan.Options{}, exitcode.Usagef("unknown --kind %q: use one of %s", k, strings.Join(bottle.Kinds, ", "))
+		}
+	}
+	return plan.Options{StateRoot: stateRoot, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning, Kinds: s.Kinds, Now: now}, nil
+}
+
+type options struct {
+	cli.Common
+	cli.Scope
+	Selection
+	cli.Output
+}
+
+// Main runs bottle-plan-cleanup in this process.
+func Main() int { return cli.Main(Run) }
+
+// Run runs bottle-plan-cleanup.
+func Run(ctx context.Context, args []string, env cli.Env) int {
+	t := &cli.Tool{Name: "bottle-plan-cleanup", Env: env}
+	return t.Exit(run(ctx, t, args))
+}
+
+func run(ctx context.Context, t *cli.Tool, args []string) error {
+	var o options
+	rest, done, err := t.Parse(&o, args, usage)
+	if done {
+		return err
+	}
+	if len(rest) > 0 {
+		return exitcode.Usagef("unexpected argument %q: bottle-plan-cleanup takes no arguments (see bottle-plan-cleanup --help)", rest[0])
+	}
+	if err := o.Scope.Resolve(t.Env); err != nil {
+		return err
+	}
+	popt, err := o.Selection.Options(o.StateDir, t.Env.Now())
+	if err != nil {
+		return err
+	}
+	p, err := cli.NewPrinter(t.Env, o.Output)
+	if err != nil {
+		return err
+	}
+	set, err := backends.Open(t.Env.Getenv, o.Prefix)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+
+	pl := plan.Make(ctx, set.Backends, popt)
+	for _, n := range pl.Notes {
+		t.Errorf("%s", n)
+	}
+	if p.Table() {
+		if len(pl.Items) == 0 && pl.Err == nil {
+			fmt.Fprintln(t.Env.Stderr, "nothing to clean up")
+		} else if err := plan.Render(t.Env.Stdout, pl.Items, t.Env.Now(), p.Color()); err != nil {
+			return err
+		}
+	} else {
+		for _, it := range pl.Items {
+			if err := p.Emit(it); err != nil {
+				return err
+			}
+		}
+	}
+	if pl.Err != nil {
+		return fmt.Errorf("%w (the plan is incomplete: no state dir is listed)", pl.Err)
+	}
+	return nil
+}
