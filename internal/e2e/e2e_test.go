@@ -13,14 +13,18 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/claude-bottle/bottle/internal/enginetest"
+	"github.com/claude-bottle/bottle/internal/tool/cleanuptool"
 	"github.com/claude-bottle/bottle/internal/tool/lstool"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
+	"github.com/claude-bottle/bottle/internal/tool/reaptool"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"bottle-ls":           func() { os.Exit(lstool.Main()) },
 		"bottle-plan-cleanup": func() { os.Exit(plantool.Main()) },
+		"bottle-reap":         func() { os.Exit(reaptool.Main()) },
+		"bottle-cleanup":      func() { os.Exit(cleanuptool.Main()) },
 	})
 }
 
@@ -113,4 +117,3 @@ func cmdPurge(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(enginetest.Purge(ts.Getenv("TOKEN")))
 }
-
