@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -30,7 +31,20 @@ stderr. Exit 0 when nothing failed and no line was invalid, 1 otherwise,
 // Reaping are the flags bottle-reap and bottle-cleanup share.
 type Reaping struct {
 	DryRun bool `long:"dry-run" description:"check everything, remove nothing (status would-remove)"`
-	Jobs   int  `long:"jobs" value-name:"N" default:"4" description:"engine calls and state dir removals in flight at once"`
+	Jobs   Jobs `long:"jobs" value-name:"N" default:"4" description:"engine calls and state dir removals in flight at once"`
+}
+
+// Jobs is the --jobs value: 1 to 64.
+type Jobs int
+
+// UnmarshalFlag implements go-flags' Unmarshaler.
+func (j *Jobs) UnmarshalFlag(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a number: use a number from 1 to 64", s)
+	}
+	*j = Jobs(n)
+	return nil
 }
 
 // Check refuses a bad --jobs.
@@ -108,7 +122,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	defer set.Close()
 
 	prog := newProgress(t.Env)
-	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: r.Jobs,
+	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
 		Backends: set.Backends, Progress: prog.update}
 	var records []reap.Record
 	emit := func(rec reap.Record) error {
