@@ -18,8 +18,10 @@
 //	SMOLVM_FAKE_STATE  the machines file (required; a missing file is no machines)
 //	SMOLVM_FAKE_OLD=1  print created_at as a string, as releases before v0.8.0 did
 //	SMOLVM_FAKE_FAIL   comma-separated [COMMAND=]MODE: MODE is exit (exit 1 with an
-//	                   error), garbage (exit 0, stdout not JSON) or hang (never
-//	                   answer); COMMAND (ls, stop, delete, …) limits it to that command
+//	                   error), garbage (exit 0, stdout not JSON), hang (never
+//	                   answer) or vanish (the --name machine is deleted just
+//	                   before the command runs, as by a concurrent delete);
+//	                   COMMAND (ls, stop, delete, …) limits it to that command
 //
 // Every call is appended to $SMOLVM_FAKE_STATE.log, one line of arguments.
 package smolvmfake
@@ -90,7 +92,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "rm":
 		cmd = "delete"
 	}
-	if code, failing := f.injected(cmd); failing {
+	mode := f.mode(cmd)
+	if code, failing := f.injected(mode); failing {
 		return code
 	}
 	fl, err := parseFlags(args[2:])
@@ -102,6 +105,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return f.fail(err)
 	}
 	defer unlock()
+	if mode == "vanish" {
+		if st, err := f.load(); err == nil {
+			if i := find(&st, fl.name); i >= 0 {
+				st.Machines = append(st.Machines[:i], st.Machines[i+1:]...)
+				_ = f.save(st)
+			}
+		}
+	}
 	switch cmd {
 	case "ls":
 		return f.ls(fl)
@@ -154,37 +165,39 @@ func parseFlags(args []string) (flagSet, error) {
 	return fl, nil
 }
 
-// injected applies SMOLVM_FAKE_FAIL to cmd.
-func (f *fake) injected(cmd string) (int, bool) {
+// mode returns the SMOLVM_FAKE_FAIL mode for cmd, or "".
+func (f *fake) mode(cmd string) string {
 	for _, spec := range strings.Split(f.getenv(EnvFail), ",") {
 		spec = strings.TrimSpace(spec)
-		if spec == "" {
-			continue
-		}
-		mode := spec
 		if c, m, ok := strings.Cut(spec, "="); ok {
-			if c != cmd {
-				continue
+			if c == cmd {
+				return m
 			}
-			mode = m
-		}
-		switch mode {
-		case "exit":
-			fmt.Fprintln(f.stderr, "Error: database error: database is locked")
-			return 1, true
-		case "garbage":
-			fmt.Fprintln(f.stdout, "NAME   STATE\nthis is not JSON {")
-			return 0, true
-		case "hang":
-			for {
-				time.Sleep(time.Hour)
-			}
-		default:
-			fmt.Fprintf(f.stderr, "smolvmfake: unknown %s mode %q (exit, garbage, hang)\n", EnvFail, mode)
-			return 99, true
+		} else if spec != "" {
+			return spec
 		}
 	}
-	return 0, false
+	return ""
+}
+
+// injected fails the command as mode says.
+func (f *fake) injected(mode string) (int, bool) {
+	switch mode {
+	case "", "vanish":
+		return 0, false
+	case "exit":
+		fmt.Fprintln(f.stderr, "Error: database error: database is locked")
+		return 1, true
+	case "garbage":
+		fmt.Fprintln(f.stdout, "NAME   STATE\nthis is not JSON {")
+		return 0, true
+	case "hang":
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	fmt.Fprintf(f.stderr, "smolvmfake: unknown %s mode %q (exit, garbage, hang, vanish)\n", EnvFail, mode)
+	return 99, true
 }
 
 func (f *fake) fail(err error) int {
