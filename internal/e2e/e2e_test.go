@@ -16,14 +16,18 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/enginetest"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
+	"github.com/claude-bottle/bottle/internal/tool/cleanuptool"
 	"github.com/claude-bottle/bottle/internal/tool/lstool"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
+	"github.com/claude-bottle/bottle/internal/tool/reaptool"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"bottle-ls":           func() { os.Exit(lstool.Main()) },
 		"bottle-plan-cleanup": func() { os.Exit(plantool.Main()) },
+		"bottle-reap":         func() { os.Exit(reaptool.Main()) },
+		"bottle-cleanup":      func() { os.Exit(cleanuptool.Main()) },
 		// The fake smolvm (machines in $SMOLVM_FAKE_STATE); `without-smolvm`
 		// takes it off PATH.
 		"smolvm": func() { os.Exit(smolvmfake.Main()) },
