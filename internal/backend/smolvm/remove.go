@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
@@ -26,24 +27,70 @@ func (b *Backend) Handles(it bottle.Item) bool {
 // Remove re-validates one item at the moment it acts and removes it: a
 // machine with `smolvm machine stop` then `smolvm machine delete -f`, a
 // bundle container by force, a bundle network. Each item stands alone, so a
-// machine that cannot be deleted never keeps its bundle parts.
+// machine that cannot be deleted never keeps its bundle parts (the reaper
+// only makes the network wait until the containers and machines are
+// answered, however they ended).
 func (b *Backend) Remove(ctx context.Context, it bottle.Item, opt backend.RemoveOptions) bottle.Result {
 	start := time.Now()
 	var r bottle.Result
 	switch {
-	case !b.Handles(it):
-		r = invalid("not a smolmachines machine, container or network")
-	case !bottle.HasPrefix(it.Name, b.Prefix):
-		r = invalid(fmt.Sprintf("name %q does not start with the prefix %q", it.Name, b.Prefix))
+	case b.Check(it) != "":
+		r = invalid(b.Check(it))
 	case it.Kind == bottle.KindMachine:
 		r = b.removeMachine(ctx, it, opt)
-	case it.Kind == bottle.KindContainer:
-		r = b.removeContainer(ctx, it, opt)
 	default:
-		r = b.removeNetwork(ctx, it, opt)
+		r = b.removeBundlePart(ctx, it, opt)
 	}
 	r.ElapsedMS = time.Since(start).Milliseconds()
 	return r
+}
+
+// removeBundlePart removes a bundle container or network exactly as the
+// docker backend removes its stray ones, unless the planned ID is in one of
+// our compose projects: then it is the docker backend's (labels never
+// change, so only a plan that was not made by this backend says otherwise).
+func (b *Backend) removeBundlePart(ctx context.Context, it bottle.Item, opt backend.RemoveOptions) bottle.Result {
+	var labels map[string]string
+	var err error
+	if it.Kind == bottle.KindContainer {
+		var c engine.Container
+		c, err = b.API.InspectContainer(ctx, it.ID)
+		labels = c.Labels
+	} else {
+		var n engine.Network
+		n, err = b.API.InspectNetwork(ctx, it.ID)
+		labels = n.Labels
+	}
+	if err == nil && docker.InProject(labels, b.Prefix) {
+		return skipped(fmt.Sprintf("%s %s is in compose project %s: the docker backend's, not a smolmachines bundle part", it.Kind, it.Name, labels[docker.LabelProject]))
+	}
+	// Any error (not found included) is the docker removal's to answer.
+	return docker.RemoveSingle(ctx, b.API, it, opt)
+}
+
+// Check says why an item is not one this backend will act on, or "": the
+// name must carry the prefix; a machine's id, if given, is its name; a
+// bundle container or network has a bundle name and a full engine ID (the
+// docker backend's rule).
+func (b *Backend) Check(it bottle.Item) string {
+	switch {
+	case !b.Handles(it):
+		return fmt.Sprintf("the smolmachines backend does not remove %q items", it.Kind)
+	case !bottle.HasPrefix(it.Name, b.Prefix):
+		return fmt.Sprintf("name %q does not start with the prefix %q", it.Name, b.Prefix)
+	case it.Kind == bottle.KindMachine:
+		if it.ID != "" && it.ID != it.Name {
+			return fmt.Sprintf("a machine's id is its name: id %q is not %q", it.ID, it.Name)
+		}
+		if len(it.Containers)+len(it.Networks)+len(it.Volumes) > 0 {
+			return "a machine lists no containers, networks or volumes"
+		}
+		return ""
+	}
+	if why := b.bundleName(it.Name); why != "" {
+		return why
+	}
+	return docker.CheckSingle(it)
 }
 
 func invalid(why string) bottle.Result { return bottle.Result{Status: bottle.Invalid, Reason: why} }
@@ -61,9 +108,6 @@ func acquire(ctx context.Context, opt backend.RemoveOptions) (func(), error) {
 // still exists (and is the one planned: same created_at), then stops and
 // deletes it. "vm not found" at any step means someone else removed it.
 func (b *Backend) removeMachine(ctx context.Context, it bottle.Item, opt backend.RemoveOptions) bottle.Result {
-	if it.ID != "" && it.ID != it.Name {
-		return invalid(fmt.Sprintf("a machine's id is its name: id %q is not %q", it.ID, it.Name))
-	}
 	if b.CLIErr != nil {
 		return failed(b.CLIErr)
 	}
@@ -92,7 +136,8 @@ func (b *Backend) removeMachine(ctx context.Context, it bottle.Item, opt backend
 	}
 	release, err := acquire(ctx, opt)
 	if err != nil {
-		return failed(err)
+		// The run is stopping: nothing new starts.
+		return skipped(err.Error())
 	}
 	defer release()
 	// Stop first, as the issue asks; delete stops a running machine itself
@@ -126,136 +171,4 @@ func (b *Backend) bundleName(name string) string {
 		return fmt.Sprintf("name %q is not a smolmachines bundle name (%ssidecars-<slug> or %sbundle-<slug>)", name, b.Prefix, b.Prefix)
 	}
 	return ""
-}
-
-// removeContainer re-inspects the container by its planned ID: another
-// container under the planned name, a renamed one or one now in a compose
-// project is skipped as changed since the plan.
-func (b *Backend) removeContainer(ctx context.Context, it bottle.Item, opt backend.RemoveOptions) bottle.Result {
-	if why := b.bundleName(it.Name); why != "" {
-		return invalid(why)
-	}
-	if it.ID == "" {
-		return invalid("a container item needs the id the plan saw")
-	}
-	c, err := b.API.InspectContainer(ctx, it.ID)
-	if engine.IsNotFound(err) {
-		return b.goneOrReplaced(ctx, it, func(ctx context.Context) (string, error) {
-			c, err := b.API.InspectContainer(ctx, it.Name)
-			return c.ID, err
-		})
-	}
-	if err != nil {
-		return failed(err)
-	}
-	switch {
-	case c.Name != it.Name:
-		return skipped(fmt.Sprintf("changed since plan: container %s is now named %s", short(it.ID), c.Name))
-	case !b.owns(c.Name, c.Labels):
-		return skipped("changed since plan: the container now belongs to a compose project")
-	case it.NotRunning && bottle.Active(c.State):
-		return skipped("running again (planned with --not-running)")
-	case opt.DryRun:
-		return bottle.Result{Status: bottle.WouldRemove}
-	}
-	release, err := acquire(ctx, opt)
-	if err != nil {
-		return failed(err)
-	}
-	defer release()
-	err = retry(ctx, engine.IsTransient, func() error { return b.API.RemoveContainer(ctx, c.ID) })
-	switch {
-	case engine.IsNotFound(err):
-		return bottle.Result{Status: bottle.Gone}
-	case err != nil:
-		return failed(err)
-	}
-	return bottle.Result{Status: bottle.Removed}
-}
-
-// removeNetwork re-inspects the network by its planned ID and removes it,
-// retrying briefly while containers are still attached (the bundle
-// container may be being removed right now).
-func (b *Backend) removeNetwork(ctx context.Context, it bottle.Item, opt backend.RemoveOptions) bottle.Result {
-	if why := b.bundleName(it.Name); why != "" {
-		return invalid(why)
-	}
-	if it.ID == "" {
-		return invalid("a network item needs the id the plan saw")
-	}
-	n, err := b.API.InspectNetwork(ctx, it.ID)
-	if engine.IsNotFound(err) {
-		return b.goneOrReplaced(ctx, it, func(ctx context.Context) (string, error) {
-			n, err := b.API.InspectNetwork(ctx, it.Name)
-			return n.ID, err
-		})
-	}
-	if err != nil {
-		return failed(err)
-	}
-	switch {
-	case n.Name != it.Name:
-		return skipped(fmt.Sprintf("changed since plan: network %s is now named %s", short(it.ID), n.Name))
-	case !b.owns(n.Name, n.Labels):
-		return skipped("changed since plan: the network now belongs to a compose project")
-	case opt.DryRun:
-		return bottle.Result{Status: bottle.WouldRemove}
-	}
-	release, err := acquire(ctx, opt)
-	if err != nil {
-		return failed(err)
-	}
-	defer release()
-	err = retry(ctx, func(err error) bool { return engine.IsActiveEndpoints(err) || engine.IsTransient(err) },
-		func() error { return b.API.RemoveNetwork(ctx, n.ID) })
-	switch {
-	case engine.IsNotFound(err):
-		return bottle.Result{Status: bottle.Gone}
-	case engine.IsActiveEndpoints(err):
-		return failed(fmt.Errorf("%v: containers are still attached", err))
-	case err != nil:
-		return failed(err)
-	}
-	return bottle.Result{Status: bottle.Removed}
-}
-
-// goneOrReplaced answers a planned ID the engine no longer has: gone, or
-// skipped when something else now carries the planned name.
-func (b *Backend) goneOrReplaced(ctx context.Context, it bottle.Item, byName func(context.Context) (string, error)) bottle.Result {
-	id, err := byName(ctx)
-	switch {
-	case engine.IsNotFound(err):
-		return bottle.Result{Status: bottle.Gone}
-	case err != nil:
-		return failed(err)
-	case id != it.ID:
-		return skipped(fmt.Sprintf("changed since plan: %s is now another %s (id %s, planned %s)", it.Name, it.Kind, short(id), short(it.ID)))
-	}
-	return bottle.Result{Status: bottle.Gone}
-}
-
-// retry calls f until it succeeds, fails with an error again does not
-// match, or about 5 s have passed.
-func retry(ctx context.Context, again func(error) bool, f func() error) error {
-	delay := 50 * time.Millisecond
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := f()
-		if err == nil || !again(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, time.Second)
-	}
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

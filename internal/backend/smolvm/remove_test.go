@@ -3,6 +3,7 @@ package smolvm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -138,14 +139,14 @@ func TestRemoveContainer(t *testing.T) {
 	eng := &fakeEngine{t: t,
 		inspectContainer: func(id string) (engine.Container, error) {
 			switch id {
-			case "c1":
-				return engine.Container{ID: "c1", Name: p + "sidecars-s-1", State: "exited"}, nil
-			case "renamed":
-				return engine.Container{ID: "renamed", Name: p + "sidecars-other-2"}, nil
-			case "composed":
-				return engine.Container{ID: "composed", Name: p + "sidecars-s-1", Labels: map[string]string{"com.docker.compose.project": p + "s-1"}}, nil
+			case idC1:
+				return engine.Container{ID: idC1, Name: p + "sidecars-s-1", State: "exited"}, nil
+			case idRenamed:
+				return engine.Container{ID: idRenamed, Name: p + "sidecars-other-2"}, nil
+			case idComposed:
+				return engine.Container{ID: idComposed, Name: p + "sidecars-s-1", Labels: map[string]string{"com.docker.compose.project": p + "s-1"}}, nil
 			case p + "sidecars-s-1":
-				return engine.Container{ID: "c1-new", Name: p + "sidecars-s-1"}, nil
+				return engine.Container{ID: idC1New, Name: p + "sidecars-s-1"}, nil
 			}
 			return engine.Container{}, errNoSuch{}
 		},
@@ -153,35 +154,35 @@ func TestRemoveContainer(t *testing.T) {
 	}
 	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p}
 
-	if r := b.Remove(ctx, bundleContainer("c1"), backend.RemoveOptions{DryRun: true}); r.Status != bottle.WouldRemove || removed != "" {
+	if r := b.Remove(ctx, bundleContainer(idC1), backend.RemoveOptions{DryRun: true}); r.Status != bottle.WouldRemove || removed != "" {
 		t.Errorf("dry run: %+v, removed %q", r, removed)
 	}
-	if r := b.Remove(ctx, bundleContainer("c1"), backend.RemoveOptions{}); r.Status != bottle.Removed || removed != "c1 " {
+	if r := b.Remove(ctx, bundleContainer(idC1), backend.RemoveOptions{}); r.Status != bottle.Removed || removed != idC1+" " {
 		t.Errorf("remove: %+v, removed %q", r, removed)
 	}
 	// The planned ID is gone and the name now belongs to another container.
-	if r := b.Remove(ctx, bundleContainer("c1-old"), backend.RemoveOptions{}); r.Status != bottle.Skipped || !strings.Contains(r.Reason, "changed since plan") {
+	if r := b.Remove(ctx, bundleContainer(idC1Old), backend.RemoveOptions{}); r.Status != bottle.Skipped || !strings.Contains(r.Reason, "changed since plan") {
 		t.Errorf("replaced: %+v", r)
 	}
-	for _, id := range []string{"renamed", "composed"} {
+	for _, id := range []string{idRenamed, idComposed} {
 		if r := b.Remove(ctx, bundleContainer(id), backend.RemoveOptions{}); r.Status != bottle.Skipped {
 			t.Errorf("%s: %+v", id, r)
 		}
 	}
 	eng.inspectContainer = func(string) (engine.Container, error) { return engine.Container{}, errNoSuch{} }
-	if r := b.Remove(ctx, bundleContainer("c9"), backend.RemoveOptions{}); r.Status != bottle.Gone {
+	if r := b.Remove(ctx, bundleContainer(idC9), backend.RemoveOptions{}); r.Status != bottle.Gone {
 		t.Errorf("gone: %+v", r)
 	}
 	for _, it := range []bottle.Item{
-		{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: p + "s-1", ID: "c1"},
-		{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: "claude-bottle-sidecars-s-1", ID: "c1"},
+		{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: p + "s-1", ID: idC1},
+		{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: "claude-bottle-sidecars-s-1", ID: idC1},
 		{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: p + "sidecars-s-1"},
 	} {
 		if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Invalid {
 			t.Errorf("%+v: %+v, want invalid", it, r)
 		}
 	}
-	if removed != "c1 " {
+	if removed != idC1+" " {
 		t.Errorf("removed %q; want only c1", removed)
 	}
 }
@@ -191,8 +192,8 @@ func TestRemoveNetwork(t *testing.T) {
 	attempts := 0
 	eng := &fakeEngine{t: t,
 		inspectNetwork: func(id string) (engine.Network, error) {
-			if id == "n1" {
-				return engine.Network{ID: "n1", Name: p + "bundle-s-1"}, nil
+			if id == idN1 {
+				return engine.Network{ID: idN1, Name: p + "bundle-s-1"}, nil
 			}
 			return engine.Network{}, errNoSuch{}
 		},
@@ -206,7 +207,7 @@ func TestRemoveNetwork(t *testing.T) {
 		},
 	}
 	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p}
-	it := bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: p + "bundle-s-1", ID: "n1"}
+	it := bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: p + "bundle-s-1", ID: idN1}
 	if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Removed || attempts != 3 {
 		t.Errorf("remove: %+v after %d attempts", r, attempts)
 	}
@@ -214,11 +215,24 @@ func TestRemoveNetwork(t *testing.T) {
 	if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Failed || r.Error != "engine exploded" {
 		t.Errorf("failure: %+v", r)
 	}
-	it.ID = "n0"
+	it.ID = idN0
 	if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Gone {
 		t.Errorf("gone: %+v", r)
 	}
 }
+
+var (
+	idC1       = hexID(0xc1)
+	idRenamed  = hexID(0xc2)
+	idComposed = hexID(0xc3)
+	idC1New    = hexID(0xc4)
+	idC1Old    = hexID(0xc5)
+	idC9       = hexID(0xc9)
+	idN1       = hexID(0xa1)
+	idN0       = hexID(0xa0)
+)
+
+func hexID(n int) string { return fmt.Sprintf("%064x", n) }
 
 type activeEndpoints struct{}
 
