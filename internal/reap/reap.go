@@ -288,6 +288,10 @@ func stateDirs(ctx, work context.Context, dirs, engineTasks []*task, opt Options
 		go func() {
 			defer wg.Done()
 			start := time.Now()
+			if launching(t.item, opt) {
+				finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonLaunching}, start)
+				return
+			}
 			release, err := acquire(ctx)
 			if err != nil {
 				finish(t, bottle.Result{Status: bottle.Skipped, Reason: err.Error()}, start)
