@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -69,6 +70,7 @@ type Survey struct {
 // Ask asks every backend at once.
 func Ask(ctx context.Context, backends []Backend) *Survey {
 	s := &Survey{ByBackend: map[string]Inventory{}, Errors: map[string]error{}}
+	ctx = withShared(ctx)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, b := range backends {
@@ -93,13 +95,18 @@ func Ask(ctx context.Context, backends []Backend) *Survey {
 // Complete reports whether every backend answered.
 func (s *Survey) Complete() bool { return len(s.Errors) == 0 }
 
-// Err joins the backends' errors, in backend order, or nil.
+// Err joins the backends' errors, in backend order, or nil. An error that
+// wraps one an earlier backend already reported (both backends asked the one
+// engine through a shared listing) is not said twice.
 func (s *Survey) Err() error {
-	var errs []error
+	var errs, said []error
 	for _, name := range s.order {
-		if err := s.Errors[name]; err != nil {
-			errs = append(errs, fmt.Errorf("%s backend: %w", name, err))
+		err := s.Errors[name]
+		if err == nil || slices.ContainsFunc(said, func(e error) bool { return errors.Is(err, e) }) {
+			continue
 		}
+		said = append(said, err)
+		errs = append(errs, fmt.Errorf("%s backend: %w", name, err))
 	}
 	return errors.Join(errs...)
 }
@@ -144,4 +151,43 @@ func (s *Survey) Live() map[string]bool {
 		}
 	}
 	return live
+}
+
+type sharedKey struct{}
+
+type sharedCell struct {
+	once sync.Once
+	v    any
+	err  error
+}
+
+type sharedStore struct {
+	mu    sync.Mutex
+	cells map[string]*sharedCell
+}
+
+func withShared(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sharedKey{}, &sharedStore{cells: map[string]*sharedCell{}})
+}
+
+// Shared runs f once per Survey for key and gives every backend of that
+// Survey the same answer, so backends that read the same source (the docker
+// and smolmachines backends both list the one engine) cost one listing per
+// run. Outside a Survey it simply calls f: a later Survey (the reaper's
+// check at the moment it acts) always asks afresh.
+func Shared[T any](ctx context.Context, key string, f func(context.Context) (T, error)) (T, error) {
+	st, _ := ctx.Value(sharedKey{}).(*sharedStore)
+	if st == nil {
+		return f(ctx)
+	}
+	st.mu.Lock()
+	c := st.cells[key]
+	if c == nil {
+		c = &sharedCell{}
+		st.cells[key] = c
+	}
+	st.mu.Unlock()
+	c.once.Do(func() { c.v, c.err = f(ctx) })
+	v, _ := c.v.(T)
+	return v, c.err
 }

@@ -5,6 +5,7 @@ package backends
 import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/backend/docker"
+	"github.com/claude-bottle/bottle/internal/backend/smolvm"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -14,15 +15,20 @@ type Set struct {
 	Backends []backend.Backend
 }
 
-// Open resolves the engine from getenv and returns every backend for prefix.
+// Open resolves the engine from getenv and returns every backend for prefix:
+// docker, and smolmachines (smolvm from $BOTTLE_SMOLVM or PATH, as getenv
+// says; without one it simply has no machines).
 func Open(getenv func(string) string, prefix string) (*Set, error) {
 	eng, err := engine.Dial(getenv)
 	if err != nil {
 		return nil, err
 	}
 	return &Set{
-		Engine:   eng,
-		Backends: []backend.Backend{&docker.Backend{API: eng, Prefix: prefix}},
+		Engine: eng,
+		Backends: []backend.Backend{
+			&docker.Backend{API: eng, Prefix: prefix},
+			smolvm.New(getenv, eng, prefix),
+		},
 	}, nil
 }
 

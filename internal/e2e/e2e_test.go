@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/claude-bottle/bottle/internal/enginetest"
+	"github.com/claude-bottle/bottle/internal/smolvmfake"
 	"github.com/claude-bottle/bottle/internal/tool/cleanuptool"
 	"github.com/claude-bottle/bottle/internal/tool/lstool"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
@@ -25,6 +28,9 @@ func TestMain(m *testing.M) {
 		"bottle-plan-cleanup": func() { os.Exit(plantool.Main()) },
 		"bottle-reap":         func() { os.Exit(reaptool.Main()) },
 		"bottle-cleanup":      func() { os.Exit(cleanuptool.Main()) },
+		// The fake smolvm (machines in $SMOLVM_FAKE_STATE); `without-smolvm`
+		// takes it off PATH.
+		"smolvm": func() { os.Exit(smolvmfake.Main()) },
 	})
 }
 
@@ -63,7 +69,8 @@ func TestScripts(t *testing.T) {
 		Setup:               setup,
 		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"purge": cmdPurge,
+			"purge":          cmdPurge,
+			"without-smolvm": cmdWithoutSmolvm,
 		},
 	})
 }
@@ -80,6 +87,7 @@ func setup(e *testscript.Env) error {
 	e.Setenv("BOTTLE_STATE_DIR", filepath.Join(e.WorkDir, "state"))
 	e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 	e.Setenv("IMAGE", enginetest.SleeperImage)
+	e.Setenv(smolvmfake.EnvState, filepath.Join(e.WorkDir, "smolvm-machines.json"))
 	for _, k := range []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "CI"} {
 		if v := os.Getenv(k); v != "" {
 			e.Setenv(k, v)
@@ -116,4 +124,38 @@ func cmdPurge(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: purge")
 	}
 	ts.Check(enginetest.Purge(ts.Getenv("TOKEN")))
+}
+
+// without-smolvm makes PATH hold no smolvm: a host without one (Linux). The
+// testscript command directory (every registered binary) is replaced by a
+// copy of its symlinks without smolvm.
+func cmdWithoutSmolvm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: without-smolvm")
+	}
+	bin := filepath.Join(ts.Getenv("WORK"), ".bin-without-smolvm")
+	ts.Check(os.MkdirAll(bin, 0o755))
+	var path []string
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(dir, "smolvm")); err != nil {
+			path = append(path, dir)
+			continue
+		}
+		des, err := os.ReadDir(dir)
+		ts.Check(err)
+		for _, de := range des {
+			if de.Name() == "smolvm" {
+				continue
+			}
+			link := filepath.Join(bin, de.Name())
+			if _, err := os.Lstat(link); err == nil {
+				continue
+			}
+			ts.Check(os.Symlink(filepath.Join(dir, de.Name()), link))
+		}
+	}
+	if !slices.Contains(path, bin) {
+		path = append([]string{bin}, path...)
+	}
+	ts.Setenv("PATH", strings.Join(path, string(os.PathListSeparator)))
 }

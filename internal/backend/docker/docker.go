@@ -66,10 +66,16 @@ func List(ctx context.Context, api engine.Lister) (World, error) {
 	return w, nil
 }
 
+// ListShared is List, done once per backend.Survey: every backend that
+// reads the engine's listing during one Survey shares the same answer.
+func ListShared(ctx context.Context, api engine.Lister) (World, error) {
+	return backend.Shared(ctx, "docker.List", func(ctx context.Context) (World, error) { return List(ctx, api) })
+}
+
 // Inventory lists the engine once and sorts what it holds into bottles
 // (compose projects) and strays.
 func (b *Backend) Inventory(ctx context.Context) (backend.Inventory, error) {
-	w, err := List(ctx, b.API)
+	w, err := ListShared(ctx, b.API)
 	if err != nil {
 		return backend.Inventory{}, err
 	}
@@ -90,9 +96,17 @@ func (p *project) saw(t time.Time) {
 	}
 }
 
-// Sort turns a listing into the docker backend's inventory. Smolmachines
-// bundle containers and networks (<prefix>sidecars-<slug>,
-// <prefix>bundle-<slug>) without a compose label are left to that backend.
+// InProject reports whether a resource with these labels belongs to a
+// compose project of ours (the docker backend's, whatever its name).
+func InProject(labels map[string]string, prefix string) bool {
+	return bottle.HasPrefix(labels[LabelProject], prefix)
+}
+
+// Sort turns a listing into the docker backend's inventory. Containers and
+// networks named like a smolmachines bundle (<prefix>sidecars-<slug>,
+// <prefix>bundle-<slug>) that are not in a compose project of ours are left
+// to that backend (package smolvm takes exactly those), so every resource
+// is in one backend's inventory.
 func Sort(w World, prefix string) backend.Inventory {
 	var inv backend.Inventory
 	projects := map[string]*project{}
@@ -104,12 +118,14 @@ func Sort(w World, prefix string) backend.Inventory {
 		}
 		return p
 	}
-	stray := func(name string, labels map[string]string) bool {
+	// bundleKind: containers and networks, the kinds a smolmachines
+	// bundle is made of (it makes no volumes).
+	stray := func(name string, labels map[string]string, bundleKind bool) bool {
 		if _, labelled := labels[LabelProject]; labelled || !bottle.HasPrefix(name, prefix) {
 			return false
 		}
 		_, bundle := bottle.BundleSlug(name, prefix)
-		return !bundle
+		return !bundle || !bundleKind
 	}
 	claim := func(name string) {
 		if s := bottle.Slug(name, prefix); bottle.ValidSlug(s) {
@@ -122,7 +138,7 @@ func Sort(w World, prefix string) backend.Inventory {
 			p := get(proj)
 			p.containers = append(p.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[LabelService], State: c.State})
 			p.saw(c.Created)
-		} else if stray(c.Name, c.Labels) {
+		} else if stray(c.Name, c.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
 				Slug: bottle.Slug(c.Name, prefix), State: c.State, Created: timePtr(c.Created)})
 			claim(c.Name)
@@ -133,7 +149,7 @@ func Sort(w World, prefix string) backend.Inventory {
 			p := get(proj)
 			p.networks = append(p.networks, bottle.Network{Name: n.Name, ID: n.ID})
 			p.saw(n.Created)
-		} else if stray(n.Name, n.Labels) {
+		} else if stray(n.Name, n.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID,
 				Slug: bottle.Slug(n.Name, prefix), Created: timePtr(n.Created)})
 		}
@@ -143,7 +159,7 @@ func Sort(w World, prefix string) backend.Inventory {
 			p := get(proj)
 			p.volumes = append(p.volumes, bottle.Volume{Name: v.Name, ID: v.Name})
 			p.saw(v.Created)
-		} else if stray(v.Name, v.Labels) {
+		} else if stray(v.Name, v.Labels, false) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: v.Name, ID: v.Name,
 				Slug: bottle.Slug(v.Name, prefix), Created: timePtr(v.Created)})
 		}

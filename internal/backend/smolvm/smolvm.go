@@ -1,0 +1,194 @@
+// Package smolvm is the smolmachines backend: a bottle is a smolvm microVM
+// "<prefix><slug>" (found with `smolvm machine ls --json`) plus its sidecar
+// bundle in Docker, the container "<prefix>sidecars-<slug>" and the network
+// "<prefix>bundle-<slug>" (found by name through the engine). Any of the
+// three makes a bottle, so a crashed bottle's leftovers are found too.
+//
+// Without a smolvm binary (Linux hosts) the backend has no machines and
+// that is no error; a smolvm that fails, prints what this package cannot
+// read or hangs past the timeout makes the whole backend unknown.
+package smolvm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/docker"
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
+)
+
+// StatusGone is a smolmachines bottle's status when its machine is gone
+// but bundle parts remain: what docker calls a project without containers.
+const StatusGone = bottle.StatusOrphaned
+
+// Backend is the smolmachines backend.
+type Backend struct {
+	// CLI runs smolvm; nil or without Path means no smolvm on this host.
+	CLI *CLI
+	// CLIErr is why smolvm could not be resolved ($BOTTLE_SMOLVM names no
+	// executable): every call then fails with it.
+	CLIErr error
+	API    engine.API
+	Prefix string
+}
+
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Remover = (*Backend)(nil)
+)
+
+// New resolves smolvm from getenv and returns the backend for prefix.
+func New(getenv func(string) string, api engine.API, prefix string) *Backend {
+	c, err := Find(getenv)
+	return &Backend{CLI: c, CLIErr: err, API: api, Prefix: prefix}
+}
+
+// Name returns "smolmachines".
+func (b *Backend) Name() string { return bottle.Smolmachines }
+
+// machines lists the machines; none, without error, when there is no smolvm.
+func (b *Backend) machines(ctx context.Context) ([]Machine, error) {
+	if b.CLIErr != nil {
+		return nil, b.CLIErr
+	}
+	if !b.CLI.Present() {
+		return nil, nil
+	}
+	return b.CLI.List(ctx)
+}
+
+// Inventory asks smolvm for its machines and the engine for bundle parts,
+// at once. The engine listing is shared with the docker backend within one
+// Survey.
+func (b *Backend) Inventory(ctx context.Context) (backend.Inventory, error) {
+	var ms []Machine
+	var w docker.World
+	var mErr, wErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); ms, mErr = b.machines(ctx) }()
+	go func() { defer wg.Done(); w, wErr = docker.ListShared(ctx, b.API) }()
+	wg.Wait()
+	if mErr != nil {
+		return backend.Inventory{}, mErr
+	}
+	if wErr != nil {
+		return backend.Inventory{}, fmt.Errorf("bundle containers and networks: %w", wErr)
+	}
+	return Sort(ms, w, b.Prefix), nil
+}
+
+type group struct {
+	slug       string
+	machine    *Machine
+	containers []engine.Container
+	networks   []engine.Network
+}
+
+// Bundle reports whether a container or network is a smolmachines bundle
+// part of prefix, and its slug: named "<prefix>sidecars-<slug>" or
+// "<prefix>bundle-<slug>" and not in one of our compose projects (those are
+// the docker backend's).
+func Bundle(name string, labels map[string]string, prefix string) (string, bool) {
+	if docker.InProject(labels, prefix) {
+		return "", false
+	}
+	return bottle.BundleSlug(name, prefix)
+}
+
+// Sort turns machines and an engine listing into the backend's inventory:
+// one bottle per slug, and one plan item per machine, bundle container and
+// bundle network. Machines and resources not named with the prefix are
+// left out.
+func Sort(ms []Machine, w docker.World, prefix string) backend.Inventory {
+	groups := map[string]*group{}
+	get := func(slug string) *group {
+		g := groups[slug]
+		if g == nil {
+			g = &group{slug: slug}
+			groups[slug] = g
+		}
+		return g
+	}
+	for i := range ms {
+		if slug := bottle.Slug(ms[i].Name, prefix); slug != "" {
+			get(slug).machine = &ms[i]
+		}
+	}
+	for _, c := range w.Containers {
+		if slug, ok := Bundle(c.Name, c.Labels, prefix); ok {
+			g := get(slug)
+			g.containers = append(g.containers, c)
+		}
+	}
+	for _, n := range w.Networks {
+		if slug, ok := Bundle(n.Name, n.Labels, prefix); ok {
+			g := get(slug)
+			g.networks = append(g.networks, n)
+		}
+	}
+
+	slugs := make([]string, 0, len(groups))
+	for s := range groups {
+		slugs = append(slugs, s)
+	}
+	sort.Strings(slugs)
+	var inv backend.Inventory
+	for _, slug := range slugs {
+		g := groups[slug]
+		sort.Slice(g.containers, func(i, j int) bool { return g.containers[i].Name < g.containers[j].Name })
+		sort.Slice(g.networks, func(i, j int) bool { return g.networks[i].Name < g.networks[j].Name })
+		bt := bottle.Bottle{
+			Backend: bottle.Smolmachines, Name: bottle.ProjectName(prefix, slug), Slug: slug, Status: StatusGone,
+			Containers: []bottle.Container{}, Networks: []bottle.Network{}, Volumes: []bottle.Volume{},
+		}
+		var created time.Time
+		saw := func(t time.Time) {
+			if !t.IsZero() && (created.IsZero() || t.Before(created)) {
+				created = t
+			}
+		}
+		// The machine's item comes first: package plan names a state dir's
+		// bottle after the first item of its slug.
+		if m := g.machine; m != nil {
+			bt.Status = m.State
+			if bt.Status == "" {
+				bt.Status = "unknown"
+			}
+			bt.Machine = &bottle.Machine{Name: m.Name, State: m.State}
+			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindMachine, Name: m.Name, ID: m.Name,
+				Slug: slug, State: m.State, Created: timePtr(m.Created)})
+		}
+		for _, c := range g.containers {
+			bt.Containers = append(bt.Containers, bottle.Container{Name: c.Name, ID: c.ID, State: c.State})
+			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
+				Slug: slug, State: c.State, Created: timePtr(c.Created)})
+			saw(c.Created)
+		}
+		for _, n := range g.networks {
+			bt.Networks = append(bt.Networks, bottle.Network{Name: n.Name, ID: n.ID})
+			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID,
+				Slug: slug, Created: timePtr(n.Created)})
+			saw(n.Created)
+		}
+		if g.machine != nil && !g.machine.Created.IsZero() {
+			created = g.machine.Created
+		}
+		bt.Created = timePtr(created)
+		inv.Bottles = append(inv.Bottles, bt)
+	}
+	return inv
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC().Truncate(time.Second)
+	return &t
+}
