@@ -18,6 +18,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 
+	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/statedir"
@@ -98,6 +99,7 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*B
 		if b.attach != nil {
 			b.attach.Close()
 		}
+		b.sweep(cctx)
 		terr := b.teardown(cctx)
 		b.lock.Release()
 		if terr != nil {
@@ -223,20 +225,30 @@ func (b *Bottle) create(ctx context.Context) error {
 		return &StepError{"writing the compose file", err}
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	// A failure stops the other steps between engine calls, never during
+	// one: a create whose request is abandoned may still be done by the
+	// engine, and then nobody would know its ID.
 	var wg sync.WaitGroup
+	var mu sync.Mutex
 	var first error
-	var once sync.Once
-	fail := func(err error) {
-		once.Do(func() { first = err; cancel(err) })
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return first != nil || ctx.Err() != nil
 	}
 	run := func(f func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if failed() {
+				return
+			}
 			if err := f(); err != nil {
-				fail(err)
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
 		}()
 	}
@@ -273,6 +285,9 @@ func (b *Bottle) create(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 
 	// Step 2: both containers, each created, connected and provisioned.
 	run(func() error {
@@ -285,12 +300,18 @@ func (b *Bottle) create(ctx context.Context) error {
 		}
 		nets := append([]string{p.NetworkName(NetEgress)}, s.Sidecar.Networks...)
 		for _, n := range nets {
+			if failed() {
+				return nil
+			}
 			if err := b.eng.Connect(ctx, n, id, nil); err != nil {
 				if cerrdefs.IsNotFound(err) {
 					err = fmt.Errorf("network %q does not exist", n)
 				}
 				return &StepError{"connecting the sidecar to network " + n, err}
 			}
+		}
+		if failed() {
+			return nil
 		}
 		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(sidecarTar)); err != nil {
 			return &StepError{"copying the config and CA into the sidecar", err}
@@ -311,6 +332,9 @@ func (b *Bottle) create(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if failed() {
+			return nil
+		}
 		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(agentTar)); err != nil {
 			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
 		}
@@ -326,6 +350,9 @@ func (b *Bottle) create(ctx context.Context) error {
 	wg.Wait()
 	if first != nil {
 		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 
 	// Step 3: start both at once. Starting the sidecar first would not
@@ -345,7 +372,7 @@ func (b *Bottle) create(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
-	if err := context.Cause(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return b.writeMeta(nil)
@@ -392,6 +419,45 @@ func (b *Bottle) setState(service, state string) {
 	for i := range b.containers {
 		if b.containers[i].Service == service {
 			b.containers[i].State = state
+		}
+	}
+}
+
+// sweep adds to what teardown removes whatever the engine holds with this
+// bottle's project label that the launch did not record (a create cut off
+// by an interrupt may still have been done). A listing error leaves the
+// record as it is.
+func (b *Bottle) sweep(ctx context.Context) {
+	w, err := docker.List(ctx, b.eng)
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	known := map[string]bool{}
+	for _, c := range b.containers {
+		known[c.ID] = true
+	}
+	for _, n := range b.networks {
+		known[n.ID] = true
+	}
+	for _, v := range b.volumes {
+		known[v.Name] = true
+	}
+	ours := func(labels map[string]string) bool { return labels[docker.LabelProject] == b.Project.Name }
+	for _, c := range w.Containers {
+		if ours(c.Labels) && !known[c.ID] {
+			b.containers = append(b.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[docker.LabelService], State: c.State})
+		}
+	}
+	for _, n := range w.Networks {
+		if ours(n.Labels) && !known[n.ID] {
+			b.networks = append(b.networks, bottle.Network{Name: n.Name, ID: n.ID})
+		}
+	}
+	for _, v := range w.Volumes {
+		if ours(v.Labels) && !known[v.Name] {
+			b.volumes = append(b.volumes, bottle.Volume{Name: v.Name, ID: v.Name})
 		}
 	}
 }
