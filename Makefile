@@ -11,10 +11,10 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-# The main job on this machine's engine, read-only: what a cleanup would remove.
+# The main job on this machine's engine, safely: what a cleanup would remove,
+# checked against the engine and the disk, with nothing removed.
 run: build
-	$(BIN)/bottle-ls
-	$(BIN)/bottle-plan-cleanup
+	$(BIN)/bottle-cleanup --dry-run
 
 # Unit, testscript and real-engine tests. scripts/engine.sh starts dockerd
 # when none answers; under CI=true a missing engine fails the run.

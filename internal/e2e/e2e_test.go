@@ -14,9 +14,11 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/claude-bottle/bottle/internal/enginetest"
+	"github.com/claude-bottle/bottle/internal/tool/cleanuptool"
 	"github.com/claude-bottle/bottle/internal/tool/launchtool"
 	"github.com/claude-bottle/bottle/internal/tool/lstool"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
+	"github.com/claude-bottle/bottle/internal/tool/reaptool"
 )
 
 func TestMain(m *testing.M) {
@@ -24,6 +26,8 @@ func TestMain(m *testing.M) {
 		"bottle-launch":       func() { os.Exit(launchtool.Main()) },
 		"bottle-ls":           func() { os.Exit(lstool.Main()) },
 		"bottle-plan-cleanup": func() { os.Exit(plantool.Main()) },
+		"bottle-reap":         func() { os.Exit(reaptool.Main()) },
+		"bottle-cleanup":      func() { os.Exit(cleanuptool.Main()) },
 	})
 }
 

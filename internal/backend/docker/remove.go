@@ -1,0 +1,421 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
+)
+
+var _ backend.Remover = (*Backend)(nil)
+
+// Retry timing. Variables so that tests with a fake engine need not wait.
+var (
+	// TransientDelays are the waits before each retry of a call that
+	// failed transiently (connection reset, removal already in progress).
+	TransientDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
+	// EndpointDelays are the waits before each retry of a network removal
+	// the engine refused because containers are still attached: right after
+	// those containers went, the engine may not have let go of them yet.
+	EndpointDelays = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1000 * time.Millisecond}
+)
+
+// Handles reports whether item is a docker compose project, container,
+// network or volume.
+func (b *Backend) Handles(item bottle.Item) bool {
+	if item.Backend != bottle.Docker {
+		return false
+	}
+	switch item.Kind {
+	case bottle.KindComposeProject, bottle.KindContainer, bottle.KindNetwork, bottle.KindVolume:
+		return true
+	}
+	return false
+}
+
+var fullID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Check says why an item is not one the backend will act on ("" when it
+// is): names must carry the prefix, containers and networks need their full
+// engine ID, volumes their name.
+func (b *Backend) Check(item bottle.Item) string {
+	if !bottle.HasPrefix(item.Name, b.Prefix) {
+		return fmt.Sprintf("name %q does not start with the prefix %q", item.Name, b.Prefix)
+	}
+	member := func(kind, name, id string) string {
+		if !bottle.HasPrefix(name, b.Prefix) {
+			return fmt.Sprintf("%s name %q does not start with the prefix %q", kind, name, b.Prefix)
+		}
+		switch kind {
+		case bottle.KindVolume:
+			if id != "" && id != name {
+				return fmt.Sprintf("volume %q: its id must be its name", name)
+			}
+		default:
+			if !fullID.MatchString(id) {
+				return fmt.Sprintf("%s %q: id %q is not a full engine ID (64 hex digits)", kind, name, id)
+			}
+		}
+		return ""
+	}
+	switch item.Kind {
+	case bottle.KindComposeProject:
+		if item.ID != "" && item.ID != item.Name {
+			return "a compose project has no id of its own"
+		}
+		if len(item.Containers)+len(item.Networks)+len(item.Volumes) == 0 {
+			return "the compose project lists no containers, networks or volumes"
+		}
+		for _, c := range item.Containers {
+			if why := member(bottle.KindContainer, c.Name, c.ID); why != "" {
+				return why
+			}
+		}
+		for _, n := range item.Networks {
+			if why := member(bottle.KindNetwork, n.Name, n.ID); why != "" {
+				return why
+			}
+		}
+		for _, v := range item.Volumes {
+			if why := member(bottle.KindVolume, v.Name, v.ID); why != "" {
+				return why
+			}
+		}
+		return ""
+	case bottle.KindContainer, bottle.KindNetwork, bottle.KindVolume:
+		if len(item.Containers)+len(item.Networks)+len(item.Volumes) > 0 {
+			return "only a compose project lists containers, networks or volumes"
+		}
+		return member(item.Kind, item.Name, item.ID)
+	}
+	return fmt.Sprintf("the docker backend does not remove %q items", item.Kind)
+}
+
+// Remove re-validates item against the engine and removes it: a compose
+// project the way `docker compose down --volumes` does (its containers
+// force-removed, then its networks and volumes), a container by force, a
+// network or a volume. Only the resources the item lists are touched, each
+// by its ID, and only while its name and compose label still say it is the
+// planned one.
+func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.RemoveOptions) bottle.Result {
+	if why := b.Check(item); why != "" {
+		return bottle.Result{Status: bottle.Invalid, Reason: why}
+	}
+	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning}
+	switch item.Kind {
+	case bottle.KindContainer:
+		return single(r.container(ctx, bottle.Container{Name: item.Name, ID: item.ID}, ""))
+	case bottle.KindNetwork:
+		return single(r.network(ctx, bottle.Network{Name: item.Name, ID: item.ID}, ""))
+	case bottle.KindVolume:
+		return single(r.volume(ctx, bottle.Volume{Name: item.Name, ID: item.Name}, ""))
+	}
+	return r.project(ctx, item)
+}
+
+func single(rr bottle.ResourceResult) bottle.Result {
+	return bottle.Result{Status: rr.Status, Reason: rr.Reason, Error: rr.Error}
+}
+
+type remover struct {
+	api        engine.Remover
+	opt        backend.RemoveOptions
+	notRunning bool
+}
+
+// interrupted is an Acquire failure: the run is stopping, nothing new starts.
+type interrupted struct{ err error }
+
+func (i interrupted) Error() string { return i.err.Error() }
+
+// call runs one engine call in a concurrency slot, retrying transient
+// errors with backoff a bounded number of times.
+func (r *remover) call(ctx context.Context, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		if r.opt.Acquire != nil {
+			release, err := r.opt.Acquire(ctx)
+			if err != nil {
+				return interrupted{err}
+			}
+			err = f()
+			release()
+			if !engine.IsTransient(err) || attempt >= len(TransientDelays) {
+				return err
+			}
+		} else if err := f(); !engine.IsTransient(err) || attempt >= len(TransientDelays) {
+			return err
+		}
+		time.Sleep(TransientDelays[attempt])
+	}
+}
+
+// outcome turns an error of a step into a member's result.
+func outcome(rr bottle.ResourceResult, err error) bottle.ResourceResult {
+	var in interrupted
+	switch {
+	case err == nil:
+		return rr
+	case asInterrupted(err, &in):
+		rr.Status, rr.Reason = bottle.Skipped, in.Error()
+	default:
+		rr.Status, rr.Error = bottle.Failed, err.Error()
+	}
+	return rr
+}
+
+func asInterrupted(err error, in *interrupted) bool {
+	i, ok := err.(interrupted)
+	if ok {
+		*in = i
+	}
+	return ok
+}
+
+func (r *remover) done(rr bottle.ResourceResult, remove func() error) bottle.ResourceResult {
+	if r.opt.DryRun {
+		rr.Status = bottle.WouldRemove
+		return rr
+	}
+	err := remove()
+	switch {
+	case err == nil:
+		rr.Status = bottle.Removed
+	case engine.IsNotFound(err):
+		rr.Status = bottle.Gone
+	default:
+		return outcome(rr, err)
+	}
+	return rr
+}
+
+// changed checks a resource the engine returned for the planned ID against
+// the plan: the same ID and name, and for a project's member its label.
+func changed(kind string, gotID, gotName string, labels map[string]string, want bottle.Network, project string) string {
+	switch {
+	case gotID != want.ID:
+		return fmt.Sprintf("changed since plan: %s %s now has id %s", kind, want.Name, short(gotID))
+	case gotName != want.Name:
+		return fmt.Sprintf("changed since plan: %s %s is now named %s", kind, short(want.ID), gotName)
+	case project != "" && labels[LabelProject] != project:
+		return fmt.Sprintf("not labelled as part of compose project %s (%s=%q); never removed", project, LabelProject, labels[LabelProject])
+	}
+	return ""
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// byName answers a resource whose planned ID is gone: if its name now
+// belongs to another resource, that one was made since the plan and stays.
+func byName(rr bottle.ResourceResult, kind string, find func() (string, error)) bottle.ResourceResult {
+	id, err := find()
+	if err == nil && id != rr.ID {
+		rr.Status, rr.Reason = bottle.Skipped, fmt.Sprintf("changed since plan: %s %s now has id %s", kind, rr.Name, short(id))
+		return rr
+	}
+	rr.Status = bottle.Gone
+	return rr
+}
+
+// inspectContainer looks the planned container up and says whether it may
+// be removed: a nil error and rr.Status "" mean yes.
+func (r *remover) inspectContainer(ctx context.Context, want bottle.Container, project string) (bottle.ResourceResult, engine.Container) {
+	rr := bottle.ResourceResult{Kind: bottle.KindContainer, Name: want.Name, ID: want.ID}
+	var c engine.Container
+	err := r.call(ctx, func() (err error) { c, err = r.api.InspectContainer(ctx, want.ID); return err })
+	if engine.IsNotFound(err) {
+		return byName(rr, "container", func() (string, error) {
+			var other engine.Container
+			err := r.call(ctx, func() (err error) { other, err = r.api.InspectContainer(ctx, want.Name); return err })
+			if err == nil && other.Name != want.Name {
+				return rr.ID, nil // an ID-prefix match of the name, not a container of that name
+			}
+			return other.ID, err
+		}), c
+	}
+	if err != nil {
+		return outcome(rr, err), c
+	}
+	if why := changed("container", c.ID, c.Name, c.Labels, bottle.Network{Name: want.Name, ID: want.ID}, project); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr, c
+	}
+	if r.notRunning && bottle.Active(c.State) {
+		rr.Status, rr.Reason = bottle.Skipped, fmt.Sprintf("%s again (the plan was made with --not-running)", c.State)
+	}
+	return rr, c
+}
+
+func (r *remover) removeContainer(ctx context.Context, rr bottle.ResourceResult) bottle.ResourceResult {
+	return r.done(rr, func() error {
+		return r.call(ctx, func() error { return r.api.RemoveContainer(ctx, rr.ID) })
+	})
+}
+
+func (r *remover) container(ctx context.Context, want bottle.Container, project string) bottle.ResourceResult {
+	rr, _ := r.inspectContainer(ctx, want, project)
+	if rr.Status != "" {
+		return rr
+	}
+	return r.removeContainer(ctx, rr)
+}
+
+func (r *remover) network(ctx context.Context, want bottle.Network, project string) bottle.ResourceResult {
+	rr := bottle.ResourceResult{Kind: bottle.KindNetwork, Name: want.Name, ID: want.ID}
+	var n engine.Network
+	err := r.call(ctx, func() (err error) { n, err = r.api.InspectNetwork(ctx, want.ID); return err })
+	if engine.IsNotFound(err) {
+		return byName(rr, "network", func() (string, error) {
+			var other engine.Network
+			err := r.call(ctx, func() (err error) { other, err = r.api.InspectNetwork(ctx, want.Name); return err })
+			if err == nil && other.Name != want.Name {
+				return rr.ID, nil
+			}
+			return other.ID, err
+		})
+	}
+	if err != nil {
+		return outcome(rr, err)
+	}
+	if why := changed("network", n.ID, n.Name, n.Labels, want, project); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr
+	}
+	return r.done(rr, func() error {
+		for attempt := 0; ; attempt++ {
+			err := r.call(ctx, func() error { return r.api.RemoveNetwork(ctx, want.ID) })
+			if !engine.IsActiveEndpoints(err) || attempt >= len(EndpointDelays) {
+				return err
+			}
+			time.Sleep(EndpointDelays[attempt])
+		}
+	})
+}
+
+func (r *remover) volume(ctx context.Context, want bottle.Volume, project string) bottle.ResourceResult {
+	rr := bottle.ResourceResult{Kind: bottle.KindVolume, Name: want.Name, ID: want.Name}
+	var v engine.Volume
+	err := r.call(ctx, func() (err error) { v, err = r.api.InspectVolume(ctx, want.Name); return err })
+	if engine.IsNotFound(err) {
+		rr.Status = bottle.Gone
+		return rr
+	}
+	if err != nil {
+		return outcome(rr, err)
+	}
+	if why := changed("volume", v.Name, v.Name, v.Labels, bottle.Network{Name: want.Name, ID: want.Name}, project); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr
+	}
+	return r.done(rr, func() error {
+		return r.call(ctx, func() error { return r.api.RemoveVolume(ctx, want.Name) })
+	})
+}
+
+// project removes a compose project's listed members: every container is
+// checked first (with --not-running, one running container keeps the whole
+// project), then the containers are force-removed concurrently, then its
+// networks and volumes concurrently. If a container stays, so do the
+// networks and volumes.
+func (r *remover) project(ctx context.Context, item bottle.Item) bottle.Result {
+	name := item.Name
+	cs := make([]bottle.ResourceResult, len(item.Containers))
+	parallel(len(cs), func(i int) { cs[i], _ = r.inspectContainer(ctx, item.Containers[i], name) })
+
+	var running string
+	for _, rr := range cs {
+		if rr.Status == bottle.Skipped && strings.Contains(rr.Reason, "--not-running") {
+			running = rr.Name
+		}
+	}
+	parallel(len(cs), func(i int) {
+		switch {
+		case cs[i].Status != "":
+		case running != "":
+			cs[i].Status, cs[i].Reason = bottle.Skipped, "container "+running+" of the project runs again (the plan was made with --not-running)"
+		default:
+			cs[i] = r.removeContainer(ctx, cs[i])
+		}
+	})
+
+	var kept string
+	for _, rr := range cs {
+		if rr.Status != bottle.Removed && rr.Status != bottle.Gone && rr.Status != bottle.WouldRemove {
+			kept = rr.Name
+			break
+		}
+	}
+	ns := make([]bottle.ResourceResult, len(item.Networks))
+	vs := make([]bottle.ResourceResult, len(item.Volumes))
+	parallel(len(ns)+len(vs), func(i int) {
+		if i < len(ns) {
+			if kept != "" {
+				ns[i] = bottle.ResourceResult{Kind: bottle.KindNetwork, Name: item.Networks[i].Name, ID: item.Networks[i].ID,
+					Status: bottle.Skipped, Reason: "container " + kept + " of the project was not removed"}
+				return
+			}
+			ns[i] = r.network(ctx, item.Networks[i], name)
+			return
+		}
+		i -= len(ns)
+		if kept != "" {
+			vs[i] = bottle.ResourceResult{Kind: bottle.KindVolume, Name: item.Volumes[i].Name, ID: item.Volumes[i].Name,
+				Status: bottle.Skipped, Reason: "container " + kept + " of the project was not removed"}
+			return
+		}
+		vs[i] = r.volume(ctx, item.Volumes[i], name)
+	})
+	all := append(append(cs, ns...), vs...)
+	return Rollup(all)
+}
+
+// Rollup sums up a project's members: failed over skipped over
+// would-remove over removed over gone; the reason or error names the first
+// member that decided it.
+func Rollup(members []bottle.ResourceResult) bottle.Result {
+	rank := map[string]int{bottle.Gone: 0, bottle.Removed: 1, bottle.WouldRemove: 2, bottle.Skipped: 3, bottle.Failed: 4}
+	res := bottle.Result{Status: bottle.Gone, Resources: members}
+	var first *bottle.ResourceResult
+	n := 0
+	for i := range members {
+		m := &members[i]
+		switch {
+		case rank[m.Status] > rank[res.Status]:
+			res.Status, first, n = m.Status, m, 1
+		case m.Status == res.Status:
+			n++
+		}
+	}
+	if first == nil || (res.Status != bottle.Failed && res.Status != bottle.Skipped) {
+		return res
+	}
+	text := first.Kind + " " + first.Name + ": " + first.Reason + first.Error
+	if n > 1 {
+		text += fmt.Sprintf(" (and %d more)", n-1)
+	}
+	if res.Status == bottle.Failed {
+		res.Error = text
+	} else {
+		res.Reason = text
+	}
+	return res
+}
+
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(i) }()
+	}
+	wg.Wait()
+}
