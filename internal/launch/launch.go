@@ -462,56 +462,105 @@ func (b *Bottle) sweep(ctx context.Context) {
 	}
 }
 
-// teardown removes every container, then every network, then the volume
-// this launch made, each group at once. 404 counts as done.
+// teardown removes every container this launch made, and each network and
+// volume as soon as the containers that use it are gone (the volume waits
+// for the agent, the egress network for the sidecar, the internal network
+// for both; anything else for every container). 404 counts as done.
 func (b *Bottle) teardown(ctx context.Context) error {
 	b.mu.Lock()
 	containers, networks, volumes := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)
 	b.mu.Unlock()
 	var mu sync.Mutex
 	var errs []error
-	each := func(n int, f func(i int) error) {
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := f(i); err != nil && !engine.IsNotFound(err) {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}()
+	report := func(err error) {
+		if err != nil && !engine.IsNotFound(err) {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
 		}
-		wg.Wait()
 	}
-	each(len(containers), func(i int) error {
-		c := containers[i]
-		return retry(ctx, engine.IsTransient, func() error {
-			if err := b.eng.RemoveContainer(ctx, c.ID); err != nil {
-				return fmt.Errorf("removing container %s: %w", c.Name, err)
+	gone := map[string]chan struct{}{} // service (or ID) -> closed when removed
+	var all []chan struct{}
+	for _, c := range containers {
+		ch := make(chan struct{})
+		key := c.Service
+		if _, dup := gone[key]; dup || key == "" {
+			key = c.ID
+		}
+		gone[key] = ch
+		all = append(all, ch)
+	}
+	after := func(services ...string) []chan struct{} {
+		var out []chan struct{}
+		for _, s := range services {
+			ch, ok := gone[s]
+			if !ok {
+				continue
 			}
-			return nil
-		})
-	})
-	each(len(networks), func(i int) error {
-		n := networks[i]
-		return retry(ctx, func(err error) bool { return engine.IsActiveEndpoints(err) || engine.IsTransient(err) }, func() error {
-			if err := b.eng.RemoveNetwork(ctx, n.ID); err != nil {
-				return fmt.Errorf("removing network %s: %w", n.Name, err)
-			}
-			return nil
-		})
-	})
-	each(len(volumes), func(i int) error {
-		v := volumes[i]
-		return retry(ctx, func(err error) bool { return engine.IsInUse(err) || engine.IsTransient(err) }, func() error {
-			if err := b.eng.RemoveVolume(ctx, v.Name); err != nil {
-				return fmt.Errorf("removing volume %s: %w", v.Name, err)
-			}
-			return nil
-		})
-	})
+			out = append(out, ch)
+		}
+		if len(gone) > 2 || len(out) == 0 && len(services) > 0 {
+			return all // containers this launch did not make itself: wait for all
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	for i, c := range containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(all[i])
+			report(retry(ctx, engine.IsTransient, func() error {
+				if err := b.eng.RemoveContainer(ctx, c.ID); err != nil {
+					return fmt.Errorf("removing container %s: %w", c.Name, err)
+				}
+				return nil
+			}))
+		}()
+	}
+	wait := func(chs []chan struct{}) {
+		for _, ch := range chs {
+			<-ch
+		}
+	}
+	for _, n := range networks {
+		deps := all
+		switch n.Name {
+		case b.Project.NetworkName(NetEgress):
+			deps = after(ServiceSidecar)
+		case b.Project.NetworkName(NetInternal):
+			deps = after(ServiceSidecar, ServiceAgent)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait(deps)
+			report(retry(ctx, func(err error) bool { return engine.IsActiveEndpoints(err) || engine.IsTransient(err) }, func() error {
+				if err := b.eng.RemoveNetwork(ctx, n.ID); err != nil {
+					return fmt.Errorf("removing network %s: %w", n.Name, err)
+				}
+				return nil
+			}))
+		}()
+	}
+	for _, v := range volumes {
+		deps := all
+		if v.Name == b.Project.VolumeName(VolHome) {
+			deps = after(ServiceAgent)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait(deps)
+			report(retry(ctx, func(err error) bool { return engine.IsInUse(err) || engine.IsTransient(err) }, func() error {
+				if err := b.eng.RemoveVolume(ctx, v.Name); err != nil {
+					return fmt.Errorf("removing volume %s: %w", v.Name, err)
+				}
+				return nil
+			}))
+		}()
+	}
+	wg.Wait()
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
 }
