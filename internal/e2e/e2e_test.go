@@ -6,6 +6,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/enginetest"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
 	"github.com/claude-bottle/bottle/internal/tool/cleanuptool"
+	"github.com/claude-bottle/bottle/internal/tool/launchtool"
 	"github.com/claude-bottle/bottle/internal/tool/lstool"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
 	"github.com/claude-bottle/bottle/internal/tool/reaptool"
@@ -24,6 +26,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
+		"bottle-launch":       func() { os.Exit(launchtool.Main()) },
 		"bottle-ls":           func() { os.Exit(lstool.Main()) },
 		"bottle-plan-cleanup": func() { os.Exit(plantool.Main()) },
 		"bottle-reap":         func() { os.Exit(reaptool.Main()) },
@@ -102,7 +105,8 @@ func setup(e *testscript.Env) error {
 }
 
 // condition knows [docker] (the engine answers; under CI=true a missing
-// engine is an error, never a skip) and fails loudly on unknown names.
+// engine is an error, never a skip), [compose2] (the docker compose v2
+// plugin is installed) and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
@@ -113,6 +117,9 @@ func condition(cond string) (bool, error) {
 			return false, nil
 		}
 		return true, nil
+	case "compose2":
+		// docker compose v2 (the CLI plugin); only v1 may be installed.
+		return exec.Command("docker", "compose", "version").Run() == nil, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }

@@ -1,0 +1,225 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+)
+
+// NetworkSpec is a network to create.
+type NetworkSpec struct {
+	Name     string
+	Internal bool // no route out of the host
+	Labels   map[string]string
+}
+
+// ContainerSpec is a container to create. Only fields the Engine API 1.41
+// knows are used.
+type ContainerSpec struct {
+	Name       string
+	Image      string
+	Cmd        []string // nil keeps the image's
+	Env        []string
+	Labels     map[string]string
+	WorkingDir string
+	Tty        bool
+	OpenStdin  bool // stdin stays open for one attached client, then closes
+	// Network is the network the container joins at creation, with
+	// Aliases (DNS names on it); Connect joins more afterwards.
+	Network string
+	Aliases []string
+	// Volumes maps a volume name to its mount path; Binds a host path to one.
+	Volumes map[string]string
+	Binds   map[string]string
+}
+
+// Attachment is a running container's attached stdio.
+type Attachment struct {
+	conn   net.Conn
+	reader io.Reader
+	tty    bool
+}
+
+// Write writes to the container's stdin.
+func (a *Attachment) Write(p []byte) (int, error) { return a.conn.Write(p) }
+
+// CloseWrite closes the container's stdin, keeping its output open.
+func (a *Attachment) CloseWrite() error {
+	if cw, ok := a.conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Close ends the attachment.
+func (a *Attachment) Close() error { return a.conn.Close() }
+
+// Copy copies the container's output to stdout and stderr until it ends:
+// raw with a TTY (stdout and stderr are one stream), demultiplexed without.
+func (a *Attachment) Copy(stdout, stderr io.Writer) error {
+	var err error
+	if a.tty {
+		_, err = io.Copy(stdout, a.reader)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, a.reader)
+	}
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// Launcher creates, provisions, runs and removes a bottle's resources.
+type Launcher interface {
+	Lister
+	Remover
+	CreateNetwork(ctx context.Context, spec NetworkSpec) (id string, err error)
+	CreateVolume(ctx context.Context, name string, labels map[string]string) error
+	CreateContainer(ctx context.Context, spec ContainerSpec) (id string, err error)
+	// Connect joins a created container to another network.
+	Connect(ctx context.Context, network, containerID string, aliases []string) error
+	// CopyTo extracts a tar archive at dir inside the container; file
+	// ownership maps to the container's user.
+	CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error
+	// CopyFrom returns a tar archive of path inside the container.
+	CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error)
+	StartContainer(ctx context.Context, id string) error
+	// Attach attaches to a container's stdio (stdin too when withStdin);
+	// tty must match how the container was created.
+	Attach(ctx context.Context, id string, withStdin, tty bool) (*Attachment, error)
+	// Wait waits until the container is not running and returns its exit code.
+	Wait(ctx context.Context, id string) (int, error)
+	Kill(ctx context.Context, id, signal string) error
+	Resize(ctx context.Context, id string, height, width uint) error
+}
+
+var _ Launcher = (*Client)(nil)
+
+// CreateNetwork creates a bridge network.
+func (e *Client) CreateNetwork(ctx context.Context, spec NetworkSpec) (string, error) {
+	res, err := e.c.NetworkCreate(ctx, spec.Name, client.NetworkCreateOptions{
+		Driver: "bridge", Internal: spec.Internal, Labels: spec.Labels,
+	})
+	if err != nil {
+		return "", e.wrap(err)
+	}
+	return res.ID, nil
+}
+
+// CreateVolume creates a named local volume.
+func (e *Client) CreateVolume(ctx context.Context, name string, labels map[string]string) error {
+	_, err := e.c.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Driver: "local", Labels: labels})
+	return e.wrap(err)
+}
+
+// CreateContainer creates a container; it does not pull its image.
+func (e *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (string, error) {
+	cfg := &container.Config{
+		Image: spec.Image, Cmd: spec.Cmd, Env: spec.Env, Labels: spec.Labels, WorkingDir: spec.WorkingDir,
+		Tty: spec.Tty, OpenStdin: spec.OpenStdin, StdinOnce: spec.OpenStdin, AttachStdin: spec.OpenStdin,
+		AttachStdout: true, AttachStderr: true,
+	}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Network)}
+	for name, target := range spec.Volumes {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: name, Target: target})
+	}
+	for src, target := range spec.Binds {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: target})
+	}
+	var nc *network.NetworkingConfig
+	if spec.Network != "" {
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			spec.Network: {Aliases: spec.Aliases},
+		}}
+	}
+	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: hc, NetworkingConfig: nc})
+	if err != nil {
+		return "", e.wrap(err)
+	}
+	return res.ID, nil
+}
+
+// Connect joins a container to a network.
+func (e *Client) Connect(ctx context.Context, networkID, containerID string, aliases []string) error {
+	_, err := e.c.NetworkConnect(ctx, networkID, client.NetworkConnectOptions{
+		Container: containerID, EndpointConfig: &network.EndpointSettings{Aliases: aliases},
+	})
+	return e.wrap(err)
+}
+
+// CopyTo extracts tar at dir inside the container.
+func (e *Client) CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error {
+	_, err := e.c.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: dir, Content: tar, CopyUIDGID: true})
+	return e.wrap(err)
+}
+
+// CopyFrom returns a tar of path inside the container.
+func (e *Client) CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error) {
+	res, err := e.c.CopyFromContainer(ctx, containerID, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	return res.Content, nil
+}
+
+// StartContainer starts a created container.
+func (e *Client) StartContainer(ctx context.Context, id string) error {
+	_, err := e.c.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	return e.wrap(err)
+}
+
+// Attach attaches to a container's streams.
+func (e *Client) Attach(ctx context.Context, id string, withStdin, tty bool) (*Attachment, error) {
+	res, err := e.c.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: withStdin, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	return &Attachment{conn: res.Conn, reader: res.Reader, tty: tty}, nil
+}
+
+// Wait waits for the container to stop and returns its exit code.
+func (e *Client) Wait(ctx context.Context, id string) (int, error) {
+	w := e.c.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case r := <-w.Result:
+		if r.Error != nil && r.Error.Message != "" {
+			return int(r.StatusCode), fmt.Errorf("waiting for %s: %s", id, r.Error.Message)
+		}
+		return int(r.StatusCode), nil
+	case err := <-w.Error:
+		return -1, e.wrap(err)
+	}
+}
+
+// Kill sends a signal to a running container.
+func (e *Client) Kill(ctx context.Context, id, signal string) error {
+	_, err := e.c.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: signal})
+	return e.wrap(err)
+}
+
+// Resize sets a TTY container's terminal size.
+func (e *Client) Resize(ctx context.Context, id string, height, width uint) error {
+	_, err := e.c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: height, Width: width})
+	return e.wrap(err)
+}
+
+// IsAddressPoolExhausted reports whether a network creation failed because
+// the engine's address pools are used up.
+func IsAddressPoolExhausted(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "could not find an available, non-overlapping IPv4 address pool")
+}
+
+// IsNotRunning reports whether a kill failed because the container had
+// already stopped (409).
+func IsNotRunning(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "is not running")
+}

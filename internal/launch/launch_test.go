@@ -1,0 +1,223 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/backend/docker"
+	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/statedir"
+)
+
+// fake is an engine whose calls record what exists; a test sets fail to
+// make one call fail. Calls a launch must not make fail the test.
+type fake struct {
+	t    *testing.T
+	mu   sync.Mutex
+	n    int
+	live map[string]map[string]string // id -> labels
+	fail func(op, name string) error
+	log  []string
+}
+
+func (f *fake) do(op, name string, labels map[string]string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, op+" "+name)
+	if f.fail != nil {
+		if err := f.fail(op, name); err != nil {
+			return "", err
+		}
+	}
+	if labels == nil {
+		return "", nil
+	}
+	f.n++
+	id := fmt.Sprintf("%s-%d", op, f.n)
+	if op == "volume" {
+		id = name
+	}
+	f.live[id] = labels
+	return id, nil
+}
+
+func (f *fake) gone(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.live, id)
+	return nil
+}
+
+func (f *fake) CreateNetwork(_ context.Context, s engine.NetworkSpec) (string, error) {
+	return f.do("network", s.Name, s.Labels)
+}
+func (f *fake) CreateVolume(_ context.Context, name string, l map[string]string) error {
+	_, err := f.do("volume", name, l)
+	return err
+}
+func (f *fake) CreateContainer(_ context.Context, s engine.ContainerSpec) (string, error) {
+	return f.do("container", s.Name, s.Labels)
+}
+func (f *fake) Connect(_ context.Context, n, c string, _ []string) error {
+	_, err := f.do("connect", n, nil)
+	return err
+}
+func (f *fake) CopyTo(_ context.Context, id, _ string, r io.Reader) error {
+	_, _ = io.Copy(io.Discard, r)
+	_, err := f.do("copy", id, nil)
+	return err
+}
+func (f *fake) StartContainer(_ context.Context, id string) error {
+	_, err := f.do("start", id, nil)
+	return err
+}
+func (f *fake) RemoveContainer(_ context.Context, id string) error { return f.gone(id) }
+func (f *fake) RemoveNetwork(_ context.Context, id string) error   { return f.gone(id) }
+func (f *fake) RemoveVolume(_ context.Context, name string) error  { return f.gone(name) }
+func (f *fake) Containers(context.Context) ([]engine.Container, error) {
+	return nil, nil
+}
+func (f *fake) Networks(context.Context) ([]engine.Network, error) { return nil, nil }
+func (f *fake) Volumes(context.Context) ([]engine.Volume, error)   { return nil, nil }
+
+func (f *fake) CopyFrom(context.Context, string, string) (io.ReadCloser, error) {
+	f.t.Fatal("unexpected CopyFrom")
+	return nil, nil
+}
+func (f *fake) Attach(context.Context, string, bool, bool) (*engine.Attachment, error) {
+	f.t.Fatal("unexpected Attach")
+	return nil, nil
+}
+func (f *fake) Wait(context.Context, string) (int, error) {
+	f.t.Fatal("unexpected Wait")
+	return 0, nil
+}
+func (f *fake) Kill(context.Context, string, string) error { f.t.Fatal("unexpected Kill"); return nil }
+func (f *fake) Resize(context.Context, string, uint, uint) error {
+	f.t.Fatal("unexpected Resize")
+	return nil
+}
+func (f *fake) InspectContainer(context.Context, string) (engine.Container, error) {
+	f.t.Fatal("unexpected InspectContainer")
+	return engine.Container{}, nil
+}
+func (f *fake) InspectNetwork(context.Context, string) (engine.Network, error) {
+	f.t.Fatal("unexpected InspectNetwork")
+	return engine.Network{}, nil
+}
+func (f *fake) InspectVolume(context.Context, string) (engine.Volume, error) {
+	f.t.Fatal("unexpected InspectVolume")
+	return engine.Volume{}, nil
+}
+
+var _ engine.Launcher = (*fake)(nil)
+
+func setup(t *testing.T) (*fake, Spec, Options) {
+	f := &fake{t: t, live: map[string]map[string]string{}}
+	s := Spec{Agent: "unit", Image: "img"}
+	s.Defaults()
+	return f, s, Options{Prefix: "bt-unit-", StateRoot: filepath.Join(t.TempDir(), "state"), Version: "v-test", Now: time.Now}
+}
+
+func TestStartLabelsEverything(t *testing.T) {
+	f, s, opt := setup(t)
+	b, err := Start(context.Background(), f, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.live) != 5 {
+		t.Fatalf("made %d resources, want 2 networks, a volume and 2 containers: %v", len(f.live), f.live)
+	}
+	for id, l := range f.live {
+		if l[docker.LabelProject] != b.Project.Name || l[LabelSlug] != b.Project.Slug || l[LabelAgent] != "unit" || l[LabelVersion] != "v-test" {
+			t.Errorf("%s: labels %v", id, l)
+		}
+		if strings.HasPrefix(id, "container") {
+			for _, k := range []string{docker.LabelService, docker.LabelOneoff, docker.LabelNumber, docker.LabelConfigHash, docker.LabelWorkingDir, docker.LabelConfigFile, docker.LabelVersion} {
+				if l[k] == "" {
+					t.Errorf("%s: no %s label", id, k)
+				}
+			}
+		}
+	}
+	if !statedir.Locked(b.Project.StateDir) {
+		t.Error("the state dir is not locked while the launcher runs")
+	}
+	if err := b.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if statedir.Locked(b.Project.StateDir) {
+		t.Error("the state dir is still locked after Detach")
+	}
+	info := b.Info()
+	if info.Status != "running" || len(info.Containers) != 2 || info.Containers[0].Service != ServiceAgent {
+		t.Errorf("Info = %+v", info)
+	}
+}
+
+func TestStartFailureRemovesEverything(t *testing.T) {
+	f, s, opt := setup(t)
+	f.fail = func(op, name string) error {
+		if op == "start" && strings.HasPrefix(name, "container") {
+			return errors.New("boom")
+		}
+		return nil
+	}
+	_, err := Start(context.Background(), f, s, opt)
+	if err == nil || !strings.Contains(err.Error(), "starting the ") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("Start = %v", err)
+	}
+	if len(f.live) != 0 {
+		t.Errorf("left behind: %v", f.live)
+	}
+	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+		t.Errorf("state root holds %v", des)
+	}
+}
+
+func TestAddressPoolsExhausted(t *testing.T) {
+	f, s, opt := setup(t)
+	f.fail = func(op, name string) error {
+		if op == "network" && strings.HasSuffix(name, "_egress") {
+			return errors.New("Error response from daemon: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
+		}
+		return nil
+	}
+	_, err := Start(context.Background(), f, s, opt)
+	if err == nil || !strings.Contains(err.Error(), "leaked networks") || !strings.Contains(err.Error(), "bottle-cleanup") {
+		t.Fatalf("Start = %v, want the leaked-networks hint", err)
+	}
+	if len(f.live) != 0 {
+		t.Errorf("left behind: %v", f.live)
+	}
+	if slices.ContainsFunc(f.log, func(s string) bool { return strings.HasPrefix(s, "container") }) {
+		t.Errorf("containers were created after the networks failed: %v", f.log)
+	}
+}
+
+func TestStartInterrupted(t *testing.T) {
+	f, s, opt := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	f.fail = func(op, name string) error {
+		if op == "volume" {
+			cancel() // the person presses Ctrl-C while the volume is made
+		}
+		return nil
+	}
+	_, err := Start(ctx, f, s, opt)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start = %v, want context.Canceled", err)
+	}
+	if len(f.live) != 0 {
+		t.Errorf("left behind: %v", f.live)
+	}
+}

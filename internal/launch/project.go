@@ -1,0 +1,195 @@
+package launch
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/claude-bottle/bottle/internal/backend/docker"
+)
+
+// The toolkit's own labels, on every container, network and volume.
+const (
+	LabelSlug    = "dev.bottle.slug"
+	LabelAgent   = "dev.bottle.agent"
+	LabelVersion = "dev.bottle.version"
+)
+
+// ComposeVersion is the compose version the labels claim: the v2 label
+// set is what is written, and compose v2 reads them back (ls, down -p).
+const ComposeVersion = "2.20.0"
+
+// Services and the keys of networks and volumes, as a compose file names them.
+const (
+	ServiceAgent   = "agent"
+	ServiceSidecar = "sidecar"
+	NetInternal    = "internal"
+	NetEgress      = "egress"
+	VolHome        = "home"
+)
+
+// NewSlug returns "<agent>-<5 random [a-z0-9]>".
+func NewSlug(agent string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return agent + "-" + string(b)
+}
+
+// Project is the names and labels of one bottle's resources.
+type Project struct {
+	Name     string // <prefix><slug>
+	Slug     string
+	Agent    string
+	StateDir string // project.working_dir
+	Version  string // the toolkit's
+}
+
+// NetworkName is a network's name, as compose names it: <project>_<key>.
+func (p Project) NetworkName(key string) string { return p.Name + "_" + key }
+
+// VolumeName is a volume's name: <project>_<key>.
+func (p Project) VolumeName(key string) string { return p.Name + "_" + key }
+
+// ContainerName is a service's container: <project>-<service>-1.
+func (p Project) ContainerName(service string) string { return p.Name + "-" + service + "-1" }
+
+// ComposeFile is the compose file the project would have: written into the
+// state dir and named by the config_files label, so compose can be pointed
+// at it.
+func (p Project) ComposeFile() string { return filepath.Join(p.StateDir, "compose.json") }
+
+func (p Project) own() map[string]string {
+	return map[string]string{
+		docker.LabelProject: p.Name,
+		docker.LabelVersion: ComposeVersion,
+		LabelSlug:           p.Slug,
+		LabelAgent:          p.Agent,
+		LabelVersion:        p.Version,
+	}
+}
+
+// NetworkLabels are a network's labels.
+func (p Project) NetworkLabels(key string) map[string]string {
+	l := p.own()
+	l[docker.LabelNetwork] = key
+	return l
+}
+
+// VolumeLabels are a volume's labels.
+func (p Project) VolumeLabels(key string) map[string]string {
+	l := p.own()
+	l[docker.LabelVolume] = key
+	return l
+}
+
+// ContainerLabels are a service container's labels; configHash is the hash
+// of the service's definition (ConfigHash).
+func (p Project) ContainerLabels(service, configHash string) map[string]string {
+	l := p.own()
+	l[docker.LabelService] = service
+	l[docker.LabelOneoff] = "False"
+	l[docker.LabelNumber] = "1"
+	l[docker.LabelConfigHash] = configHash
+	l[docker.LabelWorkingDir] = p.StateDir
+	l[docker.LabelConfigFile] = p.ComposeFile()
+	return l
+}
+
+// ConfigHash is what compose's config-hash label holds: a sha256 of the
+// service's definition.
+func ConfigHash(service any) string {
+	b, _ := json.Marshal(service)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Service is one service of the compose file (the subset bottles use).
+type Service struct {
+	Image         string              `json:"image"`
+	ContainerName string              `json:"container_name"`
+	Command       []string            `json:"command,omitempty"`
+	Environment   map[string]string   `json:"environment,omitempty"`
+	WorkingDir    string              `json:"working_dir,omitempty"`
+	Networks      map[string]*Aliases `json:"networks"`
+	Volumes       []string            `json:"volumes,omitempty"`
+	DependsOn     []string            `json:"depends_on,omitempty"`
+	StdinOpen     bool                `json:"stdin_open,omitempty"`
+	Tty           bool                `json:"tty,omitempty"`
+}
+
+// Aliases are a service's names on one network.
+type Aliases struct {
+	Aliases []string `json:"aliases,omitempty"`
+}
+
+// ComposeDoc is the compose file: services, networks and volumes with the
+// names the launcher gave them.
+type ComposeDoc struct {
+	// Version 2.4 is the newest format compose v1 reads; v2 ignores it.
+	Version  string                    `json:"version"`
+	Services map[string]Service        `json:"services"`
+	Networks map[string]map[string]any `json:"networks"`
+	Volumes  map[string]map[string]any `json:"volumes"`
+}
+
+// Compose returns the project's compose file. Values of env are left out
+// (they may be secrets); the file documents the project, it is not used
+// to make it.
+func (p Project) Compose(agent, sidecar Service, extraNetworks []string) ComposeDoc {
+	doc := ComposeDoc{
+		Version:  "2.4",
+		Services: map[string]Service{ServiceAgent: agent, ServiceSidecar: sidecar},
+		Networks: map[string]map[string]any{
+			NetInternal: {"name": p.NetworkName(NetInternal), "internal": true},
+			NetEgress:   {"name": p.NetworkName(NetEgress)},
+		},
+		Volumes: map[string]map[string]any{VolHome: {"name": p.VolumeName(VolHome)}},
+	}
+	for _, n := range extraNetworks {
+		doc.Networks[n] = map[string]any{"name": n, "external": true}
+	}
+	return doc
+}
+
+// Env turns an env map into KEY=VALUE lines, sorted.
+func Env(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AgentEnv is the agent's environment: the spec's, then the proxy, the
+// CA and home, which the spec cannot override.
+func AgentEnv(s Spec) map[string]string {
+	env := map[string]string{}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	proxy := "http://" + ServiceSidecar + ":" + strconv.Itoa(s.Sidecar.Port)
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		env[k] = proxy
+	}
+	noProxy := strings.Join([]string{"localhost", "127.0.0.1", "::1", ServiceSidecar}, ",")
+	env["NO_PROXY"], env["no_proxy"] = noProxy, noProxy
+	env["NODE_EXTRA_CA_CERTS"] = AgentCAPath
+	env["SSL_CERT_FILE"] = AgentCAPath
+	env["HOME"] = AgentHome
+	env["BOTTLE_PROMPT"] = AgentPrompt
+	env["BOTTLE_TRANSCRIPT_DIR"] = AgentTranscript
+	return env
+}
+
+func fmtErr(what string, err error) error { return fmt.Errorf("%s: %w", what, err) }

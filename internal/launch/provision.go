@@ -1,0 +1,252 @@
+package launch
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Where things land inside the containers.
+const (
+	AgentHome       = "/home/agent"
+	AgentWorkspace  = "/workspace"
+	AgentCAPath     = "/usr/local/share/ca-certificates/bottle-proxy-ca.crt"
+	AgentPrompt     = AgentHome + "/prompt.md"
+	AgentSkills     = AgentHome + "/.claude/skills"
+	AgentTranscript = AgentHome + "/.claude/projects"
+	SidecarDir      = "/etc/pipelock"
+	SidecarConfig   = SidecarDir + "/pipelock.yaml"
+	SidecarCACert   = SidecarDir + "/ca.pem"
+	SidecarCAKey    = SidecarDir + "/ca-key.pem"
+)
+
+// CA is a bottle's own certificate authority: the sidecar signs the
+// certificates it intercepts TLS with, the agent trusts it.
+type CA struct {
+	CertPEM, KeyPEM []byte
+}
+
+// NewCA makes a fresh CA (ECDSA P-256, valid for 30 days) named for the bottle.
+func NewCA(name string, now time.Time) (CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return CA{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return CA{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "bottle egress CA " + name, Organization: []string{"bottle"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(30 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return CA{}, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return CA{}, err
+	}
+	return CA{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+	}, nil
+}
+
+// PipelockConfig is the sidecar's configuration: pipelock's forward proxy
+// on every interface at port, strict mode (only the allow list passes),
+// TLS interception with the bottle's CA.
+func PipelockConfig(port int, allow []string) []byte {
+	var b strings.Builder
+	b.WriteString("# Written by bottle-launch for this bottle only.\nversion: 1\nmode: strict\nenforce: true\napi_allowlist:")
+	if len(allow) == 0 {
+		b.WriteString(" []")
+	}
+	b.WriteString("\n")
+	for _, h := range allow {
+		fmt.Fprintf(&b, "  - %s\n", strconv.Quote(h))
+	}
+	fmt.Fprintf(&b, "fetch_proxy:\n  listen: \"0.0.0.0:%d\"\n", port)
+	b.WriteString("forward_proxy:\n  enabled: true\n")
+	fmt.Fprintf(&b, "tls_interception:\n  enabled: true\n  ca_cert: %q\n  ca_key: %q\n", SidecarCACert, SidecarCAKey)
+	return []byte(b.String())
+}
+
+// Archive is a tar archive built in memory, rooted at "/": entries are
+// absolute container paths, parent directories included once.
+type Archive struct {
+	buf  bytes.Buffer
+	tw   *tar.Writer
+	dirs map[string]bool
+	now  time.Time
+}
+
+// NewArchive starts an archive.
+func NewArchive(now time.Time) *Archive {
+	a := &Archive{dirs: map[string]bool{"/": true}, now: now}
+	a.tw = tar.NewWriter(&a.buf)
+	return a
+}
+
+func (a *Archive) dir(p string, mode int64) error {
+	p = path.Clean(p)
+	if a.dirs[p] {
+		return nil
+	}
+	if err := a.dir(path.Dir(p), 0o755); err != nil {
+		return err
+	}
+	a.dirs[p] = true
+	return a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(p, "/") + "/", Mode: mode, ModTime: a.now})
+}
+
+// File adds a file with its parents.
+func (a *Archive) File(p string, mode int64, data []byte) error {
+	if err := a.dir(path.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := a.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(path.Clean(p), "/"), Mode: mode, Size: int64(len(data)), ModTime: a.now}); err != nil {
+		return err
+	}
+	_, err := a.tw.Write(data)
+	return err
+}
+
+// Tree adds a host directory's regular files and directories under p.
+// Symlinks and special files are left out: nothing outside the tree is
+// ever copied in.
+func (a *Archive) Tree(p, hostDir string) error {
+	if err := a.dir(p, 0o755); err != nil {
+		return err
+	}
+	return filepath.WalkDir(hostDir, func(hp string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(hostDir, hp)
+		if err != nil || rel == "." {
+			return err
+		}
+		target := path.Join(p, filepath.ToSlash(rel))
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case de.IsDir():
+			return a.dir(target, int64(fi.Mode().Perm()))
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(hp)
+			if err != nil {
+				return err
+			}
+			return a.File(target, int64(fi.Mode().Perm()), data)
+		}
+		return nil
+	})
+}
+
+// Bytes closes the archive and returns it.
+func (a *Archive) Bytes() ([]byte, error) {
+	if err := a.tw.Close(); err != nil {
+		return nil, err
+	}
+	return a.buf.Bytes(), nil
+}
+
+// AgentFiles is what the agent container gets: the CA, the prompt, the
+// skills tree, git config and credential.
+func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
+	a := NewArchive(now)
+	if err := a.File(AgentCAPath, 0o644, ca.CertPEM); err != nil {
+		return nil, err
+	}
+	if err := a.dir(AgentHome, 0o755); err != nil {
+		return nil, err
+	}
+	if err := a.dir(AgentTranscript, 0o755); err != nil {
+		return nil, err
+	}
+	if s.Prompt != "" {
+		data, err := os.ReadFile(s.Prompt)
+		if err != nil {
+			return nil, fmt.Errorf("prompt: %w", err)
+		}
+		if err := a.File(AgentPrompt, 0o644, data); err != nil {
+			return nil, err
+		}
+	}
+	if s.Skills != "" {
+		if err := a.Tree(AgentSkills, s.Skills); err != nil {
+			return nil, fmt.Errorf("skills: %w", err)
+		}
+	}
+	if g := s.Git; g != nil {
+		var cfg strings.Builder
+		if g.User != "" || g.Email != "" {
+			cfg.WriteString("[user]\n")
+			if g.User != "" {
+				fmt.Fprintf(&cfg, "\tname = \"%s\"\n", g.User)
+			}
+			if g.Email != "" {
+				fmt.Fprintf(&cfg, "\temail = \"%s\"\n", g.Email)
+			}
+		}
+		if g.Credential != "" {
+			data, err := os.ReadFile(g.Credential)
+			if err != nil {
+				return nil, fmt.Errorf("git credential: %w", err)
+			}
+			if err := a.File(AgentHome+"/.git-credentials", 0o600, data); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&cfg, "[credential]\n\thelper = \"store --file %s/.git-credentials\"\n", AgentHome)
+		}
+		if cfg.Len() > 0 {
+			if err := a.File(AgentHome+"/.gitconfig", 0o644, []byte(cfg.String())); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return a.Bytes()
+}
+
+// SidecarFiles is what the sidecar gets: its config and the CA with its key.
+func SidecarFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
+	a := NewArchive(now)
+	for _, f := range []struct {
+		p    string
+		mode int64
+		data []byte
+	}{
+		{SidecarConfig, 0o644, PipelockConfig(s.Sidecar.Port, s.Sidecar.Allow)},
+		{SidecarCACert, 0o644, ca.CertPEM},
+		{SidecarCAKey, 0o600, ca.KeyPEM},
+	} {
+		if err := a.File(f.p, f.mode, f.data); err != nil {
+			return nil, err
+		}
+	}
+	return a.Bytes()
+}

@@ -1,0 +1,129 @@
+package launch
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCA(t *testing.T) {
+	ca, err := NewCA("p-x", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.X509KeyPair(ca.CertPEM, ca.KeyPEM); err != nil {
+		t.Fatalf("cert and key do not match: %v", err)
+	}
+	blk, _ := pem.Decode(ca.CertPEM)
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil || !cert.IsCA || cert.Subject.CommonName != "bottle egress CA p-x" {
+		t.Fatalf("cert = %+v, %v", cert, err)
+	}
+}
+
+func TestPipelockConfig(t *testing.T) {
+	got := string(PipelockConfig(8888, []string{"api.anthropic.com", "*.github.com"}))
+	for _, want := range []string{
+		"mode: strict\n", "api_allowlist:\n  - \"api.anthropic.com\"\n  - \"*.github.com\"\n",
+		"fetch_proxy:\n  listen: \"0.0.0.0:8888\"\n", "forward_proxy:\n  enabled: true\n",
+		"tls_interception:\n  enabled: true\n  ca_cert: \"/etc/pipelock/ca.pem\"\n  ca_key: \"/etc/pipelock/ca-key.pem\"\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config lacks %q:\n%s", want, got)
+		}
+	}
+	if !strings.Contains(string(PipelockConfig(1, nil)), "api_allowlist: []\n") {
+		t.Error("an empty allow list must be an empty YAML list")
+	}
+}
+
+func entries(t *testing.T, data []byte) map[string]*tar.Header {
+	t.Helper()
+	out := map[string]*tar.Header{}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := out[h.Name]; dup {
+			t.Errorf("entry %s twice", h.Name)
+		}
+		out[h.Name] = h
+	}
+}
+
+func TestAgentFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.md"), []byte("prompt"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "skills", "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "skills", "sub", "s.md"), []byte("s"), 0o644)
+	os.Symlink("/etc/passwd", filepath.Join(dir, "skills", "escape"))
+	os.WriteFile(filepath.Join(dir, "cred"), []byte("https://u:t@h\n"), 0o644)
+	s := Spec{Prompt: filepath.Join(dir, "p.md"), Skills: filepath.Join(dir, "skills"), Git: &Git{User: "Ada", Email: "a@b", Credential: filepath.Join(dir, "cred")}}
+	data, err := AgentFiles(s, CA{CertPEM: []byte("CERT")}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := entries(t, data)
+	for name, mode := range map[string]int64{
+		"usr/local/share/ca-certificates/bottle-proxy-ca.crt": 0o644,
+		"home/agent/prompt.md":                                0o644,
+		"home/agent/.claude/skills/sub/s.md":                  0o644,
+		"home/agent/.git-credentials":                         0o600,
+		"home/agent/.gitconfig":                               0o644,
+		"home/agent/.claude/projects/":                        0o755,
+		"home/agent/.claude/skills/sub/":                      0o755,
+	} {
+		h, ok := es[name]
+		if !ok {
+			t.Errorf("no %s in %v", name, es)
+			continue
+		}
+		if h.Mode != mode {
+			t.Errorf("%s: mode %o, want %o", name, h.Mode, mode)
+		}
+	}
+	if _, ok := es["home/agent/.claude/skills/escape"]; ok {
+		t.Error("a symlink in skills was copied")
+	}
+}
+
+func TestExtract(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, typ byte, body string) {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: typ, Size: int64(len(body)), Mode: 0o644, Linkname: "/etc/passwd"})
+		tw.Write([]byte(body))
+	}
+	add("projects/", tar.TypeDir, "")
+	add("projects/a/t.jsonl", tar.TypeReg, "line")
+	add("projects/../../evil", tar.TypeReg, "x")
+	add("projects/link", tar.TypeSymlink, "")
+	tw.Close()
+	dest := filepath.Join(t.TempDir(), "transcript")
+	wrote, err := Extract(&buf, dest)
+	if err != nil || !wrote {
+		t.Fatalf("Extract = %v, %v", wrote, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "a", "t.jsonl")); string(b) != "line" {
+		t.Errorf("t.jsonl = %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "link")); err == nil {
+		t.Error("a symlink was extracted")
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dest), "..", "evil")); err == nil {
+		t.Error("an entry escaped dest")
+	}
+}

@@ -1,0 +1,296 @@
+// Package launch starts one bottle on the docker backend: it reads and
+// checks a bottle spec, creates the compose-labelled project (two networks,
+// a volume, the egress-proxy sidecar and the agent) through the Engine API,
+// provisions it (a per-bottle CA, the prompt, skills and git config), runs
+// the agent and tears everything down again, leaving the state dir.
+package launch
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Defaults.
+const (
+	DefaultSidecarImage = "ghcr.io/luckypipewrench/pipelock:latest"
+	DefaultSidecarPort  = 8888
+	// MaxSpecBytes bounds a spec read from a file or stdin.
+	MaxSpecBytes = 1 << 20
+)
+
+// Spec is what a bottle is made of. Paths are host paths, relative to the
+// spec file's directory (the working directory for a spec on stdin).
+type Spec struct {
+	Agent     string            `json:"agent"`
+	Image     string            `json:"image"`
+	Command   []string          `json:"command,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Workspace string            `json:"workspace,omitempty"`
+	Prompt    string            `json:"prompt,omitempty"`
+	Skills    string            `json:"skills,omitempty"`
+	Git       *Git              `json:"git,omitempty"`
+	Sidecar   Sidecar           `json:"sidecar"`
+}
+
+// Git is the agent's git identity.
+type Git struct {
+	User  string `json:"user,omitempty"`
+	Email string `json:"email,omitempty"`
+	// Credential is a host file in git-credential-store format
+	// (https://user:token@host per line); it lands in the agent's home
+	// with mode 0600 and git's "store" helper pointed at it.
+	Credential string `json:"credential,omitempty"`
+}
+
+// Sidecar is the egress proxy.
+type Sidecar struct {
+	Image   string   `json:"image,omitempty"`
+	Port    int      `json:"port,omitempty"`
+	Allow   []string `json:"allow,omitempty"`
+	Command []string `json:"command,omitempty"`
+	// Networks are existing networks the sidecar joins besides the
+	// bottle's own (e.g. where a private registry lives). They are not
+	// created or removed.
+	Networks []string `json:"networks,omitempty"`
+}
+
+// SpecError is a spec the launcher cannot use; Flag names the flag it came
+// from ("" for the spec itself), which decides usage (2) or bad input (3).
+type SpecError struct {
+	Flag string
+	Msg  string
+}
+
+func (e *SpecError) Error() string { return e.Msg }
+
+func bad(format string, args ...any) error { return &SpecError{Msg: fmt.Sprintf(format, args...)} }
+
+// Decode reads one spec: JSON, unknown fields refused, nothing after it.
+func Decode(r io.Reader, source string) (Spec, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxSpecBytes+1))
+	if err != nil {
+		return Spec{}, bad("reading spec %s: %v", source, err)
+	}
+	if len(b) > MaxSpecBytes {
+		return Spec{}, bad("spec %s is larger than %d bytes", source, MaxSpecBytes)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return Spec{}, bad("spec %s is empty: give a JSON object with at least agent and image", source)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			line := bytes.Count(b[:min(int(se.Offset), len(b))], []byte("\n")) + 1
+			return Spec{}, bad("spec %s line %d: not valid JSON: %v", source, line, err)
+		case errors.As(err, &te):
+			return Spec{}, bad("spec %s: field %q must be %s, not %s", source, te.Field, typeName(te.Type.String()), te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,command,networks})",
+				source, strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return Spec{}, bad("spec %s: %v", source, err)
+	}
+	if dec.More() {
+		return Spec{}, bad("spec %s: more than one JSON value; give exactly one object", source)
+	}
+	return s, nil
+}
+
+func typeName(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "an array of " + strings.TrimPrefix(t, "[]") + "s"
+	case strings.HasPrefix(t, "map["):
+		return "an object of strings"
+	case t == "int":
+		return "a number"
+	}
+	return "a " + strings.TrimPrefix(t, "launch.")
+}
+
+// Resolve makes the spec's host paths absolute against dir.
+func (s *Spec) Resolve(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&s.Workspace)
+	abs(&s.Prompt)
+	abs(&s.Skills)
+	if s.Git != nil {
+		abs(&s.Git.Credential)
+	}
+}
+
+// Defaults fills in the sidecar's image and port.
+func (s *Spec) Defaults() {
+	if s.Sidecar.Image == "" {
+		s.Sidecar.Image = DefaultSidecarImage
+	}
+	if s.Sidecar.Port == 0 {
+		s.Sidecar.Port = DefaultSidecarPort
+	}
+}
+
+// Check refuses a spec the launcher cannot use, before anything is made.
+// flagged names the fields that came from flags (agent, image, allow).
+func (s *Spec) Check(flagged map[string]string) error {
+	fail := func(field, format string, args ...any) error {
+		return &SpecError{Flag: flagged[field], Msg: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case s.Agent == "":
+		return fail("agent", "the spec names no agent: set \"agent\" (or pass --agent NAME)")
+	case !ValidAgent(s.Agent):
+		return fail("agent", "bad agent name %q: use 1-40 of [a-z0-9_-], starting with a letter or digit (it becomes part of container and network names)", s.Agent)
+	case strings.TrimSpace(s.Image) == "":
+		return fail("image", "the spec names no agent image: set \"image\" (or pass --image IMAGE)")
+	case strings.ContainsAny(s.Image, " \t\n"):
+		return fail("image", "bad image %q: an image reference has no spaces", s.Image)
+	case strings.ContainsAny(s.Sidecar.Image, " \t\n"):
+		return bad("bad sidecar image %q: an image reference has no spaces", s.Sidecar.Image)
+	case s.Sidecar.Port < 1 || s.Sidecar.Port > 65535:
+		return bad("bad sidecar port %d: use 1-65535", s.Sidecar.Port)
+	}
+	for _, h := range s.Sidecar.Allow {
+		if !validHost(h) {
+			return fail("allow", "bad allow entry %q: use a host name such as api.anthropic.com or *.example.com", h)
+		}
+	}
+	for k := range s.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return bad("bad env name %q: a name has no '=' and is not empty", k)
+		}
+	}
+	if s.Git != nil {
+		if strings.ContainsAny(s.Git.User+s.Git.Email, "\n\"\\") {
+			return bad("bad git user or email: no newlines, quotes or backslashes")
+		}
+		if s.Git.Credential != "" {
+			if err := readable(s.Git.Credential, false, "git credential"); err != nil {
+				return err
+			}
+		}
+	}
+	if s.Prompt != "" {
+		if err := readable(s.Prompt, false, "prompt"); err != nil {
+			return err
+		}
+	}
+	if s.Skills != "" {
+		if err := readable(s.Skills, true, "skills"); err != nil {
+			return err
+		}
+	}
+	if s.Workspace != "" {
+		if err := readable(s.Workspace, true, "workspace"); err != nil {
+			return err
+		}
+	}
+	for _, n := range s.Sidecar.Networks {
+		if n == "" || strings.ContainsAny(n, " /\t\n") {
+			return bad("bad sidecar network %q", n)
+		}
+	}
+	return nil
+}
+
+// ValidAgent reports whether name can be an agent's name: it must make
+// valid container, network and compose project names.
+func ValidAgent(name string) bool {
+	if name == "" || len(name) > 40 {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validHost(h string) bool {
+	h = strings.TrimPrefix(h, "*.")
+	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
+		return false
+	}
+	for _, r := range h {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// readable checks that a file (or directory) exists and can be read now.
+func readable(path string, dir bool, what string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return bad("%s %s: %v", what, path, unwrapPath(err))
+	}
+	if fi.IsDir() != dir {
+		if dir {
+			return bad("%s %s is not a directory", what, path)
+		}
+		return bad("%s %s is a directory, not a file", what, path)
+	}
+	if dir {
+		f, err := os.Open(path)
+		if err == nil {
+			_, err = f.ReadDir(1)
+			f.Close()
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return bad("%s %s: %v", what, path, unwrapPath(err))
+		}
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return bad("%s %s: %v", what, path, unwrapPath(err))
+	}
+	return f.Close()
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Redacted is the spec as bottle.json keeps it: env values are replaced,
+// so no secret lands in the state dir.
+func (s Spec) Redacted() Spec {
+	if len(s.Env) > 0 {
+		env := make(map[string]string, len(s.Env))
+		for k := range s.Env {
+			env[k] = "(redacted)"
+		}
+		s.Env = env
+	}
+	s.Command = slices.Clone(s.Command)
+	return s
+}

@@ -1,0 +1,195 @@
+// Package launchtool is bottle-launch: start one bottle on the docker
+// backend, in the foreground (default) or detached.
+package launchtool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/jsonl"
+	"github.com/claude-bottle/bottle/internal/launch"
+)
+
+const usage = `[OPTIONS]
+
+Starts one bottle on the docker backend from a JSON spec (--spec FILE, or
+stdin when it is not a terminal): an internal network, an egress network, a
+volume for the agent's home, the egress-proxy sidecar and the agent, all
+compose-labelled as project <prefix><agent>-<5 random>.
+
+In the foreground (default) the agent's stdio is attached and its exit code
+is bottle-launch's; when it ends (or on SIGINT, SIGTERM, SIGHUP) the
+transcript is saved into the state dir and everything else is removed. A
+crashed agent leaves a .preserve marker. --detach prints the bottle as one
+JSON line (bottle-ls's shape) and leaves it running.`
+
+type options struct {
+	cli.Common
+	cli.Scope
+	Spec   string   `long:"spec" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
+	Agent  string   `long:"agent" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
+	Image  string   `long:"image" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
+	Allow  []string `long:"allow" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
+	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
+}
+
+// Main runs bottle-launch in this process. SIGHUP (a closed terminal)
+// ends a foreground bottle like SIGINT and SIGTERM do.
+func Main() int {
+	return cli.Main(func(ctx context.Context, args []string, env cli.Env) int {
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
+		defer stop()
+		return Run(ctx, args, env)
+	})
+}
+
+// Run runs bottle-launch.
+func Run(ctx context.Context, args []string, env cli.Env) int {
+	t := &cli.Tool{Name: "bottle-launch", Env: env}
+	return t.Exit(run(ctx, t, args))
+}
+
+func run(ctx context.Context, t *cli.Tool, args []string) error {
+	var o options
+	rest, done, err := t.Parse(&o, args, usage)
+	if done {
+		return err
+	}
+	if len(rest) > 0 {
+		return exitcode.Usagef("unexpected argument %q: the command goes in the spec (see bottle-launch --help)", rest[0])
+	}
+	if err := o.Scope.Resolve(t.Env); err != nil {
+		return err
+	}
+	spec, specFromStdin, err := readSpec(t.Env, o)
+	if err != nil {
+		return err
+	}
+
+	eng, err := engine.Dial(t.Env.Getenv)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	foreground := !o.Detach
+	opt := launch.Options{
+		Prefix: o.Prefix, StateRoot: o.StateDir, Version: cli.VersionString(),
+		Attach: foreground, Stdin: foreground && !specFromStdin, TTY: foreground && !specFromStdin && t.Env.StdinTTY,
+		Now: t.Env.Now,
+	}
+	b, err := launch.Start(ctx, eng, spec, opt)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted while starting; removed what was made")}
+		}
+		return fmt.Errorf("launch failed, nothing was left behind: %w", err)
+	}
+	if o.Detach {
+		derr := b.Detach()
+		if err := jsonl.NewWriter(t.Env.Stdout).Write(b.Info()); err != nil {
+			return err
+		}
+		return derr
+	}
+	if t.Env.StderrTTY {
+		t.Errorf("%s is running (state dir %s)", b.Project.Name, b.Project.StateDir)
+	}
+
+	st := launch.Stdio{Stdout: t.Env.Stdout, Stderr: t.Env.Stderr}
+	if opt.Stdin {
+		st.Stdin = t.Env.Stdin
+	}
+	var restore func()
+	if opt.TTY {
+		restore = terminal(ctx, t.Env, eng, b)
+	}
+	out, err := b.Run(ctx, st)
+	if restore != nil {
+		restore()
+	}
+	switch {
+	case out.Crashed:
+		t.Errorf("the agent exited with code %d; its state dir %s is kept with .preserve", out.ExitCode, b.Project.StateDir)
+	case out.Interrupted:
+		t.Errorf("stopped %s; its state dir %s stays", b.Project.Name, b.Project.StateDir)
+	}
+	if err != nil {
+		t.Errorf("%v", err)
+		if out.ExitCode > 0 {
+			return exitcode.Silent{Code: out.ExitCode}
+		}
+		return exitcode.Silent{Code: exitcode.Failure}
+	}
+	if out.Interrupted {
+		return exitcode.Silent{Code: exitcode.Interrupted}
+	}
+	if out.ExitCode < 0 || out.ExitCode > 255 {
+		return exitcode.Silent{Code: exitcode.Failure}
+	}
+	return exitcode.Silent{Code: out.ExitCode}
+}
+
+// readSpec reads the spec, applies the flags and checks it; it reports
+// whether the spec came from stdin (which then cannot be the agent's).
+func readSpec(env cli.Env, o options) (launch.Spec, bool, error) {
+	var spec launch.Spec
+	fromStdin := false
+	dir, err := os.Getwd()
+	if err != nil {
+		return spec, false, err
+	}
+	switch {
+	case o.Spec != "" && o.Spec != "-":
+		f, err := os.Open(o.Spec)
+		if err != nil {
+			return spec, false, exitcode.Usagef("--spec: %v", err)
+		}
+		defer f.Close()
+		if spec, err = launch.Decode(f, o.Spec); err != nil {
+			return spec, false, badInput(err)
+		}
+		abs, _ := filepath.Abs(o.Spec)
+		dir = filepath.Dir(abs)
+	case o.Spec == "-" || !env.StdinTTY:
+		fromStdin = true
+		if spec, err = launch.Decode(env.Stdin, "on stdin"); err != nil {
+			return spec, false, badInput(err)
+		}
+	case o.Agent == "" || o.Image == "":
+		return spec, false, exitcode.Usagef("no spec: pass --spec FILE, pipe the spec on stdin, or give at least --agent and --image")
+	}
+	flagged := map[string]string{}
+	if o.Agent != "" {
+		spec.Agent, flagged["agent"] = o.Agent, "--agent"
+	}
+	if o.Image != "" {
+		spec.Image, flagged["image"] = o.Image, "--image"
+	}
+	if o.Allow != nil {
+		spec.Sidecar.Allow, flagged["allow"] = o.Allow, "--allow"
+	}
+	spec.Resolve(dir)
+	spec.Defaults()
+	if err := spec.Check(flagged); err != nil {
+		return spec, false, badInput(err)
+	}
+	return spec, fromStdin, nil
+}
+
+func badInput(err error) error {
+	var se *launch.SpecError
+	if errors.As(err, &se) && se.Flag != "" {
+		return exitcode.Usagef("%s: %s (see bottle-launch --help)", se.Flag, strings.TrimSuffix(se.Msg, "."))
+	}
+	return exitcode.BadInputf("%v", err)
+}

@@ -1,0 +1,171 @@
+// Command agent stands in for an AI agent in tests. Every mode first writes
+// a transcript line into $BOTTLE_TRANSCRIPT_DIR. Modes (the first argument):
+//
+//	check  reads the prompt, skills, git config, credential and CA it was
+//	       given, tries a direct connection out (must fail) and requests
+//	       through $HTTP_PROXY to $ALLOWED_URL (must pass) and $DENIED_URL
+//	       (must be refused); prints one line per finding and exits 0 only
+//	       when everything is as a bottle promises, 1 otherwise
+//	exit N exits with code N
+//	sleep  waits for SIGTERM or SIGINT, then exits 0
+//	cat    copies stdin to stdout, then exits 0
+package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	mode := "check"
+	if len(os.Args) > 1 {
+		mode = os.Args[1]
+	}
+	transcript(mode)
+	switch mode {
+	case "exit":
+		code := 0
+		if len(os.Args) > 2 {
+			code, _ = strconv.Atoi(os.Args[2])
+		}
+		fmt.Printf("agent: exiting with %d\n", code)
+		os.Exit(code)
+	case "sleep":
+		fmt.Println("agent: sleeping")
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
+		<-c
+		fmt.Println("agent: stopped")
+	case "cat":
+		io.Copy(os.Stdout, os.Stdin)
+	case "check":
+		if !check() {
+			os.Exit(1)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "agent: unknown mode", mode)
+		os.Exit(2)
+	}
+}
+
+func transcript(mode string) {
+	dir := os.Getenv("BOTTLE_TRANSCRIPT_DIR")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "project"), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "agent: transcript:", err)
+		return
+	}
+	line := fmt.Sprintf("{\"role\":\"agent\",\"mode\":%q}\n", mode)
+	if err := os.WriteFile(filepath.Join(dir, "project", "session.jsonl"), []byte(line), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "agent: transcript:", err)
+	}
+}
+
+func check() bool {
+	ok := true
+	fail := func(format string, args ...any) {
+		fmt.Printf("FAIL "+format+"\n", args...)
+		ok = false
+	}
+
+	if b, err := os.ReadFile(os.Getenv("BOTTLE_PROMPT")); err != nil {
+		fail("prompt: %v", err)
+	} else {
+		fmt.Printf("prompt: %s\n", strings.TrimSpace(string(b)))
+	}
+
+	home := os.Getenv("HOME")
+	var skills []string
+	root := filepath.Join(home, ".claude", "skills")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(root, p)
+			skills = append(skills, rel)
+		}
+		return nil
+	})
+	sort.Strings(skills)
+	fmt.Printf("skills: %s\n", strings.Join(skills, ","))
+
+	if b, err := os.ReadFile(filepath.Join(home, ".gitconfig")); err != nil {
+		fail("gitconfig: %v", err)
+	} else {
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "name =") || strings.HasPrefix(l, "email =") {
+				fmt.Printf("git %s\n", l)
+			}
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(home, ".git-credentials")); err != nil {
+		fail("credential: %v", err)
+	} else {
+		fmt.Printf("credential: %04o\n", fi.Mode().Perm())
+	}
+
+	caFile := os.Getenv("SSL_CERT_FILE")
+	if os.Getenv("NODE_EXTRA_CA_CERTS") != caFile || caFile == "" {
+		fail("NODE_EXTRA_CA_CERTS=%q SSL_CERT_FILE=%q", os.Getenv("NODE_EXTRA_CA_CERTS"), caFile)
+	}
+	if b, err := os.ReadFile(caFile); err != nil {
+		fail("ca: %v", err)
+	} else if blk, _ := pem.Decode(b); blk == nil {
+		fail("ca: no PEM")
+	} else if cert, err := x509.ParseCertificate(blk.Bytes); err != nil || !cert.IsCA {
+		fail("ca: not a CA certificate (%v)", err)
+	} else {
+		fmt.Printf("ca: %s\n", cert.Subject.CommonName)
+	}
+
+	// Direct connections must fail: the agent's network has no way out.
+	for _, addr := range strings.Fields(os.Getenv("DIRECT_ADDRS")) {
+		c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+		if err == nil {
+			c.Close()
+			fail("direct %s: connected", addr)
+		} else {
+			fmt.Printf("direct %s: blocked\n", addr)
+		}
+	}
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment}}
+	get := func(u string) int {
+		resp, err := client.Get(u)
+		if err != nil {
+			fmt.Printf("get %s: %v\n", u, err)
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if u := os.Getenv("ALLOWED_URL"); u != "" {
+		if code := get(u); code != 200 {
+			fail("allowed %s: %d", u, code)
+		} else {
+			fmt.Printf("allowed %s: %d\n", u, code)
+		}
+	}
+	if u := os.Getenv("DENIED_URL"); u != "" {
+		if code := get(u); code != 403 {
+			fail("denied %s: %d", u, code)
+		} else {
+			fmt.Printf("denied %s: %d\n", u, code)
+		}
+	}
+	return ok
+}
