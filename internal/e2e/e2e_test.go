@@ -59,7 +59,9 @@ func TestScripts(t *testing.T) {
 		Setup:               setup,
 		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"purge": cmdPurge,
+			"purge":           cmdPurge,
+			"engine-proxy":    cmdEngineProxy,
+			"engine-requests": cmdEngineRequests,
 		},
 	})
 }
@@ -113,4 +115,3 @@ func cmdPurge(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(enginetest.Purge(ts.Getenv("TOKEN")))
 }
-
