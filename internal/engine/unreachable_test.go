@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-		"io"
+	"io"
 	"net"
 	"os"
 	"os/exec"
