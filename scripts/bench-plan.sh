@@ -88,7 +88,7 @@ items=$("$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" | wc -l)
 echo "bench-plan.sh: the plan holds $items items (want 20 projects + 8 containers + 4 networks + 180 state dirs = 212)" >&2
 
 now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) printf "%d\n", a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'; }
 times_plan=() times_cli=()
 for _ in $(seq 1 "$ROUNDS"); do
 	t=$(now); plan; times_plan+=($(( $(now) - t )))
