@@ -1,6 +1,7 @@
 # bottle — build, test, bench. `make test` is what CI runs (.ci/run).
 GO      ?= go
 BIN     ?= bin
+FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -s -w -X github.com/claude-bottle/bottle/internal/cli.Version=$(VERSION)
 
@@ -33,7 +34,7 @@ bench: build
 	scripts/bench.sh
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/jsonl/
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME) ./internal/jsonl/
 
 clean:
 	rm -rf $(BIN)

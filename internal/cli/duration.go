@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	}{{"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour}} {
 		if i := strings.Index(s, u.suffix); i >= 0 {
 			n, err := strconv.ParseFloat(s[:i], 64)
-			if err != nil || n < 0 {
+			// NaN and ±Inf parse as floats; a duration past ~292 years
+			// does not fit.
+			if err != nil || !(n >= 0) || n*float64(u.unit) >= float64(math.MaxInt64-total) {
 				return 0, exitcode.Usagef("bad duration %q: use a number and a unit, e.g. 90m, 36h, 7d, 2w", orig)
 			}
 			total += time.Duration(n * float64(u.unit))
@@ -41,7 +44,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	if s != "" {
 		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
+		if err != nil || d < 0 || d > math.MaxInt64-total {
 			return 0, exitcode.Usagef("bad duration %q: use a number and a unit, e.g. 90m, 36h, 7d, 2w", orig)
 		}
 		total += d

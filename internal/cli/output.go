@@ -78,7 +78,8 @@ func (p *Printer) Emit(v any) error {
 			return nil
 		}
 		if err, ok := out.(error); ok {
-			if h, ok := err.(interface{ IsEmptyError() bool }); ok && h.IsEmptyError() {
+			// `halt` stops this record's output quietly, as jq exits 0.
+			if h, ok := err.(*gojq.HaltError); ok && h.Value() == nil {
 				return nil
 			}
 			return fmt.Errorf("--jq: %v", err)

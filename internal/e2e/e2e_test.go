@@ -72,8 +72,10 @@ func TestScripts(t *testing.T) {
 		Setup:               setup,
 		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"purge":          cmdPurge,
-			"without-smolvm": cmdWithoutSmolvm,
+			"purge":           cmdPurge,
+			"without-smolvm":  cmdWithoutSmolvm,
+			"engine-proxy":    cmdEngineProxy,
+			"engine-requests": cmdEngineRequests,
 		},
 	})
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,7 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/moby/moby/client"
 )
 
 // DefaultHost is the engine a docker CLI talks to when nothing says otherwise.
@@ -37,12 +43,17 @@ func (e Endpoint) String() string {
 	return e.Host + " (from " + e.Source + ")"
 }
 
+var apiVersion = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}$`)
+
 // Resolve finds the engine the docker CLI would use: DOCKER_HOST (with
 // DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), else the current context
 // (DOCKER_CONTEXT, else currentContext in $DOCKER_CONFIG/config.json) and
 // its endpoint in the context store, else the default socket.
 func Resolve(getenv func(string) string) (Endpoint, error) {
 	ep := Endpoint{APIVersion: strings.TrimPrefix(strings.TrimSpace(getenv("DOCKER_API_VERSION")), "v")}
+	if v := ep.APIVersion; v != "" && !apiVersion.MatchString(v) {
+		return ep, fmt.Errorf("bad DOCKER_API_VERSION %q: use <major>.<minor>, e.g. 1.41, or unset it to negotiate", getenv("DOCKER_API_VERSION"))
+	}
 	configDir := getenv("DOCKER_CONFIG")
 	if configDir == "" {
 		home := getenv("HOME")
@@ -135,4 +146,39 @@ func checkHost(ep Endpoint) error {
 	default:
 		return fmt.Errorf("engine %s: unsupported address; use unix:///path/to/docker.sock or tcp://host:port", ep)
 	}
+}
+
+// negotiation makes the client agree on an API version with the engine
+// once, before the first list call. Left to itself the moby client
+// negotiates lazily in every request that finds no version yet, so the
+// three concurrent list calls of an inventory would each send a ping.
+type negotiation struct {
+	mu       sync.Mutex
+	done     bool
+	attempts atomic.Int64
+	err      error // the last attempt's
+}
+
+// negotiate pings the engine unless a version is agreed or pinned
+// (DOCKER_API_VERSION). Callers that waited while another's ping was in
+// flight share its answer, so an engine that is down is asked once per
+// round of concurrent calls, not once per call.
+func (e *Client) negotiate(ctx context.Context) error {
+	if e.ep.APIVersion != "" {
+		return nil
+	}
+	seen := e.neg.attempts.Load()
+	e.neg.mu.Lock()
+	defer e.neg.mu.Unlock()
+	if e.neg.done {
+		return nil
+	}
+	if e.neg.attempts.Load() != seen {
+		return e.neg.err
+	}
+	_, err := e.c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	e.neg.err = e.wrap(err)
+	e.neg.done = err == nil
+	e.neg.attempts.Add(1)
+	return e.neg.err
 }

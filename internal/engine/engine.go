@@ -79,8 +79,9 @@ type API interface {
 
 // Client is the real engine.
 type Client struct {
-	c  *client.Client
-	ep Endpoint
+	c   *client.Client
+	ep  Endpoint
+	neg negotiation
 }
 
 var _ API = (*Client)(nil)
@@ -136,6 +137,9 @@ func (e *Client) Ping(ctx context.Context) (string, error) {
 
 // Containers lists every container, stopped ones included.
 func (e *Client) Containers(ctx context.Context) ([]Container, error) {
+	if err := e.negotiate(ctx); err != nil {
+		return nil, err
+	}
 	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true})
 	if err != nil {
 		return nil, e.wrap(err)
@@ -161,6 +165,9 @@ func (e *Client) Containers(ctx context.Context) ([]Container, error) {
 
 // Networks lists every network.
 func (e *Client) Networks(ctx context.Context) ([]Network, error) {
+	if err := e.negotiate(ctx); err != nil {
+		return nil, err
+	}
 	res, err := e.c.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, e.wrap(err)
@@ -174,6 +181,9 @@ func (e *Client) Networks(ctx context.Context) ([]Network, error) {
 
 // Volumes lists every volume.
 func (e *Client) Volumes(ctx context.Context) ([]Volume, error) {
+	if err := e.negotiate(ctx); err != nil {
+		return nil, err
+	}
 	res, err := e.c.VolumeList(ctx, client.VolumeListOptions{})
 	if err != nil {
 		return nil, e.wrap(err)
@@ -284,7 +294,11 @@ type UnreachableError struct {
 }
 
 func (u *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the Docker engine at %s: %v; check that dockerd is running and that you may use its socket, or point DOCKER_HOST/DOCKER_CONTEXT at another engine", u.Endpoint, cause(u.Err))
+	check := "that dockerd is running and that you may use its socket"
+	if u.Endpoint.TLS {
+		check = "that dockerd is running and that your certificates (ca.pem, cert.pem, key.pem in DOCKER_CERT_PATH or the context) match its"
+	}
+	return fmt.Sprintf("cannot reach the Docker engine at %s: %v; check %s, or point DOCKER_HOST/DOCKER_CONTEXT at another engine", u.Endpoint, cause(u.Err), check)
 }
 
 func (u *UnreachableError) Unwrap() error { return u.Err }

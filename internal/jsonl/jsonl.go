@@ -101,7 +101,9 @@ func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
 	for {
 		chunk, err := r.r.ReadSlice('\n')
 		if !tooLong {
-			if len(buf)+len(chunk) > MaxLine+1 {
+			// Keep MaxLine bytes of content and its "\r\n"; past that
+			// the content is over the limit whatever ends it.
+			if len(buf)+len(chunk) > MaxLine+2 {
 				tooLong = true
 				buf = append(buf, chunk[:min(len(chunk), 256)]...)
 			} else {
@@ -111,8 +113,13 @@ func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		buf = bytes.TrimSuffix(buf, []byte("\n"))
-		buf = bytes.TrimSuffix(buf, []byte("\r"))
+		if !tooLong {
+			buf = bytes.TrimSuffix(buf, []byte("\n"))
+			buf = bytes.TrimSuffix(buf, []byte("\r"))
+			// The limit is on the content, the newline excluded, and
+			// holds for a last line without one too.
+			tooLong = len(buf) > MaxLine
+		}
 		if err == nil {
 			return buf, tooLong, nil
 		}

@@ -26,10 +26,6 @@ func (s stub) Inventory(context.Context) (backend.Inventory, error) {
 	return s.inv, s.err
 }
 
-var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-func ago(d time.Duration) *time.Time { t := now.Add(-d); return &t }
-
 func smolInventory() backend.Inventory {
 	return backend.Inventory{
 		Bottles: []bottle.Bottle{{Backend: bottle.Smolmachines, Name: "p-smol-1", Slug: "smol-1", Status: "running"}},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -85,11 +86,27 @@ func Scan(root string) ([]Entry, error) {
 		default:
 			e.Type = Other
 		}
-		if e.Type == Dir {
-			inspect(&e)
-		}
 		out = append(out, e)
 	}
+	// Inspecting is a few syscalls per file; do several dirs at once.
+	var wg sync.WaitGroup
+	next := make(chan *Entry)
+	for range min(8, len(out)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range next {
+				inspect(e)
+			}
+		}()
+	}
+	for i := range out {
+		if out[i].Type == Dir {
+			next <- &out[i]
+		}
+	}
+	close(next)
+	wg.Wait()
 	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
 	return out, nil
 }

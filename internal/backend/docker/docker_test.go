@@ -1,0 +1,204 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
+)
+
+const P = "claude-bottle-"
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func at(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+
+func labels(project, key, value string) map[string]string {
+	m := map[string]string{}
+	if project != "" {
+		m[LabelProject] = project
+	}
+	if key != "" {
+		m[key] = value
+	}
+	return m
+}
+
+func ctr(name, project, service, state string, created time.Time) engine.Container {
+	return engine.Container{ID: "id-" + name, Name: name, Labels: labels(project, LabelService, service), State: state, Created: created}
+}
+
+func TestSort(t *testing.T) {
+	w := World{
+		Containers: []engine.Container{
+			// running: every container runs (paused counts as alive)
+			ctr(P+"run-aaaa1-agent-1", P+"run-aaaa1", "agent", "running", at(5)),
+			ctr(P+"run-aaaa1-sidecar-1", P+"run-aaaa1", "sidecar", "paused", at(4)),
+			// partial
+			ctr(P+"part-bbbb2-agent-1", P+"part-bbbb2", "agent", "running", at(3)),
+			ctr(P+"part-bbbb2-sidecar-1", P+"part-bbbb2", "sidecar", "exited", at(3)),
+			// stopped
+			ctr(P+"stop-cccc3-agent-1", P+"stop-cccc3", "agent", "exited", at(2)),
+			ctr(P+"stop-cccc3-sidecar-1", P+"stop-cccc3", "sidecar", "created", at(2)),
+			// strays and look-alikes
+			ctr(P+"stray-dddd4", "", "", "exited", at(1)),
+			ctr("claude-bottlex-1", "", "", "running", at(1)),
+			ctr("x-claude-bottle-1", "", "", "running", at(1)),
+			ctr("claude-bottle-", "", "", "running", at(1)), // the prefix alone is no name of ours
+			ctr("other-agent-1", "claude-bottlex-proj", "agent", "running", at(1)),
+			ctr("mine-1", "x"+P+"p", "agent", "running", at(1)),
+			// a smolmachines bundle container belongs to that backend
+			ctr(P+"sidecars-eeee5", "", "", "running", at(1)),
+		},
+		Networks: []engine.Network{
+			// the ghost: only networks and a volume; created is the earliest resource
+			{ID: "n1", Name: P + "ghost-ffff6_default", Labels: labels(P+"ghost-ffff6", LabelNetwork, "default"), Created: at(-10)},
+			{ID: "n2", Name: P + "ghost-ffff6_egress", Labels: labels(P+"ghost-ffff6", LabelNetwork, "egress"), Created: at(-12)},
+			{ID: "n3", Name: P + "run-aaaa1_default", Labels: labels(P+"run-aaaa1", LabelNetwork, "default"), Created: at(-1)},
+			{ID: "n4", Name: P + "stray-net", Created: at(1)},
+			{ID: "n5", Name: "bridge"},
+			{ID: "n6", Name: "my-" + P + "net"},
+			{ID: "n7", Name: P + "bundle-eeee5"},
+			{ID: "n8", Name: "claude-bottle", Created: at(1)},
+		},
+		Volumes: []engine.Volume{
+			{Name: P + "ghost-ffff6_home", Labels: labels(P+"ghost-ffff6", LabelVolume, "home"), Created: at(-11)},
+			{Name: P + "stray-vol", Created: at(1)},
+			{Name: "claude-bottlexvol"},
+			{Name: "0123456789abcdef"},
+		},
+	}
+	inv := Sort(w, P)
+
+	var got []string
+	for _, b := range inv.Bottles {
+		var cs []string
+		for _, c := range b.Containers {
+			cs = append(cs, c.Service+"="+c.State)
+		}
+		got = append(got, b.Name+" "+b.Slug+" "+b.Status+" "+b.Created.Format(time.RFC3339)+" ["+strings.Join(cs, ",")+"]"+
+			" n"+itoa(len(b.Networks))+" v"+itoa(len(b.Volumes)))
+	}
+	want := []string{
+		P + "ghost-ffff6 ghost-ffff6 orphaned 2026-01-01T15:04:05Z [] n2 v1",
+		P + "part-bbbb2 part-bbbb2 partial 2026-01-02T06:04:05Z [agent=running,sidecar=exited] n0 v0",
+		P + "run-aaaa1 run-aaaa1 running 2026-01-02T02:04:05Z [agent=running,sidecar=paused] n1 v0",
+		P + "stop-cccc3 stop-cccc3 stopped 2026-01-02T05:04:05Z [agent=exited,sidecar=created] n0 v0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("bottles:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	got = nil
+	for _, it := range inv.Items {
+		got = append(got, it.Kind+" "+it.Name+" "+it.ID+" "+it.Slug)
+	}
+	// Items come in listing order; package plan sorts them.
+	want = []string{
+		"container " + P + "stray-dddd4 id-" + P + "stray-dddd4 stray-dddd4",
+		"network " + P + "stray-net n4 stray-net",
+		"volume " + P + "stray-vol " + P + "stray-vol stray-vol",
+	}
+	var projects []string
+	for _, g := range got {
+		if strings.HasPrefix(g, "compose-project ") {
+			projects = append(projects, g)
+		}
+	}
+	if len(projects) != 4 {
+		t.Fatalf("compose-project items: %q", projects)
+	}
+	var strays []string
+	for _, g := range got {
+		if !strings.HasPrefix(g, "compose-project ") {
+			strays = append(strays, g)
+		}
+	}
+	if strings.Join(strays, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("strays:\n%s\nwant\n%s", strings.Join(strays, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Join(inv.Claimed, ",") != "stray-dddd4" {
+		t.Fatalf("claimed %q", inv.Claimed)
+	}
+
+	// Every bottle's lists are arrays, never null; a compose-project item
+	// always carries its three lists.
+	for _, b := range inv.Bottles {
+		j, _ := json.Marshal(b)
+		if strings.Contains(string(j), "null,") && !strings.Contains(string(j), `"state_dir":null`) {
+			t.Errorf("null list in %s", j)
+		}
+	}
+	for _, it := range inv.Items {
+		if it.Kind == bottle.KindComposeProject && it.Name == P+"ghost-ffff6" {
+			j, _ := json.Marshal(it)
+			if !strings.Contains(string(j), `"containers":[]`) || !strings.Contains(string(j), `"volumes":[{"name":"`+P+`ghost-ffff6_home","id":"`+P+`ghost-ffff6_home"}]`) {
+				t.Errorf("ghost item %s", j)
+			}
+			if it.Created == nil || !it.Created.Equal(at(-12)) {
+				t.Errorf("ghost created %v, want the earliest resource %v", it.Created, at(-12))
+			}
+		}
+	}
+}
+
+func itoa(n int) string { return string(rune('0' + n)) }
+
+func TestStatus(t *testing.T) {
+	cs := func(states ...string) []bottle.Container {
+		var out []bottle.Container
+		for _, s := range states {
+			out = append(out, bottle.Container{State: s})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in   []bottle.Container
+		want string
+	}{
+		{nil, bottle.StatusOrphaned},
+		{cs("running"), bottle.StatusRunning},
+		{cs("running", "restarting", "paused"), bottle.StatusRunning},
+		{cs("running", "exited"), bottle.StatusPartial},
+		{cs("created", "dead", "exited", "removing"), bottle.StatusStopped},
+	} {
+		if got := Status(tc.in); got != tc.want {
+			t.Errorf("Status(%v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// fakeLister counts its calls; unset answers are empty lists.
+type fakeLister struct {
+	calls int
+	err   error
+}
+
+func (f *fakeLister) Containers(context.Context) ([]engine.Container, error) {
+	f.calls++
+	return nil, f.err
+}
+func (f *fakeLister) Networks(context.Context) ([]engine.Network, error) {
+	f.calls++
+	return nil, nil
+}
+func (f *fakeLister) Volumes(context.Context) ([]engine.Volume, error) {
+	f.calls++
+	return nil, nil
+}
+
+func TestListErrors(t *testing.T) {
+	boom := errors.New("boom")
+	f := &fakeLister{err: boom}
+	if _, err := List(context.Background(), f); !errors.Is(err, boom) {
+		t.Fatalf("err %v", err)
+	}
+	if f.calls != 3 {
+		t.Fatalf("%d calls, want one list per kind", f.calls)
+	}
+}

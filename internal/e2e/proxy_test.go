@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/claude-bottle/bottle/internal/engine"
+)
+
+// proxy is a script's engine stand-in: a reverse proxy to the real engine
+// that logs every request, optionally behind TLS, or a socket that hangs
+// up on every connection.
+type proxy struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+var proxies sync.Map // *testscript.TestScript → *proxy
+
+// engine-proxy [-tls] [-hangup]
+//
+// Starts a proxy to the real engine and points DOCKER_HOST at it:
+// a unix socket $WORK/engine.sock, or with -tls a TCP listener on
+// 127.0.0.1 with a fresh CA that demands a client certificate
+// (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=$WORK/certs hold ca.pem, cert.pem,
+// key.pem). With -hangup nothing is proxied: every connection is closed at
+// once. engine-requests prints what the proxy saw.
+func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("engine-proxy", flag.ContinueOnError)
+	useTLS := fs.Bool("tls", false, "")
+	hangup := fs.Bool("hangup", false, "")
+	if neg || fs.Parse(args) != nil || fs.NArg() != 0 {
+		ts.Fatalf("usage: engine-proxy [-tls] [-hangup]")
+	}
+	p := &proxy{}
+	proxies.Store(ts, p)
+
+	var ln net.Listener
+	var err error
+	if *useTLS {
+		cfg := makeCerts(ts, ts.MkAbs("certs"))
+		ln, err = tls.Listen("tcp", "127.0.0.1:0", cfg)
+		ts.Check(err)
+		ts.Setenv("DOCKER_HOST", "tcp://"+ln.Addr().String())
+		ts.Setenv("DOCKER_TLS_VERIFY", "1")
+		ts.Setenv("DOCKER_CERT_PATH", ts.MkAbs("certs"))
+	} else {
+		sock := ts.MkAbs("engine.sock")
+		ln, err = net.Listen("unix", sock)
+		ts.Check(err)
+		ts.Setenv("DOCKER_HOST", "unix://"+sock)
+	}
+	ts.Defer(func() { ln.Close() })
+
+	if *hangup {
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		return
+	}
+
+	up, err := engine.Resolve(os.Getenv)
+	ts.Check(err)
+	sock, ok := strings.CutPrefix(up.Host, "unix://")
+	if !ok {
+		ts.Fatalf("engine-proxy needs the test engine on a unix socket, not %s", up)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(&url.URL{Scheme: "http", Host: "docker"})
+		},
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}},
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.reqs = append(p.reqs, r.Method+" "+r.URL.Path)
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	ts.Defer(func() { srv.Close() })
+}
+
+// engine-requests: prints the requests the proxy saw since the last
+// engine-requests, one "METHOD /path" per line, sorted (the tools ask
+// concurrently), and a last line "total N".
+func cmdEngineRequests(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := proxies.Load(ts)
+	if neg || len(args) != 0 || !ok {
+		ts.Fatalf("usage: engine-requests (after engine-proxy)")
+	}
+	p := v.(*proxy)
+	p.mu.Lock()
+	reqs := slices.Clone(p.reqs)
+	p.reqs = nil
+	p.mu.Unlock()
+	slices.Sort(reqs)
+	for _, r := range reqs {
+		fmt.Fprintln(ts.Stdout(), r)
+	}
+	fmt.Fprintf(ts.Stdout(), "total %d\n", len(reqs))
+}
+
+// makeCerts writes a CA, a client certificate and key into dir (as
+// DOCKER_CERT_PATH holds them) and returns the server's TLS config: a
+// certificate for 127.0.0.1 signed by the CA, client certificates required.
+func makeCerts(ts *testscript.TestScript, dir string) *tls.Config {
+	ts.Check(os.MkdirAll(dir, 0o700))
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		ts.Check(err)
+		return k
+	}
+	serial := int64(1)
+	tmpl := func(cn string) *x509.Certificate {
+		serial++
+		return &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		}
+	}
+	caKey := key()
+	caT := tmpl("bottle test CA")
+	caT.IsCA, caT.BasicConstraintsValid, caT.KeyUsage = true, true, x509.KeyUsageCertSign
+	caDER, err := x509.CreateCertificate(rand.Reader, caT, caT, &caKey.PublicKey, caKey)
+	ts.Check(err)
+	ca, err := x509.ParseCertificate(caDER)
+	ts.Check(err)
+
+	leaf := func(cn string, usage x509.ExtKeyUsage, ip net.IP) ([]byte, *ecdsa.PrivateKey) {
+		k := key()
+		t := tmpl(cn)
+		t.KeyUsage, t.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{usage}
+		if ip != nil {
+			t.IPAddresses = []net.IP{ip}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, t, ca, &k.PublicKey, caKey)
+		ts.Check(err)
+		return der, k
+	}
+	writePEM := func(name, typ string, der []byte) {
+		ts.Check(os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+	}
+	keyDER := func(k *ecdsa.PrivateKey) []byte {
+		b, err := x509.MarshalECPrivateKey(k)
+		ts.Check(err)
+		return b
+	}
+	writePEM("ca.pem", "CERTIFICATE", caDER)
+	cDER, cKey := leaf("client", x509.ExtKeyUsageClientAuth, nil)
+	writePEM("cert.pem", "CERTIFICATE", cDER)
+	writePEM("key.pem", "EC PRIVATE KEY", keyDER(cKey))
+
+	sDER, sKey := leaf("127.0.0.1", x509.ExtKeyUsageServerAuth, net.IPv4(127, 0, 0, 1))
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{sDER}, PrivateKey: sKey}},
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}
+}

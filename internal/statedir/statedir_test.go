@@ -1,0 +1,327 @@
+package statedir
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
+)
+
+// A child process of this test binary holds a dir's lock while the test
+// runs: Locked must see another process's flock, not our own.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("STATEDIR_TEST_HOLD"); dir != "" {
+		l, err := Acquire(dir)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("locked")
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until the test closes stdin
+		_ = l.Release()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// holdLock locks dir from another process until the test ends.
+func holdLock(t *testing.T, dir string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "STATEDIR_TEST_HOLD="+dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if line != "locked\n" {
+		_ = cmd.Process.Kill()
+		t.Fatalf("lock holder: %q", line)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+}
+
+func write(t *testing.T, path string, size int) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Repeat("x", size)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkdir(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScan(t *testing.T) {
+	root := t.TempDir()
+	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	newest := old.Add(48 * time.Hour)
+
+	write(t, filepath.Join(root, "full-aaaa1", "transcript.jsonl"), 100)
+	write(t, filepath.Join(root, "full-aaaa1", "Dockerfile"), 20)
+	write(t, filepath.Join(root, "full-aaaa1", "deep", "deeper", "blob"), 1000)
+	write(t, filepath.Join(root, "tonly-bbbb2", "transcript", "part-1.jsonl"), 5)
+	write(t, filepath.Join(root, "donly-cccc3", "Dockerfile.rebuilt"), 7)
+	write(t, filepath.Join(root, "kept-dddd4", PreserveFile), 0)
+	mkdir(t, filepath.Join(root, "empty-eeee5"))
+	write(t, filepath.Join(root, "notes.txt"), 3)
+	write(t, filepath.Join(root, ".reaping-x-123", "transcript.jsonl"), 3)
+	mkdir(t, filepath.Join(t.TempDir(), "target"))
+	if err := os.Symlink(filepath.Join(root, "full-aaaa1"), filepath.Join(root, "link-ffff6")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo-gggg7"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The newest change inside the tree is the dir's modification time.
+	_ = filepath.Walk(filepath.Join(root, "full-aaaa1"), func(p string, _ os.FileInfo, _ error) error {
+		return os.Chtimes(p, old, old)
+	})
+	if err := os.Chtimes(filepath.Join(root, "full-aaaa1", "deep", "deeper", "blob"), newest, newest); err != nil {
+		t.Fatal(err)
+	}
+
+	entries, err := Scan(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.Path != filepath.Join(root, e.Slug) {
+			t.Errorf("%s: path %s", e.Slug, e.Path)
+		}
+		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable(), e.Preserved))
+	}
+	want := []string{
+		"donly-cccc3 dir size=7 t=false d=true r=false p=false",
+		"empty-eeee5 dir size=0 t=false d=false r=false p=false",
+		"fifo-gggg7 other size=0 t=false d=false r=false p=false",
+		"full-aaaa1 dir size=1120 t=true d=true r=true p=false",
+		"kept-dddd4 dir size=0 t=false d=false r=false p=true",
+		"link-ffff6 symlink size=0 t=false d=false r=false p=false",
+		"notes.txt file size=0 t=false d=false r=false p=false",
+		"tonly-bbbb2 dir size=5 t=true d=false r=false p=false",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("scan:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, e := range entries {
+		if e.Slug == "full-aaaa1" && !e.Modified.Equal(newest) {
+			t.Errorf("modified %v, want the newest file's %v", e.Modified, newest)
+		}
+	}
+
+	it := entries[3].Item()
+	if it.Kind != bottle.KindStateDir || it.Name != "full-aaaa1" || it.Slug != "full-aaaa1" || *it.SizeBytes != 1120 ||
+		!*it.Transcript || !*it.Dockerfile || !*it.Resumable || !it.Modified.Equal(newest) || it.Path != entries[3].Path {
+		t.Fatalf("item %+v", it)
+	}
+}
+
+func TestScanMissingRoot(t *testing.T) {
+	entries, err := Scan(filepath.Join(t.TempDir(), "none"))
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("%v %v", entries, err)
+	}
+}
+
+func TestScanUnreadableRoot(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root reads a mode-000 dir; a file where the root should be is
+		// an error for everyone.
+		f := filepath.Join(t.TempDir(), "file")
+		write(t, f, 1)
+		if _, err := Scan(f); err == nil {
+			t.Fatal("a file as the root must be an error")
+		}
+		return
+	}
+	root := t.TempDir()
+	if err := os.Chmod(root, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(root, 0o755)
+	if _, err := Scan(root); err == nil {
+		t.Fatal("an unreadable root must be an error")
+	}
+}
+
+func TestLocked(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a-aaaa1")
+	mkdir(t, dir)
+	if Locked(dir) {
+		t.Fatal("no lock file: not locked")
+	}
+	// Our own lock taken and released leaves an unlocked dir.
+	l, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if Locked(dir) {
+		t.Fatal("released: not locked")
+	}
+	holdLock(t, dir)
+	if !Locked(dir) {
+		t.Fatal("another process holds the lock: Locked must say so")
+	}
+	if _, err := Acquire(dir); err == nil || !strings.Contains(err.Error(), "locked by another bottle-launch") {
+		t.Fatalf("Acquire while held: %v", err)
+	}
+	entries, err := Scan(root)
+	if err != nil || len(entries) != 1 || !entries[0].Locked {
+		t.Fatalf("scan: %+v %v", entries, err)
+	}
+	// A symlinked lock file is never followed.
+	d2 := filepath.Join(root, "b-bbbb2")
+	mkdir(t, d2)
+	if err := os.Symlink(filepath.Join(dir, LockFile), filepath.Join(d2, LockFile)); err != nil {
+		t.Fatal(err)
+	}
+	if Locked(d2) {
+		t.Fatal("a lock file that is a symlink does not lock")
+	}
+}
+
+func notLive(string) (bool, error) { return false, nil }
+
+func TestRemove(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "gone-aaaa1")
+	write(t, filepath.Join(dir, "transcript.jsonl"), 10)
+	write(t, filepath.Join(dir, "sub", "f"), 10)
+	r := &Remover{Root: root, Live: notLive, DryRun: true}
+	if o := r.Remove("gone-aaaa1", dir); o.Status != bottle.WouldRemove {
+		t.Fatalf("dry run: %+v", o)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal("a dry run removed the dir")
+	}
+	r.DryRun = false
+	if o := r.Remove("gone-aaaa1", dir); o.Status != bottle.Removed {
+		t.Fatalf("remove: %+v", o)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("still there: %v", err)
+	}
+	if des, _ := os.ReadDir(root); len(des) != 0 {
+		t.Fatalf("left behind: %v", des)
+	}
+	if o := r.Remove("gone-aaaa1", dir); o.Status != bottle.Gone {
+		t.Fatalf("again: %+v", o)
+	}
+	r.Root = filepath.Join(root, "none")
+	if o := r.Remove("x-aaaa1", filepath.Join(r.Root, "x-aaaa1")); o.Status != bottle.Gone {
+		t.Fatalf("missing root: %+v", o)
+	}
+}
+
+// The root may be reached through a symlink; the plan may name either path.
+func TestRemoveSymlinkedRoot(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "state")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(link, "a-aaaa1"), filepath.Join(real, "a-aaaa1")} {
+		mkdir(t, filepath.Join(real, "a-aaaa1"))
+		r := &Remover{Root: link, Live: notLive}
+		if o := r.Remove("a-aaaa1", p); o.Status != bottle.Removed {
+			t.Fatalf("%s: %+v", p, o)
+		}
+	}
+}
+
+func TestRemoveRefusals(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	write(t, filepath.Join(outside, "precious"), 5)
+	write(t, filepath.Join(root, "ok-aaaa1", "t"), 1)
+	if err := os.Symlink(outside, filepath.Join(root, "link-bbbb2")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(root, "file-cccc3"), 1)
+	write(t, filepath.Join(root, "kept-dddd4", PreserveFile), 0)
+	mkdir(t, filepath.Join(root, "locked-eeee5"))
+	holdLock(t, filepath.Join(root, "locked-eeee5"))
+	mkdir(t, filepath.Join(root, "live-ffff6"))
+
+	live := func(slug string) (bool, error) {
+		switch slug {
+		case "live-ffff6":
+			return true, nil
+		case "err-gggg7":
+			return false, errors.New("engine down")
+		}
+		return false, nil
+	}
+	mkdir(t, filepath.Join(root, "err-gggg7"))
+	r := &Remover{Root: root, Live: live}
+	for _, tc := range []struct {
+		slug, path string
+		status     string
+		reason     string
+	}{
+		{"..", filepath.Join(root, ".."), bottle.Invalid, "is not a slug"},
+		{"../x", filepath.Join(root, "../x"), bottle.Invalid, "is not a slug"},
+		{"a/b", filepath.Join(root, "a/b"), bottle.Invalid, "is not a slug"},
+		{".preserve", filepath.Join(root, ".preserve"), bottle.Invalid, "is not a slug"},
+		{"", root, bottle.Invalid, "is not a slug"},
+		{"ok-aaaa1", filepath.Join(outside, "ok-aaaa1"), bottle.Invalid, "is not " + filepath.Join(root, "ok-aaaa1")},
+		{"ok-aaaa1", filepath.Join(root, "link-bbbb2"), bottle.Invalid, "the state dir of slug"},
+		{"ok-aaaa1", filepath.Join(root, "ok-aaaa1", "t"), bottle.Invalid, "the state dir of slug"},
+		{"ok-aaaa1", filepath.Join(root, "sub", "..", "ok-aaaa1") + "/", bottle.Invalid, "the state dir of slug"},
+		{"link-bbbb2", filepath.Join(root, "link-bbbb2"), bottle.Skipped, "symlink"},
+		{"file-cccc3", filepath.Join(root, "file-cccc3"), bottle.Skipped, "not a directory"},
+		{"kept-dddd4", filepath.Join(root, "kept-dddd4"), bottle.Skipped, "preserved"},
+		{"locked-eeee5", filepath.Join(root, "locked-eeee5"), bottle.Skipped, "bottle-launch holds its lock"},
+		{"live-ffff6", filepath.Join(root, "live-ffff6"), bottle.Skipped, "its bottle exists"},
+		{"err-gggg7", filepath.Join(root, "err-gggg7"), bottle.Skipped, "could not be asked whether its bottle exists: engine down"},
+	} {
+		o := r.Remove(tc.slug, tc.path)
+		if o.Status != tc.status || !strings.Contains(o.Reason, tc.reason) {
+			t.Errorf("Remove(%q, %q) = %+v, want %s (%s)", tc.slug, tc.path, o, tc.status, tc.reason)
+		}
+	}
+	// Without a Live, nothing is removed.
+	r.Live = nil
+	if o := r.Remove("ok-aaaa1", filepath.Join(root, "ok-aaaa1")); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "no backend could be asked") {
+		t.Errorf("nil Live: %+v", o)
+	}
+	// Everything refused is still there, the symlink's target included.
+	for _, p := range []string{"ok-aaaa1/t", "link-bbbb2/precious", "file-cccc3", "kept-dddd4/" + PreserveFile, "locked-eeee5", "live-ffff6", "err-gggg7"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if des, _ := os.ReadDir(root); len(des) != 7 {
+		t.Errorf("root holds %d entries, want 7 (nothing moved aside)", len(des))
+	}
+}
