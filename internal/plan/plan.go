@@ -114,7 +114,10 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			it := e.Item()
-			it.Backend = metaBackend(e.Path)
+			it.Backend = bottle.Docker
+			if e.Meta {
+				it.Backend = metaBackend(e.Path)
+			}
 			if live[e.Slug] {
 				// The dir goes with its bottle only when the plan removes
 				// every resource of that bottle; the reaper removes it only

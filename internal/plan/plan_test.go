@@ -363,6 +363,9 @@ func TestBuildStateDirBackend(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "smol1", statedir.MetaFile), []byte(`{"backend":"smolmachines"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for i := range e {
+		e[i].Meta = e[i].Slug == "smol1" // as Scan sees it
+	}
 	p := Build(survey(&fake{name: bottle.Docker}), e, nil, Options{Now: now})
 	if len(p.Items) != 2 || p.Items[0].Name != "plain2" || p.Items[0].Backend != bottle.Docker || p.Items[1].Name != "smol1" || p.Items[1].Backend != bottle.Smolmachines {
 		t.Fatalf("got %+v", p.Items)

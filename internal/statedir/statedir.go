@@ -53,6 +53,8 @@ type Entry struct {
 	Modified   time.Time // newest modification time in the tree
 	Transcript bool
 	Dockerfile bool
+	// Meta is set when the dir holds bottle.json.
+	Meta bool
 }
 
 // Resumable reports whether the dir holds what a resume needs.
@@ -112,29 +114,39 @@ func Scan(root string) ([]Entry, error) {
 }
 
 // inspect fills in what a person would lose: size, newest change, flags.
+// Each directory of the tree is read once; the lock is only tried when the
+// dir has a lock file.
 func inspect(e *Entry) {
 	if fi, err := os.Lstat(e.Path); err == nil {
 		e.Modified = fi.ModTime()
 	}
 	top, _ := os.ReadDir(e.Path)
+	hasLock := false
 	for _, de := range top {
-		n := de.Name()
-		switch {
+		switch n := de.Name(); {
 		case n == PreserveFile:
 			e.Preserved = true
+		case n == LockFile:
+			hasLock = true
+		case n == MetaFile:
+			e.Meta = true
 		case strings.HasPrefix(n, transcriptPrefix):
 			e.Transcript = true
 		case n == dockerfileName || strings.HasPrefix(n, dockerfileName+"."):
 			e.Dockerfile = true
 		}
 	}
-	_ = filepath.WalkDir(e.Path, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
+	measure(e, e.Path, top)
+	e.Locked = hasLock && Locked(e.Path)
+}
+
+// measure adds the sizes and newest modification times of des (the entries
+// of dir) and everything below them; symlinks are counted, never followed.
+func measure(e *Entry, dir string, des []fs.DirEntry) {
+	for _, de := range des {
 		fi, err := de.Info()
 		if err != nil {
-			return nil
+			continue
 		}
 		if fi.Mode().IsRegular() {
 			e.SizeBytes += fi.Size()
@@ -142,9 +154,12 @@ func inspect(e *Entry) {
 		if fi.ModTime().After(e.Modified) {
 			e.Modified = fi.ModTime()
 		}
-		return nil
-	})
-	e.Locked = Locked(e.Path)
+		if de.IsDir() {
+			p := filepath.Join(dir, de.Name())
+			sub, _ := os.ReadDir(p)
+			measure(e, p, sub)
+		}
+	}
 }
 
 // Item turns a state dir entry into a plan item.

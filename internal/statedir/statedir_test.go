@@ -86,6 +86,7 @@ func TestScan(t *testing.T) {
 	write(t, filepath.Join(root, "full-aaaa1", "deep", "deeper", "blob"), 1000)
 	write(t, filepath.Join(root, "tonly-bbbb2", "transcript", "part-1.jsonl"), 5)
 	write(t, filepath.Join(root, "donly-cccc3", "Dockerfile.rebuilt"), 7)
+	write(t, filepath.Join(root, "donly-cccc3", MetaFile), 2)
 	write(t, filepath.Join(root, "kept-dddd4", PreserveFile), 0)
 	mkdir(t, filepath.Join(root, "empty-eeee5"))
 	write(t, filepath.Join(root, "notes.txt"), 3)
@@ -114,17 +115,17 @@ func TestScan(t *testing.T) {
 		if e.Path != filepath.Join(root, e.Slug) {
 			t.Errorf("%s: path %s", e.Slug, e.Path)
 		}
-		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable(), e.Preserved))
+		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable(), e.Preserved, e.Meta))
 	}
 	want := []string{
-		"donly-cccc3 dir size=7 t=false d=true r=false p=false",
-		"empty-eeee5 dir size=0 t=false d=false r=false p=false",
-		"fifo-gggg7 other size=0 t=false d=false r=false p=false",
-		"full-aaaa1 dir size=1120 t=true d=true r=true p=false",
-		"kept-dddd4 dir size=0 t=false d=false r=false p=true",
-		"link-ffff6 symlink size=0 t=false d=false r=false p=false",
-		"notes.txt file size=0 t=false d=false r=false p=false",
-		"tonly-bbbb2 dir size=5 t=true d=false r=false p=false",
+		"donly-cccc3 dir size=9 t=false d=true r=false p=false m=true",
+		"empty-eeee5 dir size=0 t=false d=false r=false p=false m=false",
+		"fifo-gggg7 other size=0 t=false d=false r=false p=false m=false",
+		"full-aaaa1 dir size=1120 t=true d=true r=true p=false m=false",
+		"kept-dddd4 dir size=0 t=false d=false r=false p=true m=false",
+		"link-ffff6 symlink size=0 t=false d=false r=false p=false m=false",
+		"notes.txt file size=0 t=false d=false r=false p=false m=false",
+		"tonly-bbbb2 dir size=5 t=true d=false r=false p=false m=false",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("scan:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
