@@ -479,28 +479,30 @@ func (b *Bottle) teardown(ctx context.Context) error {
 			mu.Unlock()
 		}
 	}
-	gone := map[string]chan struct{}{} // service (or ID) -> closed when removed
-	var all []chan struct{}
-	for _, c := range containers {
-		ch := make(chan struct{})
+	// Each container is killed first: a network lets go of a stopped
+	// container at once, so the networks are removed while the engine is
+	// still deleting the containers' file systems. A volume stays in use
+	// until its container is gone.
+	index := map[string]int{} // service (or ID) -> container index
+	stopped := make([]chan struct{}, len(containers))
+	gone := make([]chan struct{}, len(containers))
+	for i, c := range containers {
+		stopped[i], gone[i] = make(chan struct{}), make(chan struct{})
 		key := c.Service
-		if _, dup := gone[key]; dup || key == "" {
+		if _, dup := index[key]; dup || key == "" {
 			key = c.ID
 		}
-		gone[key] = ch
-		all = append(all, ch)
+		index[key] = i
 	}
-	after := func(services ...string) []chan struct{} {
+	after := func(chs []chan struct{}, services ...string) []chan struct{} {
 		var out []chan struct{}
 		for _, s := range services {
-			ch, ok := gone[s]
-			if !ok {
-				continue
+			if i, ok := index[s]; ok {
+				out = append(out, chs[i])
 			}
-			out = append(out, ch)
 		}
-		if len(gone) > 2 || len(out) == 0 && len(services) > 0 {
-			return all // containers this launch did not make itself: wait for all
+		if len(index) > 2 || len(out) == 0 && len(services) > 0 {
+			return chs // containers this launch did not make itself: wait for all
 		}
 		return out
 	}
@@ -509,7 +511,15 @@ func (b *Bottle) teardown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(all[i])
+			defer close(gone[i])
+			stop := sync.OnceFunc(func() { close(stopped[i]) })
+			defer stop()
+			// Best effort: a container that is not running (or not there)
+			// needs no kill; removal below reports what matters.
+			if err := b.eng.Kill(ctx, c.ID, "KILL"); err == nil {
+				_, _ = b.eng.Wait(ctx, c.ID)
+			}
+			stop()
 			report(retry(ctx, engine.IsTransient, func() error {
 				if err := b.eng.RemoveContainer(ctx, c.ID); err != nil {
 					return fmt.Errorf("removing container %s: %w", c.Name, err)
@@ -524,12 +534,12 @@ func (b *Bottle) teardown(ctx context.Context) error {
 		}
 	}
 	for _, n := range networks {
-		deps := all
+		deps := gone
 		switch n.Name {
 		case b.Project.NetworkName(NetEgress):
-			deps = after(ServiceSidecar)
+			deps = after(stopped, ServiceSidecar)
 		case b.Project.NetworkName(NetInternal):
-			deps = after(ServiceSidecar, ServiceAgent)
+			deps = after(stopped, ServiceSidecar, ServiceAgent)
 		}
 		wg.Add(1)
 		go func() {
@@ -544,9 +554,9 @@ func (b *Bottle) teardown(ctx context.Context) error {
 		}()
 	}
 	for _, v := range volumes {
-		deps := all
+		deps := gone
 		if v.Name == b.Project.VolumeName(VolHome) {
-			deps = after(ServiceAgent)
+			deps = after(gone, ServiceAgent)
 		}
 		wg.Add(1)
 		go func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,6 +54,7 @@ func (f *fake) do(op, name string, labels map[string]string) (string, error) {
 func (f *fake) gone(id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.log = append(f.log, "rm "+id)
 	delete(f.live, id)
 	return nil
 }
@@ -97,11 +99,16 @@ func (f *fake) Attach(context.Context, string, bool, bool) (*engine.Attachment, 
 	f.t.Fatal("unexpected Attach")
 	return nil, nil
 }
-func (f *fake) Wait(context.Context, string) (int, error) {
-	f.t.Fatal("unexpected Wait")
-	return 0, nil
+
+// Wait and Kill: only the teardown kills (then waits for) its containers.
+func (f *fake) Wait(_ context.Context, id string) (int, error) {
+	_, err := f.do("wait", id, nil)
+	return 0, err
 }
-func (f *fake) Kill(context.Context, string, string) error { f.t.Fatal("unexpected Kill"); return nil }
+func (f *fake) Kill(_ context.Context, id, signal string) error {
+	_, err := f.do("kill", id+" "+signal, nil)
+	return err
+}
 func (f *fake) Resize(context.Context, string, uint, uint) error {
 	f.t.Fatal("unexpected Resize")
 	return nil
@@ -219,5 +226,65 @@ func TestStartInterrupted(t *testing.T) {
 	}
 	if len(f.live) != 0 {
 		t.Errorf("left behind: %v", f.live)
+	}
+}
+
+// The teardown kills each container first and removes a network as soon as
+// the containers on it have stopped, before their removal is done; the
+// volume waits until the agent container is gone.
+func TestTeardownOrder(t *testing.T) {
+	f := &fake{t: t, live: map[string]map[string]string{}}
+	spec := Spec{Agent: "order", Image: "img", Sidecar: Sidecar{Image: "proxy"}}
+	spec.Defaults()
+	b, err := Start(context.Background(), f, spec, Options{Prefix: "bt-order-", StateRoot: t.TempDir(), Version: "test", Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.lock.Release()
+	f.mu.Lock()
+	f.log = nil
+	f.mu.Unlock()
+	if err := b.teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pos := func(prefix string) int {
+		for i, l := range f.log {
+			if strings.HasPrefix(l, prefix) {
+				return i
+			}
+		}
+		t.Fatalf("no %q in %v", prefix, f.log)
+		return -1
+	}
+	agent, sidecar := b.containers[0], b.containers[1]
+	if agent.Service != ServiceAgent {
+		agent, sidecar = sidecar, agent
+	}
+	internal, egress := b.Project.NetworkName(NetInternal), b.Project.NetworkName(NetEgress)
+	var internalID, egressID string
+	for _, n := range b.networks {
+		switch n.Name {
+		case internal:
+			internalID = n.ID
+		case egress:
+			egressID = n.ID
+		}
+	}
+	for _, c := range []bottle.Container{agent, sidecar} {
+		if pos("kill "+c.ID+" KILL") > pos("rm "+c.ID) || pos("wait "+c.ID) > pos("rm "+c.ID) {
+			t.Errorf("%s was not killed and waited for before its removal: %v", c.Name, f.log)
+		}
+	}
+	if pos("rm "+internalID) < pos("wait "+agent.ID) || pos("rm "+internalID) < pos("wait "+sidecar.ID) {
+		t.Errorf("the internal network went before both containers stopped: %v", f.log)
+	}
+	if pos("rm "+egressID) < pos("wait "+sidecar.ID) {
+		t.Errorf("the egress network went before the sidecar stopped: %v", f.log)
+	}
+	if pos("rm "+b.Project.VolumeName(VolHome)) < pos("rm "+agent.ID) {
+		t.Errorf("the volume went before the agent container: %v", f.log)
+	}
+	if len(f.live) != 0 {
+		t.Errorf("left: %v", f.live)
 	}
 }
