@@ -151,6 +151,29 @@ func (t *Tool) Parse(opts any, args []string, usage string) (rest []string, done
 	return rest, false, nil
 }
 
+// ParseNoArgs is Parse for a tool that takes no arguments: a stray one is a
+// usage error ("unexpected argument "x": <why> (see <tool> --help)"; why
+// defaults to "<tool> takes no arguments"). When opts embeds a Scope, it is
+// resolved from the environment too.
+func (t *Tool) ParseNoArgs(opts any, args []string, usage, why string) (done bool, err error) {
+	rest, done, err := t.Parse(opts, args, usage)
+	if done {
+		return true, err
+	}
+	if len(rest) > 0 {
+		if why == "" {
+			why = t.Name + " takes no arguments"
+		}
+		return true, exitcode.Usagef("unexpected argument %q: %s (see %s --help)", rest[0], why, t.Name)
+	}
+	if s, ok := opts.(interface{ scope() *Scope }); ok {
+		if err := s.scope().Resolve(t.Env); err != nil {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
 func flagMessage(err error) string {
 	m := err.Error()
 	// A value our own type refused: "invalid argument for flag --x
@@ -174,6 +197,8 @@ type Scope struct {
 	Prefix   string `long:"prefix" value-name:"PREFIX" description:"resource name prefix (default $BOTTLE_PREFIX, else claude-bottle-)"`
 	StateDir string `long:"state-dir" value-name:"DIR" description:"state root (default $BOTTLE_STATE_DIR, else ~/.claude-bottle/state)"`
 }
+
+func (s *Scope) scope() *Scope { return s }
 
 // Resolve fills in defaults from the environment and checks the values.
 func (s *Scope) Resolve(env Env) error {

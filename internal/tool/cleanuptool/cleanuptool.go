@@ -53,14 +53,7 @@ func Run(ctx context.Context, args []string, env cli.Env) int {
 
 func run(ctx context.Context, t *cli.Tool, args []string) error {
 	var o options
-	rest, done, err := t.Parse(&o, args, usage)
-	if done {
-		return err
-	}
-	if len(rest) > 0 {
-		return exitcode.Usagef("unexpected argument %q: bottle-cleanup takes no arguments (see bottle-cleanup --help)", rest[0])
-	}
-	if err := o.Scope.Resolve(t.Env); err != nil {
+	if done, err := t.ParseNoArgs(&o, args, usage, ""); done {
 		return err
 	}
 	if err := o.Reaping.Check(); err != nil {

@@ -60,14 +60,7 @@ func Run(ctx context.Context, args []string, env cli.Env) int {
 
 func run(ctx context.Context, t *cli.Tool, args []string) error {
 	var o options
-	rest, done, err := t.Parse(&o, args, usage)
-	if done {
-		return err
-	}
-	if len(rest) > 0 {
-		return exitcode.Usagef("unexpected argument %q: the command goes in the spec (see bottle-launch --help)", rest[0])
-	}
-	if err := o.Scope.Resolve(t.Env); err != nil {
+	if done, err := t.ParseNoArgs(&o, args, usage, "the command goes in the spec"); done {
 		return err
 	}
 	spec, specFromStdin, err := readSpec(t.Env, o)

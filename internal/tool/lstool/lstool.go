@@ -12,7 +12,6 @@ import (
 	"github.com/claude-bottle/bottle/internal/backends"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
-	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
@@ -39,14 +38,7 @@ func Run(ctx context.Context, args []string, env cli.Env) int {
 
 func run(ctx context.Context, t *cli.Tool, args []string) error {
 	var o options
-	rest, done, err := t.Parse(&o, args, usage)
-	if done {
-		return err
-	}
-	if len(rest) > 0 {
-		return exitcode.Usagef("unexpected argument %q: bottle-ls takes no arguments (see bottle-ls --help)", rest[0])
-	}
-	if err := o.Scope.Resolve(t.Env); err != nil {
+	if done, err := t.ParseNoArgs(&o, args, usage, ""); done {
 		return err
 	}
 	p, err := cli.NewPrinter(t.Env, o.Output)
