@@ -106,6 +106,10 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 	default:
 		live := survey.Live()
 		for _, e := range entries {
+			if e.Type == statedir.Aside {
+				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s is a state dir an interrupted bottle-reap was removing; nothing here removes it: check it and rm -rf it", e.Path))
+				continue
+			}
 			if e.Type != statedir.Dir {
 				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s is a %s, not a state dir; left alone", e.Path, e.Type))
 				continue

@@ -344,6 +344,7 @@ func TestBuildNotStateDirs(t *testing.T) {
 		{Slug: "link1", Path: filepath.Join(root, "link1"), Type: statedir.Symlink},
 		{Slug: "file2", Path: filepath.Join(root, "file2"), Type: statedir.File},
 		{Slug: "kept3", Path: filepath.Join(root, "kept3"), Type: statedir.Dir, Preserved: true},
+		{Slug: ".reaping-x-1f2e", Path: filepath.Join(root, ".reaping-x-1f2e"), Type: statedir.Aside},
 		{Slug: "bad slug", Path: filepath.Join(root, "bad slug"), Type: statedir.Dir},
 	}
 	p := Build(survey(&fake{name: bottle.Docker}), entries, nil, Options{Now: now})
@@ -351,7 +352,8 @@ func TestBuildNotStateDirs(t *testing.T) {
 		t.Fatalf("listed %s", names(p.Items))
 	}
 	notes := strings.Join(p.Notes, "\n")
-	if !strings.Contains(notes, "link1 is a symlink, not a state dir") || !strings.Contains(notes, "file2 is a file, not a state dir") {
+	if !strings.Contains(notes, "link1 is a symlink, not a state dir") || !strings.Contains(notes, "file2 is a file, not a state dir") ||
+		!strings.Contains(notes, ".reaping-x-1f2e is a state dir an interrupted bottle-reap was removing") {
 		t.Fatalf("notes %q", p.Notes)
 	}
 }

@@ -69,7 +69,7 @@ func (r *Remover) Remove(slug, path string) Outcome {
 
 	// Move the dir aside first: from here on nobody can swap a symlink in
 	// under our feet, and a half-removed dir never looks like a state dir.
-	aside := filepath.Join(root, ".reaping-"+slug+"-"+randomHex())
+	aside := filepath.Join(root, asidePrefix+slug+"-"+randomHex())
 	if err := os.Rename(dir, aside); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Outcome{Status: bottle.Gone}

@@ -40,7 +40,14 @@ const (
 	Symlink Type = "symlink"
 	File    Type = "file"
 	Other   Type = "other"
+	// Aside is a ".reaping-<slug>-<hex>" dir: a state dir a bottle-reap had
+	// moved aside to remove when it was killed. It was checked for removal
+	// then; nothing removes it now but a person.
+	Aside Type = "aside"
 )
+
+// asidePrefix starts the name a state dir is moved aside to before removal.
+const asidePrefix = ".reaping-"
 
 // Entry is one entry directly under the state root.
 type Entry struct {
@@ -61,8 +68,8 @@ type Entry struct {
 func (e Entry) Resumable() bool { return e.Transcript && e.Dockerfile }
 
 // Scan lists the entries directly under root, sorted by name. A missing
-// root is an empty list. Dot-entries (".reaping-…") are not slugs and are
-// left out.
+// root is an empty list. Dot-entries are not slugs and are left out, except
+// the dirs an interrupted reaper left aside (Type Aside).
 func Scan(root string) ([]Entry, error) {
 	des, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -74,6 +81,10 @@ func Scan(root string) ([]Entry, error) {
 	out := make([]Entry, 0, len(des))
 	for _, de := range des {
 		name := de.Name()
+		if strings.HasPrefix(name, asidePrefix) && de.IsDir() {
+			out = append(out, Entry{Slug: name, Path: filepath.Join(root, name), Type: Aside})
+			continue
+		}
 		if strings.HasPrefix(name, ".") {
 			continue
 		}

@@ -118,6 +118,7 @@ func TestScan(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable(), e.Preserved, e.Meta))
 	}
 	want := []string{
+		".reaping-x-123 aside size=0 t=false d=false r=false p=false m=false",
 		"donly-cccc3 dir size=9 t=false d=true r=false p=false m=true",
 		"empty-eeee5 dir size=0 t=false d=false r=false p=false m=false",
 		"fifo-gggg7 other size=0 t=false d=false r=false p=false m=false",
@@ -136,9 +137,9 @@ func TestScan(t *testing.T) {
 		}
 	}
 
-	it := entries[3].Item()
+	it := entries[4].Item() // after .reaping-x-123, donly, empty, fifo
 	if it.Kind != bottle.KindStateDir || it.Name != "full-aaaa1" || it.Slug != "full-aaaa1" || *it.SizeBytes != 1120 ||
-		!*it.Transcript || !*it.Dockerfile || !*it.Resumable || !it.Modified.Equal(newest) || it.Path != entries[3].Path {
+		!*it.Transcript || !*it.Dockerfile || !*it.Resumable || !it.Modified.Equal(newest) || it.Path != entries[4].Path {
 		t.Fatalf("item %+v", it)
 	}
 }
