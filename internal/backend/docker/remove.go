@@ -107,7 +107,7 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 	if why := b.Check(item); why != "" {
 		return bottle.Result{Status: bottle.Invalid, Reason: why}
 	}
-	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning}
+	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject}
 	switch item.Kind {
 	case bottle.KindContainer:
 		return single(r.container(ctx, bottle.Container{Name: item.Name, ID: item.ID}, ""))
@@ -127,6 +127,11 @@ type remover struct {
 	api        engine.Remover
 	opt        backend.RemoveOptions
 	notRunning bool
+	// lone is set for a lone container, network or volume item: a stray,
+	// which carries no compose project label. A member of a compose project
+	// is removed only through its project's item, never one by one (that
+	// would pass by the project's checks, such as its launcher's lock).
+	lone bool
 }
 
 // interrupted is an Acquire failure: the run is stopping, nothing new starts.
@@ -208,6 +213,19 @@ func changed(kind string, gotID, gotName string, labels map[string]string, want 
 	return ""
 }
 
+// changed is the package's changed, and for a lone item also refuses a
+// member of a compose project (labelled): only that project's item removes
+// it.
+func (r *remover) changed(kind string, gotID, gotName string, labels map[string]string, want bottle.Network, project string) string {
+	if why := changed(kind, gotID, gotName, labels, want, project); why != "" {
+		return why
+	}
+	if p, ok := labels[LabelProject]; ok && r.lone {
+		return fmt.Sprintf("%s %s is in compose project %s (%s=%q): only that project's item removes it", kind, want.Name, p, LabelProject, p)
+	}
+	return ""
+}
+
 func short(id string) string {
 	if len(id) > 12 {
 		return id[:12]
@@ -246,7 +264,7 @@ func (r *remover) inspectContainer(ctx context.Context, want bottle.Container, p
 	if err != nil {
 		return outcome(rr, err), c
 	}
-	if why := changed("container", c.ID, c.Name, c.Labels, bottle.Network{Name: want.Name, ID: want.ID}, project); why != "" {
+	if why := r.changed("container", c.ID, c.Name, c.Labels, bottle.Network{Name: want.Name, ID: want.ID}, project); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr, c
 	}
@@ -287,7 +305,7 @@ func (r *remover) network(ctx context.Context, want bottle.Network, project stri
 	if err != nil {
 		return outcome(rr, err)
 	}
-	if why := changed("network", n.ID, n.Name, n.Labels, want, project); why != "" {
+	if why := r.changed("network", n.ID, n.Name, n.Labels, want, project); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}
@@ -313,7 +331,7 @@ func (r *remover) volume(ctx context.Context, want bottle.Volume, project string
 	if err != nil {
 		return outcome(rr, err)
 	}
-	if why := changed("volume", v.Name, v.Name, v.Labels, bottle.Network{Name: want.Name, ID: want.Name}, project); why != "" {
+	if why := r.changed("volume", v.Name, v.Name, v.Labels, bottle.Network{Name: want.Name, ID: want.Name}, project); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}
