@@ -229,6 +229,36 @@ func (s *Scope) Resolve(env Env) error {
 	if s.StateDir == "/" {
 		return exitcode.Usagef("state root must not be /; pass a directory such as ~/.claude-bottle/state")
 	}
+	return checkStateRoot(s.StateDir, env.Getenv("HOME"))
+}
+
+// checkStateRoot refuses a state root that is /, the home dir or one of its
+// ancestors, as written or through symlinks: every dir there (~/src, /home)
+// would look like an orphan state dir.
+func checkStateRoot(root, home string) error {
+	resolve := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return p
+	}
+	bad := func(root string) bool {
+		if root == "/" {
+			return true
+		}
+		for _, h := range []string{home, resolve(home)} {
+			if h == "" || !filepath.IsAbs(h) {
+				continue
+			}
+			if rel, err := filepath.Rel(root, filepath.Clean(h)); err == nil && (rel == "." || (rel != ".." && !strings.HasPrefix(rel, "../"))) {
+				return true
+			}
+		}
+		return false
+	}
+	if bad(root) || bad(resolve(root)) {
+		return exitcode.Usagef("state root %s is /, your home dir or one of its ancestors (through symlinks too); pass a directory of its own such as ~/.claude-bottle/state", root)
+	}
 	return nil
 }
 

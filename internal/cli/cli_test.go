@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,39 @@ func TestScopeResolve(t *testing.T) {
 	s = Scope{}
 	if err := s.Resolve(env); exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "HOME is not set") {
 		t.Fatalf("no HOME: %v", err)
+	}
+}
+
+// Red team: a state root that is the home dir, one of its ancestors, or /
+// reached through a symlink would make every dir there (~/src, /home, ...)
+// an orphan state dir to bottle-cleanup --yes.
+func TestScopeResolveRefusesHomeAndSlash(t *testing.T) {
+	tmp := t.TempDir()
+	home := filepath.Join(tmp, "home", "u")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	slash := filepath.Join(tmp, "slash")
+	homeLink := filepath.Join(tmp, "homelink")
+	for link, target := range map[string]string{slash: "/", homeLink: home} {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{home, home + "/", filepath.Join(tmp, "home"), tmp, slash, homeLink, filepath.Join(home, "sub", "..")} {
+		_, env := newEnv(false, map[string]string{"HOME": home})
+		s := Scope{StateDir: dir}
+		if err := s.Resolve(env); exitcode.Of(err) != exitcode.Usage {
+			t.Errorf("state root %s with HOME %s: err %v, want a usage error", dir, home, err)
+		}
+	}
+	// A dir inside home is fine, and so is one that does not exist yet.
+	for _, dir := range []string{filepath.Join(home, ".claude-bottle", "state"), filepath.Join(home, "x")} {
+		_, env := newEnv(false, map[string]string{"HOME": home})
+		s := Scope{StateDir: dir}
+		if err := s.Resolve(env); err != nil {
+			t.Errorf("state root %s: %v", dir, err)
+		}
 	}
 }
 

@@ -44,6 +44,9 @@ func (r *Remover) Remove(slug, path string) Outcome {
 		}
 		return Outcome{Status: bottle.Failed, Err: fmt.Errorf("state root: %w", err)}
 	}
+	if root == string(filepath.Separator) {
+		return Outcome{Status: bottle.Invalid, Reason: fmt.Sprintf("the state root %s is / (through a symlink): nothing there is a state dir", r.Root)}
+	}
 	want := filepath.Join(r.Root, slug)
 	if path != want && path != filepath.Join(root, slug) {
 		return Outcome{Status: bottle.Invalid, Reason: fmt.Sprintf("path %q is not %s, the state dir of slug %q", path, want, slug)}

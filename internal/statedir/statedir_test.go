@@ -327,3 +327,19 @@ func TestRemoveRefusals(t *testing.T) {
 		t.Errorf("root holds %d entries, want 7 (nothing moved aside)", len(des))
 	}
 }
+
+// Red team: a state root that is a symlink to / makes every top-level dir
+// of the file system look like a state dir (/tmp is slug "tmp"). The
+// remover resolves the root when it acts and refuses it, even in a dry run.
+func TestRemoveRootResolvesToSlash(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "state")
+	if err := os.Symlink("/", link); err != nil {
+		t.Fatal(err)
+	}
+	r := &Remover{Root: link, Live: notLive, DryRun: true}
+	for _, p := range []string{filepath.Join(link, "tmp"), "/tmp"} {
+		if o := r.Remove("tmp", p); o.Status != bottle.Invalid || !strings.Contains(o.Reason, "state root") {
+			t.Errorf("Remove(tmp, %s) under a root resolving to /: %+v, want invalid", p, o)
+		}
+	}
+}
