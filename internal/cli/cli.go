@@ -194,8 +194,8 @@ func (c *Common) common() *Common { return c }
 
 // Scope is the prefix and state root every bottle tool works within.
 type Scope struct {
-	Prefix   string `long:"prefix" value-name:"PREFIX" description:"resource name prefix (default $BOTTLE_PREFIX, else claude-bottle-)"`
-	StateDir string `long:"state-dir" value-name:"DIR" description:"state root (default $BOTTLE_STATE_DIR, else ~/.claude-bottle/state)"`
+	Prefix   string `long:"prefix" unquote:"false" value-name:"PREFIX" description:"resource name prefix (default $BOTTLE_PREFIX, else claude-bottle-)"`
+	StateDir string `long:"state-dir" unquote:"false" value-name:"DIR" description:"state root (default $BOTTLE_STATE_DIR, else ~/.claude-bottle/state)"`
 }
 
 func (s *Scope) scope() *Scope { return s }

@@ -35,10 +35,10 @@ JSON line (bottle-ls's shape) and leaves it running.`
 type options struct {
 	cli.Common
 	cli.Scope
-	Spec   string   `long:"spec" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
-	Agent  string   `long:"agent" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
-	Image  string   `long:"image" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
-	Allow  []string `long:"allow" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
+	Spec   string   `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
+	Agent  string   `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
+	Image  string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
+	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
 }
 
