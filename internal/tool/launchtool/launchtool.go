@@ -155,7 +155,14 @@ func readSpec(env cli.Env, o options) (launch.Spec, bool, error) {
 		dir = filepath.Dir(abs)
 	case o.Spec == "-" || !env.StdinTTY:
 		fromStdin = true
-		if spec, err = launch.Decode(env.Stdin, "on stdin"); err != nil {
+		// An empty stdin (cron's /dev/null) is no spec: --agent and
+		// --image then make a whole one.
+		var se *launch.SpecError
+		spec, err = launch.Decode(env.Stdin, "on stdin")
+		switch {
+		case errors.As(err, &se) && se.Empty && o.Spec != "-" && o.Agent != "" && o.Image != "":
+			spec = launch.Spec{}
+		case err != nil:
 			return spec, false, badInput(err)
 		}
 	case o.Agent == "" || o.Image == "":
