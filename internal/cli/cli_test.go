@@ -107,8 +107,8 @@ func TestParseUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--nope"}, "bottle-x: unknown flag nope (see bottle-x --help)\n"},
-		{[]string{"-z"}, "bottle-x: unknown flag z (see bottle-x --help)\n"},
+		{[]string{"--nope"}, "bottle-x: unknown flag --nope (see bottle-x --help)\n"},
+		{[]string{"-z"}, "bottle-x: unknown flag -z (see bottle-x --help)\n"},
 		{[]string{"--age"}, "bottle-x: expected argument for flag --age (see bottle-x --help)\n"},
 		{[]string{"--age", "soon"}, "bottle-x: --age: bad duration \"soon\": use a number and a unit, e.g. 90m, 36h, 7d, 2w (see bottle-x --help)\n"},
 		{[]string{"--json=yes"}, "bottle-x: bool flag --json cannot have an argument (see bottle-x --help)\n"},
