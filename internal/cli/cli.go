@@ -142,6 +142,15 @@ func (t *Tool) Parse(opts any, args []string, usage string) (rest []string, done
 			fmt.Fprintln(t.Env.Stdout, strings.TrimRight(fe.Message, "\n"))
 			return nil, true, nil
 		}
+		if fe != nil && fe.Type == flags.ErrUnknownFlag {
+			// go-flags says "unknown flag `x'": name it as it was typed.
+			name := strings.Trim(strings.TrimPrefix(fe.Message, "unknown flag "), "`'")
+			dash := "--"
+			if len(name) == 1 {
+				dash = "-"
+			}
+			return nil, true, exitcode.Usagef("unknown flag %s%s (see %s --help)", dash, name, t.Name)
+		}
 		return nil, true, exitcode.Usagef("%s (see %s --help)", flagMessage(err), t.Name)
 	}
 	if c, ok := opts.(interface{ common() *Common }); ok && c.common().Version {
@@ -194,8 +203,8 @@ func (c *Common) common() *Common { return c }
 
 // Scope is the prefix and state root every bottle tool works within.
 type Scope struct {
-	Prefix   string `long:"prefix" value-name:"PREFIX" description:"resource name prefix (default $BOTTLE_PREFIX, else claude-bottle-)"`
-	StateDir string `long:"state-dir" value-name:"DIR" description:"state root (default $BOTTLE_STATE_DIR, else ~/.claude-bottle/state)"`
+	Prefix   string `long:"prefix" unquote:"false" value-name:"PREFIX" description:"resource name prefix (default $BOTTLE_PREFIX, else claude-bottle-)"`
+	StateDir string `long:"state-dir" unquote:"false" value-name:"DIR" description:"state root (default $BOTTLE_STATE_DIR, else ~/.claude-bottle/state)"`
 }
 
 func (s *Scope) scope() *Scope { return s }

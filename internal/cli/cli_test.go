@@ -81,13 +81,36 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
+// A value that starts with a double quote is the user's, byte for byte:
+// go-flags would otherwise unquote it, breaking jq string literals such as
+// the README's --jq '"\(.size_bytes)\t\(.path)"'.
+func TestParseKeepsQuotedValues(t *testing.T) {
+	for _, args := range [][]string{
+		{"--jq", `"\(.size_bytes)\t\(.path)"`, "--state-dir", `"q"`},
+		{`--jq="\(.size_bytes)\t\(.path)"`, `--state-dir="q"`},
+	} {
+		_, env := newEnv(false, nil)
+		tool := &Tool{Name: "bottle-x", Env: env}
+		var o testOpts
+		if _, done, err := tool.Parse(&o, args, ""); done || err != nil {
+			t.Fatalf("%q: done=%v err=%v", args, done, err)
+		}
+		if o.JQ != `"\(.size_bytes)\t\(.path)"` || o.StateDir != `"q"` {
+			t.Fatalf("%q: parsed --jq %q --state-dir %q, want them as given", args, o.JQ, o.StateDir)
+		}
+		if _, err := NewPrinter(env, o.Output); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+	}
+}
+
 func TestParseUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--nope"}, "bottle-x: unknown flag nope (see bottle-x --help)\n"},
-		{[]string{"-z"}, "bottle-x: unknown flag z (see bottle-x --help)\n"},
+		{[]string{"--nope"}, "bottle-x: unknown flag --nope (see bottle-x --help)\n"},
+		{[]string{"-z"}, "bottle-x: unknown flag -z (see bottle-x --help)\n"},
 		{[]string{"--age"}, "bottle-x: expected argument for flag --age (see bottle-x --help)\n"},
 		{[]string{"--age", "soon"}, "bottle-x: --age: bad duration \"soon\": use a number and a unit, e.g. 90m, 36h, 7d, 2w (see bottle-x --help)\n"},
 		{[]string{"--json=yes"}, "bottle-x: bool flag --json cannot have an argument (see bottle-x --help)\n"},

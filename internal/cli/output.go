@@ -17,7 +17,7 @@ import (
 // Output are the flags that choose how records are printed.
 type Output struct {
 	JSON bool   `long:"json" description:"print JSON lines even when stdout is a terminal"`
-	JQ   string `long:"jq" value-name:"EXPR" description:"filter each record through a jq expression (gojq); strings print raw, other values as compact JSON"`
+	JQ   string `long:"jq" unquote:"false" value-name:"EXPR" description:"filter each record through a jq expression (gojq); strings print raw, other values as compact JSON"`
 }
 
 // Printer prints records: an aligned table for a person at a terminal,

@@ -66,6 +66,8 @@ type Sidecar struct {
 type SpecError struct {
 	Flag string
 	Msg  string
+	// Empty: the spec was empty (flags may still make a whole spec).
+	Empty bool
 }
 
 func (e *SpecError) Error() string { return e.Msg }
@@ -82,7 +84,7 @@ func Decode(r io.Reader, source string) (Spec, error) {
 		return Spec{}, bad("spec %s is larger than %d bytes", source, MaxSpecBytes)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return Spec{}, bad("spec %s is empty: give a JSON object with at least agent and image", source)
+		return Spec{}, &SpecError{Empty: true, Msg: fmt.Sprintf("spec %s is empty: give a JSON object with at least agent and image, or pass --agent and --image", source)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -35,10 +35,10 @@ JSON line (bottle-ls's shape) and leaves it running.`
 type options struct {
 	cli.Common
 	cli.Scope
-	Spec   string   `long:"spec" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
-	Agent  string   `long:"agent" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
-	Image  string   `long:"image" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
-	Allow  []string `long:"allow" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
+	Spec   string   `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
+	Agent  string   `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
+	Image  string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
+	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
 }
 
@@ -155,7 +155,14 @@ func readSpec(env cli.Env, o options) (launch.Spec, bool, error) {
 		dir = filepath.Dir(abs)
 	case o.Spec == "-" || !env.StdinTTY:
 		fromStdin = true
-		if spec, err = launch.Decode(env.Stdin, "on stdin"); err != nil {
+		// An empty stdin (cron's /dev/null) is no spec: --agent and
+		// --image then make a whole one.
+		var se *launch.SpecError
+		spec, err = launch.Decode(env.Stdin, "on stdin")
+		switch {
+		case errors.As(err, &se) && se.Empty && o.Spec != "-" && o.Agent != "" && o.Image != "":
+			spec = launch.Spec{}
+		case err != nil:
 			return spec, false, badInput(err)
 		}
 	case o.Agent == "" || o.Image == "":

@@ -19,17 +19,19 @@ const usage = `[OPTIONS]
 
 Lists what a cleanup would remove, in every backend: compose projects
 (found from containers, networks and volumes alike), stray containers,
-networks and volumes named with the prefix, and state dirs no live bottle
-owns. One JSON object per item when stdout is not a terminal (or with
+networks and volumes named with the prefix, smolvm machines and their
+bundle containers and networks, and state dirs no live bottle owns.
+Exit 1 when a backend could not be asked (then no state dir is listed).
+One JSON object per item when stdout is not a terminal (or with
 --json); grouped by backend for a person at a terminal. Pipe it into
 bottle-reap to remove exactly that.`
 
 // Selection are the flags that choose what a plan holds; bottle-cleanup
 // takes the same ones.
 type Selection struct {
-	OlderThan  cli.Duration `long:"older-than" value-name:"DURATION" description:"only what was created (state dirs: modified) more than DURATION ago: 90m, 36h, 7d, 2w"`
+	OlderThan  cli.Duration `long:"older-than" unquote:"false" value-name:"DURATION" description:"only what was created (state dirs: modified) more than DURATION ago: 90m, 36h, 7d, 2w"`
 	NotRunning bool         `long:"not-running" description:"leave out projects, containers and machines that have something running"`
-	Kinds      []string     `long:"kind" value-name:"KIND" description:"only items of KIND (repeatable): compose-project, container, network, volume, machine, state-dir"`
+	Kinds      []string     `long:"kind" unquote:"false" value-name:"KIND" description:"only items of KIND (repeatable): compose-project, container, network, volume, machine, state-dir"`
 }
 
 // Options checks the selection and returns the plan options.

@@ -4,6 +4,7 @@ package reaptool
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -96,10 +97,20 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 				continue
 			}
 			fh, err := os.Open(f)
-			if err != nil {
-				return exitcode.Usagef("cannot read plan file: %v", err)
+			if err == nil {
+				defer fh.Close()
+				var fi os.FileInfo
+				if fi, err = fh.Stat(); err == nil && fi.IsDir() {
+					err = errors.New("is a directory")
+				}
 			}
-			defer fh.Close()
+			if err != nil {
+				var pe *os.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
+				return exitcode.Usagef("cannot read plan file %s: %v; name a file of plan lines (bottle-plan-cleanup > plan.jsonl), or - for stdin", f, err)
+			}
 			inputs = append(inputs, fh)
 		}
 	}
