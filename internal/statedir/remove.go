@@ -28,6 +28,9 @@ type Remover struct {
 	Live func(slug string) (bool, error)
 	// DryRun checks everything and removes nothing.
 	DryRun bool
+	// Prefix, when set, keeps a dir whose bottle.json names a bottle of
+	// another prefix (see Foreign).
+	Prefix string
 }
 
 // Remove removes the state dir of slug that a plan named as path, if and
@@ -100,6 +103,11 @@ func (r *Remover) Remove(slug, path string) Outcome {
 func (r *Remover) keep(slug, dir string) string {
 	if _, err := os.Lstat(filepath.Join(dir, PreserveFile)); err == nil {
 		return "preserved (.preserve)"
+	}
+	if r.Prefix != "" {
+		if why := Foreign(dir, r.Prefix, slug); why != "" {
+			return why
+		}
 	}
 	if Locked(dir) {
 		return "in use: a bottle-launch holds its lock"
