@@ -90,6 +90,12 @@ func (r *Remover) Remove(slug, path string) Outcome {
 		_ = os.Rename(aside, dir)
 		return Outcome{Status: bottle.Skipped, Reason: "preserved (.preserve appeared while removing)"}
 	}
+	if Locked(aside) {
+		// A bottle-launch took the lock after the check above; it holds the
+		// lock file open, so moving the dir back gives it its dir again.
+		_ = os.Rename(aside, dir)
+		return Outcome{Status: bottle.Skipped, Reason: "in use: a bottle-launch took its lock while removing"}
+	}
 	if err := os.RemoveAll(aside); err != nil {
 		if _, statErr := os.Lstat(dir); errors.Is(statErr, fs.ErrNotExist) {
 			_ = os.Rename(aside, dir)
