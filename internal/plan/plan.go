@@ -5,10 +5,7 @@ package plan
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -22,6 +19,9 @@ import (
 // Options select what the plan holds.
 type Options struct {
 	StateRoot string
+	// Prefix leaves out state dirs whose bottle.json names a bottle of
+	// another prefix (bottles of several prefixes may share a state root).
+	Prefix string
 	// OlderThan keeps only items created (state dirs: modified) before
 	// Now minus OlderThan; 0 keeps everything.
 	OlderThan time.Duration
@@ -117,6 +117,12 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			if e.Preserved || e.Locked || !bottle.ValidSlug(e.Slug) {
 				continue
 			}
+			if e.Meta && opt.Prefix != "" {
+				if why := statedir.Foreign(e.Path, opt.Prefix, e.Slug); why != "" {
+					p.Notes = append(p.Notes, fmt.Sprintf("state root: %s left alone: %s", e.Path, why))
+					continue
+				}
+			}
 			it := e.Item()
 			it.Backend = bottle.Docker
 			if e.Meta {
@@ -167,14 +173,8 @@ func (o Options) keep(it bottle.Item) bool {
 // metaBackend reads the backend a state dir's bottle.json names; docker
 // when it names none (the original tool wrote no backend).
 func metaBackend(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, statedir.MetaFile))
-	if err == nil {
-		var m struct {
-			Backend string `json:"backend"`
-		}
-		if json.Unmarshal(b, &m) == nil && slices.Contains(bottle.BackendOrder, m.Backend) {
-			return m.Backend
-		}
+	if m, ok := statedir.ReadMeta(dir); ok && slices.Contains(bottle.BackendOrder, m.Backend) {
+		return m.Backend
 	}
 	return bottle.Docker
 }

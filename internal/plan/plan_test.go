@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -385,5 +386,35 @@ func TestMakeScansAndAsks(t *testing.T) {
 	p = Make(context.Background(), []backend.Backend{&fake{name: bottle.Docker}}, Options{StateRoot: filepath.Join(root, "none"), Now: now})
 	if p.Err != nil || len(p.Items) != 0 {
 		t.Fatalf("%v %s", p.Err, names(p.Items))
+	}
+}
+
+// Red team: a bottle.json that is a FIFO (or a symlink to /dev/zero) made
+// the planner block forever (or read without end). It is never read: the
+// dir is planned as a docker one, as when bottle.json is not JSON.
+func TestBuildHostileBottleJSON(t *testing.T) {
+	root := t.TempDir()
+	for _, s := range []string{"fifo-aaaaa", "zero-bbbbb"} {
+		if err := os.Mkdir(filepath.Join(root, s), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo-aaaaa", statedir.MetaFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(root, "zero-bbbbb", statedir.MetaFile)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Plan, 1)
+	go func() {
+		done <- Make(context.Background(), []backend.Backend{oneBackend{}}, Options{StateRoot: root, Prefix: "p-"})
+	}()
+	p := <-done // a hang here is the test timeout's to report
+	var got []string
+	for _, it := range p.Items {
+		got = append(got, it.Kind+" "+it.Name+" "+it.Backend)
+	}
+	if strings.Join(got, ", ") != "state-dir fifo-aaaaa docker, state-dir zero-bbbbb docker" {
+		t.Errorf("plan = %q", got)
 	}
 }

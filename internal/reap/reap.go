@@ -275,6 +275,7 @@ func stateDirs(ctx, work context.Context, dirs, engineTasks []*task, opt Options
 	sr := &statedir.Remover{
 		Root:   opt.StateRoot,
 		DryRun: opt.DryRun,
+		Prefix: opt.Prefix,
 		Live: func(slug string) (bool, error) {
 			if askErr != nil {
 				return false, askErr

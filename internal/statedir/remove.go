@@ -28,6 +28,9 @@ type Remover struct {
 	Live func(slug string) (bool, error)
 	// DryRun checks everything and removes nothing.
 	DryRun bool
+	// Prefix, when set, keeps a dir whose bottle.json names a bottle of
+	// another prefix (see Foreign).
+	Prefix string
 }
 
 // Remove removes the state dir of slug that a plan named as path, if and
@@ -87,6 +90,12 @@ func (r *Remover) Remove(slug, path string) Outcome {
 		_ = os.Rename(aside, dir)
 		return Outcome{Status: bottle.Skipped, Reason: "preserved (.preserve appeared while removing)"}
 	}
+	if Locked(aside) {
+		// A bottle-launch took the lock after the check above; it holds the
+		// lock file open, so moving the dir back gives it its dir again.
+		_ = os.Rename(aside, dir)
+		return Outcome{Status: bottle.Skipped, Reason: "in use: a bottle-launch took its lock while removing"}
+	}
 	if err := os.RemoveAll(aside); err != nil {
 		if _, statErr := os.Lstat(dir); errors.Is(statErr, fs.ErrNotExist) {
 			_ = os.Rename(aside, dir)
@@ -100,6 +109,11 @@ func (r *Remover) Remove(slug, path string) Outcome {
 func (r *Remover) keep(slug, dir string) string {
 	if _, err := os.Lstat(filepath.Join(dir, PreserveFile)); err == nil {
 		return "preserved (.preserve)"
+	}
+	if r.Prefix != "" {
+		if why := Foreign(dir, r.Prefix, slug); why != "" {
+			return why
+		}
 	}
 	if Locked(dir) {
 		return "in use: a bottle-launch holds its lock"

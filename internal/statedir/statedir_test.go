@@ -343,3 +343,31 @@ func TestRemoveRootResolvesToSlash(t *testing.T) {
 		}
 	}
 }
+
+// Red team: a bottle-launch that takes the dir's lock after the remover
+// checked it (here: while the remover asks whether the bottle is live) must
+// keep its dir. The remover checks the lock again once the dir is moved
+// aside, and puts it back.
+func TestRemoveLockTakenWhileChecking(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "late-aaaa1")
+	write(t, filepath.Join(dir, "bottle.json"), 2)
+	var lock *Lock
+	defer func() { lock.Release() }()
+	r := &Remover{Root: root, Live: func(string) (bool, error) {
+		var err error
+		if lock, err = Acquire(dir); err != nil {
+			t.Fatal(err)
+		}
+		return false, nil
+	}}
+	if o := r.Remove("late-aaaa1", dir); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "lock") {
+		t.Errorf("lock taken while checking: %+v, want skipped", o)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bottle.json")); err != nil {
+		t.Errorf("the launcher's dir is gone: %v", err)
+	}
+	if des, _ := os.ReadDir(root); len(des) != 1 {
+		t.Errorf("root holds %d entries, want 1 (nothing left aside)", len(des))
+	}
+}

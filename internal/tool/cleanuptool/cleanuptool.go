@@ -59,7 +59,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := o.Reaping.Check(); err != nil {
 		return err
 	}
-	popt, err := o.Selection.Options(o.StateDir, t.Env.Now())
+	popt, err := o.Selection.Options(o.Scope, t.Env.Now())
 	if err != nil {
 		return err
 	}

@@ -35,13 +35,13 @@ type Selection struct {
 }
 
 // Options checks the selection and returns the plan options.
-func (s Selection) Options(stateRoot string, now time.Time) (plan.Options, error) {
+func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error) {
 	for _, k := range s.Kinds {
 		if !slices.Contains(bottle.Kinds, k) {
 			return plan.Options{}, exitcode.Usagef("unknown --kind %q: use one of %s", k, strings.Join(bottle.Kinds, ", "))
 		}
 	}
-	return plan.Options{StateRoot: stateRoot, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning, Kinds: s.Kinds, Now: now}, nil
+	return plan.Options{StateRoot: scope.StateDir, Prefix: scope.Prefix, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning, Kinds: s.Kinds, Now: now}, nil
 }
 
 type options struct {
@@ -65,7 +65,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if done, err := t.ParseNoArgs(&o, args, usage, ""); done {
 		return err
 	}
-	popt, err := o.Selection.Options(o.StateDir, t.Env.Now())
+	popt, err := o.Selection.Options(o.Scope, t.Env.Now())
 	if err != nil {
 		return err
 	}
