@@ -27,8 +27,8 @@ Finds what is left over in every backend (as bottle-plan-cleanup does),
 shows it grouped by backend, asks once "remove all of the above? [y/N]" and
 removes it (as bottle-reap does). Only y or yes proceeds; anything else,
 EOF included, removes nothing (exit 1). Without a terminal on stdin it
-needs --yes (or --dry-run). With --json (or --jq) the results are JSON
-lines on stdout and the plan goes to stderr.`
+needs --yes (or --dry-run). When stdout is not a terminal, or with --json
+or --jq, the results are JSON lines on stdout and the plan goes to stderr.`
 
 // Prompt is what bottle-cleanup asks, on stderr.
 const Prompt = "remove all of the above? [y/N] "
@@ -63,24 +63,13 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
-	human := !o.JSON && o.JQ == ""
-	penv := t.Env
-	if human && !penv.StdoutTTY {
-		// People text even when piped (--json is the machine format); colour
-		// only on a terminal.
-		penv.StdoutTTY = true
-		getenv := penv.Getenv
-		penv.Getenv = func(k string) string {
-			if k == "NO_COLOR" {
-				return "1"
-			}
-			return getenv(k)
-		}
-	}
-	p, err := cli.NewPrinter(penv, o.Output)
+	// People text on a terminal; piped (or with --json/--jq) stdout is
+	// JSON lines only, as for every tool, and the plan goes to stderr.
+	p, err := cli.NewPrinter(t.Env, o.Output)
 	if err != nil {
 		return err
 	}
+	human := p.Table()
 	if !o.Yes && !o.DryRun && !t.Env.StdinTTY {
 		return exitcode.Usagef("stdin is not a terminal, so there is nobody to ask: pass --yes to remove without asking, or --dry-run to see what would go")
 	}
