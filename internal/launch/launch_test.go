@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/claude-bottle/bottle/internal/bottle"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
 
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/engine"

@@ -1,0 +1,258 @@
+package launch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	cerrdefs "github.com/containerd/errdefs"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
+)
+
+// services returns the agent's and the sidecar's definitions.
+func (b *Bottle) services() (agent, sidecar Service, agentEnv map[string]string) {
+	p, s := b.Project, b.spec
+	agentEnv = AgentEnv(s)
+	redacted := map[string]string{}
+	for k, v := range agentEnv {
+		if _, secret := s.Env[k]; secret {
+			v = "(from the spec)"
+		}
+		redacted[k] = v
+	}
+	agent = Service{
+		Image: s.Image, ContainerName: p.ContainerName(ServiceAgent), Command: s.Command, Environment: redacted,
+		Networks: map[string]*Aliases{NetInternal: {}}, Volumes: []string{VolHome + ":" + AgentHome},
+		DependsOn: []string{ServiceSidecar}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
+	}
+	if s.Workspace != "" {
+		agent.Volumes = append(agent.Volumes, s.Workspace+":"+AgentWorkspace)
+		agent.WorkingDir = AgentWorkspace
+	}
+	cmd := s.Sidecar.Command
+	if cmd == nil {
+		cmd = []string{"run", "--config", SidecarConfig}
+	}
+	sidecar = Service{
+		Image: s.Sidecar.Image, ContainerName: p.ContainerName(ServiceSidecar), Command: cmd,
+		Networks: map[string]*Aliases{NetInternal: {Aliases: []string{ServiceSidecar}}, NetEgress: {}},
+	}
+	for _, n := range s.Sidecar.Networks {
+		sidecar.Networks[n] = &Aliases{}
+	}
+	return agent, sidecar, agentEnv
+}
+
+func (b *Bottle) create(ctx context.Context) error {
+	p, s := b.Project, b.spec
+	agentSvc, sidecarSvc, agentEnv := b.services()
+	doc := p.Compose(agentSvc, sidecarSvc, s.Sidecar.Networks)
+	if data, err := json.MarshalIndent(doc, "", "  "); err != nil {
+		return &StepError{"writing the compose file", err}
+	} else if err := os.WriteFile(p.ComposeFile(), append(data, '\n'), 0o600); err != nil {
+		return &StepError{"writing the compose file", err}
+	}
+
+	// A failure stops the other steps between engine calls, never during
+	// one: a create whose request is abandoned may still be done by the
+	// engine, and then nobody would know its ID.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return first != nil || ctx.Err() != nil
+	}
+	run := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if failed() {
+				return
+			}
+			if err := f(); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	// Step 1: networks and the volume, and (meanwhile) the CA and archives.
+	var ca CA
+	var agentTar, sidecarTar []byte
+	for _, key := range []string{NetInternal, NetEgress} {
+		run(func() error { return b.createNetwork(ctx, key) })
+	}
+	run(func() error {
+		name := p.VolumeName(VolHome)
+		if err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome)); err != nil {
+			return &StepError{"creating volume " + name, err}
+		}
+		b.mu.Lock()
+		b.volumes = append(b.volumes, bottle.Volume{Name: name, ID: name})
+		b.mu.Unlock()
+		return nil
+	})
+	run(func() (err error) {
+		if ca, err = NewCA(p.Name, b.Created); err != nil {
+			return &StepError{"making the CA", err}
+		}
+		if agentTar, err = AgentFiles(s, ca, b.Created); err != nil {
+			return &StepError{"reading what the agent gets", err}
+		}
+		if sidecarTar, err = SidecarFiles(s, ca, b.Created); err != nil {
+			return &StepError{"writing the sidecar's config", err}
+		}
+		return nil
+	})
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// Step 2: both containers, each created, connected and provisioned.
+	run(func() error {
+		id, err := b.createContainer(ctx, ServiceSidecar, engine.ContainerSpec{
+			Image: s.Sidecar.Image, Cmd: sidecarSvc.Command, Network: p.NetworkName(NetInternal), Aliases: []string{ServiceSidecar},
+			Labels: p.ContainerLabels(ServiceSidecar, ConfigHash(sidecarSvc)),
+		})
+		if err != nil {
+			return err
+		}
+		nets := append([]string{p.NetworkName(NetEgress)}, s.Sidecar.Networks...)
+		for _, n := range nets {
+			if failed() {
+				return nil
+			}
+			if err := b.eng.Connect(ctx, n, id, nil); err != nil {
+				if cerrdefs.IsNotFound(err) {
+					err = fmt.Errorf("network %q does not exist", n)
+				}
+				return &StepError{"connecting the sidecar to network " + n, err}
+			}
+		}
+		if failed() {
+			return nil
+		}
+		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(sidecarTar)); err != nil {
+			return &StepError{"copying the config and CA into the sidecar", err}
+		}
+		return nil
+	})
+	run(func() error {
+		spec := engine.ContainerSpec{
+			Image: s.Image, Cmd: s.Command, Env: Env(agentEnv), Network: p.NetworkName(NetInternal),
+			Labels: p.ContainerLabels(ServiceAgent, ConfigHash(agentSvc)), Volumes: map[string]string{p.VolumeName(VolHome): AgentHome},
+			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
+		}
+		if s.Workspace != "" {
+			spec.Binds = map[string]string{s.Workspace: AgentWorkspace}
+			spec.WorkingDir = AgentWorkspace
+		}
+		id, err := b.createContainer(ctx, ServiceAgent, spec)
+		if err != nil {
+			return err
+		}
+		if failed() {
+			return nil
+		}
+		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(agentTar)); err != nil {
+			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
+		}
+		if b.opt.Attach {
+			att, err := b.eng.Attach(ctx, id, b.opt.Stdin, b.opt.TTY)
+			if err != nil {
+				return &StepError{"attaching to the agent", err}
+			}
+			b.attach = att
+		}
+		return nil
+	})
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// Step 3: start both at once. Starting the sidecar first would not
+	// make its proxy listen any sooner than the agent's first request
+	// (a start returns when the process runs), and each start costs the
+	// engine most of a second.
+	for _, svc := range []string{ServiceSidecar, ServiceAgent} {
+		run(func() error {
+			if err := b.eng.StartContainer(ctx, b.ids[svc]); err != nil {
+				return &StepError{"starting the " + svc, err}
+			}
+			b.setState(svc, "running")
+			return nil
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.writeMeta(nil)
+}
+
+func (b *Bottle) createNetwork(ctx context.Context, key string) error {
+	p := b.Project
+	name := p.NetworkName(key)
+	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: key == NetInternal, Labels: p.NetworkLabels(key)})
+	if err != nil {
+		if engine.IsAddressPoolExhausted(err) {
+			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
+		}
+		return &StepError{"creating network " + name, err}
+	}
+	b.mu.Lock()
+	b.networks = append(b.networks, bottle.Network{Name: name, ID: id})
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *Bottle) createContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
+	spec.Name = b.Project.ContainerName(service)
+	id, err := b.eng.CreateContainer(ctx, spec)
+	if err != nil {
+		switch {
+		case cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image"):
+			err = fmt.Errorf("image %q is not on this engine (bottle-launch does not pull: run docker pull %s)", spec.Image, spec.Image)
+		case cerrdefs.IsConflict(err):
+			err = fmt.Errorf("the name %s is already taken: %w", spec.Name, err)
+		}
+		return "", &StepError{"creating the " + service + " container", err}
+	}
+	b.mu.Lock()
+	b.ids[service] = id
+	b.containers = append(b.containers, bottle.Container{Name: spec.Name, ID: id, Service: service, State: "created"})
+	b.mu.Unlock()
+	return id, nil
+}
+
+func (b *Bottle) setState(service, state string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.containers {
+		if b.containers[i].Service == service {
+			b.containers[i].State = state
+		}
+	}
+}

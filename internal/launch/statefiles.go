@@ -1,0 +1,78 @@
+package launch
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/statedir"
+)
+
+// makeStateDir creates <root>/<slug>/ (a new one: the slug is fresh), takes
+// its lock and writes bottle.json.
+func (b *Bottle) makeStateDir() error {
+	if err := os.MkdirAll(b.opt.StateRoot, 0o700); err != nil {
+		return &StepError{"creating the state root", err}
+	}
+	for try := 0; ; try++ {
+		slug := NewSlug(b.spec.Agent)
+		dir := filepath.Join(b.opt.StateRoot, slug)
+		err := os.Mkdir(dir, 0o700)
+		if errors.Is(err, os.ErrExist) && try < 5 {
+			continue
+		}
+		if err != nil {
+			return &StepError{"creating the state dir", err}
+		}
+		b.Project = Project{Name: bottle.ProjectName(b.opt.Prefix, slug), Slug: slug, Agent: b.spec.Agent, StateDir: dir, Version: b.opt.Version}
+		break
+	}
+	lock, err := statedir.Acquire(b.Project.StateDir)
+	if err != nil {
+		os.RemoveAll(b.Project.StateDir)
+		return &StepError{"locking the state dir", err}
+	}
+	b.lock = lock
+	if err := b.writeMeta(nil); err != nil {
+		lock.Release()
+		os.RemoveAll(b.Project.StateDir)
+		return &StepError{"writing bottle.json", err}
+	}
+	return nil
+}
+
+func (b *Bottle) writeMeta(update func(*Meta)) error {
+	b.mu.Lock()
+	m := Meta{
+		Backend: bottle.Docker, Name: b.Project.Name, Slug: b.Project.Slug, Agent: b.spec.Agent, Prefix: b.opt.Prefix,
+		Created: b.Created.Truncate(time.Second), Spec: b.spec.Redacted(),
+		Containers: nonNil(b.containers), Networks: nonNil(b.networks), Volumes: nonNil(b.volumes),
+	}
+	b.mu.Unlock()
+	if update != nil {
+		update(&m)
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(b.Project.StateDir, statedir.MetaFile), append(data, '\n'), 0o600)
+}
+
+func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
