@@ -32,5 +32,9 @@ func Open(getenv func(string) string, prefix string) (*Set, error) {
 	}, nil
 }
 
+// Engines are the engine endpoints the backends ask (a state dir whose
+// bottle.json names another is left alone).
+func (s *Set) Engines() []string { return []string{s.Engine.Endpoint().Host} }
+
 // Close releases the engine's connections.
 func (s *Set) Close() error { return s.Engine.Close() }

@@ -164,6 +164,16 @@ type Item struct {
 	Transcript *bool      `json:"transcript,omitempty"`
 	Dockerfile *bool      `json:"dockerfile,omitempty"`
 	Resumable  *bool      `json:"resumable,omitempty"`
+	// Device and Inode are the dir's identity, Changed the newest
+	// modification or status change in its tree (nanoseconds): the reaper
+	// skips a dir that is another one now, or was changed since the plan.
+	Device  *uint64    `json:"device,omitempty"`
+	Inode   *uint64    `json:"inode,omitempty"`
+	Changed *time.Time `json:"changed,omitempty"`
+	// OlderThan records that the plan was made with --older-than (a Go
+	// duration, "168h0m0s"): the reaper skips the dir if it was modified
+	// more recently than that by then.
+	OlderThan string `json:"older_than,omitempty"`
 	// Bottle names the plan item this state dir goes with: the dir's bottle
 	// still exists and is itself in the plan, so the dir may go once the
 	// bottle is gone (the reaper checks that at the moment it acts).

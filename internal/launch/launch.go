@@ -51,6 +51,7 @@ type Meta struct {
 	Slug       string             `json:"slug"`
 	Agent      string             `json:"agent"`
 	Prefix     string             `json:"prefix"`
+	Engine     string             `json:"engine,omitempty"` // the endpoint the bottle was made on
 	Created    time.Time          `json:"created"`
 	Spec       Spec               `json:"spec"`
 	Containers []bottle.Container `json:"containers"`

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -44,6 +46,12 @@ func (b *Bottle) makeStateDir() error {
 	return nil
 }
 
+// MaxSpecMeta bounds the bottle.json a launch starts with (the spec is
+// most of it): a spec that would make it larger is refused before anything
+// is made. A bottle.json the cleanup tools cannot read whole
+// (statedir.MaxMeta, four times this) would keep its dir forever.
+const MaxSpecMeta = statedir.MaxMeta / 4
+
 func (b *Bottle) writeMeta(update func(*Meta)) error {
 	b.mu.Lock()
 	m := Meta{
@@ -52,12 +60,23 @@ func (b *Bottle) writeMeta(update func(*Meta)) error {
 		Containers: nonNil(b.containers), Networks: nonNil(b.networks), Volumes: nonNil(b.volumes),
 	}
 	b.mu.Unlock()
+	// The engine the bottle is made on: the cleanup tools leave the dir
+	// alone when they ask another engine (they cannot tell if it lives).
+	if e, ok := b.eng.(interface{ Endpoint() engine.Endpoint }); ok {
+		m.Engine = e.Endpoint().Host
+	}
+	limit := statedir.MaxMeta
 	if update != nil {
 		update(&m)
+	} else {
+		limit = MaxSpecMeta
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
+	}
+	if len(data) > limit {
+		return exitcode.BadInputf("the spec is too large: bottle.json would be %d bytes, more than %d; shorten its command, env or other lists", len(data), limit)
 	}
 	return writeFileAtomic(filepath.Join(b.Project.StateDir, statedir.MetaFile), append(data, '\n'), 0o600)
 }

@@ -22,6 +22,9 @@ type Options struct {
 	// Prefix leaves out state dirs whose bottle.json names a bottle of
 	// another prefix (bottles of several prefixes may share a state root).
 	Prefix string
+	// Engines are the engine endpoints this run asks: a state dir whose
+	// bottle.json names another engine is left alone.
+	Engines []string
 	// OlderThan keeps only items created (state dirs: modified) before
 	// Now minus OlderThan; 0 keeps everything.
 	OlderThan time.Duration
@@ -93,7 +96,13 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		inPlan[key(it)] = true
 	}
 
+	refused := statedir.Refuse(opt.StateRoot, entries)
 	switch {
+	case refused != nil:
+		p.Notes = append(p.Notes, fmt.Sprintf("no state dir is listed: %v", refused))
+		if p.Err == nil {
+			p.Err = refused
+		}
 	case scanErr != nil:
 		p.Notes = append(p.Notes, fmt.Sprintf("no state dir is listed: %v", scanErr))
 		if p.Err == nil {
@@ -111,22 +120,24 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			if e.Type != statedir.Dir {
-				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s is a %s, not a state dir; left alone", e.Path, e.Type))
+				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s is a %s, not a bottle's state dir; left alone", e.Path, e.Type))
+				continue
+			}
+			if e.NotState != "" {
+				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s is not a bottle's state dir (%s); left alone", e.Path, e.NotState))
 				continue
 			}
 			if e.Preserved || e.Locked || !bottle.ValidSlug(e.Slug) {
 				continue
 			}
-			if e.Meta && opt.Prefix != "" {
-				if why := statedir.Foreign(e.Path, opt.Prefix, e.Slug); why != "" {
-					p.Notes = append(p.Notes, fmt.Sprintf("state root: %s left alone: %s", e.Path, why))
-					continue
-				}
+			if why := leftAlone(e, opt); why != "" {
+				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s left alone: %s", e.Path, why))
+				continue
 			}
 			it := e.Item()
 			it.Backend = bottle.Docker
-			if e.Meta {
-				it.Backend = metaBackend(e.Path)
+			if e.Meta && slices.Contains(bottle.BackendOrder, e.Bottle.Backend) {
+				it.Backend = e.Bottle.Backend
 			}
 			if live[e.Slug] {
 				// The dir goes with its bottle only when the plan removes
@@ -142,6 +153,9 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			it.NotRunning = opt.NotRunning
+			if opt.OlderThan > 0 {
+				it.OlderThan = opt.OlderThan.String()
+			}
 			p.Items = append(p.Items, it)
 		}
 	}
@@ -170,13 +184,25 @@ func (o Options) keep(it bottle.Item) bool {
 	return true
 }
 
-// metaBackend reads the backend a state dir's bottle.json names; docker
-// when it names none (the original tool wrote no backend).
-func metaBackend(dir string) string {
-	if m, ok := statedir.ReadMeta(dir); ok && slices.Contains(bottle.BackendOrder, m.Backend) {
-		return m.Backend
+// leftAlone says why a state dir that looks like one is still never an
+// orphan, or "": what is in it could not all be read, it holds a mount, its
+// bottle.json cannot be read whole, or names a bottle of another prefix or
+// an engine this run does not ask.
+func leftAlone(e statedir.Entry, opt Options) string {
+	switch {
+	case e.WalkErr != nil:
+		return "it cannot be read whole: " + e.WalkErr.Error()
+	case e.Mount != "":
+		return fmt.Sprintf("%s inside it is on another file system (a mount point)", e.Mount)
+	case e.MetaErr != nil:
+		return "its " + e.MetaErr.Error() + ": it may belong to any bottle"
+	case !e.Meta:
+		return ""
 	}
-	return bottle.Docker
+	if why := statedir.Foreign(e.Bottle, opt.Prefix, e.Slug); why != "" {
+		return why
+	}
+	return statedir.OtherEngine(e.Bottle, opt.Engines)
 }
 
 // Sort orders items by backend, kind, then name: byte-for-byte stable for

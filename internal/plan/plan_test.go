@@ -353,7 +353,7 @@ func TestBuildNotStateDirs(t *testing.T) {
 		t.Fatalf("listed %s", names(p.Items))
 	}
 	notes := strings.Join(p.Notes, "\n")
-	if !strings.Contains(notes, "link1 is a symlink, not a state dir") || !strings.Contains(notes, "file2 is a file, not a state dir") ||
+	if !strings.Contains(notes, "link1 is a symlink, not a bottle's state dir") || !strings.Contains(notes, "file2 is a file, not a bottle's state dir") ||
 		!strings.Contains(notes, ".reaping-x-1f2e is a state dir an interrupted bottle-reap was removing") {
 		t.Fatalf("notes %q", p.Notes)
 	}
@@ -368,6 +368,9 @@ func TestBuildStateDirBackend(t *testing.T) {
 	}
 	for i := range e {
 		e[i].Meta = e[i].Slug == "smol1" // as Scan sees it
+		if e[i].Meta {
+			e[i].Bottle = statedir.Meta{Backend: bottle.Smolmachines}
+		}
 	}
 	p := Build(survey(&fake{name: bottle.Docker}), e, nil, Options{Now: now})
 	if len(p.Items) != 2 || p.Items[0].Name != "plain2" || p.Items[0].Backend != bottle.Docker || p.Items[1].Name != "smol1" || p.Items[1].Backend != bottle.Smolmachines {
@@ -377,9 +380,9 @@ func TestBuildStateDirBackend(t *testing.T) {
 
 func TestMakeScansAndAsks(t *testing.T) {
 	root := t.TempDir()
-	dirs(t, root, time.Hour, "orphan1")
+	dirs(t, root, time.Hour, "orphan-aaaa1")
 	p := Make(context.Background(), []backend.Backend{&fake{name: bottle.Docker}}, Options{StateRoot: root, Now: now})
-	if p.Err != nil || names(p.Items) != "state-dir orphan1" {
+	if p.Err != nil || names(p.Items) != "state-dir orphan-aaaa1" {
 		t.Fatalf("%v %s", p.Err, names(p.Items))
 	}
 	// A missing root is an empty one.
@@ -390,8 +393,9 @@ func TestMakeScansAndAsks(t *testing.T) {
 }
 
 // Red team: a bottle.json that is a FIFO (or a symlink to /dev/zero) made
-// the planner block forever (or read without end). It is never read: the
-// dir is planned as a docker one, as when bottle.json is not JSON.
+// the planner block forever (or read without end). It is never read, and
+// a dir whose bottle.json cannot be read whole is never an orphan (it may
+// be a live bottle's of another prefix or engine).
 func TestBuildHostileBottleJSON(t *testing.T) {
 	root := t.TempDir()
 	for _, s := range []string{"fifo-aaaaa", "zero-bbbbb"} {
@@ -414,7 +418,12 @@ func TestBuildHostileBottleJSON(t *testing.T) {
 	for _, it := range p.Items {
 		got = append(got, it.Kind+" "+it.Name+" "+it.Backend)
 	}
-	if strings.Join(got, ", ") != "state-dir fifo-aaaaa docker, state-dir zero-bbbbb docker" {
-		t.Errorf("plan = %q", got)
+	if len(got) != 0 {
+		t.Errorf("plan = %q, want nothing", got)
+	}
+	notes := strings.Join(p.Notes, "\n")
+	if !strings.Contains(notes, "fifo-aaaaa left alone: its bottle.json is not a regular file") ||
+		!strings.Contains(notes, "zero-bbbbb left alone: its bottle.json is a symlink") {
+		t.Errorf("notes %q", p.Notes)
 	}
 }

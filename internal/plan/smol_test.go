@@ -28,20 +28,20 @@ func (s stub) Inventory(context.Context) (backend.Inventory, error) {
 
 func smolInventory() backend.Inventory {
 	return backend.Inventory{
-		Bottles: []bottle.Bottle{{Backend: bottle.Smolmachines, Name: "p-smol-1", Slug: "smol-1", Status: "running"}},
+		Bottles: []bottle.Bottle{{Backend: bottle.Smolmachines, Name: "p-smol-aaaa1", Slug: "smol-aaaa1", Status: "running"}},
 		Items: []bottle.Item{
-			{Backend: bottle.Smolmachines, Kind: bottle.KindMachine, Name: "p-smol-1", ID: "p-smol-1", Slug: "smol-1", State: "running", Created: ago(3 * time.Hour)},
-			{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: "p-sidecars-smol-1", ID: "c1", Slug: "smol-1", State: "exited", Created: ago(2 * time.Hour)},
-			{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: "p-bundle-smol-1", ID: "n1", Slug: "smol-1", Created: ago(2 * time.Hour)},
+			{Backend: bottle.Smolmachines, Kind: bottle.KindMachine, Name: "p-smol-aaaa1", ID: "p-smol-aaaa1", Slug: "smol-aaaa1", State: "running", Created: ago(3 * time.Hour)},
+			{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: "p-sidecars-smol-aaaa1", ID: "c1", Slug: "smol-aaaa1", State: "exited", Created: ago(2 * time.Hour)},
+			{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: "p-bundle-smol-aaaa1", ID: "n1", Slug: "smol-aaaa1", Created: ago(2 * time.Hour)},
 		},
 	}
 }
 
 func dockerInventory() backend.Inventory {
 	return backend.Inventory{
-		Bottles: []bottle.Bottle{{Backend: bottle.Docker, Name: "p-dock-2", Slug: "dock-2", Status: "running"}},
-		Items: []bottle.Item{{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: "p-dock-2", Slug: "dock-2",
-			Containers: []bottle.Container{{Name: "p-dock-2-agent-1", ID: "d1", State: "running"}}, Created: ago(time.Hour)}},
+		Bottles: []bottle.Bottle{{Backend: bottle.Docker, Name: "p-dock-bbbb2", Slug: "dock-bbbb2", Status: "running"}},
+		Items: []bottle.Item{{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: "p-dock-bbbb2", Slug: "dock-bbbb2",
+			Containers: []bottle.Container{{Name: "p-dock-bbbb2-agent-1", ID: "d1", State: "running"}}, Created: ago(time.Hour)}},
 	}
 }
 
@@ -56,14 +56,14 @@ func TestRenderGroupsByBackend(t *testing.T) {
 	}
 	want := `--- docker backend ---
 compose projects:
-  p-dock-2  1 container (1 running); 0 networks; 0 volumes; created 1h ago
+  p-dock-bbbb2  1 container (1 running); 0 networks; 0 volumes; created 1h ago
 --- smolmachines backend ---
 containers:
-  p-sidecars-smol-1  exited; created 2h ago
+  p-sidecars-smol-aaaa1  exited; created 2h ago
 networks:
-  p-bundle-smol-1  created 2h ago
+  p-bundle-smol-aaaa1  created 2h ago
 machines:
-  p-smol-1  running; created 3h ago
+  p-smol-aaaa1  running; created 3h ago
 total: 1 compose project, 1 container, 1 network, 1 machine
 `
 	if b.String() != want {
@@ -117,7 +117,7 @@ func planned(p *Plan) []string {
 // backend, and vice versa; when either backend cannot be asked, no state
 // dir is planned.
 func TestCrossBackendProtection(t *testing.T) {
-	_, entries := stateDirs(t, "smol-1", "dock-2", "orphan-3")
+	_, entries := stateDirs(t, "smol-aaaa1", "dock-bbbb2", "orphan-cccc3")
 	ask := func(bs ...backend.Backend) *backend.Survey { return backend.Ask(context.Background(), bs) }
 
 	// Only the docker backend's bottles in the plan's selection: the
@@ -125,22 +125,22 @@ func TestCrossBackendProtection(t *testing.T) {
 	// its dir, and the docker one keeps its dir too (it is not planned).
 	p := Build(ask(stub{name: bottle.Docker, inv: dockerInventory()}, stub{name: bottle.Smolmachines, inv: smolInventory()}),
 		entries, nil, Options{Now: now, Kinds: []string{bottle.KindStateDir}})
-	if got := strings.Join(planned(p), "; "); got != "docker orphan-3" {
+	if got := strings.Join(planned(p), "; "); got != "docker orphan-cccc3" {
 		t.Errorf("state dirs planned: %q; want only the orphan", got)
 	}
 
 	// Everything planned: each bottle's dir goes with its own bottle.
 	p = Build(ask(stub{name: bottle.Docker, inv: dockerInventory()}, stub{name: bottle.Smolmachines, inv: smolInventory()}),
 		entries, nil, Options{Now: now})
-	if got := strings.Join(planned(p), "; "); got != "docker dock-2 goes with p-dock-2; docker orphan-3; smolmachines smol-1 goes with p-smol-1" {
+	if got := strings.Join(planned(p), "; "); got != "docker dock-bbbb2 goes with p-dock-bbbb2; docker orphan-cccc3; smolmachines smol-aaaa1 goes with p-smol-aaaa1" {
 		t.Errorf("state dirs planned: %q", got)
 	}
 
 	// The smolmachines bottle's items left out (--not-running: its machine
-	// runs): its dir stays, although the docker backend knows no smol-1.
+	// runs): its dir stays, although the docker backend knows no smol-aaaa1.
 	p = Build(ask(stub{name: bottle.Docker}, stub{name: bottle.Smolmachines, inv: smolInventory()}),
 		entries, nil, Options{Now: now, NotRunning: true})
-	if got := strings.Join(planned(p), "; "); got != "docker dock-2; docker orphan-3" {
+	if got := strings.Join(planned(p), "; "); got != "docker dock-bbbb2; docker orphan-cccc3" {
 		t.Errorf("with a running machine: %q", got)
 	}
 

@@ -46,6 +46,9 @@ type Options struct {
 	// their items, and all are asked once, after the engine work, which
 	// bottles exist before any state dir goes.
 	Backends []backend.Backend
+	// Engines are the engine endpoints this run asks: a state dir whose
+	// bottle.json names another engine is skipped.
+	Engines []string
 	// Progress, if set, is called after each answered line.
 	Progress func(done, total int)
 }
@@ -269,13 +272,22 @@ func stateDirs(ctx, work context.Context, dirs, engineTasks []*task, opt Options
 		}
 		return
 	}
+	// A state root that does not look like one (most of it is not bottle
+	// state: the wrong directory) is refused at the moment of acting too.
+	if err := statedir.CheckRoot(opt.StateRoot); err != nil {
+		for _, t := range dirs {
+			finish(t, bottle.Result{Status: bottle.Skipped, Reason: err.Error()}, time.Now())
+		}
+		return
+	}
 	survey := backend.Ask(work, opt.Backends)
 	live := liveSlugs(survey, engineTasks, opt)
 	askErr := survey.Err()
 	sr := &statedir.Remover{
-		Root:   opt.StateRoot,
-		DryRun: opt.DryRun,
-		Prefix: opt.Prefix,
+		Root:    opt.StateRoot,
+		DryRun:  opt.DryRun,
+		Prefix:  opt.Prefix,
+		Engines: opt.Engines,
 		Live: func(slug string) (bool, error) {
 			if askErr != nil {
 				return false, askErr
@@ -298,7 +310,8 @@ func stateDirs(ctx, work context.Context, dirs, engineTasks []*task, opt Options
 				finish(t, bottle.Result{Status: bottle.Skipped, Reason: err.Error()}, start)
 				return
 			}
-			o := sr.Remove(stateSlug(t.item), t.item.Path)
+			olderThan, _ := time.ParseDuration(t.item.OlderThan) // parse checked it
+			o := sr.Remove(statedir.FromItem(t.item, stateSlug(t.item), olderThan))
 			release()
 			res := bottle.Result{Status: o.Status, Reason: o.Reason}
 			if o.Err != nil {
@@ -403,6 +416,11 @@ func parse(t *task, opt Options) string {
 			return fmt.Sprintf("%q is not a slug", stateSlug(*it))
 		case filepath.Clean(it.Path) != it.Path:
 			return fmt.Sprintf("path %q is not clean (no .., //, or trailing /)", it.Path)
+		}
+		if it.OlderThan != "" {
+			if d, err := time.ParseDuration(it.OlderThan); err != nil || d <= 0 {
+				return fmt.Sprintf("older_than %q is not a positive duration such as 168h0m0s", it.OlderThan)
+			}
 		}
 		// statedir.Remover checks, at the moment it acts, that the path is
 		// the slug's dir directly under the state root.

@@ -355,7 +355,10 @@ func (e *env) statedir(slug string, preserve bool) bottle.Item {
 	if preserve {
 		os.WriteFile(filepath.Join(dir, statedir.PreserveFile), nil, 0o644)
 	}
-	return bottle.Item{Backend: bottle.Docker, Kind: bottle.KindStateDir, Name: slug, Slug: slug, Path: dir}
+	t := statedir.Walk(dir)
+	changed := t.Changed
+	return bottle.Item{Backend: bottle.Docker, Kind: bottle.KindStateDir, Name: slug, Slug: slug, Path: dir,
+		Device: &t.ID.Device, Inode: &t.ID.Inode, Changed: &changed}
 }
 
 func status(t *testing.T, got bottle.Result, want, text string) {
@@ -367,7 +370,7 @@ func status(t *testing.T, got bottle.Result, want, text string) {
 
 func TestProjectOrderAndRemoval(t *testing.T) {
 	e := newEnv(t)
-	items := []any{e.w.bottle("a-1", "running"), e.w.strayContainer("s-1"), e.w.strayNetwork("n-1")}
+	items := []any{e.w.bottle("a-aaaa1", "running"), e.w.strayContainer("s-aaaa1"), e.w.strayNetwork("n-aaaa1")}
 	e.add(items...)
 	res, sum := e.run(context.Background())
 	for _, r := range res {
@@ -415,8 +418,8 @@ func TestProjectOrderAndRemoval(t *testing.T) {
 
 func TestErrorMidReap(t *testing.T) {
 	e := newEnv(t)
-	proj := e.w.bottle("a-1", "exited")
-	s1, s2 := e.w.strayContainer("s-1"), e.w.strayContainer("s-2")
+	proj := e.w.bottle("a-aaaa1", "exited")
+	s1, s2 := e.w.strayContainer("s-aaaa1"), e.w.strayContainer("s-2")
 	remove := e.f.removeContainer
 	e.f.removeContainer = func(id string) error {
 		if id == s1.ID || id == proj.Containers[1].ID {
@@ -444,7 +447,7 @@ func TestErrorMidReap(t *testing.T) {
 
 func TestTransientThenSuccess(t *testing.T) {
 	e := newEnv(t)
-	s1, s2 := e.w.strayContainer("s-1"), e.w.strayContainer("s-2")
+	s1, s2 := e.w.strayContainer("s-aaaa1"), e.w.strayContainer("s-2")
 	remove := e.f.removeContainer
 	tries := map[string]int{}
 	var mu sync.Mutex
@@ -492,7 +495,7 @@ func activeEndpoints(id string) error {
 
 func TestActiveEndpointsThenSuccess(t *testing.T) {
 	e := newEnv(t)
-	proj := e.w.bottle("a-1", "running")
+	proj := e.w.bottle("a-aaaa1", "running")
 	remove := e.f.removeNetwork
 	n := 0
 	e.f.removeNetwork = func(id string) error {
@@ -510,7 +513,7 @@ func TestActiveEndpointsThenSuccess(t *testing.T) {
 
 	// endpoints that stay: failed with the engine's reason
 	e = newEnv(t)
-	net := e.w.strayNetwork("n-1")
+	net := e.w.strayNetwork("n-aaaa1")
 	e.f.removeNetwork = func(id string) error { return activeEndpoints(id) }
 	e.add(net)
 	res, sum := e.run(context.Background())
@@ -542,11 +545,11 @@ func TestInvalidLines(t *testing.T) {
 		{`{"backend":"docker","kind":"compose-project","name":"` + prefix + `p","containers":[],"networks":[],"volumes":[]}`, "lists no containers"},
 		{`{"backend":"docker","kind":"volume","name":"` + prefix + `v","id":"other"}`, "its id must be its name"},
 		{`{"backend":"docker","kind":"container","name":5}`, "not a plan item"},
-		{`{"backend":"docker","kind":"state-dir","name":"x-1"}`, "missing field path"},
-		{`{"backend":"docker","kind":"state-dir","name":"x-1","path":"x-1"}`, "not absolute"},
+		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1"}`, "missing field path"},
+		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","path":"x-aaaa1"}`, "not absolute"},
 		{`{"backend":"docker","kind":"state-dir","name":"..","path":"/tmp/.."}`, "not a slug"},
-		{`{"backend":"docker","kind":"state-dir","name":"x-1","path":"` + e.root + `/../x-1"}`, "not clean"},
-		{`{"backend":"docker","kind":"state-dir","name":"x-1","slug":"y-1","path":"` + e.root + `/x-1"}`, "differ"},
+		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","path":"` + e.root + `/../x-1"}`, "not clean"},
+		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","slug":"y-aaaa1","path":"` + e.root + `/x-1"}`, "differ"},
 		{`{"backend":"smolmachines","kind":"machine","name":"` + prefix + `m"}`, "no backend here removes machine items"},
 		{`{"x":"` + strings.Repeat("a", jsonl.MaxLine) + `"}`, "longer than"},
 	}
@@ -565,19 +568,19 @@ func TestInvalidLines(t *testing.T) {
 func TestChangedLabelledRunning(t *testing.T) {
 	e := newEnv(t)
 	// recreated under the same name: the planned ID is gone, the name has a new one
-	s := e.w.strayContainer("s-1")
+	s := e.w.strayContainer("s-aaaa1")
 	old := s.ID
 	c := e.w.containers[old]
 	delete(e.w.containers, old)
 	c.ID = newID()
 	e.w.containers[c.ID] = c
 	// a member not labelled as the project's: never removed
-	p := e.w.bottle("p-1", "exited")
+	p := e.w.bottle("p-aaaa1", "exited")
 	other := e.w.containers[p.Containers[1].ID]
 	other.Labels = map[string]string{docker.LabelProject: prefix + "other"}
 	e.w.containers[other.ID] = other
 	// planned with --not-running; one container runs again: the whole project stays
-	r := e.w.bottle("r-1", "exited")
+	r := e.w.bottle("r-aaaa1", "exited")
 	r.NotRunning = true
 	again := e.w.containers[r.Containers[0].ID]
 	again.State = "running"
@@ -604,10 +607,10 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.opt.DryRun = true
 	e.f.removeContainer, e.f.removeNetwork, e.f.removeVolume = nil, nil, nil // any removal fails the test
-	proj := e.w.bottle("a-1", "running")
-	dir := e.statedir("a-1", false)
+	proj := e.w.bottle("a-aaaa1", "running")
+	dir := e.statedir("a-aaaa1", false)
 	dir.Bottle = proj.Name
-	e.add(proj, e.w.strayContainer("s-1"), dir, e.statedir("o-1", false), e.statedir("k-1", true))
+	e.add(proj, e.w.strayContainer("s-aaaa1"), dir, e.statedir("o-aaaa1", false), e.statedir("k-aaaa1", true))
 	res, sum := e.run(context.Background())
 	for _, r := range res[:4] {
 		status(t, r, bottle.WouldRemove, "")
@@ -616,7 +619,7 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	if sum.String() != "would-remove 4, gone 0, skipped 1, failed 0, invalid 0" {
 		t.Errorf("summary %q", sum)
 	}
-	for _, s := range []string{"a-1", "o-1", "k-1"} {
+	for _, s := range []string{"a-aaaa1", "o-aaaa1", "k-aaaa1"} {
 		if _, err := os.Stat(filepath.Join(e.root, s)); err != nil {
 			t.Error(err)
 		}
@@ -625,18 +628,18 @@ func TestDryRunTouchesNothing(t *testing.T) {
 
 func TestStateDirsAfterBottles(t *testing.T) {
 	e := newEnv(t)
-	proj := e.w.bottle("a-1", "running")
-	live := e.w.bottle("l-1", "running") // not in the plan: its dir stays
+	proj := e.w.bottle("a-aaaa1", "running")
+	live := e.w.bottle("l-aaaa1", "running") // not in the plan: its dir stays
 	_ = live
-	dir := e.statedir("a-1", false)
+	dir := e.statedir("a-aaaa1", false)
 	dir.Bottle = proj.Name
-	e.add(dir, proj, e.statedir("l-1", false), e.statedir("o-1", false))
+	e.add(dir, proj, e.statedir("l-aaaa1", false), e.statedir("o-aaaa1", false))
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Removed, "")
 	status(t, res[1], bottle.Removed, "")
 	status(t, res[2], bottle.Skipped, "its bottle exists")
 	status(t, res[3], bottle.Removed, "")
-	if _, err := os.Stat(filepath.Join(e.root, "l-1")); err != nil {
+	if _, err := os.Stat(filepath.Join(e.root, "l-aaaa1")); err != nil {
 		t.Error(err)
 	}
 	if !sum.Ok() {
@@ -647,19 +650,19 @@ func TestStateDirsAfterBottles(t *testing.T) {
 func TestEngineUnreachable(t *testing.T) {
 	e := newEnv(t)
 	down := &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///nobody.sock"}, Err: errors.New("connect: no such file or directory")}
-	proj := e.w.bottle("a-1", "exited")
+	proj := e.w.bottle("a-aaaa1", "exited")
 	e.f.inspectContainer = func(string) (engine.Container, error) { return engine.Container{}, down }
 	e.f.inspectNetwork = func(string) (engine.Network, error) { return engine.Network{}, down }
 	e.f.inspectVolume = func(string) (engine.Volume, error) { return engine.Volume{}, down }
 	e.f.containers = func() ([]engine.Container, error) { return nil, down }
 	e.f.networks = func() ([]engine.Network, error) { return nil, down }
 	e.f.volumes = func() ([]engine.Volume, error) { return nil, down }
-	e.add(proj, e.w.strayNetwork("n-1"), e.statedir("o-1", false))
+	e.add(proj, e.w.strayNetwork("n-aaaa1"), e.statedir("o-aaaa1", false))
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Failed, "cannot reach the Docker engine")
 	status(t, res[1], bottle.Failed, "cannot reach the Docker engine")
 	status(t, res[2], bottle.Skipped, "could not be asked")
-	if _, err := os.Stat(filepath.Join(e.root, "o-1")); err != nil {
+	if _, err := os.Stat(filepath.Join(e.root, "o-aaaa1")); err != nil {
 		t.Error(err)
 	}
 	if sum.Ok() {
@@ -669,8 +672,8 @@ func TestEngineUnreachable(t *testing.T) {
 
 func TestLaunchingIsSkipped(t *testing.T) {
 	e := newEnv(t)
-	proj := e.w.bottle("a-1", "running")
-	dir := e.statedir("a-1", false)
+	proj := e.w.bottle("a-aaaa1", "running")
+	dir := e.statedir("a-aaaa1", false)
 	lock, err := statedir.Acquire(dir.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -701,7 +704,7 @@ func TestInterrupted(t *testing.T) {
 	for i := range 6 {
 		items = append(items, e.w.strayContainer(fmt.Sprintf("s-%d", i)))
 	}
-	items = append(items, e.w.strayNetwork("n-1"), e.statedir("o-1", false))
+	items = append(items, e.w.strayNetwork("n-aaaa1"), e.statedir("o-aaaa1", false))
 	e.add(items...)
 	res, sum := e.run(ctx)
 	removed := 0
@@ -720,7 +723,7 @@ func TestInterrupted(t *testing.T) {
 	if !sum.Interrupted {
 		t.Error("not marked interrupted")
 	}
-	if _, err := os.Stat(filepath.Join(e.root, "o-1")); err != nil {
+	if _, err := os.Stat(filepath.Join(e.root, "o-aaaa1")); err != nil {
 		t.Error(err)
 	}
 }

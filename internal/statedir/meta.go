@@ -2,39 +2,63 @@ package statedir
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
-// maxMeta bounds how much of a bottle.json is read.
-const maxMeta = 1 << 20
+// MaxMeta bounds a bottle.json: a bigger one cannot be read whole, and its
+// dir is never an orphan. bottle-launch refuses to write one half as big.
+const MaxMeta = 1 << 20
 
 // Meta is what the tools read of a state dir's bottle.json.
 type Meta struct {
 	Backend string `json:"backend"`
 	Name    string `json:"name"`
+	// Engine is the engine endpoint bottle-launch made the bottle on
+	// ("unix:///var/run/docker.sock"); "" for bottles made before it was
+	// recorded.
+	Engine string `json:"engine"`
 }
 
-// ReadMeta reads dir's bottle.json. Only a regular file is read (never
-// through a symlink, never a FIFO or device that could block or never end),
-// and at most 1 MiB of it; ok is false when there is none or it is not JSON.
-func ReadMeta(dir string) (m Meta, ok bool) {
+// ReadMeta reads dir's bottle.json whole. ok is false and err nil when
+// there is none. err says why one that is there cannot be read whole: a
+// symlink, not a regular file (a FIFO or device is never opened in a way
+// that can block), unreadable, larger than MaxMeta, or not a JSON object.
+func ReadMeta(dir string) (m Meta, ok bool, err error) {
 	f, err := os.OpenFile(filepath.Join(dir, MetaFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return Meta{}, false
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Meta{}, false, nil
+	case errors.Is(err, syscall.ELOOP):
+		return Meta{}, false, errors.New("bottle.json is a symlink")
+	case err != nil:
+		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return Meta{}, false
+	fi, err := f.Stat()
+	if err != nil {
+		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxMeta))
-	if err != nil || json.Unmarshal(b, &m) != nil {
-		return Meta{}, false
+	if !fi.Mode().IsRegular() {
+		return Meta{}, false, fmt.Errorf("bottle.json is not a regular file (%s)", fi.Mode().Type())
 	}
-	return m, true
+	b, err := io.ReadAll(io.LimitReader(f, MaxMeta+1))
+	if err != nil {
+		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
+	}
+	if len(b) > MaxMeta {
+		return Meta{}, false, fmt.Errorf("bottle.json is larger than %d bytes", MaxMeta)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Meta{}, false, fmt.Errorf("bottle.json is not a JSON object: %v", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return m, true, nil
 }
 
 // Foreign says why the state dir of slug belongs to a bottle of another
@@ -42,10 +66,42 @@ func ReadMeta(dir string) (m Meta, ok bool) {
 // "". The state root does not depend on the prefix, so bottles of several
 // prefixes may share it; a dir without bottle.json (the original tool's)
 // cannot tell and is not foreign.
-func Foreign(dir, prefix, slug string) string {
-	m, ok := ReadMeta(dir)
-	if !ok || m.Name == "" || m.Name == prefix+slug {
+func Foreign(m Meta, prefix, slug string) string {
+	if m.Name == "" || prefix == "" || m.Name == prefix+slug {
 		return ""
 	}
 	return fmt.Sprintf("its bottle.json names %s, not %s%s: a bottle of another prefix", m.Name, prefix, slug)
+}
+
+// OtherEngine says why a dir whose bottle.json names the engine its bottle
+// was made on belongs to an engine this run did not ask (engines), or "".
+// Such a dir is never planned or removed: whether its bottle lives is
+// unknown here. A dir that names no engine keeps the other rules.
+func OtherEngine(m Meta, engines []string) string {
+	if m.Engine == "" {
+		return ""
+	}
+	want := SameEngine(m.Engine)
+	for _, e := range engines {
+		if SameEngine(e) == want {
+			return ""
+		}
+	}
+	asked := "none"
+	if len(engines) > 0 {
+		asked = strings.Join(engines, ", ")
+	}
+	return fmt.Sprintf("its bottle.json names engine %s, and this run asked %s: whether its bottle exists is unknown here", m.Engine, asked)
+}
+
+// SameEngine is an endpoint in a form that compares: a unix socket's path
+// with its symlinks resolved (/var/run is /run on most systems).
+func SameEngine(host string) string {
+	if p, ok := strings.CutPrefix(host, "unix://"); ok {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return "unix://" + r
+		}
+		return "unix://" + filepath.Clean(p)
+	}
+	return host
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 )
@@ -31,12 +32,48 @@ type Remover struct {
 	// Prefix, when set, keeps a dir whose bottle.json names a bottle of
 	// another prefix (see Foreign).
 	Prefix string
+	// Engines are the engine endpoints this run asked: a dir whose
+	// bottle.json names another is kept (see OtherEngine).
+	Engines []string
+	// Now is the clock for the --older-than check; nil is time.Now.
+	Now func() time.Time
 }
 
-// Remove removes the state dir of slug that a plan named as path, if and
-// only if it is a real directory directly under the root named by the slug,
-// holds no .preserve, is not locked by a launcher, and has no live bottle.
-func (r *Remover) Remove(slug, path string) Outcome {
+// Planned is a state dir as the plan recorded it.
+type Planned struct {
+	Slug string
+	Path string
+	// ID and Changed are the dir's identity and newest change when it was
+	// planned: a dir that is another one now, or changed since, is kept.
+	ID      Identity
+	Changed time.Time
+	// OlderThan, when set, is the plan's --older-than: a dir modified
+	// more recently than that is kept.
+	OlderThan time.Duration
+}
+
+// FromItem is the Planned of a state-dir plan item; an item without its
+// identity has a zero ID (Remove answers it invalid).
+func FromItem(it bottle.Item, slug string, olderThan time.Duration) Planned {
+	p := Planned{Slug: slug, Path: it.Path, OlderThan: olderThan}
+	if it.Device != nil && it.Inode != nil {
+		p.ID = Identity{Device: *it.Device, Inode: *it.Inode}
+	}
+	if it.Changed != nil {
+		p.Changed = *it.Changed
+	}
+	return p
+}
+
+// Remove removes the state dir a plan named, if and only if it is a real
+// directory directly under the root named by the slug, is the very dir the
+// plan saw and unchanged since, still looks like a bottle's state dir,
+// holds no .preserve anywhere, no mount, a bottle.json that can be read
+// whole and names this prefix and an engine this run asked, is not locked
+// by a launcher, and has no live bottle. It moves the dir aside, checks
+// again, and removes it without crossing into another file system.
+func (r *Remover) Remove(p Planned) Outcome {
+	slug, path := p.Slug, p.Path
 	if !bottle.ValidSlug(slug) {
 		return Outcome{Status: bottle.Invalid, Reason: fmt.Sprintf("%q is not a slug", slug)}
 	}
@@ -66,7 +103,17 @@ func (r *Remover) Remove(slug, path string) Outcome {
 	case !fi.IsDir():
 		return Outcome{Status: bottle.Skipped, Reason: "not a directory"}
 	}
-	if why := r.keep(slug, dir); why != "" {
+	if p.ID == (Identity{}) || p.Changed.IsZero() {
+		return Outcome{Status: bottle.Invalid, Reason: "the item records no identity (device, inode, changed): make the plan again with bottle-plan-cleanup"}
+	}
+	if why := Looks(dir); why != "" {
+		return Outcome{Status: bottle.Skipped, Reason: "not a bottle's state dir: " + why}
+	}
+	t := Walk(dir)
+	if o, stop := r.checkTree(p, t, ""); stop {
+		return o
+	}
+	if why := r.keep(slug, dir, t, p.OlderThan); why != "" {
 		return Outcome{Status: bottle.Skipped, Reason: why}
 	}
 	if r.DryRun {
@@ -74,7 +121,8 @@ func (r *Remover) Remove(slug, path string) Outcome {
 	}
 
 	// Move the dir aside first: from here on nobody can swap a symlink in
-	// under our feet, and a half-removed dir never looks like a state dir.
+	// under our feet, a launcher's path no longer reaches it, and a
+	// half-removed dir never looks like a state dir.
 	aside := filepath.Join(root, asidePrefix+slug+"-"+randomHex())
 	if err := os.Rename(dir, aside); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -82,37 +130,81 @@ func (r *Remover) Remove(slug, path string) Outcome {
 		}
 		return Outcome{Status: bottle.Failed, Err: err}
 	}
-	if fi, err := os.Lstat(aside); err != nil || !fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0 {
-		_ = os.Rename(aside, dir)
-		return Outcome{Status: bottle.Skipped, Reason: "changed since plan: no longer a real directory"}
+	putBack := func(o Outcome) Outcome {
+		if err := os.Rename(aside, dir); err != nil {
+			o.Reason += fmt.Sprintf("; it could not be put back (%v): it is %s now", err, aside)
+		}
+		return o
 	}
-	if _, err := os.Lstat(filepath.Join(aside, PreserveFile)); err == nil {
-		_ = os.Rename(aside, dir)
-		return Outcome{Status: bottle.Skipped, Reason: "preserved (.preserve appeared while removing)"}
+	if fi, err := os.Lstat(aside); err != nil || !fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0 {
+		return putBack(Outcome{Status: bottle.Skipped, Reason: "changed since plan: no longer a real directory"})
+	}
+	// Everything that could have changed between the checks and the
+	// rename is checked again on what was moved.
+	if o, stop := r.checkTree(p, Walk(aside), " while removing"); stop {
+		return putBack(o)
 	}
 	if Locked(aside) {
 		// A bottle-launch took the lock after the check above; it holds the
 		// lock file open, so moving the dir back gives it its dir again.
-		_ = os.Rename(aside, dir)
-		return Outcome{Status: bottle.Skipped, Reason: "in use: a bottle-launch took its lock while removing"}
+		return putBack(Outcome{Status: bottle.Skipped, Reason: "in use: a bottle-launch took its lock while removing"})
 	}
-	if err := os.RemoveAll(aside); err != nil {
-		if _, statErr := os.Lstat(dir); errors.Is(statErr, fs.ErrNotExist) {
-			_ = os.Rename(aside, dir)
-		}
-		return Outcome{Status: bottle.Failed, Err: err}
+	mount, err := removeTree(aside, t.ID)
+	switch {
+	case errors.Is(err, errPreserve):
+		return putBack(Outcome{Status: bottle.Skipped, Reason: "preserved (.preserve appeared while removing; what was removed before it is gone)"})
+	case mount != "":
+		return putBack(Outcome{Status: bottle.Failed, Reason: fmt.Sprintf("%s is on another file system (a mount point): it and what is on it were left, with the dirs above it; unmount it, then remove %s", filepath.Join(dir, mount), dir)})
+	case err != nil:
+		return putBack(Outcome{Status: bottle.Failed, Err: err})
+	}
+	if err := os.Remove(aside); err != nil {
+		return putBack(Outcome{Status: bottle.Failed, Err: err})
 	}
 	return Outcome{Status: bottle.Removed}
 }
 
-// keep returns why the dir must stay, or "".
-func (r *Remover) keep(slug, dir string) string {
-	if _, err := os.Lstat(filepath.Join(dir, PreserveFile)); err == nil {
-		return "preserved (.preserve)"
+// checkTree answers a dir whose walk shows it must stay: another dir than
+// planned, changed since, preserved, holding a mount, or not wholly read.
+func (r *Remover) checkTree(p Planned, t Tree, when string) (Outcome, bool) {
+	switch {
+	case t.Err != nil:
+		return Outcome{Status: bottle.Skipped, Reason: "it cannot be read whole" + when + ": " + t.Err.Error()}, true
+	case t.ID != p.ID:
+		return Outcome{Status: bottle.Skipped, Reason: fmt.Sprintf("changed since plan: it is another directory now (%s; the plan saw %s)", t.ID, p.ID)}, true
+	case t.Preserve != "":
+		return Outcome{Status: bottle.Skipped, Reason: fmt.Sprintf("preserved (%s%s)", t.Preserve, when)}, true
+	case t.Mount != "":
+		return Outcome{Status: bottle.Failed, Reason: fmt.Sprintf("%s is on another file system (a mount point)%s: nothing was removed; unmount it first", filepath.Join(p.Path, t.Mount), when)}, true
+	case when == "" && t.Changed.After(p.Changed), when != "" && t.Inner.After(p.Changed):
+		// After the rename the dir's own status change is the rename's:
+		// what is inside it counts then.
+		return Outcome{Status: bottle.Skipped, Reason: fmt.Sprintf("changed since plan%s: modified after the plan saw it (%s)", when, p.Changed.UTC().Format(time.RFC3339Nano))}, true
 	}
-	if r.Prefix != "" {
-		if why := Foreign(dir, r.Prefix, slug); why != "" {
+	return Outcome{}, false
+}
+
+// keep returns why the dir must stay, or "".
+func (r *Remover) keep(slug, dir string, t Tree, olderThan time.Duration) string {
+	m, ok, err := ReadMeta(dir)
+	if err != nil {
+		return "its " + err.Error() + ": it may belong to any bottle"
+	}
+	if ok {
+		if why := Foreign(m, r.Prefix, slug); why != "" {
 			return why
+		}
+		if why := OtherEngine(m, r.Engines); why != "" {
+			return why
+		}
+	}
+	if olderThan > 0 {
+		now := time.Now
+		if r.Now != nil {
+			now = r.Now
+		}
+		if age := now().Sub(t.Modified); age < olderThan {
+			return fmt.Sprintf("changed since plan: modified %s ago, not older than --older-than %s any more", age.Round(time.Second), olderThan)
 		}
 	}
 	if Locked(dir) {

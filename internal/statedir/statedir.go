@@ -11,12 +11,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/exitcode"
 )
 
 // File names inside a state dir.
@@ -24,6 +27,7 @@ const (
 	PreserveFile = ".preserve"
 	LockFile     = ".lock"
 	MetaFile     = "bottle.json"
+	ComposeFile  = "compose.json"
 	// A transcript is any entry whose name starts with "transcript"
 	// (transcript.jsonl, transcript/); a rebuilt Dockerfile is "Dockerfile"
 	// or "Dockerfile.*".
@@ -51,17 +55,34 @@ const asidePrefix = ".reaping-"
 
 // Entry is one entry directly under the state root.
 type Entry struct {
-	Slug       string
-	Path       string
-	Type       Type
+	Slug string
+	Path string
+	Type Type
+	// NotState says why a Dir does not look like a bottle's state dir (see
+	// Looks), or "". Such a dir is never planned or removed.
+	NotState string
+	// Preserved: a .preserve is somewhere in the tree.
 	Preserved  bool
 	Locked     bool
 	SizeBytes  int64
 	Modified   time.Time // newest modification time in the tree
 	Transcript bool
 	Dockerfile bool
-	// Meta is set when the dir holds bottle.json.
-	Meta bool
+	// Meta is set when the dir holds bottle.json; MetaErr says why it could
+	// not be read whole (then the dir is never an orphan), Bottle is what it
+	// says when it could.
+	Meta    bool
+	MetaErr error
+	Bottle  Meta
+	// ID and Changed are the dir's identity and newest change (see Tree),
+	// recorded in the plan and checked again by the reaper.
+	ID      Identity
+	Changed time.Time
+	// Mount is a directory inside on another file system (relative), or "".
+	Mount string
+	// WalkErr is set when part of the tree could not be read: what it hid
+	// (a .preserve?) is unknown, so the dir is never an orphan.
+	WalkErr error
 }
 
 // Resumable reports whether the dir holds what a resume needs.
@@ -71,6 +92,35 @@ func (e Entry) Resumable() bool { return e.Transcript && e.Dockerfile }
 // root is an empty list. Dot-entries are not slugs and are left out, except
 // the dirs an interrupted reaper left aside (Type Aside).
 func Scan(root string) ([]Entry, error) {
+	out, err := list(root)
+	if err != nil {
+		return nil, err
+	}
+	// Inspecting is a few syscalls per file; do several dirs at once.
+	var wg sync.WaitGroup
+	next := make(chan *Entry)
+	for range min(8, len(out)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range next {
+				inspect(e)
+			}
+		}()
+	}
+	for i := range out {
+		if out[i].Type == Dir && out[i].NotState == "" {
+			next <- &out[i]
+		}
+	}
+	close(next)
+	wg.Wait()
+	return out, nil
+}
+
+// list lists root's entries and, for dirs, whether they look like state
+// dirs (one read of each dir's top level); sorted by name.
+func list(root string) ([]Entry, error) {
 	des, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -94,6 +144,7 @@ func Scan(root string) ([]Entry, error) {
 			e.Type = Symlink
 		case t.IsDir():
 			e.Type = Dir
+			e.NotState = Looks(e.Path)
 		case t.IsRegular():
 			e.Type = File
 		default:
@@ -101,36 +152,15 @@ func Scan(root string) ([]Entry, error) {
 		}
 		out = append(out, e)
 	}
-	// Inspecting is a few syscalls per file; do several dirs at once.
-	var wg sync.WaitGroup
-	next := make(chan *Entry)
-	for range min(8, len(out)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range next {
-				inspect(e)
-			}
-		}()
-	}
-	for i := range out {
-		if out[i].Type == Dir {
-			next <- &out[i]
-		}
-	}
-	close(next)
-	wg.Wait()
 	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
 	return out, nil
 }
 
-// inspect fills in what a person would lose: size, newest change, flags.
-// Each directory of the tree is read once; the lock is only tried when the
-// dir has a lock file.
+// inspect fills in what a person would lose (size, newest change, flags)
+// and what the plan records and the reaper checks again. Each directory
+// of the tree is read once; the lock is only tried when the dir has a lock
+// file; bottle.json is read once.
 func inspect(e *Entry) {
-	if fi, err := os.Lstat(e.Path); err == nil {
-		e.Modified = fi.ModTime()
-	}
 	top, _ := os.ReadDir(e.Path)
 	hasLock := false
 	for _, de := range top {
@@ -147,36 +177,118 @@ func inspect(e *Entry) {
 			e.Dockerfile = true
 		}
 	}
-	measure(e, e.Path, top)
+	t := Walk(e.Path)
+	e.SizeBytes, e.Modified, e.Changed, e.ID, e.Mount, e.WalkErr = t.SizeBytes, t.Modified, t.Changed, t.ID, t.Mount, t.Err
+	if t.Preserve != "" {
+		e.Preserved = true
+	}
+	if e.Meta {
+		var ok bool
+		e.Bottle, ok, e.MetaErr = ReadMeta(e.Path)
+		if !ok && e.MetaErr == nil {
+			e.Meta = false // gone meanwhile
+		}
+	}
 	e.Locked = hasLock && Locked(e.Path)
 }
 
-// measure adds the sizes and newest modification times of des (the entries
-// of dir) and everything below them; symlinks are counted, never followed.
-func measure(e *Entry, dir string, des []fs.DirEntry) {
-	for _, de := range des {
-		fi, err := de.Info()
-		if err != nil {
-			continue
-		}
-		if fi.Mode().IsRegular() {
-			e.SizeBytes += fi.Size()
-		}
-		if fi.ModTime().After(e.Modified) {
-			e.Modified = fi.ModTime()
-		}
-		if de.IsDir() {
-			p := filepath.Join(dir, de.Name())
-			sub, _ := os.ReadDir(p)
-			measure(e, p, sub)
+// Looks says why the directory at path does not look like a bottle's
+// state dir, or "" when it does: its name has a slug's shape (see
+// SlugShape), and it holds at least one thing a bottle leaves there
+// (bottle.json, compose.json, transcript*, Dockerfile*, .lock, or the
+// .preserve a person puts in a bottle's dir; a preserved dir is never
+// removed anyway) or nothing at all. It reads the dir's top level only.
+func Looks(path string) string {
+	name := filepath.Base(path)
+	if !SlugShape(name) {
+		return fmt.Sprintf("its name %q is not a slug's <agent>-<5 letters or digits>", name)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Sprintf("it cannot be read: %v", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return fmt.Sprintf("it cannot be read: %v", err)
+	}
+	if len(names) == 0 || slices.ContainsFunc(names, bottleLeaves) {
+		return ""
+	}
+	return "it holds none of bottle.json, compose.json, transcript*, Dockerfile*, .lock"
+}
+
+// bottleLeaves reports whether name is something a bottle leaves in its
+// state dir.
+func bottleLeaves(n string) bool {
+	return n == MetaFile || n == ComposeFile || n == LockFile || n == PreserveFile || strings.HasPrefix(n, transcriptPrefix) ||
+		n == dockerfileName || strings.HasPrefix(n, dockerfileName+".")
+}
+
+// SlugShape reports whether name has the shape of the slugs bottle-launch
+// and the original tool make: an agent's name (1 to 40 of [a-z0-9_-],
+// starting with a letter or digit), "-", and 5 of [a-z0-9].
+func SlugShape(name string) bool {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return false
+	}
+	agent, suffix := name[:i], name[i+1:]
+	if len(suffix) != 5 || agent == "" || len(agent) > 40 {
+		return false
+	}
+	for _, r := range suffix {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
 		}
 	}
+	for i, r := range agent {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CheckRoot refuses (with a usage error) a state root where most entries
+// do not look like a bottle's state dir: it is the wrong directory (one
+// level too high, a dir of source checkouts, /home), and nothing under it
+// may be planned or removed. Dirs a killed reaper left aside do not count.
+// A root that cannot be read is not refused here (Scan says why).
+func CheckRoot(root string) error {
+	entries, err := list(root)
+	if err != nil {
+		return nil
+	}
+	return Refuse(root, entries)
+}
+
+// Refuse is CheckRoot on entries already listed.
+func Refuse(root string, entries []Entry) error {
+	total, bad := 0, 0
+	for _, e := range entries {
+		if e.Type == Aside {
+			continue
+		}
+		total++
+		if e.Type != Dir || e.NotState != "" {
+			bad++
+		}
+	}
+	if bad == 0 || 2*bad <= total {
+		return nil
+	}
+	return exitcode.Usagef("state root %s: %d of its %d entries do not look like bottle state (dirs named <agent>-<5 letters or digits> holding bottle.json, a transcript or a Dockerfile): is it the right directory? pass --state-dir or set BOTTLE_STATE_DIR to the state root, e.g. ~/.claude-bottle/state", root, bad, total)
 }
 
 // Item turns a state dir entry into a plan item.
 func (e Entry) Item() bottle.Item {
 	size, mod := e.SizeBytes, e.Modified.UTC().Truncate(time.Second)
 	tr, df, res := e.Transcript, e.Dockerfile, e.Resumable()
+	dev, ino, changed := e.ID.Device, e.ID.Inode, e.Changed.UTC()
 	return bottle.Item{
 		Backend:    "", // state dirs belong to no backend; the plan sets it
 		Kind:       bottle.KindStateDir,
@@ -188,5 +300,8 @@ func (e Entry) Item() bottle.Item {
 		Transcript: &tr,
 		Dockerfile: &df,
 		Resumable:  &res,
+		Device:     &dev,
+		Inode:      &ino,
+		Changed:    &changed,
 	}
 }

@@ -88,10 +88,14 @@ func TestScan(t *testing.T) {
 	write(t, filepath.Join(root, "donly-cccc3", "Dockerfile.rebuilt"), 7)
 	write(t, filepath.Join(root, "donly-cccc3", MetaFile), 2)
 	write(t, filepath.Join(root, "kept-dddd4", PreserveFile), 0)
+	write(t, filepath.Join(root, "kept-dddd4", LockFile), 0)
+	write(t, filepath.Join(root, "deepkept-hhhh8", "compose.json"), 0)
+	write(t, filepath.Join(root, "deepkept-hhhh8", "a", "b", PreserveFile), 0)
 	mkdir(t, filepath.Join(root, "empty-eeee5"))
 	write(t, filepath.Join(root, "notes.txt"), 3)
 	write(t, filepath.Join(root, ".reaping-x-123", "transcript.jsonl"), 3)
-	mkdir(t, filepath.Join(t.TempDir(), "target"))
+	write(t, filepath.Join(root, "thesis", "chapter1.tex"), 3)
+	write(t, filepath.Join(root, "src-aaaa1", "main.go"), 3)
 	if err := os.Symlink(filepath.Join(root, "full-aaaa1"), filepath.Join(root, "link-ffff6")); err != nil {
 		t.Fatal(err)
 	}
@@ -115,18 +119,21 @@ func TestScan(t *testing.T) {
 		if e.Path != filepath.Join(root, e.Slug) {
 			t.Errorf("%s: path %s", e.Slug, e.Path)
 		}
-		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable(), e.Preserved, e.Meta))
+		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v %s", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable(), e.Preserved, e.Meta, e.NotState))
 	}
 	want := []string{
-		".reaping-x-123 aside size=0 t=false d=false r=false p=false m=false",
-		"donly-cccc3 dir size=9 t=false d=true r=false p=false m=true",
-		"empty-eeee5 dir size=0 t=false d=false r=false p=false m=false",
-		"fifo-gggg7 other size=0 t=false d=false r=false p=false m=false",
-		"full-aaaa1 dir size=1120 t=true d=true r=true p=false m=false",
-		"kept-dddd4 dir size=0 t=false d=false r=false p=true m=false",
-		"link-ffff6 symlink size=0 t=false d=false r=false p=false m=false",
-		"notes.txt file size=0 t=false d=false r=false p=false m=false",
-		"tonly-bbbb2 dir size=5 t=true d=false r=false p=false m=false",
+		".reaping-x-123 aside size=0 t=false d=false r=false p=false m=false ",
+		"deepkept-hhhh8 dir size=0 t=false d=false r=false p=true m=false ",
+		"donly-cccc3 dir size=9 t=false d=true r=false p=false m=true ",
+		"empty-eeee5 dir size=0 t=false d=false r=false p=false m=false ",
+		"fifo-gggg7 other size=0 t=false d=false r=false p=false m=false ",
+		"full-aaaa1 dir size=1120 t=true d=true r=true p=false m=false ",
+		"kept-dddd4 dir size=0 t=false d=false r=false p=true m=false ",
+		"link-ffff6 symlink size=0 t=false d=false r=false p=false m=false ",
+		"notes.txt file size=0 t=false d=false r=false p=false m=false ",
+		"src-aaaa1 dir size=0 t=false d=false r=false p=false m=false it holds none of bottle.json, compose.json, transcript*, Dockerfile*, .lock",
+		`thesis dir size=0 t=false d=false r=false p=false m=false its name "thesis" is not a slug's <agent>-<5 letters or digits>`,
+		"tonly-bbbb2 dir size=5 t=true d=false r=false p=false m=false ",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("scan:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -137,10 +144,19 @@ func TestScan(t *testing.T) {
 		}
 	}
 
-	it := entries[4].Item() // after .reaping-x-123, donly, empty, fifo
+	e := entries[5] // after .reaping-x-123, deepkept, donly, empty, fifo
+	it := e.Item()
 	if it.Kind != bottle.KindStateDir || it.Name != "full-aaaa1" || it.Slug != "full-aaaa1" || *it.SizeBytes != 1120 ||
-		!*it.Transcript || !*it.Dockerfile || !*it.Resumable || !it.Modified.Equal(newest) || it.Path != entries[4].Path {
+		!*it.Transcript || !*it.Dockerfile || !*it.Resumable || !it.Modified.Equal(newest) || it.Path != e.Path {
 		t.Fatalf("item %+v", it)
+	}
+	// The item records the dir's identity and newest change.
+	var st syscall.Stat_t
+	if err := syscall.Lstat(e.Path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if it.Device == nil || it.Inode == nil || *it.Device != uint64(st.Dev) || *it.Inode != st.Ino || it.Changed == nil || it.Changed.Before(newest) {
+		t.Fatalf("identity: device %v inode %v changed %v; want %d %d", it.Device, it.Inode, it.Changed, st.Dev, st.Ino)
 	}
 }
 
@@ -214,20 +230,28 @@ func TestLocked(t *testing.T) {
 
 func notLive(string) (bool, error) { return false, nil }
 
+// planned is the dir root/slug as a plan records it now.
+func planned(root, slug string) Planned {
+	p := filepath.Join(root, slug)
+	t := Walk(p)
+	return Planned{Slug: slug, Path: p, ID: t.ID, Changed: t.Changed}
+}
+
 func TestRemove(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "gone-aaaa1")
 	write(t, filepath.Join(dir, "transcript.jsonl"), 10)
 	write(t, filepath.Join(dir, "sub", "f"), 10)
 	r := &Remover{Root: root, Live: notLive, DryRun: true}
-	if o := r.Remove("gone-aaaa1", dir); o.Status != bottle.WouldRemove {
+	if o := r.Remove(planned(root, "gone-aaaa1")); o.Status != bottle.WouldRemove {
 		t.Fatalf("dry run: %+v", o)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal("a dry run removed the dir")
 	}
 	r.DryRun = false
-	if o := r.Remove("gone-aaaa1", dir); o.Status != bottle.Removed {
+	p := planned(root, "gone-aaaa1")
+	if o := r.Remove(p); o.Status != bottle.Removed {
 		t.Fatalf("remove: %+v", o)
 	}
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
@@ -236,11 +260,11 @@ func TestRemove(t *testing.T) {
 	if des, _ := os.ReadDir(root); len(des) != 0 {
 		t.Fatalf("left behind: %v", des)
 	}
-	if o := r.Remove("gone-aaaa1", dir); o.Status != bottle.Gone {
+	if o := r.Remove(p); o.Status != bottle.Gone {
 		t.Fatalf("again: %+v", o)
 	}
 	r.Root = filepath.Join(root, "none")
-	if o := r.Remove("x-aaaa1", filepath.Join(r.Root, "x-aaaa1")); o.Status != bottle.Gone {
+	if o := r.Remove(Planned{Slug: "x-aaaa1", Path: filepath.Join(r.Root, "x-aaaa1")}); o.Status != bottle.Gone {
 		t.Fatalf("missing root: %+v", o)
 	}
 }
@@ -255,7 +279,9 @@ func TestRemoveSymlinkedRoot(t *testing.T) {
 	for _, p := range []string{filepath.Join(link, "a-aaaa1"), filepath.Join(real, "a-aaaa1")} {
 		mkdir(t, filepath.Join(real, "a-aaaa1"))
 		r := &Remover{Root: link, Live: notLive}
-		if o := r.Remove("a-aaaa1", p); o.Status != bottle.Removed {
+		pl := planned(real, "a-aaaa1")
+		pl.Path = p
+		if o := r.Remove(pl); o.Status != bottle.Removed {
 			t.Fatalf("%s: %+v", p, o)
 		}
 	}
@@ -265,12 +291,13 @@ func TestRemoveRefusals(t *testing.T) {
 	root := t.TempDir()
 	outside := t.TempDir()
 	write(t, filepath.Join(outside, "precious"), 5)
-	write(t, filepath.Join(root, "ok-aaaa1", "t"), 1)
+	write(t, filepath.Join(root, "ok-aaaa1", "transcript"), 1)
 	if err := os.Symlink(outside, filepath.Join(root, "link-bbbb2")); err != nil {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(root, "file-cccc3"), 1)
 	write(t, filepath.Join(root, "kept-dddd4", PreserveFile), 0)
+	write(t, filepath.Join(root, "kept-dddd4", MetaFile), 2)
 	mkdir(t, filepath.Join(root, "locked-eeee5"))
 	holdLock(t, filepath.Join(root, "locked-eeee5"))
 	mkdir(t, filepath.Join(root, "live-ffff6"))
@@ -298,7 +325,7 @@ func TestRemoveRefusals(t *testing.T) {
 		{"", root, bottle.Invalid, "is not a slug"},
 		{"ok-aaaa1", filepath.Join(outside, "ok-aaaa1"), bottle.Invalid, "is not " + filepath.Join(root, "ok-aaaa1")},
 		{"ok-aaaa1", filepath.Join(root, "link-bbbb2"), bottle.Invalid, "the state dir of slug"},
-		{"ok-aaaa1", filepath.Join(root, "ok-aaaa1", "t"), bottle.Invalid, "the state dir of slug"},
+		{"ok-aaaa1", filepath.Join(root, "ok-aaaa1", "transcript"), bottle.Invalid, "the state dir of slug"},
 		{"ok-aaaa1", filepath.Join(root, "sub", "..", "ok-aaaa1") + "/", bottle.Invalid, "the state dir of slug"},
 		{"link-bbbb2", filepath.Join(root, "link-bbbb2"), bottle.Skipped, "symlink"},
 		{"file-cccc3", filepath.Join(root, "file-cccc3"), bottle.Skipped, "not a directory"},
@@ -307,18 +334,20 @@ func TestRemoveRefusals(t *testing.T) {
 		{"live-ffff6", filepath.Join(root, "live-ffff6"), bottle.Skipped, "its bottle exists"},
 		{"err-gggg7", filepath.Join(root, "err-gggg7"), bottle.Skipped, "could not be asked whether its bottle exists: engine down"},
 	} {
-		o := r.Remove(tc.slug, tc.path)
+		p := planned(root, tc.slug)
+		p.Path = tc.path
+		o := r.Remove(p)
 		if o.Status != tc.status || !strings.Contains(o.Reason, tc.reason) {
 			t.Errorf("Remove(%q, %q) = %+v, want %s (%s)", tc.slug, tc.path, o, tc.status, tc.reason)
 		}
 	}
 	// Without a Live, nothing is removed.
 	r.Live = nil
-	if o := r.Remove("ok-aaaa1", filepath.Join(root, "ok-aaaa1")); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "no backend could be asked") {
+	if o := r.Remove(planned(root, "ok-aaaa1")); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "no backend could be asked") {
 		t.Errorf("nil Live: %+v", o)
 	}
 	// Everything refused is still there, the symlink's target included.
-	for _, p := range []string{"ok-aaaa1/t", "link-bbbb2/precious", "file-cccc3", "kept-dddd4/" + PreserveFile, "locked-eeee5", "live-ffff6", "err-gggg7"} {
+	for _, p := range []string{"ok-aaaa1/transcript", "link-bbbb2/precious", "file-cccc3", "kept-dddd4/" + PreserveFile, "locked-eeee5", "live-ffff6", "err-gggg7"} {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
@@ -338,7 +367,7 @@ func TestRemoveRootResolvesToSlash(t *testing.T) {
 	}
 	r := &Remover{Root: link, Live: notLive, DryRun: true}
 	for _, p := range []string{filepath.Join(link, "tmp"), "/tmp"} {
-		if o := r.Remove("tmp", p); o.Status != bottle.Invalid || !strings.Contains(o.Reason, "state root") {
+		if o := r.Remove(Planned{Slug: "tmp", Path: p}); o.Status != bottle.Invalid || !strings.Contains(o.Reason, "state root") {
 			t.Errorf("Remove(tmp, %s) under a root resolving to /: %+v, want invalid", p, o)
 		}
 	}
@@ -351,7 +380,16 @@ func TestRemoveRootResolvesToSlash(t *testing.T) {
 func TestRemoveLockTakenWhileChecking(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "late-aaaa1")
-	write(t, filepath.Join(dir, "bottle.json"), 2)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The launcher's lock file is there from the start: taking the lock
+	// changes nothing on disk that the change check would see.
+	if err := os.WriteFile(filepath.Join(dir, MetaFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, LockFile), 0)
+	p := planned(root, "late-aaaa1")
 	var lock *Lock
 	defer func() { lock.Release() }()
 	r := &Remover{Root: root, Live: func(string) (bool, error) {
@@ -361,7 +399,7 @@ func TestRemoveLockTakenWhileChecking(t *testing.T) {
 		}
 		return false, nil
 	}}
-	if o := r.Remove("late-aaaa1", dir); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "lock") {
+	if o := r.Remove(p); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "took its lock while removing") {
 		t.Errorf("lock taken while checking: %+v, want skipped", o)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bottle.json")); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/plan"
+	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
 	"github.com/claude-bottle/bottle/internal/tool/reaptool"
 )
@@ -74,10 +75,14 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return exitcode.Usagef("stdin is not a terminal, so there is nobody to ask: pass --yes to remove without asking, or --dry-run to see what would go")
 	}
 
+	if err := statedir.CheckRoot(o.StateDir); err != nil {
+		return err
+	}
 	set, err := backends.Open(t.Env.Getenv, o.Prefix)
 	if err != nil {
 		return err
 	}
+	popt.Engines = set.Engines()
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()
 	for _, n := range pl.Notes {

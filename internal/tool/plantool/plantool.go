@@ -13,6 +13,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 const usage = `[OPTIONS]
@@ -73,11 +74,15 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := statedir.CheckRoot(o.StateDir); err != nil {
+		return err
+	}
 	set, err := backends.Open(t.Env.Getenv, o.Prefix)
 	if err != nil {
 		return err
 	}
 	defer set.Close()
+	popt.Engines = set.Engines()
 
 	pl := plan.Make(ctx, set.Backends, popt)
 	for _, n := range pl.Notes {

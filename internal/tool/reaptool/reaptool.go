@@ -17,6 +17,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/reap"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 const usage = `[OPTIONS] [PLAN-FILE...]
@@ -126,6 +127,9 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	if len(lines) == 0 && readErr == nil {
 		return nil
 	}
+	if err := statedir.CheckRoot(scope.StateDir); err != nil {
+		return err
+	}
 	set, err := backends.Open(t.Env.Getenv, scope.Prefix)
 	if err != nil {
 		return err
@@ -134,7 +138,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 
 	prog := newProgress(t.Env)
 	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
-		Backends: set.Backends, Progress: prog.update}
+		Backends: set.Backends, Engines: set.Engines(), Progress: prog.update}
 	var records []reap.Record
 	emit := func(rec reap.Record) error {
 		if p.Table() {
