@@ -427,3 +427,58 @@ func TestBuildHostileBottleJSON(t *testing.T) {
 		t.Errorf("notes %q", p.Notes)
 	}
 }
+
+// Red team, holes 1, 4, 5, 12, 14: what the plan records and leaves alone.
+// A dir that does not look like a state dir, holds a mount or an unreadable
+// tree, a bottle.json that cannot be read whole or names an engine not
+// asked, is named once and never planned; a planned dir records its
+// identity, newest change and the plan's --older-than.
+func TestBuildStateDirRules(t *testing.T) {
+	root := t.TempDir()
+	e := dirs(t, root, 2*time.Hour, "ok-aaaa1", "eng-bbbb2", "mine-cccc3", "mnt-dddd4", "walk-eeee5", "meta-ffff6")
+	e = append(e, statedir.Entry{Slug: "thesis", Path: filepath.Join(root, "thesis"), Type: statedir.Dir, NotState: `its name "thesis" is not a slug's`})
+	e[0].ID, e[0].Changed = statedir.Identity{Device: 7, Inode: 42}, now.Add(-time.Hour)
+	e[1].Meta, e[1].Bottle = true, statedir.Meta{Name: prefix + "eng-bbbb2", Engine: "unix:///b.sock"}
+	e[2].Meta, e[2].Bottle = true, statedir.Meta{Name: prefix + "mine-cccc3", Engine: "unix:///a.sock"}
+	e[3].Mount = "work/mnt"
+	e[4].WalkErr = errors.New("sub: permission denied")
+	e[5].Meta, e[5].MetaErr = true, errors.New("bottle.json is larger than 1048576 bytes")
+	p := Build(survey(&fake{name: bottle.Docker}), e, nil, Options{Now: now, Prefix: prefix, Engines: []string{"unix:///a.sock"}, OlderThan: time.Hour})
+	if names(p.Items) != "state-dir mine-cccc3\nstate-dir ok-aaaa1" {
+		t.Fatalf("planned %s", names(p.Items))
+	}
+	it := p.Items[1]
+	if it.OlderThan != "1h0m0s" || *it.Device != 7 || *it.Inode != 42 || !it.Changed.Equal(now.Add(-time.Hour)) {
+		t.Errorf("item %+v", it)
+	}
+	notes := strings.Join(p.Notes, "\n")
+	for _, want := range []string{
+		`thesis is not a bottle's state dir (its name "thesis" is not a slug's); left alone`,
+		"eng-bbbb2 left alone: its bottle.json names engine unix:///b.sock, and this run asked unix:///a.sock",
+		"mnt-dddd4 left alone: work/mnt inside it is on another file system",
+		"walk-eeee5 left alone: it cannot be read whole: sub: permission denied",
+		"meta-ffff6 left alone: its bottle.json is larger than 1048576 bytes: it may belong to any bottle",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if strings.Count(notes, "/thesis ") != 1 {
+		t.Errorf("thesis named more than once:\n%s", notes)
+	}
+}
+
+// Red team, hole 1: a state root that is mostly not bottle state lists no
+// state dir and is an error (exit 2 in the tools).
+func TestBuildRefusedRoot(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"thesis", "webapp"} {
+		if err := os.MkdirAll(filepath.Join(root, d, "src"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := Make(context.Background(), []backend.Backend{&fake{name: bottle.Docker}}, Options{StateRoot: root, Now: now})
+	if p.Err == nil || !strings.Contains(p.Err.Error(), "2 of its 2 entries do not look like bottle state") || len(p.Items) != 0 {
+		t.Fatalf("err %v, items %s", p.Err, names(p.Items))
+	}
+}

@@ -550,6 +550,8 @@ func TestInvalidLines(t *testing.T) {
 		{`{"backend":"docker","kind":"state-dir","name":"..","path":"/tmp/.."}`, "not a slug"},
 		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","path":"` + e.root + `/../x-1"}`, "not clean"},
 		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","slug":"y-aaaa1","path":"` + e.root + `/x-1"}`, "differ"},
+		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","path":"` + e.root + `/x-aaaa1","older_than":"7d"}`, "older_than \"7d\" is not a positive duration"},
+		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","path":"` + e.root + `/x-aaaa1","older_than":"-1h"}`, "not a positive duration"},
 		{`{"backend":"smolmachines","kind":"machine","name":"` + prefix + `m"}`, "no backend here removes machine items"},
 		{`{"x":"` + strings.Repeat("a", jsonl.MaxLine) + `"}`, "longer than"},
 	}
@@ -735,4 +737,34 @@ func TestEmptyInput(t *testing.T) {
 	if len(res) != 0 || sum.Total() != 0 || !sum.Ok() {
 		t.Errorf("%v %v", res, sum)
 	}
+}
+
+// Red team, hole 1 (reaper side): a state root that became mostly not
+// bottle state between plan and reap (the wrong root given to the reaper)
+// removes no state dir: each is skipped, naming the count.
+func TestStateRootRefusedAtReap(t *testing.T) {
+	e := newEnv(t)
+	dir := e.statedir("o-aaaa1", false)
+	for _, d := range []string{"thesis", "webapp"} {
+		if err := os.MkdirAll(filepath.Join(e.root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.add(dir)
+	res, _ := e.run(context.Background())
+	status(t, res[0], bottle.Skipped, "2 of its 3 entries do not look like bottle state")
+	if _, err := os.Stat(dir.Path); err != nil {
+		t.Error(err)
+	}
+}
+
+// Red team, hole 4: an item planned with --older-than is checked against
+// its age when the reaper acts.
+func TestStateDirOlderThanRechecked(t *testing.T) {
+	e := newEnv(t)
+	dir := e.statedir("o-aaaa1", false)
+	dir.OlderThan = "1h0m0s"
+	e.add(dir)
+	res, _ := e.run(context.Background())
+	status(t, res[0], bottle.Skipped, "not older than --older-than 1h0m0s")
 }

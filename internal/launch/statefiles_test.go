@@ -1,0 +1,65 @@
+package launch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/statedir"
+)
+
+// onEndpoint is an engine that says where it is, as the real client does.
+type onEndpoint struct {
+	*fake
+	host string
+}
+
+func (e onEndpoint) Endpoint() engine.Endpoint { return engine.Endpoint{Host: e.host} }
+
+// Red team, hole 14: bottle.json names the engine the bottle was made on,
+// so the cleanup tools of another engine leave its dir alone.
+func TestMetaRecordsEngine(t *testing.T) {
+	f, s, opt := setup(t)
+	b, err := Start(context.Background(), onEndpoint{f, "unix:///run/engine-a.sock"}, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.lock.Release()
+	m, ok, err := statedir.ReadMeta(b.Project.StateDir)
+	if !ok || err != nil || m.Engine != "unix:///run/engine-a.sock" || m.Name != b.Project.Name {
+		t.Fatalf("bottle.json: %+v %v %v", m, ok, err)
+	}
+}
+
+// Red team, hole 12: a spec whose command made bottle.json larger than
+// the cleanup tools read hid the bottle. bottle-launch refuses a spec that
+// would make bottle.json large, before anything is made.
+func TestMetaBounded(t *testing.T) {
+	f, s, opt := setup(t)
+	s.Command = []string{"sh", "-c", strings.Repeat("x", MaxSpecMeta)}
+	_, err := Start(context.Background(), f, s, opt)
+	if err == nil || exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "the spec is too large: bottle.json would be") {
+		t.Fatalf("Start = %v (exit %d)", err, exitcode.Of(err))
+	}
+	if len(f.live) != 0 {
+		t.Errorf("made %v", f.live)
+	}
+	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+		t.Errorf("state root holds %v", des)
+	}
+	// A spec just under the bound is recorded whole.
+	s.Command = []string{"sh", "-c", strings.Repeat("x", MaxSpecMeta/2)}
+	b, err := Start(context.Background(), f, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.lock.Release()
+	fi, err := os.Stat(filepath.Join(b.Project.StateDir, statedir.MetaFile))
+	if err != nil || fi.Size() > MaxSpecMeta {
+		t.Fatalf("bottle.json: %v %v", fi, err)
+	}
+}
