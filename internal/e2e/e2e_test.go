@@ -76,6 +76,7 @@ func TestScripts(t *testing.T) {
 			"without-smolvm":  cmdWithoutSmolvm,
 			"engine-proxy":    cmdEngineProxy,
 			"engine-requests": cmdEngineRequests,
+			"bind-mount":      cmdBindMount,
 		},
 	})
 }
@@ -119,6 +120,9 @@ func condition(cond string) (bool, error) {
 			return false, nil
 		}
 		return true, nil
+	case "root":
+		// real bind mounts (bind-mount) need root
+		return os.Geteuid() == 0, nil
 	case "compose2":
 		// docker compose v2 (the CLI plugin); only v1 may be installed.
 		return exec.Command("docker", "compose", "version").Run() == nil, nil
