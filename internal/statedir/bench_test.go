@@ -12,7 +12,7 @@ import (
 func BenchmarkScan(b *testing.B) {
 	root := b.TempDir()
 	for i := range 200 {
-		d := filepath.Join(root, fmt.Sprintf("s%d-abcd", i))
+		d := filepath.Join(root, fmt.Sprintf("s%d-abcde", i))
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			b.Fatal(err)
 		}
