@@ -50,6 +50,9 @@ type fake struct {
 	removeContainer  func(id string) error
 	removeNetwork    func(id string) error
 	removeVolume     func(name string) error
+	// containersUsing answers ContainersUsing; unset, no container uses
+	// any network or volume.
+	containersUsing func(kind string, names []string) ([]engine.Container, error)
 }
 
 var _ engine.API = (*fake)(nil)
@@ -117,12 +120,22 @@ func (f *fake) InspectVolume(_ context.Context, name string) (engine.Volume, err
 	}
 	return f.inspectVolume(name)
 }
-func (f *fake) RemoveContainer(_ context.Context, id string) error {
+func (f *fake) RemoveContainer(context.Context, string) error {
+	return f.unset("RemoveContainer (it takes anonymous volumes; the reaper uses RemoveContainerOnly)")
+}
+func (f *fake) RemoveContainerOnly(_ context.Context, id string) error {
 	f.record("rm-container", id)
 	if f.removeContainer == nil {
-		return f.unset("RemoveContainer")
+		return f.unset("RemoveContainerOnly")
 	}
 	return f.removeContainer(id)
+}
+func (f *fake) ContainersUsing(_ context.Context, kind string, names ...string) ([]engine.Container, error) {
+	f.record("users-"+kind, strings.Join(names, ","))
+	if f.containersUsing == nil {
+		return nil, nil
+	}
+	return f.containersUsing(kind, names)
 }
 func (f *fake) RemoveNetwork(_ context.Context, id string) error {
 	f.record("rm-network", id)
@@ -259,9 +272,10 @@ func (w *world) bottle(slug, state string) bottle.Item {
 	n := engine.Network{ID: newID(), Name: name + "_default", Labels: labels}
 	w.networks[n.ID] = n
 	it.Networks = append(it.Networks, bottle.Network{Name: n.Name, ID: n.ID})
-	v := engine.Volume{Name: name + "_home", Labels: labels}
+	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	v := engine.Volume{Name: name + "_home", Labels: labels, Created: made}
 	w.volumes[v.Name] = v
-	it.Volumes = append(it.Volumes, bottle.Volume{Name: v.Name, ID: v.Name})
+	it.Volumes = append(it.Volumes, bottle.Volume{Name: v.Name, ID: v.Name, Created: &made})
 	return it
 }
 
