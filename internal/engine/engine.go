@@ -271,9 +271,10 @@ func (e *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 		c.Networks = networkIDs(r.NetworkSettings.Networks)
 	}
 	// A volume the engine made for the container itself is mounted at a
-	// path of its Config.Volumes that nothing else (a bind, a --mount, or
-	// --volumes-from) took.
-	named := map[string]bool{}
+	// path of its Config.Volumes (an image's VOLUME, `-v /path`) or of a
+	// --mount of a volume without a source, that nothing else (a bind, a
+	// named volume, --volumes-from) took.
+	named, unnamed := map[string]bool{}, map[string]bool{}
 	var volumesFrom bool
 	if hc := r.HostConfig; hc != nil {
 		volumesFrom = len(hc.VolumesFrom) > 0
@@ -283,14 +284,21 @@ func (e *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 			}
 		}
 		for _, m := range hc.Mounts {
-			named[path.Clean(m.Target)] = true
+			if m.Type == "volume" && m.Source == "" {
+				unnamed[path.Clean(m.Target)] = true
+			} else {
+				named[path.Clean(m.Target)] = true
+			}
 		}
 	}
 	for _, m := range r.Mounts {
 		mm := Mount{Type: string(m.Type), Name: m.Name, Destination: m.Destination}
-		if mm.Type == "volume" && !volumesFrom && r.Config != nil && !named[path.Clean(m.Destination)] {
-			_, declared := r.Config.Volumes[m.Destination]
-			mm.Anonymous = declared
+		if dst := path.Clean(m.Destination); mm.Type == "volume" && !volumesFrom && !named[dst] {
+			declared := false
+			if r.Config != nil {
+				_, declared = r.Config.Volumes[m.Destination]
+			}
+			mm.Anonymous = declared || unnamed[dst]
 		}
 		c.Mounts = append(c.Mounts, mm)
 	}
