@@ -747,3 +747,37 @@ func TestEmptyInput(t *testing.T) {
 		t.Errorf("%v %v", res, sum)
 	}
 }
+
+// A stray volume (or network) that a compose project's container uses waits
+// for the compose projects, so it goes in the same run (hole 13 of the red
+// team's issue): before, it raced the project and failed "in use".
+func TestStrayVolumeWaitsForProjects(t *testing.T) {
+	e := newEnv(t)
+	proj := e.w.bottle("a-1", "exited")
+	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	v := engine.Volume{Name: prefix + "shared", Created: made}
+	e.w.volumes[v.Name] = v
+	stray := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: v.Name, ID: v.Name, Created: &made}
+	rm := e.f.removeContainer
+	e.f.removeContainer = func(id string) error {
+		time.Sleep(30 * time.Millisecond) // the engine takes its time
+		err := rm(id)
+		e.f.record("removed-container", id)
+		return err
+	}
+	e.add(proj, stray)
+	res, _ := e.run(context.Background())
+	status(t, res[0], bottle.Removed, "")
+	status(t, res[1], bottle.Removed, "")
+	last := -1
+	for i, l := range e.f.log {
+		if strings.HasPrefix(l, "removed-container ") {
+			last = i
+		}
+	}
+	for i, l := range e.f.log {
+		if l == "rm-volume "+v.Name && i < last {
+			t.Fatalf("the stray volume went before the project's containers: %v", e.f.log)
+		}
+	}
+}
