@@ -26,6 +26,9 @@ type Inventory struct {
 	Claimed []string
 	// Warnings are said on stderr; they do not make the inventory unusable.
 	Warnings []string
+	// LeftAlone names, for the person reading a plan (stderr), resources
+	// that look like a bottle's but that no plan item removes, and why.
+	LeftAlone []string
 }
 
 // RemoveOptions tune a removal.
@@ -35,6 +38,10 @@ type RemoveOptions struct {
 	// Acquire takes one slot of the reaper's concurrency limit and returns
 	// its release; nil means no limit.
 	Acquire func(ctx context.Context) (release func(), err error)
+	// Removing, if set, reports whether the plan being reaped removes the
+	// container with this ID. Under DryRun nothing is removed, so such a
+	// container's use of a network or volume does not keep it.
+	Removing func(containerID string) bool
 }
 
 // Backend is one way of making bottles (docker compose projects, smolvm
@@ -134,6 +141,15 @@ func (s *Survey) Warnings() []string {
 	var out []string
 	for _, name := range s.order {
 		out = append(out, s.ByBackend[name].Warnings...)
+	}
+	return out
+}
+
+// LeftAlone returns every backend's left-alone notes.
+func (s *Survey) LeftAlone() []string {
+	var out []string
+	for _, name := range s.order {
+		out = append(out, s.ByBackend[name].LeftAlone...)
 	}
 	return out
 }

@@ -116,6 +116,12 @@ type Network struct {
 type Volume struct {
 	Name string `json:"name"`
 	ID   string `json:"id"`
+	// Created is when the engine made it. A volume's ID is its name, so
+	// this is what tells the planned volume from one made again since.
+	Created *time.Time `json:"created,omitempty"`
+	// Container is set for an anonymous volume (unprefixed, named by the
+	// engine): the container of the item it was made for.
+	Container string `json:"container,omitempty"`
 }
 
 // Machine is a smolvm microVM.
@@ -182,6 +188,11 @@ type Item struct {
 	// NotRunning records that the plan was made with --not-running: the
 	// reaper skips the item if one of its containers runs again.
 	NotRunning bool `json:"not_running,omitempty"`
+
+	// Users (never written) are the containers attached to a stray network
+	// or mounting a stray volume when planned: the item is planned only if
+	// every one of them is too.
+	Users []Container `json:"-"`
 }
 
 // MarshalJSON writes a compose project's containers, networks and volumes

@@ -77,6 +77,7 @@ func TestScripts(t *testing.T) {
 			"engine-proxy":    cmdEngineProxy,
 			"engine-requests": cmdEngineRequests,
 			"bind-mount":      cmdBindMount,
+			"at-end":          cmdAtEnd,
 		},
 	})
 }
@@ -137,6 +138,29 @@ func cmdPurge(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: purge")
 	}
 	ts.Check(enginetest.Purge(ts.Getenv("TOKEN")))
+}
+
+// at-end runs `sh FILE` (in $WORK, with the script's variables) when the
+// script ends, failed or not: the cleanup of what the token-based purge
+// cannot find, such as an anonymous volume (the engine names it).
+func cmdAtEnd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: at-end FILE")
+	}
+	file, work := ts.MkAbs(args[0]), ts.Getenv("WORK")
+	env := os.Environ()
+	for _, k := range []string{"WORK", "TOKEN", "P", "STATE", "IMAGE", "HOME", "PATH", "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"} {
+		if v := ts.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	ts.Defer(func() {
+		cmd := exec.Command("sh", file)
+		cmd.Dir, cmd.Env = work, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ts.Logf("at-end %s: %v\n%s", args[0], err, out)
+		}
+	})
 }
 
 // without-smolvm makes PATH hold no smolvm: a host without one (Linux). The

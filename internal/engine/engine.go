@@ -14,11 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"strings"
 	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
 
@@ -29,6 +31,24 @@ type Container struct {
 	Labels  map[string]string
 	State   string // created, running, paused, restarting, removing, exited, dead
 	Created time.Time
+	// Mounts are its mounts (list and inspect; Anonymous is known from
+	// inspect only).
+	Mounts []Mount
+	// Networks maps the name of every network it is attached to, running or
+	// not, to that network's ID ("" while the container never ran).
+	Networks map[string]string
+}
+
+// Mount is one mount of a container.
+type Mount struct {
+	Type        string // volume, bind, tmpfs, …
+	Name        string // the volume's name (volumes only)
+	Destination string
+	// Anonymous is set (inspect only) for a volume the engine made for this
+	// container itself: an image's VOLUME or `-v /path`, neither named by
+	// it (-v name:/path, --mount) nor taken from another container
+	// (--volumes-from; a container with any --volumes-from claims none).
+	Anonymous bool
 }
 
 // Network is a network as a list or inspect call reports it.
@@ -69,10 +89,25 @@ type Remover interface {
 	RemoveVolume(ctx context.Context, name string) error
 }
 
+// Reaper is what the reaper needs beyond Remover.
+type Reaper interface {
+	// RemoveContainerOnly force-removes a container and no volume: its
+	// anonymous volumes stay (the reaper removes each one the plan lists, by
+	// name). `docker rm -v` would take a volume of another container's that
+	// this one mounts with --volumes-from.
+	RemoveContainerOnly(ctx context.Context, id string) error
+	// ContainersUsing lists every container, stopped ones included, that is
+	// attached to the network (kind "network": by name or ID) or mounts the
+	// volume (kind "volume": by name). The engine's filters are loose (an ID
+	// prefix matches): callers compare the answers as plain strings.
+	ContainersUsing(ctx context.Context, kind string, names ...string) ([]Container, error)
+}
+
 // API is what the read-only tools and the reaper use.
 type API interface {
 	Lister
 	Remover
+	Reaper
 	// Endpoint says which engine this is, for messages.
 	Endpoint() Endpoint
 }
@@ -140,7 +175,23 @@ func (e *Client) Containers(ctx context.Context) ([]Container, error) {
 	if err := e.negotiate(ctx); err != nil {
 		return nil, err
 	}
-	res, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true})
+	return e.containers(ctx, client.ContainerListOptions{All: true})
+}
+
+// ContainersUsing lists the containers attached to a network or mounting a
+// volume (see Reaper).
+func (e *Client) ContainersUsing(ctx context.Context, kind string, names ...string) ([]Container, error) {
+	if err := e.negotiate(ctx); err != nil {
+		return nil, err
+	}
+	if kind != "network" && kind != "volume" {
+		return nil, fmt.Errorf("ContainersUsing: unknown kind %q", kind)
+	}
+	return e.containers(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add(kind, names...)})
+}
+
+func (e *Client) containers(ctx context.Context, opt client.ContainerListOptions) ([]Container, error) {
+	res, err := e.c.ContainerList(ctx, opt)
 	if err != nil {
 		return nil, e.wrap(err)
 	}
@@ -158,7 +209,14 @@ func (e *Client) Containers(ctx context.Context) ([]Container, error) {
 				}
 			}
 		}
-		out = append(out, Container{ID: s.ID, Name: name, Labels: s.Labels, State: string(s.State), Created: time.Unix(s.Created, 0).UTC()})
+		c := Container{ID: s.ID, Name: name, Labels: s.Labels, State: string(s.State), Created: time.Unix(s.Created, 0).UTC()}
+		for _, m := range s.Mounts {
+			c.Mounts = append(c.Mounts, Mount{Type: string(m.Type), Name: m.Name, Destination: m.Destination})
+		}
+		if s.NetworkSettings != nil {
+			c.Networks = networkIDs(s.NetworkSettings.Networks)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -209,7 +267,54 @@ func (e *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 	if r.State != nil {
 		c.State = string(r.State.Status)
 	}
+	if r.NetworkSettings != nil {
+		c.Networks = networkIDs(r.NetworkSettings.Networks)
+	}
+	// A volume the engine made for the container itself is mounted at a
+	// path of its Config.Volumes (an image's VOLUME, `-v /path`) or of a
+	// --mount of a volume without a source, that nothing else (a bind, a
+	// named volume, --volumes-from) took.
+	named, unnamed := map[string]bool{}, map[string]bool{}
+	var volumesFrom bool
+	if hc := r.HostConfig; hc != nil {
+		volumesFrom = len(hc.VolumesFrom) > 0
+		for _, b := range hc.Binds {
+			if parts := strings.Split(b, ":"); len(parts) >= 2 {
+				named[path.Clean(parts[1])] = true
+			}
+		}
+		for _, m := range hc.Mounts {
+			if m.Type == "volume" && m.Source == "" {
+				unnamed[path.Clean(m.Target)] = true
+			} else {
+				named[path.Clean(m.Target)] = true
+			}
+		}
+	}
+	for _, m := range r.Mounts {
+		mm := Mount{Type: string(m.Type), Name: m.Name, Destination: m.Destination}
+		if dst := path.Clean(m.Destination); mm.Type == "volume" && !volumesFrom && !named[dst] {
+			declared := false
+			if r.Config != nil {
+				_, declared = r.Config.Volumes[m.Destination]
+			}
+			mm.Anonymous = declared || unnamed[dst]
+		}
+		c.Mounts = append(c.Mounts, mm)
+	}
 	return c, nil
+}
+
+func networkIDs(m map[string]*network.EndpointSettings) map[string]string {
+	out := make(map[string]string, len(m))
+	for name, ep := range m {
+		if ep != nil {
+			out[name] = ep.NetworkID
+		} else {
+			out[name] = ""
+		}
+	}
+	return out
 }
 
 // InspectNetwork returns one network by ID or name, with its attached containers.
@@ -233,6 +338,12 @@ func (e *Client) InspectVolume(ctx context.Context, name string) (Volume, error)
 		return Volume{}, e.wrap(err)
 	}
 	return Volume{Name: res.Volume.Name, Labels: res.Volume.Labels, Created: parseTime(res.Volume.CreatedAt)}, nil
+}
+
+// RemoveContainerOnly force-removes a container and keeps its volumes.
+func (e *Client) RemoveContainerOnly(ctx context.Context, id string) error {
+	_, err := e.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	return e.wrap(err)
 }
 
 // RemoveContainer force-removes a container and its anonymous volumes.

@@ -95,6 +95,8 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		p.Items = append(p.Items, it)
 		inPlan[key(it)] = true
 	}
+	p.Notes = append(p.Notes, survey.LeftAlone()...)
+	p.Items = p.dropInUse(p.Items, inPlan)
 
 	refused := statedir.Refuse(opt.StateRoot, entries)
 	switch {
@@ -161,6 +163,35 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 	}
 	Sort(p.Items)
 	return p
+}
+
+// dropInUse leaves out a stray network or volume that a container this plan
+// does not remove uses (the reaper would skip it, night after night), and
+// names it.
+func (p *Plan) dropInUse(items []bottle.Item, inPlan map[string]bool) []bottle.Item {
+	removed := map[string]bool{}
+	for _, it := range items {
+		if it.Kind == bottle.KindContainer {
+			removed[it.ID] = true
+		}
+		for _, c := range it.Containers {
+			removed[c.ID] = true
+		}
+	}
+	return slices.DeleteFunc(items, func(it bottle.Item) bool {
+		for _, c := range it.Users {
+			if !removed[c.ID] {
+				verb := "mounts"
+				if it.Kind == bottle.KindNetwork {
+					verb = "is attached to"
+				}
+				p.Notes = append(p.Notes, fmt.Sprintf("left alone: %s %s: container %s, which this plan does not remove, %s it", it.Kind, it.Name, c.Name, verb))
+				delete(inPlan, key(it))
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func key(it bottle.Item) string { return it.Backend + "/" + it.Kind + "/" + it.Name }

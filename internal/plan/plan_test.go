@@ -482,3 +482,36 @@ func TestBuildRefusedRoot(t *testing.T) {
 		t.Fatalf("err %v, items %s", p.Err, names(p.Items))
 	}
 }
+
+// A stray network or volume that a container outside the plan uses is left
+// out (and named once): the reaper would skip it every night. One whose
+// users the plan removes stays in; a state dir of its slug then goes with it.
+func TestBuildLeavesOutInUse(t *testing.T) {
+	run4 := stray(bottle.KindContainer, "run4", "running", "1h")
+	net := stray(bottle.KindNetwork, "net8", "", "100h")
+	net.Users = []bottle.Container{{Name: run4.Name, ID: run4.ID}}
+	vol := stray(bottle.KindVolume, "vol9", "", "100h")
+	vol.Users = []bottle.Container{{Name: "victim", ID: "id-victim"}}
+	d := &fake{name: bottle.Docker, inv: backend.Inventory{
+		Items:     []bottle.Item{run4, net, vol},
+		LeftAlone: []string{"left alone: container x of compose project y: its name does not start with the prefix"},
+	}}
+	p := Build(survey(d), nil, nil, Options{Now: now})
+	if got, want := names(p.Items), "container "+prefix+"run4\nnetwork "+prefix+"net8"; got != want {
+		t.Errorf("items:\n%s\nwant\n%s", got, want)
+	}
+	notes := strings.Join(p.Notes, "\n")
+	for _, want := range []string{"left alone: volume " + prefix + "vol9: container victim, which this plan does not remove, mounts it", "left alone: container x"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("no note %q in %q", want, notes)
+		}
+	}
+	// --not-running leaves run4 out, and so its network
+	p = Build(survey(d), nil, nil, Options{Now: now, NotRunning: true})
+	if got := names(p.Items); got != "" {
+		t.Errorf("with --not-running: %s", got)
+	}
+	if !strings.Contains(strings.Join(p.Notes, "\n"), "left alone: network "+prefix+"net8: container "+prefix+"run4, which this plan does not remove, is attached to it") {
+		t.Errorf("notes %q", p.Notes)
+	}
+}

@@ -213,6 +213,19 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 		}
 	}
 
+	// The containers the plan removes: under --dry-run, where they stay,
+	// their use of a network or volume of the plan does not keep it.
+	planned := map[string]bool{}
+	for _, t := range first {
+		if t.item.Kind == bottle.KindContainer {
+			planned[t.item.ID] = true
+		}
+		for _, c := range t.item.Containers {
+			planned[c.ID] = true
+		}
+	}
+	removing := func(id string) bool { return planned[id] }
+
 	run := func(t *task, deps []*task) {
 		for _, d := range deps {
 			<-d.done
@@ -226,22 +239,17 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 			finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonLaunching}, start)
 			return
 		}
-		finish(t, t.rm.Remove(work, t.item, backend.RemoveOptions{DryRun: opt.DryRun, Acquire: acquire}), start)
+		finish(t, t.rm.Remove(work, t.item, backend.RemoveOptions{DryRun: opt.DryRun, Acquire: acquire, Removing: removing}), start)
 	}
-	// A stray network or volume waits for the stray containers and machines
-	// (one of them may still use it); a compose project orders its own
-	// members. Everything else starts at once.
-	var containers []*task
-	for _, t := range first {
-		if t.item.Kind != bottle.KindComposeProject {
-			containers = append(containers, t)
-		}
-	}
+	// A stray network or volume waits for the compose projects, stray
+	// containers and machines (a container of any of them may still use
+	// it); a compose project orders its own members. Everything else starts
+	// at once.
 	for _, t := range first {
 		go run(t, nil)
 	}
 	for _, t := range second {
-		go run(t, containers)
+		go run(t, first)
 	}
 	if len(dirs) > 0 {
 		go stateDirs(ctx, work, dirs, append(first, second...), opt, acquire, finish)

@@ -50,6 +50,9 @@ type fake struct {
 	removeContainer  func(id string) error
 	removeNetwork    func(id string) error
 	removeVolume     func(name string) error
+	// containersUsing answers ContainersUsing; unset, no container uses
+	// any network or volume.
+	containersUsing func(kind string, names []string) ([]engine.Container, error)
 }
 
 var _ engine.API = (*fake)(nil)
@@ -117,12 +120,22 @@ func (f *fake) InspectVolume(_ context.Context, name string) (engine.Volume, err
 	}
 	return f.inspectVolume(name)
 }
-func (f *fake) RemoveContainer(_ context.Context, id string) error {
+func (f *fake) RemoveContainer(context.Context, string) error {
+	return f.unset("RemoveContainer (it takes anonymous volumes; the reaper uses RemoveContainerOnly)")
+}
+func (f *fake) RemoveContainerOnly(_ context.Context, id string) error {
 	f.record("rm-container", id)
 	if f.removeContainer == nil {
-		return f.unset("RemoveContainer")
+		return f.unset("RemoveContainerOnly")
 	}
 	return f.removeContainer(id)
+}
+func (f *fake) ContainersUsing(_ context.Context, kind string, names ...string) ([]engine.Container, error) {
+	f.record("users-"+kind, strings.Join(names, ","))
+	if f.containersUsing == nil {
+		return nil, nil
+	}
+	return f.containersUsing(kind, names)
 }
 func (f *fake) RemoveNetwork(_ context.Context, id string) error {
 	f.record("rm-network", id)
@@ -259,9 +272,10 @@ func (w *world) bottle(slug, state string) bottle.Item {
 	n := engine.Network{ID: newID(), Name: name + "_default", Labels: labels}
 	w.networks[n.ID] = n
 	it.Networks = append(it.Networks, bottle.Network{Name: n.Name, ID: n.ID})
-	v := engine.Volume{Name: name + "_home", Labels: labels}
+	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	v := engine.Volume{Name: name + "_home", Labels: labels, Created: made}
 	w.volumes[v.Name] = v
-	it.Volumes = append(it.Volumes, bottle.Volume{Name: v.Name, ID: v.Name})
+	it.Volumes = append(it.Volumes, bottle.Volume{Name: v.Name, ID: v.Name, Created: &made})
 	return it
 }
 
@@ -767,4 +781,38 @@ func TestStateDirOlderThanRechecked(t *testing.T) {
 	e.add(dir)
 	res, _ := e.run(context.Background())
 	status(t, res[0], bottle.Skipped, "not older than --older-than 1h0m0s")
+}
+
+// A stray volume (or network) that a compose project's container uses waits
+// for the compose projects, so it goes in the same run (hole 13 of the red
+// team's issue): before, it raced the project and failed "in use".
+func TestStrayVolumeWaitsForProjects(t *testing.T) {
+	e := newEnv(t)
+	proj := e.w.bottle("a-1", "exited")
+	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	v := engine.Volume{Name: prefix + "shared", Created: made}
+	e.w.volumes[v.Name] = v
+	stray := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: v.Name, ID: v.Name, Created: &made}
+	rm := e.f.removeContainer
+	e.f.removeContainer = func(id string) error {
+		time.Sleep(30 * time.Millisecond) // the engine takes its time
+		err := rm(id)
+		e.f.record("removed-container", id)
+		return err
+	}
+	e.add(proj, stray)
+	res, _ := e.run(context.Background())
+	status(t, res[0], bottle.Removed, "")
+	status(t, res[1], bottle.Removed, "")
+	last := -1
+	for i, l := range e.f.log {
+		if strings.HasPrefix(l, "removed-container ") {
+			last = i
+		}
+	}
+	for i, l := range e.f.log {
+		if l == "rm-volume "+v.Name && i < last {
+			t.Fatalf("the stray volume went before the project's containers: %v", e.f.log)
+		}
+	}
 }

@@ -7,7 +7,10 @@ package docker
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,15 +82,66 @@ func (b *Backend) Inventory(ctx context.Context) (backend.Inventory, error) {
 	if err != nil {
 		return backend.Inventory{}, err
 	}
+	if w, err = OwnVolumes(ctx, b.API, w, b.Prefix); err != nil {
+		return backend.Inventory{}, err
+	}
 	return Sort(w, b.Prefix), nil
 }
 
+// anonymousName reports whether a volume is named as the engine names the
+// volumes it makes for a container: 64 hex digits.
+func anonymousName(name string) bool { return fullID.MatchString(name) }
+
+// OwnVolumes learns which volumes our containers own: the list call does not
+// say whether a mounted volume is one the engine made for the container, so
+// each container of ours that mounts a volume named like one (64 hex digits)
+// is inspected — none, for a bottle that makes none. It returns w with a
+// copy of Containers holding those containers' inspected mounts.
+func OwnVolumes(ctx context.Context, api interface {
+	InspectContainer(ctx context.Context, idOrName string) (engine.Container, error)
+}, w World, prefix string) (World, error) {
+	var idx []int
+	for i, c := range w.Containers {
+		if !InProject(c.Labels, prefix) && !bottle.HasPrefix(c.Name, prefix) {
+			continue
+		}
+		if slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Type == "volume" && anonymousName(m.Name) }) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return w, nil
+	}
+	cs := slices.Clone(w.Containers)
+	errs := make([]error, len(idx))
+	parallel(len(idx), func(k int) {
+		c, err := api.InspectContainer(ctx, cs[idx[k]].ID)
+		switch {
+		case engine.IsNotFound(err): // gone since the listing: it claims nothing
+		case err != nil:
+			errs[k] = err
+		case c.ID == cs[idx[k]].ID:
+			cs[idx[k]].Mounts = c.Mounts
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return World{}, err
+		}
+	}
+	w.Containers = cs
+	return w, nil
+}
+
 type project struct {
-	name       string
+	name string
+	// every resource labelled with the project (bottle-ls)
 	containers []bottle.Container
 	networks   []bottle.Network
 	volumes    []bottle.Volume
-	created    time.Time
+	// what its plan item removes
+	item    bottle.Item
+	created time.Time
 }
 
 func (p *project) saw(t time.Time) {
@@ -102,21 +156,47 @@ func InProject(labels map[string]string, prefix string) bool {
 	return bottle.HasPrefix(labels[LabelProject], prefix)
 }
 
+// attached reports whether container c is attached to network n (running
+// or not; a container that never ran knows the network by name only).
+func attached(c engine.Container, n engine.Network) bool {
+	for name, id := range c.Networks {
+		if id == n.ID || (id == "" && name == n.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// mounts reports whether container c mounts the volume.
+func mounts(c engine.Container, volume string) bool {
+	return slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Type == "volume" && m.Name == volume })
+}
+
 // Sort turns a listing into the docker backend's inventory. Containers and
 // networks named like a smolmachines bundle (<prefix>sidecars-<slug>,
 // <prefix>bundle-<slug>) that are not in a compose project of ours are left
 // to that backend (package smolvm takes exactly those), so every resource
 // is in one backend's inventory.
+//
+// A plan item lists only what the reaper will act on, so a nightly run
+// converges: a project's member whose name lacks the prefix, a network or
+// volume that a container the item does not remove uses, and a volume the
+// engine gives no creation time are left out of the item and named in
+// LeftAlone. A container's anonymous volumes (unprefixed, named by the
+// engine) are listed with it, as members of its item.
 func Sort(w World, prefix string) backend.Inventory {
 	var inv backend.Inventory
 	projects := map[string]*project{}
 	get := func(name string) *project {
 		p := projects[name]
 		if p == nil {
-			p = &project{name: name}
+			p = &project{name: name, item: bottle.Item{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: name, Slug: bottle.Slug(name, prefix)}}
 			projects[name] = p
 		}
 		return p
+	}
+	leave := func(format string, args ...any) {
+		inv.LeftAlone = append(inv.LeftAlone, "left alone: "+fmt.Sprintf(format, args...))
 	}
 	// bundleKind: containers and networks, the kinds a smolmachines
 	// bundle is made of (it makes no volumes).
@@ -132,26 +212,98 @@ func Sort(w World, prefix string) backend.Inventory {
 			inv.Claimed = append(inv.Claimed, s)
 		}
 	}
-
+	volumes := map[string]engine.Volume{}
+	for _, v := range w.Volumes {
+		volumes[v.Name] = v
+	}
+	// remover maps the ID of every container a plan item removes to that
+	// item: "p:<project>" or "c:<container name>".
+	remover := map[string]string{}
+	var strayContainers []engine.Container
+	var strayItems []int // index in inv.Items of each stray container item
+	var members []engine.Container
 	for _, c := range w.Containers {
 		if proj := c.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
-			p.containers = append(p.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[LabelService], State: c.State})
+			bc := bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[LabelService], State: c.State}
+			p.containers = append(p.containers, bc)
 			p.saw(c.Created)
+			if !bottle.HasPrefix(c.Name, prefix) {
+				leave("container %s of compose project %s: its name does not start with the prefix %q", c.Name, proj, prefix)
+				continue
+			}
+			p.item.Containers = append(p.item.Containers, bc)
+			remover[c.ID] = "p:" + proj
+			members = append(members, c)
 		} else if stray(c.Name, c.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
 				Slug: bottle.Slug(c.Name, prefix), State: c.State, Created: timePtr(c.Created)})
 			claim(c.Name)
+			remover[c.ID] = "c:" + c.Name
+			strayContainers = append(strayContainers, c)
+			strayItems = append(strayItems, len(inv.Items)-1)
 		}
 	}
+	// outsider names the first container using a resource that the item
+	// `by` does not remove, or "".
+	outsider := func(by string, used func(engine.Container) bool) string {
+		for _, c := range w.Containers {
+			if used(c) && remover[c.ID] != by {
+				return c.Name
+			}
+		}
+		return ""
+	}
+	users := func(used func(engine.Container) bool) []bottle.Container {
+		var out []bottle.Container
+		for _, c := range w.Containers {
+			if used(c) {
+				out = append(out, bottle.Container{Name: c.Name, ID: c.ID})
+			}
+		}
+		return out
+	}
+	// anonymous lists the volumes the engine made for container c that its
+	// item (by) may remove.
+	anonymous := func(c engine.Container, by string) []bottle.Volume {
+		var out []bottle.Volume
+		for _, m := range c.Mounts {
+			if !m.Anonymous || !anonymousName(m.Name) {
+				continue
+			}
+			v, ok := volumes[m.Name]
+			switch {
+			case !ok: // removed since the listing
+			case v.Created.IsZero():
+				leave("volume %s of container %s: the engine gives no creation time, so the reaper could not tell it from one made after the plan", v.Name, c.Name)
+			default:
+				if other := outsider(by, func(u engine.Container) bool { return mounts(u, v.Name) }); other != "" {
+					leave("volume %s of container %s: container %s, which this plan does not remove, mounts it", v.Name, c.Name, other)
+					continue
+				}
+				out = append(out, bottle.Volume{Name: v.Name, ID: v.Name, Created: timePtr(v.Created), Container: c.Name})
+			}
+		}
+		return out
+	}
+
 	for _, n := range w.Networks {
 		if proj := n.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
-			p.networks = append(p.networks, bottle.Network{Name: n.Name, ID: n.ID})
+			bn := bottle.Network{Name: n.Name, ID: n.ID}
+			p.networks = append(p.networks, bn)
 			p.saw(n.Created)
+			switch other := outsider("p:"+proj, func(c engine.Container) bool { return attached(c, n) }); {
+			case !bottle.HasPrefix(n.Name, prefix):
+				leave("network %s of compose project %s: its name does not start with the prefix %q", n.Name, proj, prefix)
+			case other != "":
+				leave("network %s of compose project %s: container %s, which this plan does not remove, is attached to it", n.Name, proj, other)
+			default:
+				p.item.Networks = append(p.item.Networks, bn)
+			}
 		} else if stray(n.Name, n.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID,
-				Slug: bottle.Slug(n.Name, prefix), Created: timePtr(n.Created)})
+				Slug: bottle.Slug(n.Name, prefix), Created: timePtr(n.Created), Users: users(func(c engine.Container) bool { return attached(c, n) })})
 		}
 	}
 	for _, v := range w.Volumes {
@@ -159,27 +311,53 @@ func Sort(w World, prefix string) backend.Inventory {
 			p := get(proj)
 			p.volumes = append(p.volumes, bottle.Volume{Name: v.Name, ID: v.Name})
 			p.saw(v.Created)
+			switch other := outsider("p:"+proj, func(c engine.Container) bool { return mounts(c, v.Name) }); {
+			case !bottle.HasPrefix(v.Name, prefix):
+				leave("volume %s of compose project %s: its name does not start with the prefix %q", v.Name, proj, prefix)
+			case v.Created.IsZero():
+				leave("volume %s of compose project %s: the engine gives no creation time, so the reaper could not tell it from one made after the plan", v.Name, proj)
+			case other != "":
+				leave("volume %s of compose project %s: container %s, which this plan does not remove, mounts it", v.Name, proj, other)
+			default:
+				p.item.Volumes = append(p.item.Volumes, bottle.Volume{Name: v.Name, ID: v.Name, Created: timePtr(v.Created)})
+			}
 		} else if stray(v.Name, v.Labels, false) {
+			if v.Created.IsZero() {
+				leave("volume %s: the engine gives no creation time, so the reaper could not tell it from one made after the plan", v.Name)
+				continue
+			}
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: v.Name, ID: v.Name,
-				Slug: bottle.Slug(v.Name, prefix), Created: timePtr(v.Created)})
+				Slug: bottle.Slug(v.Name, prefix), Created: timePtr(v.Created), Users: users(func(c engine.Container) bool { return mounts(c, v.Name) })})
 		}
+	}
+	for _, c := range members {
+		p := projects[c.Labels[LabelProject]]
+		p.item.Volumes = append(p.item.Volumes, anonymous(c, "p:"+p.name)...)
+	}
+	for i, c := range strayContainers {
+		inv.Items[strayItems[i]].Volumes = anonymous(c, "c:"+c.Name)
 	}
 
 	for _, p := range projects {
-		sort.Slice(p.containers, func(i, j int) bool { return p.containers[i].Name < p.containers[j].Name })
-		sort.Slice(p.networks, func(i, j int) bool { return p.networks[i].Name < p.networks[j].Name })
-		sort.Slice(p.volumes, func(i, j int) bool { return p.volumes[i].Name < p.volumes[j].Name })
-		slug := bottle.Slug(p.name, prefix)
+		byName := func(a, b string) int { return strings.Compare(a, b) }
+		slices.SortFunc(p.containers, func(a, b bottle.Container) int { return byName(a.Name, b.Name) })
+		slices.SortFunc(p.networks, func(a, b bottle.Network) int { return byName(a.Name, b.Name) })
+		slices.SortFunc(p.volumes, func(a, b bottle.Volume) int { return byName(a.Name, b.Name) })
+		slices.SortFunc(p.item.Containers, func(a, b bottle.Container) int { return byName(a.Name, b.Name) })
+		slices.SortFunc(p.item.Networks, func(a, b bottle.Network) int { return byName(a.Name, b.Name) })
+		slices.SortFunc(p.item.Volumes, func(a, b bottle.Volume) int { return byName(a.Name, b.Name) })
 		inv.Bottles = append(inv.Bottles, bottle.Bottle{
-			Backend: bottle.Docker, Name: p.name, Slug: slug, Status: Status(p.containers),
+			Backend: bottle.Docker, Name: p.name, Slug: p.item.Slug, Status: Status(p.containers),
 			Created: timePtr(p.created), Containers: nonNil(p.containers), Networks: nonNil(p.networks), Volumes: nonNil(p.volumes),
 		})
-		inv.Items = append(inv.Items, bottle.Item{
-			Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: p.name, Slug: slug, Created: timePtr(p.created),
-			Containers: p.containers, Networks: p.networks, Volumes: p.volumes,
-		})
+		if len(p.item.Containers)+len(p.item.Networks)+len(p.item.Volumes) == 0 {
+			continue // every member is left alone (and named)
+		}
+		p.item.Created = timePtr(p.created)
+		inv.Items = append(inv.Items, p.item)
 	}
 	sort.Slice(inv.Bottles, func(i, j int) bool { return inv.Bottles[i].Name < inv.Bottles[j].Name })
+	sort.Strings(inv.LeftAlone)
 	return inv
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,21 +131,49 @@ func TestSort(t *testing.T) {
 	// Every bottle's lists are arrays, never null; a compose-project item
 	// always carries its three lists.
 	for _, b := range inv.Bottles {
-		j, _ := json.Marshal(b)
-		if strings.Contains(string(j), "null,") && !strings.Contains(string(j), `"state_dir":null`) {
-			t.Errorf("null list in %s", j)
+		if why := listsNotArrays(b); why != "" {
+			t.Error(why)
 		}
 	}
 	for _, it := range inv.Items {
 		if it.Kind == bottle.KindComposeProject && it.Name == P+"ghost-ffff6" {
 			j, _ := json.Marshal(it)
-			if !strings.Contains(string(j), `"containers":[]`) || !strings.Contains(string(j), `"volumes":[{"name":"`+P+`ghost-ffff6_home","id":"`+P+`ghost-ffff6_home"}]`) {
+			if !strings.Contains(string(j), `"containers":[]`) || !strings.Contains(string(j), `"volumes":[{"name":"`+P+`ghost-ffff6_home","id":"`+P+`ghost-ffff6_home","created":"2026-01-01T16:04:05Z"}]`) {
 				t.Errorf("ghost item %s", j)
 			}
 			if it.Created == nil || !it.Created.Equal(at(-12)) {
 				t.Errorf("ghost created %v, want the earliest resource %v", it.Created, at(-12))
 			}
 		}
+	}
+}
+
+// listsNotArrays says which of a bottle's lists is not a JSON array, or "".
+func listsNotArrays(b bottle.Bottle) string {
+	j, err := json.Marshal(b)
+	if err != nil {
+		return err.Error()
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(j, &m); err != nil {
+		return err.Error()
+	}
+	for _, k := range []string{"containers", "networks", "volumes"} {
+		if v := m[k]; len(v) == 0 || v[0] != '[' {
+			return fmt.Sprintf("%s is %s, not an array, in %s", k, v, j)
+		}
+	}
+	return ""
+}
+
+// The guard above must be able to fail: a bottle whose lists were never
+// made (nil) marshals them as null.
+func TestListsNotArrays(t *testing.T) {
+	if why := listsNotArrays(bottle.Bottle{Name: "x"}); !strings.Contains(why, "containers is null") {
+		t.Fatalf("a bottle with nil lists passed: %q", why)
+	}
+	if why := listsNotArrays(bottle.Bottle{Name: "x", Containers: []bottle.Container{}, Networks: []bottle.Network{}, Volumes: []bottle.Volume{}}); why != "" {
+		t.Fatal(why)
 	}
 }
 
@@ -173,22 +203,23 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-// fakeLister counts its calls; unset answers are empty lists.
+// fakeLister counts its calls (List makes them concurrently); unset
+// answers are empty lists.
 type fakeLister struct {
-	calls int
+	calls atomic.Int32
 	err   error
 }
 
 func (f *fakeLister) Containers(context.Context) ([]engine.Container, error) {
-	f.calls++
+	f.calls.Add(1)
 	return nil, f.err
 }
 func (f *fakeLister) Networks(context.Context) ([]engine.Network, error) {
-	f.calls++
+	f.calls.Add(1)
 	return nil, nil
 }
 func (f *fakeLister) Volumes(context.Context) ([]engine.Volume, error) {
-	f.calls++
+	f.calls.Add(1)
 	return nil, nil
 }
 
@@ -198,7 +229,7 @@ func TestListErrors(t *testing.T) {
 	if _, err := List(context.Background(), f); !errors.Is(err, boom) {
 		t.Fatalf("err %v", err)
 	}
-	if f.calls != 3 {
-		t.Fatalf("%d calls, want one list per kind", f.calls)
+	if n := f.calls.Load(); n != 3 {
+		t.Fatalf("%d calls, want one list per kind", n)
 	}
 }

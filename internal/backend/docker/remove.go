@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,22 @@ func (b *Backend) Check(item bottle.Item) string {
 		}
 		return ""
 	}
+	// volume checks a volume member: one of ours by name, or the anonymous
+	// volume (named by the engine) of one of the item's containers.
+	volume := func(v bottle.Volume, containers []string) string {
+		if v.Container == "" {
+			return member(bottle.KindVolume, v.Name, v.ID)
+		}
+		switch {
+		case !anonymousName(v.Name):
+			return fmt.Sprintf("volume %q of container %q: only an anonymous volume (64 hex digits) names its container", v.Name, v.Container)
+		case v.ID != "" && v.ID != v.Name:
+			return fmt.Sprintf("volume %q: its id must be its name", v.Name)
+		case !slices.Contains(containers, v.Container):
+			return fmt.Sprintf("volume %q: container %q is not one this item removes", v.Name, v.Container)
+		}
+		return ""
+	}
 	switch item.Kind {
 	case bottle.KindComposeProject:
 		if item.ID != "" && item.ID != item.Name {
@@ -82,13 +99,30 @@ func (b *Backend) Check(item bottle.Item) string {
 				return why
 			}
 		}
+		var names []string
+		for _, c := range item.Containers {
+			names = append(names, c.Name)
+		}
 		for _, v := range item.Volumes {
-			if why := member(bottle.KindVolume, v.Name, v.ID); why != "" {
+			if why := volume(v, names); why != "" {
 				return why
 			}
 		}
 		return ""
-	case bottle.KindContainer, bottle.KindNetwork, bottle.KindVolume:
+	case bottle.KindContainer:
+		if len(item.Containers)+len(item.Networks) > 0 {
+			return "only a compose project lists containers or networks"
+		}
+		for _, v := range item.Volumes {
+			if v.Container == "" {
+				return fmt.Sprintf("volume %q: a container item lists only its anonymous volumes (with \"container\")", v.Name)
+			}
+			if why := volume(v, []string{item.Name}); why != "" {
+				return why
+			}
+		}
+		return member(item.Kind, item.Name, item.ID)
+	case bottle.KindNetwork, bottle.KindVolume:
 		if len(item.Containers)+len(item.Networks)+len(item.Volumes) > 0 {
 			return "only a compose project lists containers, networks or volumes"
 		}
@@ -107,16 +141,61 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 	if why := b.Check(item); why != "" {
 		return bottle.Result{Status: bottle.Invalid, Reason: why}
 	}
-	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject}
+	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}}
+	for _, c := range item.Containers {
+		r.mine[c.ID] = true
+	}
 	switch item.Kind {
 	case bottle.KindContainer:
+		r.mine[item.ID] = true
+		if len(item.Volumes) > 0 {
+			return r.withVolumes(ctx, item)
+		}
 		return single(r.container(ctx, bottle.Container{Name: item.Name, ID: item.ID}, ""))
 	case bottle.KindNetwork:
 		return single(r.network(ctx, bottle.Network{Name: item.Name, ID: item.ID}, ""))
 	case bottle.KindVolume:
-		return single(r.volume(ctx, bottle.Volume{Name: item.Name, ID: item.Name}, ""))
+		return single(r.volume(ctx, bottle.Volume{Name: item.Name, ID: item.Name, Created: item.Created}, ""))
 	}
 	return r.project(ctx, item)
+}
+
+// withVolumes removes a lone container, then the anonymous volumes the item
+// lists for it.
+func (r *remover) withVolumes(ctx context.Context, item bottle.Item) bottle.Result {
+	rr, c := r.inspectContainer(ctx, bottle.Container{Name: item.Name, ID: item.ID}, "")
+	if rr.Status == "" {
+		rr = r.removeContainer(ctx, rr)
+	}
+	all := []bottle.ResourceResult{rr}
+	kept := ""
+	if rr.Status != bottle.Removed && rr.Status != bottle.WouldRemove {
+		kept = item.Name
+	}
+	for _, v := range item.Volumes {
+		all = append(all, r.anonymous(ctx, v, kept, map[string]engine.Container{item.Name: c}))
+	}
+	res := Rollup(all)
+	res.Resources = all
+	return res
+}
+
+// anonymous removes an anonymous volume of one of the item's containers,
+// once that container is gone: only if the container's inspection (before it
+// was removed) showed the volume as one the engine made for it. A container
+// that was gone already shows nothing, so its volume stays.
+func (r *remover) anonymous(ctx context.Context, v bottle.Volume, kept string, inspected map[string]engine.Container) bottle.ResourceResult {
+	rr := bottle.ResourceResult{Kind: bottle.KindVolume, Name: v.Name, ID: v.Name}
+	if kept != "" {
+		rr.Status, rr.Reason = bottle.Skipped, "container "+kept+" was not removed"
+		return rr
+	}
+	c := inspected[v.Container]
+	if !slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Anonymous && m.Name == v.Name }) {
+		rr.Status, rr.Reason = bottle.Skipped, fmt.Sprintf("not an anonymous volume of container %s (or that container was gone already, so nothing shows it was); never removed", v.Container)
+		return rr
+	}
+	return r.volume(ctx, v, "")
 }
 
 func single(rr bottle.ResourceResult) bottle.Result {
@@ -124,7 +203,7 @@ func single(rr bottle.ResourceResult) bottle.Result {
 }
 
 type remover struct {
-	api        engine.Remover
+	api        engine.API
 	opt        backend.RemoveOptions
 	notRunning bool
 	// lone is set for a lone container, network or volume item: a stray,
@@ -132,6 +211,10 @@ type remover struct {
 	// is removed only through its project's item, never one by one (that
 	// would pass by the project's checks, such as its launcher's lock).
 	lone bool
+	// mine holds the IDs of the containers the item removes: under
+	// --dry-run they still exist, and their use of a network or volume the
+	// item removes too does not keep it.
+	mine map[string]bool
 }
 
 // interrupted is an Acquire failure: the run is stopping, nothing new starts.
@@ -226,6 +309,13 @@ func (r *remover) changed(kind string, gotID, gotName string, labels map[string]
 	return ""
 }
 
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 func short(id string) string {
 	if len(id) > 12 {
 		return id[:12]
@@ -274,10 +364,33 @@ func (r *remover) inspectContainer(ctx context.Context, want bottle.Container, p
 	return rr, c
 }
 
+// removeContainer force-removes a container and none of its volumes (an
+// anonymous one is removed by name, when the item lists it).
 func (r *remover) removeContainer(ctx context.Context, rr bottle.ResourceResult) bottle.ResourceResult {
 	return r.done(rr, func() error {
-		return r.call(ctx, func() error { return r.api.RemoveContainer(ctx, rr.ID) })
+		return r.call(ctx, func() error { return r.api.RemoveContainerOnly(ctx, rr.ID) })
 	})
+}
+
+// user names a container that still uses a network or volume, or "": any
+// container, running or stopped, in the plan or not, except (under
+// --dry-run, where nothing went) those this item or the plan removes.
+func (r *remover) user(ctx context.Context, kind string, used func(engine.Container) bool, names ...string) (string, error) {
+	var cs []engine.Container
+	err := r.call(ctx, func() (err error) { cs, err = r.api.ContainersUsing(ctx, kind, names...); return err })
+	if err != nil {
+		return "", err
+	}
+	for _, c := range cs {
+		if !used(c) { // the engine's filter is loose
+			continue
+		}
+		if r.opt.DryRun && (r.mine[c.ID] || r.opt.Removing != nil && r.opt.Removing(c.ID)) {
+			continue
+		}
+		return c.Name, nil
+	}
+	return "", nil
 }
 
 func (r *remover) container(ctx context.Context, want bottle.Container, project string) bottle.ResourceResult {
@@ -309,6 +422,16 @@ func (r *remover) network(ctx context.Context, want bottle.Network, project stri
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}
+	// A container that stays loses the network for good (a stopped one
+	// could not start again): never removed while one is attached.
+	other, err := r.user(ctx, "network", func(c engine.Container) bool { return attached(c, n) }, n.ID, n.Name)
+	if err != nil {
+		return outcome(rr, err)
+	}
+	if other != "" {
+		rr.Status, rr.Reason = bottle.Skipped, fmt.Sprintf("in use: container %s is attached to it; never removed while a container uses it", other)
+		return rr
+	}
 	return r.done(rr, func() error {
 		for attempt := 0; ; attempt++ {
 			err := r.call(ctx, func() error { return r.api.RemoveNetwork(ctx, want.ID) })
@@ -335,6 +458,25 @@ func (r *remover) volume(ctx context.Context, want bottle.Volume, project string
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}
+	// A volume's ID is its name: its creation time tells the planned one
+	// from one made again since.
+	switch {
+	case want.Created == nil:
+		rr.Status, rr.Reason = bottle.Skipped, "the plan does not say when the volume was made (a plan from an older bottle-plan-cleanup): make a new plan"
+		return rr
+	case !v.Created.Truncate(time.Second).Equal(want.Created.Truncate(time.Second)):
+		rr.Status, rr.Reason = bottle.Skipped, fmt.Sprintf("changed since plan: volume %s was made again (created %s; the plan says %s)",
+			want.Name, stamp(v.Created), stamp(*want.Created))
+		return rr
+	}
+	other, err := r.user(ctx, "volume", func(c engine.Container) bool { return mounts(c, want.Name) }, want.Name)
+	if err != nil {
+		return outcome(rr, err)
+	}
+	if other != "" {
+		rr.Status, rr.Reason = bottle.Skipped, fmt.Sprintf("in use: container %s mounts it; never removed while a container uses it", other)
+		return rr
+	}
 	return r.done(rr, func() error {
 		return r.call(ctx, func() error { return r.api.RemoveVolume(ctx, want.Name) })
 	})
@@ -348,7 +490,14 @@ func (r *remover) volume(ctx context.Context, want bottle.Volume, project string
 func (r *remover) project(ctx context.Context, item bottle.Item) bottle.Result {
 	name := item.Name
 	cs := make([]bottle.ResourceResult, len(item.Containers))
-	parallel(len(cs), func(i int) { cs[i], _ = r.inspectContainer(ctx, item.Containers[i], name) })
+	got := make([]engine.Container, len(item.Containers))
+	parallel(len(cs), func(i int) { cs[i], got[i] = r.inspectContainer(ctx, item.Containers[i], name) })
+	inspected := map[string]engine.Container{}
+	for i, c := range item.Containers {
+		if cs[i].Status == "" {
+			inspected[c.Name] = got[i]
+		}
+	}
 
 	var running string
 	for _, rr := range cs {
@@ -386,6 +535,10 @@ func (r *remover) project(ctx context.Context, item bottle.Item) bottle.Result {
 			return
 		}
 		i -= len(ns)
+		if item.Volumes[i].Container != "" {
+			vs[i] = r.anonymous(ctx, item.Volumes[i], kept, inspected)
+			return
+		}
 		if kept != "" {
 			vs[i] = bottle.ResourceResult{Kind: bottle.KindVolume, Name: item.Volumes[i].Name, ID: item.Volumes[i].Name,
 				Status: bottle.Skipped, Reason: "container " + kept + " of the project was not removed"}

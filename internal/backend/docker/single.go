@@ -33,8 +33,8 @@ func CheckSingle(item bottle.Item) string {
 // engine says transient or (networks) "active endpoints". Containers and
 // networks cannot change their labels, so an unchanged ID is the resource
 // the plan saw. Call CheckSingle first.
-func RemoveSingle(ctx context.Context, api engine.Remover, item bottle.Item, opt backend.RemoveOptions) bottle.Result {
-	r := &remover{api: api, opt: opt, notRunning: item.NotRunning}
+func RemoveSingle(ctx context.Context, api engine.API, item bottle.Item, opt backend.RemoveOptions) bottle.Result {
+	r := &remover{api: api, opt: opt, notRunning: item.NotRunning, mine: map[string]bool{item.ID: true}}
 	if item.Kind == bottle.KindNetwork {
 		return single(r.network(ctx, bottle.Network{Name: item.Name, ID: item.ID}, ""))
 	}

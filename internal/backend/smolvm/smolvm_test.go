@@ -71,7 +71,18 @@ func (f *fakeEngine) InspectVolume(context.Context, string) (engine.Volume, erro
 	return engine.Volume{}, nil
 }
 
-func (f *fakeEngine) RemoveContainer(_ context.Context, id string) error {
+func (f *fakeEngine) RemoveContainer(context.Context, string) error {
+	f.unset("RemoveContainer")
+	return nil
+}
+
+// ContainersUsing: no container uses any network (bundle networks are
+// removed only once their container is).
+func (f *fakeEngine) ContainersUsing(context.Context, string, ...string) ([]engine.Container, error) {
+	return nil, nil
+}
+
+func (f *fakeEngine) RemoveContainerOnly(_ context.Context, id string) error {
 	if f.removeContainer == nil {
 		f.unset("RemoveContainer")
 	}
@@ -124,9 +135,9 @@ func world() docker.World {
 			{ID: "n5", Name: p + "stray-net"},
 		},
 		Volumes: []engine.Volume{
-			{Name: p + "dock-1_home", Labels: compose},
+			{Name: p + "dock-1_home", Labels: compose, Created: t0},
 			// bundles make no volumes: a bundle-named volume is a docker stray
-			{Name: p + "bundle-vol-8"},
+			{Name: p + "bundle-vol-8", Created: t0},
 		},
 	}
 }
