@@ -126,11 +126,21 @@ func Ready() error {
 		if readyErr = BuildImages(); readyErr != nil {
 			return
 		}
-		if release, readyErr = LockMachine(os.Stderr); readyErr == nil {
+		if release, readyErr = LockMachine(waitNote()); readyErr == nil {
 			up.Store(true)
 		}
 	})
 	return readyErr
+}
+
+// waitNote is where a test binary says it waits for the lock: its stderr,
+// which go test shows only when the package is done, and the terminal if
+// there is one, so that a person watching `make test` sees it now.
+func waitNote() io.Writer {
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		return io.MultiWriter(os.Stderr, tty) // closed at exit
+	}
+	return os.Stderr
 }
 
 // Up reports whether Ready succeeded, without asking the engine.

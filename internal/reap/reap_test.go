@@ -19,6 +19,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/jsonl"
+	"github.com/claude-bottle/bottle/internal/retry"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -26,10 +27,11 @@ import (
 // demand (an error mid-reap, a transient error, a 403 that goes away); the
 // real-engine paths are in testdata/script/reap_*.txtar.
 
-func TestMain(m *testing.M) {
-	docker.TransientDelays = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
-	docker.EndpointDelays = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
-	os.Exit(m.Run())
+// fast is the retry of the tests' docker backend: three retries, a
+// millisecond apart.
+var fast = &docker.Retry{
+	Transient: retry.Backoff(time.Millisecond, time.Millisecond, 3),
+	Endpoints: retry.Backoff(time.Millisecond, time.Millisecond, 3),
 }
 
 const prefix = "bttest0001-"
@@ -293,7 +295,7 @@ func newEnv(t *testing.T) *env {
 	root := t.TempDir()
 	return &env{t: t, f: f, w: w, root: root, opt: Options{
 		Prefix: prefix, StateRoot: root, Jobs: 2,
-		Backends: []backend.Backend{&docker.Backend{API: f, Prefix: prefix}},
+		Backends: []backend.Backend{&docker.Backend{API: f, Prefix: prefix, Retry: fast}},
 	}}
 }
 
@@ -481,8 +483,8 @@ func TestTransientThenSuccess(t *testing.T) {
 	e.add(s)
 	res, _ = e.run(context.Background())
 	status(t, res[0], bottle.Failed, "connection reset")
-	if n := len(e.f.calls("rm-container")); n != len(docker.TransientDelays)+1 {
-		t.Errorf("%d tries, want %d", n, len(docker.TransientDelays)+1)
+	if n := len(e.f.calls("rm-container")); n != fast.Transient.Tries() {
+		t.Errorf("%d tries, want %d", n, fast.Transient.Tries())
 	}
 }
 
@@ -523,7 +525,7 @@ func TestActiveEndpointsThenSuccess(t *testing.T) {
 func TestInvalidLines(t *testing.T) {
 	e := newEnv(t) // any engine call fails the test: nothing here is acted on
 	e.f = &fake{t: t}
-	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix}}
+	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	good := fmt.Sprintf("%064x", 99)
 	cases := []struct{ line, why string }{
 		{`not json`, "not a JSON object"},
@@ -728,7 +730,7 @@ func TestInterrupted(t *testing.T) {
 func TestEmptyInput(t *testing.T) {
 	e := newEnv(t) // any engine call fails the test: there is nothing to act on
 	e.f = &fake{t: t}
-	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix}}
+	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	res, sum := e.run(context.Background())
 	if len(res) != 0 || sum.Total() != 0 || !sum.Ok() {
 		t.Errorf("%v %v", res, sum)
