@@ -1,6 +1,18 @@
 // Package e2e runs the testscript end-to-end scripts in testdata/script
 // against the real binaries (registered with testscript.Main, so no go
 // build) and, for scripts that ask for [docker], the real engine.
+//
+// House rules for a script (TestScriptsCheckExitCodes enforces the first):
+//
+//   - A failure is checked with `exits N command [args...]`, N the exit code
+//     the README's table documents (2 usage, 1 runtime, 3 bad spec, 130
+//     interrupted, 127 "not found" from sh). `exec` checks success. `! exec`
+//     only for a background command the script kills with SIGKILL.
+//   - A script that needs the engine starts with `[!docker] skip`: under
+//     -short it skips without asking the engine; under CI=true a missing
+//     engine fails it.
+//   - Everything a script makes on the engine is named with $P (or carries
+//     $TOKEN) and is purged when the script ends.
 package e2e
 
 import (
