@@ -166,3 +166,19 @@ func TestEngineUse(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerConditionUnderShort: under -short [docker] is false at once,
+// never an error and never a question to the engine (make unit runs this
+// with CI=true and DOCKER_HOST pointing nowhere, where asking would fail).
+func TestDockerConditionUnderShort(t *testing.T) {
+	if !testing.Short() {
+		t.Skip("this checks what -short does")
+	}
+	ok, err := condition("docker")
+	if ok || err != nil {
+		t.Fatalf("[docker] under -short = %v, %v; want false, nil", ok, err)
+	}
+	if enginetest.Up() {
+		t.Fatal("the engine was made ready under -short")
+	}
+}
