@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,18 +37,46 @@ func TestScriptsCheckExitCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		script := string(a.Comment)
-		for i, line := range strings.Split(script, "\n") {
-			if !negExec.MatchString(line) {
-				continue
-			}
-			m := background.FindStringSubmatch(line)
-			if m != nil && regexp.MustCompile(`(?m)^\s*kill -(KILL|9) `+m[1]+`\s*$`).MatchString(script) {
-				continue
-			}
+		for _, n := range uncheckedFailures(string(a.Comment)) {
 			t.Errorf("%s:%d: %s\n\tcheck the exit code: `exits N command ...` (see the README's Tests section); "+
-				"`! exec` is only for a background command the script kills with SIGKILL", filepath.Base(f), i+1, strings.TrimSpace(line))
+				"`! exec` is only for a background command the script kills with SIGKILL", filepath.Base(f), n, strings.TrimSpace(strings.Split(string(a.Comment), "\n")[n-1]))
 		}
+	}
+}
+
+// uncheckedFailures returns the line numbers of a script's `! exec` (or
+// `? exec`) lines that are not a background command killed with SIGKILL.
+func uncheckedFailures(script string) []int {
+	var out []int
+	for i, line := range strings.Split(script, "\n") {
+		if !negExec.MatchString(line) {
+			continue
+		}
+		m := background.FindStringSubmatch(line)
+		if m != nil && regexp.MustCompile(`(?m)^\s*kill -(KILL|9) `+m[1]+`\s*$`).MatchString(script) {
+			continue
+		}
+		out = append(out, i+1)
+	}
+	return out
+}
+
+func TestUncheckedFailures(t *testing.T) {
+	script := `exec ok
+! exec bottle-ls
+[docker] ! exec bottle-ls
+? exec bottle-ls
+exits 2 bottle-ls
+! exec bottle-launch &killed&
+! exec bottle-launch &interrupted&
+kill -KILL killed
+kill -INT interrupted
+! exists file
+! stdout .
+`
+	got := fmt.Sprint(uncheckedFailures(script))
+	if want := "[2 3 4 7]"; got != want {
+		t.Errorf("unchecked failures at lines %s; want %s", got, want)
 	}
 }
 
