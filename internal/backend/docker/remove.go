@@ -37,9 +37,10 @@ func DefaultRetry() Retry {
 	}
 }
 
-func (b *Backend) retry() Retry {
-	if b.Retry != nil {
-		return *b.Retry
+// retries is the remover's Retry: its backend's, or DefaultRetry.
+func (r *remover) retries() Retry {
+	if r.retry != nil {
+		return *r.retry
 	}
 	return DefaultRetry()
 }
@@ -125,7 +126,7 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 	if why := b.Check(item); why != "" {
 		return bottle.Result{Status: bottle.Invalid, Reason: why}
 	}
-	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, retry: b.retry()}
+	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, retry: b.Retry}
 	switch item.Kind {
 	case bottle.KindContainer:
 		return single(r.container(ctx, bottle.Container{Name: item.Name, ID: item.ID}, ""))
@@ -145,12 +146,12 @@ type remover struct {
 	api        engine.Remover
 	opt        backend.RemoveOptions
 	notRunning bool
+	retry      *Retry // how calls are tried again; nil is DefaultRetry()
 	// lone is set for a lone container, network or volume item: a stray,
 	// which carries no compose project label. A member of a compose project
 	// is removed only through its project's item, never one by one (that
 	// would pass by the project's checks, such as its launcher's lock).
-	lone  bool
-	retry Retry
+	lone bool
 }
 
 // interrupted is an Acquire failure: the run is stopping, nothing new starts.
@@ -162,7 +163,7 @@ func (i interrupted) Error() string { return i.err.Error() }
 // errors with backoff a bounded number of times; each try takes a slot of
 // its own, so a run that is stopping starts no new try.
 func (r *remover) call(ctx context.Context, f func() error) error {
-	return retry.Do(ctx, r.retry.Transient, engine.IsTransient, func() error {
+	return retry.Do(ctx, r.retries().Transient, engine.IsTransient, func() error {
 		if r.opt.Acquire == nil {
 			return f()
 		}
@@ -325,7 +326,7 @@ func (r *remover) network(ctx context.Context, want bottle.Network, project stri
 		return rr
 	}
 	return r.done(rr, func() error {
-		return retry.Do(ctx, r.retry.Endpoints, engine.IsActiveEndpoints, func() error {
+		return retry.Do(ctx, r.retries().Endpoints, engine.IsActiveEndpoints, func() error {
 			return r.call(ctx, func() error { return r.api.RemoveNetwork(ctx, want.ID) })
 		})
 	})
