@@ -111,12 +111,16 @@ func setup(e *testscript.Env) error {
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
-		return enginetest.Use(testing.Short(), enginetest.Required(), enginetest.Ready)
+		return enginetest.Use(testing.Short(), enginetest.Required(), engineReady)
 	case "compose2":
 		return hasCompose2(), nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
+
+// engineReady is enginetest.Ready: the engine answers, the test images are
+// built and this binary holds the machine lock (an error under -short).
+func engineReady() error { return enginetest.Ready() }
 
 // hasCompose2 reports whether `docker compose version` works in the
 // environment the scripts run in: HOME is an empty $WORK/home there, so a
