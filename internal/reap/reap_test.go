@@ -141,6 +141,44 @@ func (f *fake) RemoveVolume(_ context.Context, name string) error {
 	return f.removeVolume(name)
 }
 
+// errorCounter is a testing.TB that counts Errorf calls instead of failing.
+type errorCounter struct {
+	testing.TB
+	errors int
+}
+
+func (e *errorCounter) Errorf(string, ...any) { e.errors++ }
+
+// TestFakeIsStrict: every call the fake was not set up for fails the test
+// and answers an error (as the README promises of every fake).
+func TestFakeIsStrict(t *testing.T) {
+	rec := &errorCounter{TB: t}
+	f := &fake{t: rec}
+	ctx := context.Background()
+	var errs []error
+	_, err := f.Containers(ctx)
+	errs = append(errs, err)
+	_, err = f.Networks(ctx)
+	errs = append(errs, err)
+	_, err = f.Volumes(ctx)
+	errs = append(errs, err)
+	_, err = f.InspectContainer(ctx, "x")
+	errs = append(errs, err)
+	_, err = f.InspectNetwork(ctx, "x")
+	errs = append(errs, err)
+	_, err = f.InspectVolume(ctx, "x")
+	errs = append(errs, err)
+	errs = append(errs, f.RemoveContainer(ctx, "x"), f.RemoveNetwork(ctx, "x"), f.RemoveVolume(ctx, "x"))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("call %d: no error from an unset call", i)
+		}
+	}
+	if rec.errors != len(errs) {
+		t.Errorf("%d of %d unset calls failed the test", rec.errors, len(errs))
+	}
+}
+
 // world is what the fake engine holds: containers, networks and volumes
 // by ID (volumes by name), answering inspect and remove like the engine.
 type world struct {
@@ -734,43 +772,5 @@ func TestEmptyInput(t *testing.T) {
 	res, sum := e.run(context.Background())
 	if len(res) != 0 || sum.Total() != 0 || !sum.Ok() {
 		t.Errorf("%v %v", res, sum)
-	}
-}
-
-// errorCounter is a testing.TB that counts Errorf calls instead of failing.
-type errorCounter struct {
-	testing.TB
-	errors int
-}
-
-func (e *errorCounter) Errorf(string, ...any) { e.errors++ }
-
-// TestFakeIsStrict: every call the fake was not set up for fails the test
-// and answers an error (as the README promises of every fake).
-func TestFakeIsStrict(t *testing.T) {
-	rec := &errorCounter{TB: t}
-	f := &fake{t: rec}
-	ctx := context.Background()
-	var errs []error
-	_, err := f.Containers(ctx)
-	errs = append(errs, err)
-	_, err = f.Networks(ctx)
-	errs = append(errs, err)
-	_, err = f.Volumes(ctx)
-	errs = append(errs, err)
-	_, err = f.InspectContainer(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectNetwork(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectVolume(ctx, "x")
-	errs = append(errs, err)
-	errs = append(errs, f.RemoveContainer(ctx, "x"), f.RemoveNetwork(ctx, "x"), f.RemoveVolume(ctx, "x"))
-	for i, err := range errs {
-		if err == nil {
-			t.Errorf("call %d: no error from an unset call", i)
-		}
-	}
-	if rec.errors != len(errs) {
-		t.Errorf("%d of %d unset calls failed the test", rec.errors, len(errs))
 	}
 }
