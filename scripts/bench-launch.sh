@@ -4,7 +4,7 @@
 # fairer yardstick, is not installed here). Medians of BENCH_ROUNDS rounds
 # (default 7); prints the ratios (targets: launch <= 1, teardown <= 0.67).
 # Run by `make bench`, which holds the engine-test lock: do not run it
-# while engine tests run (or run it as: flock /tmp/bottle-engine-tests.lock scripts/bench-launch.sh).
+# while engine tests run (or run it as: scripts/engine-lock.sh run scripts/bench-launch.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test-images.sh

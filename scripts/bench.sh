@@ -3,11 +3,10 @@
 # engine-test lock so no test suite shares the engine's address pools with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lock="${TMPDIR:-/tmp}/bottle-engine-tests.lock"
 status=0
 for b in scripts/bench-*.sh; do
 	[ -e "$b" ] || continue
 	echo "=== $b" >&2
-	flock "$lock" "$b" || status=1
+	scripts/engine-lock.sh run "$b" || status=1
 done
 exit $status

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
 )
 
 // Inventory is what one backend holds right now.
@@ -77,15 +78,19 @@ type Survey struct {
 // Ask asks every backend at once.
 func Ask(ctx context.Context, backends []Backend) *Survey {
 	s := &Survey{ByBackend: map[string]Inventory{}, Errors: map[string]error{}}
-	ctx = withShared(ctx)
+	listings := &Listings{} // this survey's, and only this survey's
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, b := range backends {
 		s.order = append(s.order, b.Name())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			inv, err := b.Inventory(ctx)
+		wg.Go(func() {
+			var inv Inventory
+			var err error
+			if sb, ok := b.(Sharing); ok {
+				inv, err = sb.InventoryFrom(ctx, listings)
+			} else {
+				inv, err = b.Inventory(ctx)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -93,7 +98,7 @@ func Ask(ctx context.Context, backends []Backend) *Survey {
 				return
 			}
 			s.ByBackend[b.Name()] = inv
-		}()
+		})
 	}
 	wg.Wait()
 	return s
@@ -169,41 +174,39 @@ func (s *Survey) Live() map[string]bool {
 	return live
 }
 
-type sharedKey struct{}
-
-type sharedCell struct {
-	once sync.Once
-	v    any
-	err  error
+// Sharing is a backend whose inventory reads a source that other backends
+// read too: the docker and smolmachines backends both list the one engine.
+// Ask gives every Sharing backend of one survey the same Listings, so the
+// engine is listed once per survey; a later survey (the reaper's check at
+// the moment it acts) makes new Listings and lists afresh.
+type Sharing interface {
+	Backend
+	// InventoryFrom is Inventory reading shared sources through l; a nil l
+	// reads them afresh, as Inventory does.
+	InventoryFrom(ctx context.Context, l *Listings) (Inventory, error)
 }
 
-type sharedStore struct {
-	mu    sync.Mutex
-	cells map[string]*sharedCell
+// Listings are the shared sources of one survey, each read at most once:
+// today the engine's listing. Ask makes one per survey; nothing else keeps
+// them.
+type Listings struct {
+	mu     sync.Mutex
+	engine func() (engine.World, error) // a sync.OnceValues, made at the first call
 }
 
-func withShared(ctx context.Context) context.Context {
-	return context.WithValue(ctx, sharedKey{}, &sharedStore{cells: map[string]*sharedCell{}})
-}
-
-// Shared runs f once per Survey for key and gives every backend of that
-// Survey the same answer, so backends that read the same source (the docker
-// and smolmachines backends both list the one engine) cost one listing per
-// run. Outside a Survey it simply calls f: a later Survey (the reaper's
-// check at the moment it acts) always asks afresh.
-func Shared[T any](ctx context.Context, key string, f func(context.Context) (T, error)) (T, error) {
-	st, _ := ctx.Value(sharedKey{}).(*sharedStore)
-	if st == nil {
-		return f(ctx)
+// Engine returns the survey's listing of the engine api, listing it at the
+// first call (with that call's ctx); every later call of the survey gets the
+// same answer. A nil Listings lists afresh. A survey has one engine: api is
+// only used by the first call.
+func (l *Listings) Engine(ctx context.Context, api engine.Lister) (engine.World, error) {
+	if l == nil {
+		return engine.ListAll(ctx, api)
 	}
-	st.mu.Lock()
-	c := st.cells[key]
-	if c == nil {
-		c = &sharedCell{}
-		st.cells[key] = c
+	l.mu.Lock()
+	if l.engine == nil {
+		l.engine = sync.OnceValues(func() (engine.World, error) { return engine.ListAll(ctx, api) })
 	}
-	st.mu.Unlock()
-	c.once.Do(func() { c.v, c.err = f(ctx) })
-	v, _ := c.v.(T)
-	return v, c.err
+	list := l.engine
+	l.mu.Unlock()
+	return list()
 }

@@ -1,16 +1,29 @@
 // Package e2e runs the testscript end-to-end scripts in testdata/script
 // against the real binaries (registered with testscript.Main, so no go
 // build) and, for scripts that ask for [docker], the real engine.
+//
+// House rules for a script (TestScriptsCheckExitCodes enforces the first):
+//
+//   - A failure is checked with `exits N command [args...]`, N the exit code
+//     the README's table documents (2 usage, 1 runtime, 3 bad spec, 130
+//     interrupted, 127 "not found" from sh). `exec` checks success. `! exec`
+//     only for a background command the script kills with SIGKILL.
+//   - A script that needs the engine starts with `[!docker] skip`: under
+//     -short it skips without asking the engine; under CI=true a missing
+//     engine fails it.
+//   - Everything a script makes on the engine is named with $P (or carries
+//     $TOKEN) and is purged when the script ends.
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -37,33 +50,8 @@ func TestMain(m *testing.M) {
 	})
 }
 
-var (
-	engineOnce sync.Once
-	engineErr  error
-	release    func()
-)
-
-// engineReady pings the engine, builds the test images and takes the
-// machine-wide engine-test lock, once per test binary.
-func engineReady() error {
-	engineOnce.Do(func() {
-		if engineErr = enginetest.Ping(); engineErr != nil {
-			return
-		}
-		if engineErr = enginetest.BuildImages(); engineErr != nil {
-			return
-		}
-		release, engineErr = enginetest.LockMachine()
-	})
-	return engineErr
-}
-
 func TestScripts(t *testing.T) {
-	t.Cleanup(func() {
-		if release != nil {
-			release()
-		}
-	})
+	t.Cleanup(enginetest.Release)
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
@@ -72,6 +60,7 @@ func TestScripts(t *testing.T) {
 		Setup:               setup,
 		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":           cmdExits,
 			"purge":           cmdPurge,
 			"without-smolvm":  cmdWithoutSmolvm,
 			"engine-proxy":    cmdEngineProxy,
@@ -81,6 +70,10 @@ func TestScripts(t *testing.T) {
 		},
 	})
 }
+
+// passEnv are the variables a script gets from the test's environment:
+// which engine, and CI. Everything else is pinned by setup.
+var passEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "CI"}
 
 // setup pins the environment: a unique prefix ($P, also $BOTTLE_PREFIX), a
 // temporary state root ($BOTTLE_STATE_DIR) and HOME inside $WORK, and a
@@ -95,40 +88,97 @@ func setup(e *testscript.Env) error {
 	e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 	e.Setenv("IMAGE", enginetest.SleeperImage)
 	e.Setenv(smolvmfake.EnvState, filepath.Join(e.WorkDir, "smolvm-machines.json"))
-	for _, k := range []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "CI"} {
+	for _, k := range passEnv {
 		if v := os.Getenv(k); v != "" {
 			e.Setenv(k, v)
 		}
 	}
 	e.Defer(func() {
-		if err := enginetest.Purge(token); err != nil && engineErr == nil && release != nil {
+		// Only a script of a run whose engine is ready made anything (and
+		// under -short no script may touch the engine at all).
+		if !enginetest.Up() {
+			return
+		}
+		if err := enginetest.Purge(token); err != nil {
 			e.T().Fatal(err)
 		}
 	})
 	return nil
 }
 
-// condition knows [docker] (the engine answers; under CI=true a missing
-// engine is an error, never a skip), [compose2] (the docker compose v2
-// plugin is installed) and fails loudly on unknown names.
+// condition knows [docker] (the engine answers; skipped under -short; under
+// CI=true a missing engine is an error, never a skip), [compose2] (the
+// docker compose v2 plugin is installed, as the scripts see it) and fails
+// loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
-		if err := engineReady(); err != nil {
-			if enginetest.Required() {
-				return false, fmt.Errorf("CI=true but the Docker engine is not usable: %v", err)
-			}
-			return false, nil
-		}
-		return true, nil
+		return enginetest.Use(testing.Short(), enginetest.Required(), engineReady)
 	case "root":
 		// real bind mounts (bind-mount) need root
 		return os.Geteuid() == 0, nil
 	case "compose2":
-		// docker compose v2 (the CLI plugin); only v1 may be installed.
-		return exec.Command("docker", "compose", "version").Run() == nil, nil
+		return hasCompose2(), nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+// engineReady is enginetest.Ready: the engine answers, the test images are
+// built and this binary holds the machine lock (an error under -short).
+func engineReady() error { return enginetest.Ready() }
+
+// hasCompose2 reports whether `docker compose version` works in the
+// environment the scripts run in: HOME is an empty $WORK/home there, so a
+// per-user plugin in the real ~/.docker/cli-plugins is not seen, and only
+// the variables setup passes on are set. (A condition cannot see the
+// script's own environment, so it builds the same one.)
+func hasCompose2() bool {
+	home, err := os.MkdirTemp("", "bottle-e2e-home-")
+	if err != nil {
+		return false
+	}
+	defer os.RemoveAll(home)
+	cmd := exec.Command("docker", "compose", "version")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
+	for _, k := range passEnv {
+		if v := os.Getenv(k); v != "" {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	return cmd.Run() == nil
+}
+
+// exits N command [args...]
+//
+// Runs command as exec does (stdin and ttyin apply; stdout and stderr are
+// kept for the checks that follow) and fails unless it exits with code N
+// (1-255). It is how every script checks a failure: `! exec` accepts any
+// non-zero code, so scripts use it only for a background command they kill
+// with SIGKILL (no exit code at all); TestScriptsCheckExitCodes holds every
+// script to that.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N command [args...] (exec checks success; there is no ! exits)")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil || want < 1 || want > 255 {
+		ts.Fatalf("exits: bad exit code %q: use 1-255 (exec checks 0)", args[0])
+	}
+	if strings.HasSuffix(args[len(args)-1], "&") {
+		ts.Fatalf("exits: no background commands; see cmdExits in internal/e2e")
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		ts.Fatalf("%s exited 0; want %d", args[1], want)
+	case errors.As(err, &ee) && ee.ExitCode() == want:
+		ts.Logf("[exit %d, as wanted]", want)
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		ts.Fatalf("%s exited %d; want %d", args[1], ee.ExitCode(), want)
+	default:
+		ts.Fatalf("%s: %v; want exit %d", args[1], err, want)
+	}
 }
 
 // purge removes everything named with this script's token now (scripts

@@ -38,20 +38,23 @@ type proxy struct {
 
 var proxies sync.Map // *testscript.TestScript → *proxy
 
-// engine-proxy [-tls] [-hangup]
+// engine-proxy [-tls [-anyclient]] [-hangup]
 //
 // Starts a proxy to the real engine and points DOCKER_HOST at it:
 // a unix socket $WORK/engine.sock, or with -tls a TCP listener on
 // 127.0.0.1 with a fresh CA that demands a client certificate
 // (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=$WORK/certs hold ca.pem, cert.pem,
-// key.pem). With -hangup nothing is proxied: every connection is closed at
-// once. engine-requests prints what the proxy saw.
+// key.pem); with -anyclient as well it asks for no client certificate.
+// With -hangup nothing is proxied: every connection is closed at once.
+// engine-requests prints what the proxy saw (requests that arrived over
+// plain HTTP at a TLS listener never get that far).
 func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("engine-proxy", flag.ContinueOnError)
 	useTLS := fs.Bool("tls", false, "")
+	anyClient := fs.Bool("anyclient", false, "")
 	hangup := fs.Bool("hangup", false, "")
-	if neg || fs.Parse(args) != nil || fs.NArg() != 0 {
-		ts.Fatalf("usage: engine-proxy [-tls] [-hangup]")
+	if neg || fs.Parse(args) != nil || fs.NArg() != 0 || (*anyClient && !*useTLS) {
+		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup]")
 	}
 	p := &proxy{}
 	proxies.Store(ts, p)
@@ -60,6 +63,9 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	var err error
 	if *useTLS {
 		cfg := makeCerts(ts, ts.MkAbs("certs"))
+		if *anyClient {
+			cfg.ClientAuth = tls.NoClientCert
+		}
 		ln, err = tls.Listen("tcp", "127.0.0.1:0", cfg)
 		ts.Check(err)
 		ts.Setenv("DOCKER_HOST", "tcp://"+ln.Addr().String())

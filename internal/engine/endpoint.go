@@ -120,8 +120,10 @@ func Resolve(getenv func(string) string) (Endpoint, error) {
 		return ep, fmt.Errorf("docker context %q has no docker endpoint; run `docker context inspect %s`", name, name)
 	}
 	ep.Host, ep.Source = d.Host, fmt.Sprintf("context %q", name)
+	// TLS when the context holds TLS material or says SkipTLSVerify (TLS
+	// without verifying, no files needed), as the docker CLI does.
 	tlsDir := filepath.Join(configDir, "contexts", "tls", id, "docker")
-	if ca, cert, key := existing(tlsDir, "ca.pem"), existing(tlsDir, "cert.pem"), existing(tlsDir, "key.pem"); ca != "" || cert != "" || key != "" {
+	if ca, cert, key := existing(tlsDir, "ca.pem"), existing(tlsDir, "cert.pem"), existing(tlsDir, "key.pem"); ca != "" || cert != "" || key != "" || d.SkipTLSVerify {
 		ep.TLS, ep.Verify = true, !d.SkipTLSVerify
 		ep.CA, ep.Cert, ep.Key = ca, cert, key
 	}

@@ -47,6 +47,7 @@ func TestResolve(t *testing.T) {
 	touch(t, cfg, "ca.pem") // DOCKER_TLS without a cert path looks in the config dir
 	dockerContext(t, cfg, "remote", `{"Name":"remote","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://10.0.0.9:2376","SkipTLSVerify":false}}}`, "ca.pem", "cert.pem", "key.pem")
 	dockerContext(t, cfg, "insecure", `{"Name":"insecure","Endpoints":{"docker":{"Host":"tcp://10.0.0.8:2376","SkipTLSVerify":true}}}`, "ca.pem")
+	dockerContext(t, cfg, "skiponly", `{"Name":"skiponly","Endpoints":{"docker":{"Host":"tcp://10.0.0.7:2376","SkipTLSVerify":true}}}`)
 	dockerContext(t, cfg, "local", `{"Name":"local","Endpoints":{"docker":{"Host":"unix:///run/user/1000/docker.sock"}}}`)
 
 	for _, tc := range []struct {
@@ -81,6 +82,8 @@ func TestResolve(t *testing.T) {
 		{"context with SkipTLSVerify", map[string]string{"HOME": home, "DOCKER_CONTEXT": "insecure"},
 			Endpoint{Host: "tcp://10.0.0.8:2376", Source: `context "insecure"`, TLS: true, Verify: false,
 				CA: filepath.Join(cfg, "contexts", "tls", id("insecure"), "docker", "ca.pem")}},
+		{"context with SkipTLSVerify and no TLS files: TLS, not verified (the docker CLI speaks TLS here)", map[string]string{"HOME": home, "DOCKER_CONTEXT": "skiponly"},
+			Endpoint{Host: "tcp://10.0.0.7:2376", Source: `context "skiponly"`, TLS: true, Verify: false}},
 		{"context without TLS", map[string]string{"HOME": home, "DOCKER_CONTEXT": "local"},
 			Endpoint{Host: "unix:///run/user/1000/docker.sock", Source: `context "local"`}},
 		{"DOCKER_CONFIG moves the store", map[string]string{"HOME": "/nonexistent", "DOCKER_CONFIG": cfg, "DOCKER_CONTEXT": "local"},
@@ -180,7 +183,7 @@ func TestOpenBadTLS(t *testing.T) {
 	dir := t.TempDir()
 	touch(t, dir, "ca.pem")
 	_, err := Open(Endpoint{Host: "tcp://127.0.0.1:1", Source: "DOCKER_HOST", TLS: true, Verify: true, CA: filepath.Join(dir, "ca.pem")})
-	if err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") || !strings.Contains(err.Error(), "check DOCKER_CERT_PATH") {
+	if err == nil || !strings.Contains(err.Error(), "failed to append certificates from PEM file") || !strings.Contains(err.Error(), "check DOCKER_CERT_PATH") {
 		t.Fatalf("err %v", err)
 	}
 }

@@ -8,18 +8,17 @@ package engine
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path"
 	"strings"
 	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/go-connections/tlsconfig"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -364,30 +363,17 @@ func (e *Client) RemoveVolume(ctx context.Context, name string) error {
 	return e.wrap(err)
 }
 
-// tlsConfig loads the endpoint's certificates. Without Verify the server's
-// certificate is not checked (DOCKER_TLS without DOCKER_TLS_VERIFY, or a
-// context with SkipTLSVerify), as the docker CLI does.
+// tlsConfig loads the endpoint's certificates with the docker CLI's own
+// library (github.com/docker/go-connections/tlsconfig), the way the CLI
+// does: only the given CA is trusted (ExclusiveRootPools); without Verify
+// the server's certificate is not checked and no CA is read (DOCKER_TLS
+// without DOCKER_TLS_VERIFY, or a context with SkipTLSVerify).
 func tlsConfig(ep Endpoint) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !ep.Verify} //nolint:gosec // the user asked for it
-	if ep.CA != "" {
-		pem, err := os.ReadFile(ep.CA)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", ep.CA)
-		}
-		cfg.RootCAs = pool
-	}
-	if ep.Cert != "" || ep.Key != "" {
-		cert, err := tls.LoadX509KeyPair(ep.Cert, ep.Key)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
+	return tlsconfig.Client(tlsconfig.Options{
+		CAFile: ep.CA, CertFile: ep.Cert, KeyFile: ep.Key,
+		InsecureSkipVerify: !ep.Verify, //nolint:gosec // the user asked for it
+		ExclusiveRootPools: true,
+	})
 }
 
 func parseTime(s string) time.Time {

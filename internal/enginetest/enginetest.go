@@ -8,12 +8,17 @@ package enginetest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/engine"
@@ -38,23 +43,149 @@ func Token() string {
 // Prefix returns the resource prefix for a token.
 func Prefix(token string) string { return "bt" + token + "-" }
 
+// LockPath is the machine-wide engine-test lock. Its holder writes who it
+// is into it (Holder), so that a waiter can say whom it waits for.
+func LockPath() string { return filepath.Join(os.TempDir(), "bottle-engine-tests.lock") }
+
 // LockMachine waits for the machine-wide engine-test lock and returns its
 // release. Hold it for the whole of a suite that makes engine resources.
-func LockMachine() (release func(), err error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "bottle-engine-tests.lock"), os.O_RDWR|os.O_CREATE, 0o666)
+// While it waits it says so on wait (once, naming the holder the lock file
+// names); once it holds the lock it writes its own pid and command line
+// into the file, and empties it again on release.
+func LockMachine(wait io.Writer) (release func(), err error) {
+	return lockFile(LockPath(), wait)
+}
+
+func lockFile(path string, wait io.Writer) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, err
+		}
+		start := time.Now()
+		fmt.Fprintf(wait, "enginetest: waiting for the engine-test lock %s, held by %s\n", path, Holder(path))
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, err
+		}
+		fmt.Fprintf(wait, "enginetest: got the engine-test lock after %s\n", time.Since(start).Round(time.Second))
 	}
-	return func() { f.Close() }, nil
+	// Say who holds it; a failure here only makes a waiter's message vaguer.
+	if f.Truncate(0) == nil {
+		_, _ = f.WriteAt([]byte(holderLine()), 0)
+	}
+	return func() {
+		_ = f.Truncate(0)
+		f.Close()
+	}, nil
+}
+
+func holderLine() string {
+	return fmt.Sprintf("pid %d since %s: %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339), strings.Join(os.Args, " "))
+}
+
+// Holder says who holds the lock at path, as its holder wrote it ("pid 123
+// since 2026-01-02T03:04:05Z: /tmp/go-build…/e2e.test -test.run …"), or
+// "a process that does not say who it is" (an older holder, or flock(1)
+// without a note).
+func Holder(path string) string {
+	b, err := os.ReadFile(path)
+	if s := strings.TrimSpace(string(b)); err == nil && s != "" {
+		return s
+	}
+	return "a process that does not say who it is"
 }
 
 // Required reports whether engine tests must run (CI=true): then a missing
 // engine fails them instead of skipping them.
 func Required() bool { return os.Getenv("CI") == "true" }
+
+var (
+	readyOnce sync.Once
+	readyErr  error
+	up        atomic.Bool
+	release   func()
+)
+
+// Ready pings the engine, builds the test images and takes the machine-wide
+// engine-test lock, once per test binary; the lock is held until Release
+// (or the binary's exit). It never contacts the engine under -short.
+func Ready() error {
+	readyOnce.Do(func() {
+		if testing.Short() {
+			readyErr = errors.New("go test -short runs no engine test")
+			return
+		}
+		if readyErr = Ping(); readyErr != nil {
+			return
+		}
+		if readyErr = BuildImages(); readyErr != nil {
+			return
+		}
+		if release, readyErr = LockMachine(waitNote()); readyErr == nil {
+			up.Store(true)
+		}
+	})
+	return readyErr
+}
+
+// waitNote is where a test binary says it waits for the lock: its stderr,
+// which go test shows only when the package is done, and the terminal if
+// there is one, so that a person watching `make test` sees it now.
+func waitNote() io.Writer {
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		return io.MultiWriter(os.Stderr, tty) // closed at exit
+	}
+	return os.Stderr
+}
+
+// Up reports whether Ready succeeded, without asking the engine.
+func Up() bool { return up.Load() }
+
+// Release gives the machine lock back, if Ready took it.
+func Release() {
+	if up.Swap(false) {
+		release()
+	}
+}
+
+// Use decides whether an engine test runs: under -short it never does
+// (skip; `go test -short` and `make unit` touch no engine), else it runs when
+// the engine is ready; an engine that is not is a skip, except under CI=true
+// where it is an error (a missing engine must fail CI, never pass it).
+// ready is only called when the test would run.
+func Use(short, required bool, ready func() error) (run bool, err error) {
+	if short {
+		return false, nil
+	}
+	if err := ready(); err != nil {
+		if required {
+			return false, fmt.Errorf("CI=true but the Docker engine is not usable: %v", err)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// Need is Use for a Go test: it skips t under -short or without an engine,
+// fails it under CI=true without an engine, and otherwise returns with the
+// engine ready and the machine lock held.
+func Need(t testing.TB) {
+	t.Helper()
+	run, err := Use(testing.Short(), Required(), Ready)
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case !run && testing.Short():
+		t.Skip("engine test: skipped under -short")
+	case !run:
+		t.Skipf("engine test: no usable Docker engine (%v); under CI=true this fails", readyErr)
+	}
+}
 
 // Ping checks that the engine answers.
 func Ping() error {

@@ -54,9 +54,8 @@ func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	var entries []statedir.Entry
 	var scanErr error
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); survey = backend.Ask(ctx, backends) }()
-	go func() { defer wg.Done(); entries, scanErr = statedir.Scan(opt.StateRoot) }()
+	wg.Go(func() { survey = backend.Ask(ctx, backends) })
+	wg.Go(func() { entries, scanErr = statedir.Scan(opt.StateRoot) })
 	wg.Wait()
 	return Build(survey, entries, scanErr, opt)
 }

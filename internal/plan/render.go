@@ -122,7 +122,9 @@ func count(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// Age says how long ago t was, the way docker ps does: 45s, 12m, 3h, 5d.
+// Age says how long ago t was in one short token: 45s, 12m, 3h (below two
+// days), 5d. (Not docker ps's wording, which is "3 hours ago": a plan line
+// or an ls column keeps to one word; TestAgeAndSize pins the format.)
 func Age(now, t time.Time) string {
 	d := now.Sub(t)
 	switch {

@@ -19,6 +19,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/jsonl"
+	"github.com/claude-bottle/bottle/internal/retry"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -26,17 +27,18 @@ import (
 // demand (an error mid-reap, a transient error, a 403 that goes away); the
 // real-engine paths are in testdata/script/reap_*.txtar.
 
-func TestMain(m *testing.M) {
-	docker.TransientDelays = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
-	docker.EndpointDelays = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
-	os.Exit(m.Run())
+// fast is the retry of the tests' docker backend: three retries, a
+// millisecond apart.
+var fast = &docker.Retry{
+	Transient: retry.Backoff(time.Millisecond, time.Millisecond, 3),
+	Endpoints: retry.Backoff(time.Millisecond, time.Millisecond, 3),
 }
 
 const prefix = "bttest0001-"
 
 // fake is an engine whose unset methods fail the test. It logs every call.
 type fake struct {
-	t  *testing.T
+	t  testing.TB
 	mu sync.Mutex
 	// log holds "verb id" per call, in call order.
 	log []string
@@ -150,6 +152,44 @@ func (f *fake) RemoveVolume(_ context.Context, name string) error {
 		return f.unset("RemoveVolume")
 	}
 	return f.removeVolume(name)
+}
+
+// errorCounter is a testing.TB that counts Errorf calls instead of failing.
+type errorCounter struct {
+	testing.TB
+	errors int
+}
+
+func (e *errorCounter) Errorf(string, ...any) { e.errors++ }
+
+// TestFakeIsStrict: every call the fake was not set up for fails the test
+// and answers an error (as the README promises of every fake).
+func TestFakeIsStrict(t *testing.T) {
+	rec := &errorCounter{TB: t}
+	f := &fake{t: rec}
+	ctx := context.Background()
+	var errs []error
+	_, err := f.Containers(ctx)
+	errs = append(errs, err)
+	_, err = f.Networks(ctx)
+	errs = append(errs, err)
+	_, err = f.Volumes(ctx)
+	errs = append(errs, err)
+	_, err = f.InspectContainer(ctx, "x")
+	errs = append(errs, err)
+	_, err = f.InspectNetwork(ctx, "x")
+	errs = append(errs, err)
+	_, err = f.InspectVolume(ctx, "x")
+	errs = append(errs, err)
+	errs = append(errs, f.RemoveContainer(ctx, "x"), f.RemoveNetwork(ctx, "x"), f.RemoveVolume(ctx, "x"))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("call %d: no error from an unset call", i)
+		}
+	}
+	if rec.errors != len(errs) {
+		t.Errorf("%d of %d unset calls failed the test", rec.errors, len(errs))
+	}
 }
 
 // world is what the fake engine holds: containers, networks and volumes
@@ -307,7 +347,7 @@ func newEnv(t *testing.T) *env {
 	root := t.TempDir()
 	return &env{t: t, f: f, w: w, root: root, opt: Options{
 		Prefix: prefix, StateRoot: root, Jobs: 2,
-		Backends: []backend.Backend{&docker.Backend{API: f, Prefix: prefix}},
+		Backends: []backend.Backend{&docker.Backend{API: f, Prefix: prefix, Retry: fast}},
 	}}
 }
 
@@ -498,8 +538,8 @@ func TestTransientThenSuccess(t *testing.T) {
 	e.add(s)
 	res, _ = e.run(context.Background())
 	status(t, res[0], bottle.Failed, "connection reset")
-	if n := len(e.f.calls("rm-container")); n != len(docker.TransientDelays)+1 {
-		t.Errorf("%d tries, want %d", n, len(docker.TransientDelays)+1)
+	if n := len(e.f.calls("rm-container")); n != fast.Transient.Tries() {
+		t.Errorf("%d tries, want %d", n, fast.Transient.Tries())
 	}
 }
 
@@ -540,7 +580,7 @@ func TestActiveEndpointsThenSuccess(t *testing.T) {
 func TestInvalidLines(t *testing.T) {
 	e := newEnv(t) // any engine call fails the test: nothing here is acted on
 	e.f = &fake{t: t}
-	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix}}
+	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	good := fmt.Sprintf("%064x", 99)
 	cases := []struct{ line, why string }{
 		{`not json`, "not a JSON object"},
@@ -745,8 +785,9 @@ func TestInterrupted(t *testing.T) {
 }
 
 func TestEmptyInput(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t) // any engine call fails the test: there is nothing to act on
 	e.f = &fake{t: t}
+	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	res, sum := e.run(context.Background())
 	if len(res) != 0 || sum.Total() != 0 || !sum.Ok() {
 		t.Errorf("%v %v", res, sum)

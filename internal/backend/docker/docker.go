@@ -11,7 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
@@ -37,48 +36,32 @@ const (
 type Backend struct {
 	API    engine.API
 	Prefix string
+	// Retry is how engine calls are tried again; nil is DefaultRetry().
+	Retry *Retry
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var _ backend.Sharing = (*Backend)(nil)
 
 // Name returns "docker".
 func (b *Backend) Name() string { return bottle.Docker }
 
 // World is one listing of the engine: three requests, however much it holds.
-type World struct {
-	Containers []engine.Container
-	Networks   []engine.Network
-	Volumes    []engine.Volume
-}
+type World = engine.World
 
 // List lists containers, networks and volumes concurrently.
-func List(ctx context.Context, api engine.Lister) (World, error) {
-	var w World
-	var errs [3]error
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); w.Containers, errs[0] = api.Containers(ctx) }()
-	go func() { defer wg.Done(); w.Networks, errs[1] = api.Networks(ctx) }()
-	go func() { defer wg.Done(); w.Volumes, errs[2] = api.Volumes(ctx) }()
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return World{}, err
-		}
-	}
-	return w, nil
-}
+func List(ctx context.Context, api engine.Lister) (World, error) { return engine.ListAll(ctx, api) }
 
-// ListShared is List, done once per backend.Survey: every backend that
-// reads the engine's listing during one Survey shares the same answer.
-func ListShared(ctx context.Context, api engine.Lister) (World, error) {
-	return backend.Shared(ctx, "docker.List", func(ctx context.Context) (World, error) { return List(ctx, api) })
-}
-
-// Inventory lists the engine once and sorts what it holds into bottles
-// (compose projects) and strays.
+// Inventory lists the engine and sorts what it holds into bottles (compose
+// projects) and strays.
 func (b *Backend) Inventory(ctx context.Context) (backend.Inventory, error) {
-	w, err := ListShared(ctx, b.API)
+	return b.InventoryFrom(ctx, nil)
+}
+
+// InventoryFrom is Inventory reading the engine through a survey's
+// listings: within one backend.Survey the engine is listed once for every
+// backend that reads it.
+func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backend.Inventory, error) {
+	w, err := l.Engine(ctx, b.API)
 	if err != nil {
 		return backend.Inventory{}, err
 	}

@@ -12,20 +12,39 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/retry"
 )
 
 var _ backend.Remover = (*Backend)(nil)
 
-// Retry timing. Variables so that tests with a fake engine need not wait.
-var (
-	// TransientDelays are the waits before each retry of a call that
-	// failed transiently (connection reset, removal already in progress).
-	TransientDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
-	// EndpointDelays are the waits before each retry of a network removal
-	// the engine refused because containers are still attached: right after
-	// those containers went, the engine may not have let go of them yet.
-	EndpointDelays = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1000 * time.Millisecond}
-)
+// Retry is how the docker backend tries an engine call again.
+type Retry struct {
+	// Transient is for a call that failed transiently (connection reset,
+	// removal already in progress).
+	Transient retry.Policy
+	// Endpoints is for a network removal the engine refused because
+	// containers are still attached: right after those containers went, the
+	// engine may not have let go of them yet.
+	Endpoints retry.Policy
+}
+
+// DefaultRetry is the retry of a Backend whose Retry is nil: five retries,
+// 50 ms to 0.8 s apart for transient errors and 0.1 s to 1 s apart for
+// attached endpoints.
+func DefaultRetry() Retry {
+	return Retry{
+		Transient: retry.Backoff(50*time.Millisecond, 800*time.Millisecond, 5),
+		Endpoints: retry.Backoff(100*time.Millisecond, time.Second, 5),
+	}
+}
+
+// retries is the remover's Retry: its backend's, or DefaultRetry.
+func (r *remover) retries() Retry {
+	if r.retry != nil {
+		return *r.retry
+	}
+	return DefaultRetry()
+}
 
 // Handles reports whether item is a docker compose project, container,
 // network or volume.
@@ -141,7 +160,7 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 	if why := b.Check(item); why != "" {
 		return bottle.Result{Status: bottle.Invalid, Reason: why}
 	}
-	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}}
+	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}, retry: b.Retry}
 	for _, c := range item.Containers {
 		r.mine[c.ID] = true
 	}
@@ -206,6 +225,7 @@ type remover struct {
 	api        engine.API
 	opt        backend.RemoveOptions
 	notRunning bool
+	retry      *Retry // how calls are tried again; nil is DefaultRetry()
 	// lone is set for a lone container, network or volume item: a stray,
 	// which carries no compose project label. A member of a compose project
 	// is removed only through its project's item, never one by one (that
@@ -223,24 +243,20 @@ type interrupted struct{ err error }
 func (i interrupted) Error() string { return i.err.Error() }
 
 // call runs one engine call in a concurrency slot, retrying transient
-// errors with backoff a bounded number of times.
+// errors with backoff a bounded number of times; each try takes a slot of
+// its own, so a run that is stopping starts no new try.
 func (r *remover) call(ctx context.Context, f func() error) error {
-	for attempt := 0; ; attempt++ {
-		if r.opt.Acquire != nil {
-			release, err := r.opt.Acquire(ctx)
-			if err != nil {
-				return interrupted{err}
-			}
-			err = f()
-			release()
-			if !engine.IsTransient(err) || attempt >= len(TransientDelays) {
-				return err
-			}
-		} else if err := f(); !engine.IsTransient(err) || attempt >= len(TransientDelays) {
-			return err
+	return retry.Do(ctx, r.retries().Transient, engine.IsTransient, func() error {
+		if r.opt.Acquire == nil {
+			return f()
 		}
-		time.Sleep(TransientDelays[attempt])
-	}
+		release, err := r.opt.Acquire(ctx)
+		if err != nil {
+			return interrupted{err}
+		}
+		defer release()
+		return f()
+	})
 }
 
 // outcome turns an error of a step into a member's result.
@@ -433,13 +449,9 @@ func (r *remover) network(ctx context.Context, want bottle.Network, project stri
 		return rr
 	}
 	return r.done(rr, func() error {
-		for attempt := 0; ; attempt++ {
-			err := r.call(ctx, func() error { return r.api.RemoveNetwork(ctx, want.ID) })
-			if !engine.IsActiveEndpoints(err) || attempt >= len(EndpointDelays) {
-				return err
-			}
-			time.Sleep(EndpointDelays[attempt])
-		}
+		return retry.Do(ctx, r.retries().Endpoints, engine.IsActiveEndpoints, func() error {
+			return r.call(ctx, func() error { return r.api.RemoveNetwork(ctx, want.ID) })
+		})
 	})
 }
 
@@ -585,8 +597,7 @@ func Rollup(members []bottle.ResourceResult) bottle.Result {
 func parallel(n int, f func(i int)) {
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() { defer wg.Done(); f(i) }()
+		wg.Go(func() { f(i) })
 	}
 	wg.Wait()
 }

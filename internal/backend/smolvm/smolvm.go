@@ -38,7 +38,7 @@ type Backend struct {
 }
 
 var (
-	_ backend.Backend = (*Backend)(nil)
+	_ backend.Sharing = (*Backend)(nil)
 	_ backend.Remover = (*Backend)(nil)
 )
 
@@ -63,16 +63,20 @@ func (b *Backend) machines(ctx context.Context) ([]Machine, error) {
 }
 
 // Inventory asks smolvm for its machines and the engine for bundle parts,
-// at once. The engine listing is shared with the docker backend within one
-// Survey.
+// at once.
 func (b *Backend) Inventory(ctx context.Context) (backend.Inventory, error) {
+	return b.InventoryFrom(ctx, nil)
+}
+
+// InventoryFrom is Inventory reading the engine through a survey's
+// listings, which the docker backend of the same survey shares.
+func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backend.Inventory, error) {
 	var ms []Machine
 	var w docker.World
 	var mErr, wErr error
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); ms, mErr = b.machines(ctx) }()
-	go func() { defer wg.Done(); w, wErr = docker.ListShared(ctx, b.API) }()
+	wg.Go(func() { ms, mErr = b.machines(ctx) })
+	wg.Go(func() { w, wErr = l.Engine(ctx, b.API) })
 	wg.Wait()
 	if mErr != nil {
 		return backend.Inventory{}, mErr

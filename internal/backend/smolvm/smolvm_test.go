@@ -15,9 +15,11 @@ import (
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
 )
 
-// fakeEngine answers only the calls a test sets; any other call fails it.
+// fakeEngine answers only the calls a test sets; any other call fails the
+// test (with Errorf: the calls come from the listing's goroutines too) and
+// answers an error.
 type fakeEngine struct {
-	t                *testing.T
+	t                testing.TB
 	containers       func() ([]engine.Container, error)
 	networks         func() ([]engine.Network, error)
 	volumes          func() ([]engine.Volume, error)
@@ -29,46 +31,49 @@ type fakeEngine struct {
 
 var _ engine.API = (*fakeEngine)(nil)
 
-func (f *fakeEngine) unset(name string) { f.t.Helper(); f.t.Fatalf("unexpected engine call %s", name) }
+func (f *fakeEngine) unset(name string) error {
+	f.t.Helper()
+	f.t.Errorf("unexpected engine call %s", name)
+	return errors.New("unexpected engine call " + name)
+}
 
 func (f *fakeEngine) Containers(context.Context) ([]engine.Container, error) {
 	if f.containers == nil {
-		f.unset("Containers")
+		return nil, f.unset("Containers")
 	}
 	return f.containers()
 }
 
 func (f *fakeEngine) Networks(context.Context) ([]engine.Network, error) {
 	if f.networks == nil {
-		f.unset("Networks")
+		return nil, f.unset("Networks")
 	}
 	return f.networks()
 }
 
 func (f *fakeEngine) Volumes(context.Context) ([]engine.Volume, error) {
 	if f.volumes == nil {
-		f.unset("Volumes")
+		return nil, f.unset("Volumes")
 	}
 	return f.volumes()
 }
 
 func (f *fakeEngine) InspectContainer(_ context.Context, id string) (engine.Container, error) {
 	if f.inspectContainer == nil {
-		f.unset("InspectContainer")
+		return engine.Container{}, f.unset("InspectContainer")
 	}
 	return f.inspectContainer(id)
 }
 
 func (f *fakeEngine) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
 	if f.inspectNetwork == nil {
-		f.unset("InspectNetwork")
+		return engine.Network{}, f.unset("InspectNetwork")
 	}
 	return f.inspectNetwork(id)
 }
 
 func (f *fakeEngine) InspectVolume(context.Context, string) (engine.Volume, error) {
-	f.unset("InspectVolume")
-	return engine.Volume{}, nil
+	return engine.Volume{}, f.unset("InspectVolume")
 }
 
 func (f *fakeEngine) RemoveContainer(context.Context, string) error {
@@ -84,21 +89,20 @@ func (f *fakeEngine) ContainersUsing(context.Context, string, ...string) ([]engi
 
 func (f *fakeEngine) RemoveContainerOnly(_ context.Context, id string) error {
 	if f.removeContainer == nil {
-		f.unset("RemoveContainer")
+		return f.unset("RemoveContainer")
 	}
 	return f.removeContainer(id)
 }
 
 func (f *fakeEngine) RemoveNetwork(_ context.Context, id string) error {
 	if f.removeNetwork == nil {
-		f.unset("RemoveNetwork")
+		return f.unset("RemoveNetwork")
 	}
 	return f.removeNetwork(id)
 }
 
 func (f *fakeEngine) RemoveVolume(context.Context, string) error {
-	f.unset("RemoveVolume")
-	return nil
+	return f.unset("RemoveVolume")
 }
 
 func (f *fakeEngine) Endpoint() engine.Endpoint { return engine.Endpoint{Host: "fake://"} }
@@ -324,5 +328,44 @@ func TestSurveySharesOneListing(t *testing.T) {
 	}
 	if msg := s.Err().Error(); strings.Count(msg, "cannot reach") != 1 || !strings.HasPrefix(msg, "docker backend: ") {
 		t.Errorf("Err() = %q; want the engine error once, from the docker backend", msg)
+	}
+}
+
+// errorCounter is a testing.TB that counts Errorf calls instead of failing.
+type errorCounter struct {
+	testing.TB
+	errors int
+}
+
+func (e *errorCounter) Errorf(string, ...any) { e.errors++ }
+func (e *errorCounter) Helper()               {}
+
+// TestFakeEngineIsStrict: every call the fake was not set up for fails the
+// test and answers an error (as the README promises of every fake).
+func TestFakeEngineIsStrict(t *testing.T) {
+	rec := &errorCounter{TB: t}
+	f := &fakeEngine{t: rec}
+	ctx := context.Background()
+	var errs []error
+	_, err := f.Containers(ctx)
+	errs = append(errs, err)
+	_, err = f.Networks(ctx)
+	errs = append(errs, err)
+	_, err = f.Volumes(ctx)
+	errs = append(errs, err)
+	_, err = f.InspectContainer(ctx, "x")
+	errs = append(errs, err)
+	_, err = f.InspectNetwork(ctx, "x")
+	errs = append(errs, err)
+	_, err = f.InspectVolume(ctx, "x")
+	errs = append(errs, err)
+	errs = append(errs, f.RemoveContainer(ctx, "x"), f.RemoveNetwork(ctx, "x"), f.RemoveVolume(ctx, "x"))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("call %d: no error from an unset call", i)
+		}
+	}
+	if rec.errors != len(errs) {
+		t.Errorf("%d of %d unset calls failed the test", rec.errors, len(errs))
 	}
 }

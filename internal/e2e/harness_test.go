@@ -1,0 +1,213 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/claude-bottle/bottle/internal/enginetest"
+)
+
+var (
+	// negExec is a `! exec` or `? exec` line, conditions allowed before it.
+	negExec = regexp.MustCompile(`^\s*(\[[^\]]*\]\s*)*[!?]\s*exec\b`)
+	// background is the &name& that ends a background command.
+	background = regexp.MustCompile(`&([A-Za-z0-9_]+)&\s*$`)
+)
+
+// TestScriptsCheckExitCodes holds every script to one way of checking a
+// failure: `exits N command`, which asserts the documented exit code.
+// `! exec` (any non-zero code) is allowed only for a background command
+// that the script then kills with SIGKILL: such a command has no code.
+func TestScriptsCheckExitCodes(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "script", "*.txtar"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, f := range files {
+		a, err := txtar.ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range uncheckedFailures(string(a.Comment)) {
+			t.Errorf("%s:%d: %s\n\tcheck the exit code: `exits N command ...` (see the README's Tests section); "+
+				"`! exec` is only for a background command the script kills with SIGKILL", filepath.Base(f), n, strings.TrimSpace(strings.Split(string(a.Comment), "\n")[n-1]))
+		}
+	}
+}
+
+// uncheckedFailures returns the line numbers of a script's `! exec` (or
+// `? exec`) lines that are not a background command killed with SIGKILL.
+func uncheckedFailures(script string) []int {
+	var out []int
+	for i, line := range strings.Split(script, "\n") {
+		if !negExec.MatchString(line) {
+			continue
+		}
+		m := background.FindStringSubmatch(line)
+		if m != nil && regexp.MustCompile(`(?m)^\s*kill -(KILL|9) `+m[1]+`\s*$`).MatchString(script) {
+			continue
+		}
+		out = append(out, i+1)
+	}
+	return out
+}
+
+func TestUncheckedFailures(t *testing.T) {
+	script := `exec ok
+! exec bottle-ls
+[docker] ! exec bottle-ls
+? exec bottle-ls
+exits 2 bottle-ls
+! exec bottle-launch &killed&
+! exec bottle-launch &interrupted&
+kill -KILL killed
+kill -INT interrupted
+! exists file
+! stdout .
+`
+	got := fmt.Sprint(uncheckedFailures(script))
+	if want := "[2 3 4 7]"; got != want {
+		t.Errorf("unchecked failures at lines %s; want %s", got, want)
+	}
+}
+
+// TestExitsChecksTheCode runs the exits command on scripts of its own: the
+// right code passes, a wrong code, success and a missing program fail.
+func TestExitsChecksTheCode(t *testing.T) {
+	for _, tc := range []struct {
+		script string
+		pass   bool
+	}{
+		{"exits 3 sh -c 'echo out; echo err >&2; exit 3'\nstdout '^out$'\nstderr '^err$'", true},
+		{"exits 2 sh -c 'exit 1'", false},
+		{"exits 1 sh -c 'exit 0'", false},
+		{"exits 1 no-such-program-anywhere", false},
+		{"exits 0 sh -c 'exit 0'", false},
+		{"! exits 1 sh -c 'exit 1'", false},
+		{"stdin in.txt\nexits 4 sh -c 'read x; [ \"$x\" = hello ] && exit 4'\n-- in.txt --\nhello", true},
+	} {
+		failed := runScript(t, tc.script)
+		if failed == tc.pass {
+			t.Errorf("script %q: failed %v; want pass %v", tc.script, failed, tc.pass)
+		}
+	}
+}
+
+// runScript runs one script with the harness's commands and reports whether
+// it failed.
+func runScript(t *testing.T, script string) (failed bool) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "s.txtar"), []byte(script+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	func() {
+		defer func() {
+			if v := recover(); v != nil && v != errFailNow {
+				panic(v)
+			}
+		}()
+		testscript.RunT(r, testscript.Params{Dir: dir, Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits}})
+	}()
+	return r.failed
+}
+
+var errFailNow = errors.New("FailNow")
+
+// recorder is a testscript.T that records a failure instead of failing.
+type recorder struct{ failed bool }
+
+func (r *recorder) Skip(...any)                        {}
+func (r *recorder) Fatal(...any)                       { r.failed = true; panic(errFailNow) }
+func (r *recorder) Parallel()                          {}
+func (r *recorder) Log(...any)                         {}
+func (r *recorder) FailNow()                           { r.failed = true; panic(errFailNow) }
+func (r *recorder) Run(_ string, f func(testscript.T)) { f(r) }
+func (r *recorder) Verbose() bool                      { return false }
+
+// TestCompose2LooksWhereScriptsLook: a compose v2 plugin in the real HOME
+// (~/.docker/cli-plugins) is invisible to the scripts, which run with
+// HOME=$WORK/home, so [compose2] must not see it either.
+func TestCompose2LooksWhereScriptsLook(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("no docker CLI")
+	}
+	if hasCompose2() {
+		t.Skip("compose v2 is installed machine-wide: nothing to tell apart")
+	}
+	home := t.TempDir()
+	plugins := filepath.Join(home, ".docker", "cli-plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plugin := `#!/bin/sh
+if [ "$1" = docker-cli-plugin-metadata ]; then
+	echo '{"SchemaVersion":"0.1.0","Vendor":"bottle test","Version":"v2.99.0","ShortDescription":"fake"}'
+	exit 0
+fi
+echo "Docker Compose version v2.99.0"
+`
+	if err := os.WriteFile(filepath.Join(plugins, "docker-compose"), []byte(plugin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("DOCKER_CONFIG", "")
+	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
+		t.Skipf("the docker CLI does not take the fake per-user plugin (%v): nothing to tell apart", err)
+	}
+	if hasCompose2() {
+		t.Error("[compose2] saw the per-user plugin of the real HOME; the scripts run with HOME=$WORK/home and would not")
+	}
+}
+
+// TestEngineUse: -short never runs an engine test and never asks the
+// engine; CI=true turns a missing engine into an error; otherwise a missing
+// engine skips.
+func TestEngineUse(t *testing.T) {
+	down := errors.New("connection refused")
+	for _, tc := range []struct {
+		short, ci bool
+		ready     error
+		run, err  bool
+		asked     bool
+	}{
+		{short: true, ci: true, ready: nil, run: false, err: false, asked: false},
+		{short: true, ci: false, ready: down, run: false, err: false, asked: false},
+		{short: false, ci: true, ready: down, run: false, err: true, asked: true},
+		{short: false, ci: false, ready: down, run: false, err: false, asked: true},
+		{short: false, ci: true, ready: nil, run: true, err: false, asked: true},
+	} {
+		asked := false
+		run, err := enginetest.Use(tc.short, tc.ci, func() error { asked = true; return tc.ready })
+		if run != tc.run || (err != nil) != tc.err || asked != tc.asked {
+			t.Errorf("short=%v CI=%v ready=%v: run %v, err %v, asked %v; want %v, %v, %v",
+				tc.short, tc.ci, tc.ready, run, err, asked, tc.run, tc.err, tc.asked)
+		}
+	}
+}
+
+// TestDockerConditionUnderShort: under -short [docker] is false at once,
+// never an error and never a question to the engine (make unit runs this
+// with CI=true and DOCKER_HOST pointing nowhere, where asking would fail).
+func TestDockerConditionUnderShort(t *testing.T) {
+	if !testing.Short() {
+		t.Skip("this checks what -short does")
+	}
+	ok, err := condition("docker")
+	if ok || err != nil {
+		t.Fatalf("[docker] under -short = %v, %v; want false, nil", ok, err)
+	}
+	if enginetest.Up() {
+		t.Fatal("the engine was made ready under -short")
+	}
+}
