@@ -77,8 +77,7 @@ func (f *fakeEngine) InspectVolume(context.Context, string) (engine.Volume, erro
 }
 
 func (f *fakeEngine) RemoveContainer(context.Context, string) error {
-	f.unset("RemoveContainer")
-	return nil
+	return f.unset("RemoveContainer")
 }
 
 // ContainersUsing: no container uses any network (bundle networks are
