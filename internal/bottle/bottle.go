@@ -172,6 +172,11 @@ type Item struct {
 	// NotRunning records that the plan was made with --not-running: the
 	// reaper skips the item if one of its containers runs again.
 	NotRunning bool `json:"not_running,omitempty"`
+	// IncludeDetached records that the plan was made with
+	// --include-detached or named this item's bottle with --name: the
+	// reaper may remove it although its bottle was launched with --detach
+	// and runs. Without it, such an item is skipped.
+	IncludeDetached bool `json:"include_detached,omitempty"`
 }
 
 // MarshalJSON writes a compose project's containers, networks and volumes

@@ -29,7 +29,23 @@ type Options struct {
 	NotRunning bool
 	// Kinds keeps only these kinds; empty keeps all.
 	Kinds []string
-	Now   time.Time
+	// Names keeps only the items of these bottles (slugs); empty keeps
+	// all. A named bottle is taken even when it was launched with
+	// --detach and runs.
+	Names []string
+	// IncludeDetached takes running bottles launched with --detach too;
+	// without it (or a name) they are live and left out.
+	IncludeDetached bool
+	Now             time.Time
+}
+
+// NameSlug is the slug a --name value means: the name without the prefix
+// when it carries it, else the value itself (a slug).
+func NameSlug(name, prefix string) string {
+	if s := bottle.Slug(name, prefix); s != "" {
+		return s
+	}
+	return name
 }
 
 // Plan is what a cleanup would remove.
@@ -79,6 +95,20 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			bySlug[it.Slug] = append(bySlug[it.Slug], it)
 		}
 	}
+	// A bottle launched with --detach that still runs is live: nobody but
+	// a person ends it. It is left out (and named once) unless the plan
+	// takes detached bottles or names it.
+	detached := map[string]bool{}
+	for _, e := range entries {
+		if e.Type == statedir.Dir && e.Meta && !e.Locked && statedir.LiveDetached(e.Path) {
+			detached[e.Slug] = true
+		}
+	}
+	liveDetached := func(slug string) bool {
+		return slug != "" && detached[slug] && slices.ContainsFunc(bySlug[slug], func(o bottle.Item) bool { return o.Running() })
+	}
+	named := map[string]bool{}
+	noted := map[string]bool{}
 	inPlan := map[string]bool{} // backend/kind/name of planned items
 	for _, it := range all {
 		if inUse[it.Slug] && it.Slug != "" {
@@ -88,9 +118,18 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		if !opt.keep(it) {
 			continue
 		}
+		if liveDetached(it.Slug) && !opt.takesDetached(it.Slug) {
+			if !noted[it.Slug] {
+				noted[it.Slug] = true
+				p.Notes = append(p.Notes, fmt.Sprintf("left out %s%s: it was launched with --detach and is running; end it with bottle-cleanup --name %s (or pass --include-detached)", opt.Prefix, it.Slug, it.Slug))
+			}
+			continue
+		}
 		it.NotRunning = opt.NotRunning
+		it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
 		p.Items = append(p.Items, it)
 		inPlan[key(it)] = true
+		named[it.Slug] = true
 	}
 
 	switch {
@@ -142,17 +181,34 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			it.NotRunning = opt.NotRunning
+			it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
 			p.Items = append(p.Items, it)
+			named[it.Slug] = true
+		}
+	}
+	for _, n := range opt.Names {
+		if !named[n] && !noted[n] {
+			noted[n] = true
+			p.Notes = append(p.Notes, fmt.Sprintf("--name %s: nothing of that bottle is left to clean up", n))
 		}
 	}
 	Sort(p.Items)
 	return p
 }
 
+// takesDetached reports whether the plan takes a running detached bottle
+// of slug: with --include-detached, or when it is named.
+func (o Options) takesDetached(slug string) bool {
+	return o.IncludeDetached || slices.Contains(o.Names, slug)
+}
+
 func key(it bottle.Item) string { return it.Backend + "/" + it.Kind + "/" + it.Name }
 
 func (o Options) keep(it bottle.Item) bool {
 	if len(o.Kinds) > 0 && !slices.Contains(o.Kinds, it.Kind) {
+		return false
+	}
+	if len(o.Names) > 0 && !slices.Contains(o.Names, it.Slug) {
 		return false
 	}
 	if o.NotRunning && it.Running() {

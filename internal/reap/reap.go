@@ -223,7 +223,12 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 			finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonLaunching}, start)
 			return
 		}
-		finish(t, t.rm.Remove(work, t.item, backend.RemoveOptions{DryRun: opt.DryRun, Acquire: acquire}), start)
+		it, guard := guardDetached(t.item, opt)
+		res := t.rm.Remove(work, it, backend.RemoveOptions{DryRun: opt.DryRun, Acquire: acquire})
+		if guard {
+			res = detachedResult(res, opt)
+		}
+		finish(t, res, start)
 	}
 	// A stray network or volume waits for the stray containers and machines
 	// (one of them may still use it); a compose project orders its own
@@ -337,6 +342,53 @@ func liveSlugs(survey *backend.Survey, engineTasks []*task, opt Options) map[str
 		}
 	}
 	return live
+}
+
+// ReasonDetached is why an item of a running bottle launched with --detach
+// is kept when the plan did not take detached bottles.
+const ReasonDetached = "its bottle was launched with --detach and is running (plan it with --name or --include-detached to end it)"
+
+// guardDetached returns the item to act on: an item of a bottle launched
+// with --detach (and not ended), planned without --include-detached or
+// --name, is acted on as if planned with --not-running, so its remover
+// skips it when anything of it runs at this moment. guard reports whether
+// that was done.
+func guardDetached(it bottle.Item, opt Options) (bottle.Item, bool) {
+	if it.IncludeDetached || it.NotRunning {
+		return it, false
+	}
+	for _, s := range itemSlugs(it, opt) {
+		if bottle.ValidSlug(s) && statedir.LiveDetached(filepath.Join(opt.StateRoot, s)) {
+			it.NotRunning = true
+			return it, true
+		}
+	}
+	return it, false
+}
+
+// detachedResult says why a guarded item was skipped: its bottle runs, not
+// a --not-running the plan never had.
+func detachedResult(res bottle.Result, opt Options) bottle.Result {
+	mention := func(s string) bool { return strings.Contains(s, "not-running") }
+	if res.Status == bottle.Skipped && mention(res.Reason) {
+		res.Reason = ReasonDetached
+	}
+	for i := range res.Resources {
+		if r := &res.Resources[i]; r.Status == bottle.Skipped && mention(r.Reason) {
+			r.Reason = ReasonDetached
+		}
+	}
+	return res
+}
+
+// itemSlugs are the slugs an item may belong to: its own, its name's, a
+// bundle part's bottle's.
+func itemSlugs(it bottle.Item, opt Options) []string {
+	slugs := []string{it.Slug, bottle.Slug(it.Name, opt.Prefix)}
+	if s, ok := bottle.BundleSlug(it.Name, opt.Prefix); ok {
+		slugs = append(slugs, s)
+	}
+	return slugs
 }
 
 // launching reports whether a bottle-launch holds the lock of the state dir

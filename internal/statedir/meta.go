@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // maxMeta bounds how much of a bottle.json is read.
@@ -16,6 +17,18 @@ const maxMeta = 1 << 20
 type Meta struct {
 	Backend string `json:"backend"`
 	Name    string `json:"name"`
+	// Detached is set by bottle-launch --detach; Ended when the launcher
+	// saw the bottle end. Detached and not ended: nobody ends this bottle
+	// but a person, so while it runs it is live, not a leftover.
+	Detached bool       `json:"detached,omitempty"`
+	Ended    *time.Time `json:"ended,omitempty"`
+}
+
+// LiveDetached reports whether dir's bottle.json says its bottle was
+// launched with --detach and has not ended.
+func LiveDetached(dir string) bool {
+	m, ok := ReadMeta(dir)
+	return ok && m.Detached && m.Ended == nil
 }
 
 // ReadMeta reads dir's bottle.json. Only a regular file is read (never
