@@ -238,7 +238,15 @@ func (s *Scope) Resolve(env Env) error {
 	if s.StateDir == "/" {
 		return exitcode.Usagef("state root must not be /; pass a directory such as ~/.claude-bottle/state")
 	}
-	return checkStateRoot(s.StateDir, env.Getenv("HOME"))
+	if err := checkStateRoot(s.StateDir, env.Getenv("HOME")); err != nil {
+		return err
+	}
+	// A missing root is fine (no state dirs yet; bottle-launch makes it);
+	// anything else that is not a directory is a mistake.
+	if fi, err := os.Stat(s.StateDir); err == nil && !fi.IsDir() {
+		return exitcode.Usagef("state root %s is not a directory; pass --state-dir a directory of its own such as ~/.claude-bottle/state (made when missing)", s.StateDir)
+	}
+	return nil
 }
 
 // checkStateRoot refuses a state root that is /, the home dir or one of its

@@ -207,6 +207,22 @@ func TestScopeResolveRefusesHomeAndSlash(t *testing.T) {
 	}
 }
 
+// A state root that is a file (--state-dir /etc/passwd) is a usage error
+// named once, not a plan that "lists no state dir" and then says why.
+func TestScopeResolveRefusesAFile(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "passwd")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, env := newEnv(false, map[string]string{"HOME": filepath.Join(tmp, "home")})
+	s := Scope{StateDir: file}
+	err := s.Resolve(env)
+	if exitcode.Of(err) != exitcode.Usage || err.Error() != "state root "+file+" is not a directory; pass --state-dir a directory of its own such as ~/.claude-bottle/state (made when missing)" {
+		t.Fatalf("state root a file: %v", err)
+	}
+}
+
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"0":        0,

@@ -132,16 +132,17 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		named[it.Slug] = true
 	}
 
+	// When the state root cannot be read or a backend cannot be asked, Err
+	// says so and the tools add that no state dir is listed: said once,
+	// the cause first.
 	switch {
 	case scanErr != nil:
-		p.Notes = append(p.Notes, fmt.Sprintf("no state dir is listed: %v", scanErr))
 		if p.Err == nil {
 			p.Err = scanErr
+		} else {
+			p.Notes = append(p.Notes, scanErr.Error())
 		}
 	case !survey.Complete():
-		if len(entries) > 0 {
-			p.Notes = append(p.Notes, "no state dir is listed: not every backend could be asked which bottles exist")
-		}
 	default:
 		live := survey.Live()
 		for _, e := range entries {
