@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -87,6 +88,11 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	p, err := cli.NewPrinter(t.Env, o.Output)
 	if err != nil {
 		return err
+	}
+	// A plan is read from stdin only when something is piped in: on a
+	// terminal nobody types plan lines, and waiting silently helps no one.
+	if t.Env.StdinTTY && (len(files) == 0 || slices.Contains(files, "-")) {
+		return exitcode.Usagef("stdin is a terminal: bottle-reap reads a plan from stdin or from the files named; pipe one in (bottle-plan-cleanup | bottle-reap) or name a file (bottle-reap plan.jsonl)")
 	}
 	inputs := []io.Reader{t.Env.Stdin}
 	if len(files) > 0 {
