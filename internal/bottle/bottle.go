@@ -243,6 +243,9 @@ type Result struct {
 	ElapsedMS int64  `json:"elapsed_ms"`
 	// Resources details a compose project's members, one entry each.
 	Resources []ResourceResult `json:"resources,omitempty"`
+	// Time is when the item was answered: RFC 3339 UTC, whole seconds (a
+	// log of results says when each thing went).
+	Time string `json:"time,omitempty"`
 }
 
 // ResourceResult is the outcome for one member of a compose project item.

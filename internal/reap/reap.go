@@ -181,6 +181,7 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 	finish := func(t *task, res bottle.Result, start time.Time) {
 		res.Line = t.line.N
 		res.ElapsedMS = time.Since(start).Milliseconds()
+		res.Time = time.Now().UTC().Format(time.RFC3339)
 		t.res = res
 		close(t.done)
 		if opt.Progress != nil {

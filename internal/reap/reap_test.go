@@ -733,3 +733,19 @@ func TestEmptyInput(t *testing.T) {
 		t.Errorf("%v %v", res, sum)
 	}
 }
+
+// Every result says when the item was answered (RFC 3339 UTC, whole
+// seconds): a cron log of results tells when each thing went.
+func TestResultsCarryTheTime(t *testing.T) {
+	e := newEnv(t)
+	e.add(e.w.strayContainer("s-1"), `not json`, e.statedir("d-1", false))
+	before := time.Now().UTC().Truncate(time.Second)
+	res, _ := e.run(context.Background())
+	after := time.Now().UTC()
+	for i, r := range res {
+		at, err := time.Parse(time.RFC3339, r.Time)
+		if err != nil || at.Location() != time.UTC || !strings.HasSuffix(r.Time, "Z") || at.Before(before) || at.After(after) {
+			t.Errorf("result %d: time %q (%v), want RFC 3339 UTC between %v and %v", i, r.Time, err, before, after)
+		}
+	}
+}

@@ -25,7 +25,7 @@ const usage = `[OPTIONS] [PLAN-FILE...]
 Removes the plan items bottle-plan-cleanup wrote, read from stdin or from
 the files named (- is stdin), re-checking each at the moment it acts. One
 result line per input line, in input order: the item plus
-"result": {status, reason|error, line, elapsed_ms}. Status is removed, gone,
+"result": {status, reason|error, line, elapsed_ms, time}. Status is removed, gone,
 skipped, failed, invalid or (with --dry-run) would-remove. A summary goes to
 stderr. Exit 0 when nothing failed and no line was invalid, 1 otherwise,
 130 when interrupted.`
