@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,4 +120,35 @@ func TestDetachedTakenWhenAskedOrNamed(t *testing.T) {
 	if len(p.Items) != 0 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "--name nope-zzzzz") {
 		t.Errorf("--name of nothing: items %q, notes %q", itemNames(p), p.Notes)
 	}
+}
+
+// The plan asks whether a compose project's home volume holds a transcript
+// only for bottles bottle-launch made (bottle.json), and says so in the item.
+func TestTranscriptMarked(t *testing.T) {
+	root := t.TempDir()
+	_, launched := project("made-aaaaa", "2h", "exited")
+	_, other := project("orig-bbbbb", "2h", "exited")
+	entries := dirs(t, root, 0, "made-aaaaa", "orig-bbbbb")
+	os.WriteFile(filepath.Join(entries[0].Path, statedir.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
+	entries[0].Meta = true
+	f := &fake{name: bottle.Docker, inv: inventory(nil, launched, other)}
+	var asked []string
+	opt := Options{Prefix: prefix, Now: now, Transcript: func(_ context.Context, it bottle.Item, dir string) (bool, error) {
+		asked = append(asked, it.Name+" "+filepath.Base(dir))
+		return true, nil
+	}}
+	p := makeWith(f, entries, opt)
+	if want := []string{prefix + "made-aaaaa made-aaaaa"}; !slices.Equal(asked, want) {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+	for _, it := range p.Items {
+		has := it.Transcript != nil && *it.Transcript
+		if it.Kind == bottle.KindComposeProject && has != (it.Slug == "made-aaaaa") {
+			t.Errorf("%s: transcript %v", it.Name, has)
+		}
+	}
+}
+
+func makeWith(f *fake, entries []statedir.Entry, opt Options) *Plan {
+	return finish(context.Background(), Build(survey(f), entries, nil, opt), entries, opt)
 }

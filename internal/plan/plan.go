@@ -36,7 +36,12 @@ type Options struct {
 	// IncludeDetached takes running bottles launched with --detach too;
 	// without it (or a name) they are live and left out.
 	IncludeDetached bool
-	Now             time.Time
+	// Transcript, when set, tells whether a planned compose project's home
+	// volume holds a transcript (what would be lost with it); it is asked
+	// for the projects of bottles bottle-launch made (their state dir holds
+	// bottle.json), and the item then says "transcript": true.
+	Transcript func(ctx context.Context, it bottle.Item, stateDir string) (bool, error)
+	Now        time.Time
 }
 
 // NameSlug is the slug a --name value means: the name without the prefix
@@ -71,7 +76,55 @@ func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	go func() { defer wg.Done(); survey = backend.Ask(ctx, backends) }()
 	go func() { defer wg.Done(); entries, scanErr = statedir.Scan(opt.StateRoot) }()
 	wg.Wait()
-	return Build(survey, entries, scanErr, opt)
+	return finish(ctx, Build(survey, entries, scanErr, opt), entries, opt)
+}
+
+// finish adds what needs the engine again: whether planned projects hold a
+// transcript.
+func finish(ctx context.Context, p *Plan, entries []statedir.Entry, opt Options) *Plan {
+	if opt.Transcript != nil {
+		markTranscripts(ctx, p, entries, opt)
+	}
+	return p
+}
+
+// markTranscripts asks, a few at a time, whether each planned compose
+// project of a launcher-made bottle holds a transcript in its home volume.
+func markTranscripts(ctx context.Context, p *Plan, entries []statedir.Entry, opt Options) {
+	meta := map[string]string{}
+	for _, e := range entries {
+		if e.Type == statedir.Dir && e.Meta {
+			meta[e.Slug] = e.Path
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range p.Items {
+		it := &p.Items[i]
+		dir, ok := meta[it.Slug]
+		if !ok || it.Kind != bottle.KindComposeProject {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			has, err := opt.Transcript(ctx, *it, dir)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s: cannot tell whether its home volume holds a transcript: %v", it.Name, err))
+				return
+			}
+			if has {
+				t := true
+				it.Transcript = &t
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Build makes the plan from answers already in hand.

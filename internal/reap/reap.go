@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,6 +49,10 @@ type Options struct {
 	Backends []backend.Backend
 	// Progress, if set, is called after each answered line.
 	Progress func(done, total int)
+	// SaveTranscript, if set, copies a compose project's transcript out of
+	// its home volume into its state dir before the project goes (unless
+	// that state dir is itself removed in this run).
+	SaveTranscript func(ctx context.Context, it bottle.Item, stateDir string) (bool, error)
 }
 
 // Record is one output line: the input line's fields as given, plus result.
@@ -211,6 +216,10 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 		}
 	}
 
+	goingDirs := map[string]bool{} // slugs whose state dir this run removes
+	for _, t := range dirs {
+		goingDirs[stateSlug(t.item)] = true
+	}
 	run := func(t *task, deps []*task) {
 		for _, d := range deps {
 			<-d.done
@@ -222,6 +231,10 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 		}
 		if launching(t.item, opt) {
 			finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonLaunching}, start)
+			return
+		}
+		if why := saveTranscript(work, t.item, opt, goingDirs); why != "" {
+			finish(t, bottle.Result{Status: bottle.Failed, Error: why}, start)
 			return
 		}
 		it, guard := guardDetached(t.item, opt)
@@ -343,6 +356,33 @@ func liveSlugs(survey *backend.Survey, engineTasks []*task, opt Options) map[str
 		}
 	}
 	return live
+}
+
+// saveTranscript copies a compose project's transcript from its home
+// volume into its state dir before the project goes, unless this run
+// removes that dir too, there is none, or it is a dry run. It returns why
+// the item must not be removed ("" when it may).
+func saveTranscript(ctx context.Context, it bottle.Item, opt Options, goingDirs map[string]bool) string {
+	slug := it.Slug
+	if slug == "" {
+		slug = bottle.Slug(it.Name, opt.Prefix)
+	}
+	if opt.SaveTranscript == nil || opt.DryRun || it.Kind != bottle.KindComposeProject || goingDirs[slug] || !bottle.ValidSlug(slug) {
+		return ""
+	}
+	// Only a bottle bottle-launch made (its state dir holds bottle.json)
+	// keeps its transcript in a home volume this knows how to read.
+	dir := filepath.Join(opt.StateRoot, slug)
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return ""
+	}
+	if _, ok := statedir.ReadMeta(dir); !ok {
+		return ""
+	}
+	if _, err := opt.SaveTranscript(ctx, it, dir); err != nil {
+		return fmt.Sprintf("saving its transcript into %s first: %v; nothing of it was removed (to let it go with its state dir: bottle-cleanup --name %s)", dir, err, slug)
+	}
+	return ""
 }
 
 // ReasonDetached is why an item of a running bottle launched with --detach

@@ -22,6 +22,11 @@ type Meta struct {
 	// but a person, so while it runs it is live, not a leftover.
 	Detached bool       `json:"detached,omitempty"`
 	Ended    *time.Time `json:"ended,omitempty"`
+	// Spec.Image is the agent's image (reading a home volume needs an
+	// image to make a container of).
+	Spec struct {
+		Image string `json:"image"`
+	} `json:"spec"`
 }
 
 // LiveDetached reports whether dir's bottle.json says its bottle was

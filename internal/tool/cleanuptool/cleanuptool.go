@@ -13,12 +13,14 @@ import (
 	"strings"
 
 	"github.com/claude-bottle/bottle/internal/backends"
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
 	"github.com/claude-bottle/bottle/internal/tool/reaptool"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 const usage = `[OPTIONS]
@@ -77,6 +79,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	set, err := backends.Open(t.Env.Getenv, o.Prefix)
 	if err != nil {
 		return err
+	}
+	popt.Transcript = func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
+		return transcript.Has(ctx, set.Engine, it, dir)
 	}
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 const usage = `[OPTIONS]
@@ -93,6 +94,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	}
 	defer set.Close()
 
+	popt.Transcript = func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
+		return transcript.Has(ctx, set.Engine, it, dir)
+	}
 	pl := plan.Make(ctx, set.Backends, popt)
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)

@@ -18,6 +18,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/reap"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 const usage = `[OPTIONS] [PLAN-FILE...]
@@ -140,7 +141,10 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 
 	prog := newProgress(t.Env)
 	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
-		Backends: set.Backends, Progress: prog.update}
+		Backends: set.Backends, Progress: prog.update,
+		SaveTranscript: func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
+			return transcript.Save(ctx, set.Engine, it, dir)
+		}}
 	var records []reap.Record
 	emit := func(rec reap.Record) error {
 		if p.Table() {
