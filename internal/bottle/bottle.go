@@ -193,6 +193,11 @@ type Item struct {
 	// or mounting a stray volume when planned: the item is planned only if
 	// every one of them is too.
 	Users []Container `json:"-"`
+	// IncludeDetached records that the plan was made with
+	// --include-detached or named this item's bottle with --name: the
+	// reaper may remove it although its bottle was launched with --detach
+	// and runs. Without it, such an item is skipped.
+	IncludeDetached bool `json:"include_detached,omitempty"`
 }
 
 // MarshalJSON writes a compose project's containers, networks and volumes
@@ -259,6 +264,9 @@ type Result struct {
 	ElapsedMS int64  `json:"elapsed_ms"`
 	// Resources details a compose project's members, one entry each.
 	Resources []ResourceResult `json:"resources,omitempty"`
+	// Time is when the item was answered: RFC 3339 UTC, whole seconds (a
+	// log of results says when each thing went).
+	Time string `json:"time,omitempty"`
 }
 
 // ResourceResult is the outcome for one member of a compose project item.

@@ -29,21 +29,45 @@ import (
 // -ldflags "-X github.com/claude-bottle/bottle/internal/cli.Version=v1.2.3".
 var Version = ""
 
-// VersionString returns the version to print: the linked one, else the
-// module version or VCS revision the binary was built from, else "devel".
+// VersionString returns the version to print: the linked one (make build),
+// else what the build info says (see versionFrom), else "devel".
 func VersionString() string {
 	if Version != "" {
 		return Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
-			return v
+	bi, _ := debug.ReadBuildInfo()
+	return versionFrom(bi)
+}
+
+// versionFrom reads a binary's version from its build info: the module
+// version (`go install module/cmd/...@v1.2.3`, or the pseudo-version go
+// stamps from git, "+dirty" when the tree had changes), else the git
+// revision the build stamped ("devel-<12 hex>", "-dirty" when modified),
+// else "devel" (built without version control information, e.g. with
+// -buildvcs=false or outside a git clone).
+func versionFrom(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev string
+	var modified bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
 		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return "devel-" + s.Value[:12]
-			}
+	}
+	if len(rev) >= 12 {
+		v := "devel-" + rev[:12]
+		if modified {
+			v += "-dirty"
 		}
+		return v
 	}
 	return "devel"
 }
@@ -238,7 +262,15 @@ func (s *Scope) Resolve(env Env) error {
 	if s.StateDir == "/" {
 		return exitcode.Usagef("state root must not be /; pass a directory such as ~/.claude-bottle/state")
 	}
-	return checkStateRoot(s.StateDir, env.Getenv("HOME"))
+	if err := checkStateRoot(s.StateDir, env.Getenv("HOME")); err != nil {
+		return err
+	}
+	// A missing root is fine (no state dirs yet; bottle-launch makes it);
+	// anything else that is not a directory is a mistake.
+	if fi, err := os.Stat(s.StateDir); err == nil && !fi.IsDir() {
+		return exitcode.Usagef("state root %s is not a directory; pass --state-dir a directory of its own such as ~/.claude-bottle/state (made when missing)", s.StateDir)
+	}
+	return nil
 }
 
 // checkStateRoot refuses a state root that is /, the home dir or one of its

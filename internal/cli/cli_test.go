@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,22 @@ func TestScopeResolveRefusesHomeAndSlash(t *testing.T) {
 	}
 }
 
+// A state root that is a file (--state-dir /etc/passwd) is a usage error
+// named once, not a plan that "lists no state dir" and then says why.
+func TestScopeResolveRefusesAFile(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "passwd")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, env := newEnv(false, map[string]string{"HOME": filepath.Join(tmp, "home")})
+	s := Scope{StateDir: file}
+	err := s.Resolve(env)
+	if exitcode.Of(err) != exitcode.Usage || err.Error() != "state root "+file+" is not a directory; pass --state-dir a directory of its own such as ~/.claude-bottle/state (made when missing)" {
+		t.Fatalf("state root a file: %v", err)
+	}
+}
+
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"0":        0,
@@ -232,5 +249,35 @@ func TestParseDuration(t *testing.T) {
 		} else if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "bad duration") {
 			t.Errorf("ParseDuration(%q): %v, want a usage error", in, err)
 		}
+	}
+}
+
+// --version comes from the build info when nothing was linked in: the
+// module version (go install ...@v1.2.3, or go's git pseudo-version), else
+// the revision, marked dirty when the tree had changes.
+func TestVersionFromBuildInfo(t *testing.T) {
+	rev := "bf71a072e7360777b729ed0323c9dfd786e2ad11"
+	for _, c := range []struct {
+		main     string
+		settings map[string]string
+		want     string
+	}{
+		{"v1.2.3", nil, "v1.2.3"},
+		{"v0.0.0-20261202001249-bf71a072e736+dirty", map[string]string{"vcs.revision": rev, "vcs.modified": "true"}, "v0.0.0-20261202001249-bf71a072e736+dirty"},
+		{"(devel)", map[string]string{"vcs.revision": rev, "vcs.modified": "false"}, "devel-bf71a072e736"},
+		{"(devel)", map[string]string{"vcs.revision": rev, "vcs.modified": "true"}, "devel-bf71a072e736-dirty"},
+		{"(devel)", nil, "devel"},
+		{"", nil, "devel"},
+	} {
+		bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/claude-bottle/bottle", Version: c.main}}
+		for k, v := range c.settings {
+			bi.Settings = append(bi.Settings, debug.BuildSetting{Key: k, Value: v})
+		}
+		if got := versionFrom(bi); got != c.want {
+			t.Errorf("main %q, settings %v: %q, want %q", c.main, c.settings, got, c.want)
+		}
+	}
+	if got := versionFrom(nil); got != "devel" {
+		t.Errorf("no build info: %q", got)
 	}
 }

@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 			"engine-requests": cmdEngineRequests,
 			"bind-mount":      cmdBindMount,
 			"at-end":          cmdAtEnd,
+			"readme":          cmdReadme,
 		},
 	})
 }

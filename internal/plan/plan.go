@@ -32,7 +32,28 @@ type Options struct {
 	NotRunning bool
 	// Kinds keeps only these kinds; empty keeps all.
 	Kinds []string
-	Now   time.Time
+	// Names keeps only the items of these bottles (slugs); empty keeps
+	// all. A named bottle is taken even when it was launched with
+	// --detach and runs.
+	Names []string
+	// IncludeDetached takes running bottles launched with --detach too;
+	// without it (or a name) they are live and left out.
+	IncludeDetached bool
+	// Transcript, when set, tells whether a planned compose project's home
+	// volume holds a transcript (what would be lost with it); it is asked
+	// for the projects of bottles bottle-launch made (their state dir holds
+	// bottle.json), and the item then says "transcript": true.
+	Transcript func(ctx context.Context, it bottle.Item, stateDir string) (bool, error)
+	Now        time.Time
+}
+
+// NameSlug is the slug a --name value means: the name without the prefix
+// when it carries it, else the value itself (a slug).
+func NameSlug(name, prefix string) string {
+	if s := bottle.Slug(name, prefix); s != "" {
+		return s
+	}
+	return name
 }
 
 // Plan is what a cleanup would remove.
@@ -57,7 +78,55 @@ func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	wg.Go(func() { survey = backend.Ask(ctx, backends) })
 	wg.Go(func() { entries, scanErr = statedir.Scan(opt.StateRoot) })
 	wg.Wait()
-	return Build(survey, entries, scanErr, opt)
+	return finish(ctx, Build(survey, entries, scanErr, opt), entries, opt)
+}
+
+// finish adds what needs the engine again: whether planned projects hold a
+// transcript.
+func finish(ctx context.Context, p *Plan, entries []statedir.Entry, opt Options) *Plan {
+	if opt.Transcript != nil {
+		markTranscripts(ctx, p, entries, opt)
+	}
+	return p
+}
+
+// markTranscripts asks, a few at a time, whether each planned compose
+// project of a launcher-made bottle holds a transcript in its home volume.
+func markTranscripts(ctx context.Context, p *Plan, entries []statedir.Entry, opt Options) {
+	meta := map[string]string{}
+	for _, e := range entries {
+		if e.Type == statedir.Dir && e.Meta {
+			meta[e.Slug] = e.Path
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range p.Items {
+		it := &p.Items[i]
+		dir, ok := meta[it.Slug]
+		if !ok || it.Kind != bottle.KindComposeProject {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			has, err := opt.Transcript(ctx, *it, dir)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s: cannot tell whether its home volume holds a transcript: %v", it.Name, err))
+				return
+			}
+			if has {
+				t := true
+				it.Transcript = &t
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Build makes the plan from answers already in hand.
@@ -81,6 +150,20 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			bySlug[it.Slug] = append(bySlug[it.Slug], it)
 		}
 	}
+	// A bottle launched with --detach that still runs is live: nobody but
+	// a person ends it. It is left out (and named once) unless the plan
+	// takes detached bottles or names it.
+	detached := map[string]bool{}
+	for _, e := range entries {
+		if e.Type == statedir.Dir && e.Meta && !e.Locked && statedir.LiveDetached(e.Path) {
+			detached[e.Slug] = true
+		}
+	}
+	liveDetached := func(slug string) bool {
+		return slug != "" && detached[slug] && slices.ContainsFunc(bySlug[slug], func(o bottle.Item) bool { return o.Running() })
+	}
+	named := map[string]bool{}
+	noted := map[string]bool{}
 	inPlan := map[string]bool{} // backend/kind/name of planned items
 	for _, it := range all {
 		if inUse[it.Slug] && it.Slug != "" {
@@ -90,29 +173,40 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		if !opt.keep(it) {
 			continue
 		}
+		if liveDetached(it.Slug) && !opt.takesDetached(it.Slug) {
+			if !noted[it.Slug] {
+				noted[it.Slug] = true
+				p.Notes = append(p.Notes, fmt.Sprintf("left out %s%s: it was launched with --detach and is running; end it with bottle-cleanup --name %s (or pass --include-detached)", opt.Prefix, it.Slug, it.Slug))
+			}
+			continue
+		}
 		it.NotRunning = opt.NotRunning
+		it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
 		p.Items = append(p.Items, it)
 		inPlan[key(it)] = true
+		named[it.Slug] = true
 	}
 	p.Notes = append(p.Notes, survey.LeftAlone()...)
 	p.Items = p.dropInUse(p.Items, inPlan)
 
 	refused := statedir.Refuse(opt.StateRoot, entries)
+	// When the state root cannot be read or a backend cannot be asked, Err
+	// says so and the tools add that no state dir is listed: said once,
+	// the cause first.
 	switch {
 	case refused != nil:
-		p.Notes = append(p.Notes, fmt.Sprintf("no state dir is listed: %v", refused))
 		if p.Err == nil {
 			p.Err = refused
+		} else {
+			p.Notes = append(p.Notes, refused.Error())
 		}
 	case scanErr != nil:
-		p.Notes = append(p.Notes, fmt.Sprintf("no state dir is listed: %v", scanErr))
 		if p.Err == nil {
 			p.Err = scanErr
+		} else {
+			p.Notes = append(p.Notes, scanErr.Error())
 		}
 	case !survey.Complete():
-		if len(entries) > 0 {
-			p.Notes = append(p.Notes, "no state dir is listed: not every backend could be asked which bottles exist")
-		}
 	default:
 		live := survey.Live()
 		for _, e := range entries {
@@ -157,7 +251,15 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			if opt.OlderThan > 0 {
 				it.OlderThan = opt.OlderThan.String()
 			}
+			it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
 			p.Items = append(p.Items, it)
+			named[it.Slug] = true
+		}
+	}
+	for _, n := range opt.Names {
+		if !named[n] && !noted[n] {
+			noted[n] = true
+			p.Notes = append(p.Notes, fmt.Sprintf("--name %s: nothing of that bottle is left to clean up", n))
 		}
 	}
 	Sort(p.Items)
@@ -193,10 +295,19 @@ func (p *Plan) dropInUse(items []bottle.Item, inPlan map[string]bool) []bottle.I
 	})
 }
 
+// takesDetached reports whether the plan takes a running detached bottle
+// of slug: with --include-detached, or when it is named.
+func (o Options) takesDetached(slug string) bool {
+	return o.IncludeDetached || slices.Contains(o.Names, slug)
+}
+
 func key(it bottle.Item) string { return it.Backend + "/" + it.Kind + "/" + it.Name }
 
 func (o Options) keep(it bottle.Item) bool {
 	if len(o.Kinds) > 0 && !slices.Contains(o.Kinds, it.Kind) {
+		return false
+	}
+	if len(o.Names) > 0 && !slices.Contains(o.Names, it.Slug) {
 		return false
 	}
 	if o.NotRunning && it.Running() {

@@ -59,6 +59,9 @@ func describe(it bottle.Item, now time.Time, color bool) string {
 		if len(it.Containers) == 0 {
 			parts = append(parts, "no containers left (invisible to docker compose ls)")
 		}
+		if it.Transcript != nil && *it.Transcript {
+			parts = append(parts, cli.Paint(color, "yellow", "a transcript in its home volume"))
+		}
 	case bottle.KindContainer, bottle.KindMachine:
 		state := it.State
 		if bottle.Active(state) {

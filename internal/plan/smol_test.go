@@ -153,8 +153,8 @@ func TestCrossBackendProtection(t *testing.T) {
 		if got := planned(p); len(got) != 0 || p.Err == nil {
 			t.Errorf("a backend unknown: state dirs %v, err %v", got, p.Err)
 		}
-		if !strings.Contains(strings.Join(p.Notes, "\n"), "no state dir is listed") {
-			t.Errorf("notes %q do not say why no state dir is listed", p.Notes)
+		if strings.Contains(strings.Join(p.Notes, "\n"), "no state dir") {
+			t.Errorf("notes %q repeat what Err says", p.Notes)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,6 +52,10 @@ type Options struct {
 	Engines []string
 	// Progress, if set, is called after each answered line.
 	Progress func(done, total int)
+	// SaveTranscript, if set, copies a compose project's transcript out of
+	// its home volume into its state dir before the project goes (unless
+	// that state dir is itself removed in this run).
+	SaveTranscript func(ctx context.Context, it bottle.Item, stateDir string) (bool, error)
 }
 
 // Record is one output line: the input line's fields as given, plus result.
@@ -184,6 +189,7 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 	finish := func(t *task, res bottle.Result, start time.Time) {
 		res.Line = t.line.N
 		res.ElapsedMS = time.Since(start).Milliseconds()
+		res.Time = time.Now().UTC().Format(time.RFC3339)
 		t.res = res
 		close(t.done)
 		if opt.Progress != nil {
@@ -226,6 +232,10 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 	}
 	removing := func(id string) bool { return planned[id] }
 
+	goingDirs := map[string]bool{} // slugs whose state dir this run removes
+	for _, t := range dirs {
+		goingDirs[stateSlug(t.item)] = true
+	}
 	run := func(t *task, deps []*task) {
 		for _, d := range deps {
 			<-d.done
@@ -239,7 +249,16 @@ func Run(ctx context.Context, lines []jsonl.Line, opt Options, emit func(Record)
 			finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonLaunching}, start)
 			return
 		}
-		finish(t, t.rm.Remove(work, t.item, backend.RemoveOptions{DryRun: opt.DryRun, Acquire: acquire, Removing: removing}), start)
+		if why := saveTranscript(work, t.item, opt, goingDirs); why != "" {
+			finish(t, bottle.Result{Status: bottle.Failed, Error: why}, start)
+			return
+		}
+		it, guard := guardDetached(t.item, opt)
+		res := t.rm.Remove(work, it, backend.RemoveOptions{DryRun: opt.DryRun, Acquire: acquire, Removing: removing})
+		if guard {
+			res = detachedResult(res, opt)
+		}
+		finish(t, res, start)
 	}
 	// A stray network or volume waits for the compose projects, stray
 	// containers and machines (a container of any of them may still use
@@ -358,6 +377,80 @@ func liveSlugs(survey *backend.Survey, engineTasks []*task, opt Options) map[str
 		}
 	}
 	return live
+}
+
+// saveTranscript copies a compose project's transcript from its home
+// volume into its state dir before the project goes, unless this run
+// removes that dir too, there is none, or it is a dry run. It returns why
+// the item must not be removed ("" when it may).
+func saveTranscript(ctx context.Context, it bottle.Item, opt Options, goingDirs map[string]bool) string {
+	slug := it.Slug
+	if slug == "" {
+		slug = bottle.Slug(it.Name, opt.Prefix)
+	}
+	if opt.SaveTranscript == nil || opt.DryRun || it.Kind != bottle.KindComposeProject || goingDirs[slug] || !bottle.ValidSlug(slug) {
+		return ""
+	}
+	// Only a bottle bottle-launch made (its state dir holds bottle.json)
+	// keeps its transcript in a home volume this knows how to read.
+	dir := filepath.Join(opt.StateRoot, slug)
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return ""
+	}
+	if _, ok, _ := statedir.ReadMeta(dir); !ok {
+		return ""
+	}
+	if _, err := opt.SaveTranscript(ctx, it, dir); err != nil {
+		return fmt.Sprintf("saving its transcript into %s first: %v; nothing of it was removed (to let it go with its state dir: bottle-cleanup --name %s)", dir, err, slug)
+	}
+	return ""
+}
+
+// ReasonDetached is why an item of a running bottle launched with --detach
+// is kept when the plan did not take detached bottles.
+const ReasonDetached = "its bottle was launched with --detach and is running (plan it with --name or --include-detached to end it)"
+
+// guardDetached returns the item to act on: an item of a bottle launched
+// with --detach (and not ended), planned without --include-detached or
+// --name, is acted on as if planned with --not-running, so its remover
+// skips it when anything of it runs at this moment. guard reports whether
+// that was done.
+func guardDetached(it bottle.Item, opt Options) (bottle.Item, bool) {
+	if it.IncludeDetached || it.NotRunning {
+		return it, false
+	}
+	for _, s := range itemSlugs(it, opt) {
+		if bottle.ValidSlug(s) && statedir.LiveDetached(filepath.Join(opt.StateRoot, s)) {
+			it.NotRunning = true
+			return it, true
+		}
+	}
+	return it, false
+}
+
+// detachedResult says why a guarded item was skipped: its bottle runs, not
+// a --not-running the plan never had.
+func detachedResult(res bottle.Result, opt Options) bottle.Result {
+	mention := func(s string) bool { return strings.Contains(s, "not-running") }
+	if res.Status == bottle.Skipped && mention(res.Reason) {
+		res.Reason = ReasonDetached
+	}
+	for i := range res.Resources {
+		if r := &res.Resources[i]; r.Status == bottle.Skipped && mention(r.Reason) {
+			r.Reason = ReasonDetached
+		}
+	}
+	return res
+}
+
+// itemSlugs are the slugs an item may belong to: its own, its name's, a
+// bundle part's bottle's.
+func itemSlugs(it bottle.Item, opt Options) []string {
+	slugs := []string{it.Slug, bottle.Slug(it.Name, opt.Prefix)}
+	if s, ok := bottle.BundleSlug(it.Name, opt.Prefix); ok {
+		slugs = append(slugs, s)
+	}
+	return slugs
 }
 
 // launching reports whether a bottle-launch holds the lock of the state dir

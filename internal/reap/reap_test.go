@@ -857,3 +857,71 @@ func TestStrayVolumeWaitsForProjects(t *testing.T) {
 		}
 	}
 }
+
+// Every result says when the item was answered (RFC 3339 UTC, whole
+// seconds): a cron log of results tells when each thing went.
+func TestResultsCarryTheTime(t *testing.T) {
+	e := newEnv(t)
+	e.add(e.w.strayContainer("s-1"), `not json`, e.statedir("d-1", false))
+	before := time.Now().UTC().Truncate(time.Second)
+	res, _ := e.run(context.Background())
+	after := time.Now().UTC()
+	for i, r := range res {
+		at, err := time.Parse(time.RFC3339, r.Time)
+		if err != nil || at.Location() != time.UTC || !strings.HasSuffix(r.Time, "Z") || at.Before(before) || at.After(after) {
+			t.Errorf("result %d: time %q (%v), want RFC 3339 UTC between %v and %v", i, r.Time, err, before, after)
+		}
+	}
+}
+
+// Before a launcher-made bottle's project goes, its transcript is saved
+// into its state dir, unless that dir goes in the same run; a save that
+// fails keeps the whole project (the failure the real engine gives when the
+// bottle's image is gone cannot be made on demand without touching shared
+// images).
+func TestTranscriptSavedFirst(t *testing.T) {
+	e := newEnv(t)
+	kept, going, broken := e.w.bottle("keep-1", "exited"), e.w.bottle("going-1", "exited"), e.w.bottle("broken-1", "exited")
+	for _, s := range []string{"keep-1", "going-1", "broken-1"} {
+		e.statedir(s, false)
+		os.WriteFile(filepath.Join(e.root, s, statedir.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
+	}
+	var mu sync.Mutex
+	saved := map[string]bool{}
+	e.opt.SaveTranscript = func(_ context.Context, it bottle.Item, dir string) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		saved[it.Slug] = true
+		if dir != filepath.Join(e.root, it.Slug) {
+			t.Errorf("%s: saved into %s", it.Name, dir)
+		}
+		if it.Slug == "broken-1" {
+			return false, errors.New("No such image: bottle-test/agent")
+		}
+		return true, nil
+	}
+	e.add(kept, going, broken, e.statedir("going-1", false))
+	res, _ := e.run(context.Background())
+	status(t, res[0], bottle.Removed, "")
+	status(t, res[1], bottle.Removed, "")
+	status(t, res[2], bottle.Failed, "saving its transcript into "+filepath.Join(e.root, "broken-1")+" first: No such image: bottle-test/agent; nothing of it was removed")
+	if !saved["keep-1"] || saved["going-1"] {
+		t.Errorf("saved %v: want keep-1 (its dir stays), not going-1 (its dir goes too)", saved)
+	}
+	for _, c := range broken.Containers {
+		if _, ok := e.w.containers[c.ID]; !ok {
+			t.Errorf("%s was removed although its transcript could not be saved", c.Name)
+		}
+	}
+	// --dry-run copies nothing
+	saved = map[string]bool{}
+	e2 := newEnv(t)
+	e2.opt.DryRun, e2.opt.SaveTranscript = true, e.opt.SaveTranscript
+	e2.statedir("keep-2", false)
+	os.WriteFile(filepath.Join(e2.root, "keep-2", statedir.MetaFile), []byte(`{}`), 0o600)
+	e2.add(e2.w.bottle("keep-2", "exited"))
+	e2.run(context.Background())
+	if len(saved) != 0 {
+		t.Errorf("--dry-run saved %v", saved)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // MaxMeta bounds a bottle.json: a bigger one cannot be read whole, and its
@@ -24,6 +25,23 @@ type Meta struct {
 	// ("unix:///var/run/docker.sock"); "" for bottles made before it was
 	// recorded.
 	Engine string `json:"engine"`
+	// Detached is set by bottle-launch --detach; Ended when the launcher
+	// saw the bottle end. Detached and not ended: nobody ends this bottle
+	// but a person, so while it runs it is live, not a leftover.
+	Detached bool       `json:"detached,omitempty"`
+	Ended    *time.Time `json:"ended,omitempty"`
+	// Spec.Image is the agent's image (reading a home volume needs an
+	// image to make a container of).
+	Spec struct {
+		Image string `json:"image"`
+	} `json:"spec"`
+}
+
+// LiveDetached reports whether dir's bottle.json says its bottle was
+// launched with --detach and has not ended.
+func LiveDetached(dir string) bool {
+	m, ok, _ := ReadMeta(dir)
+	return ok && m.Detached && m.Ended == nil
 }
 
 // ReadMeta reads dir's bottle.json whole. ok is false and err nil when

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/claude-bottle/bottle/internal/backends"
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
@@ -20,6 +21,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/tool/plantool"
 	"github.com/claude-bottle/bottle/internal/tool/reaptool"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 const usage = `[OPTIONS]
@@ -83,6 +85,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return err
 	}
 	popt.Engines = set.Engines()
+	popt.Transcript = func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
+		return transcript.Has(ctx, set.Engine, it, dir)
+	}
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()
 	for _, n := range pl.Notes {

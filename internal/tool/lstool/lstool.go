@@ -19,11 +19,15 @@ import (
 const usage = `[OPTIONS]
 
 Lists the bottles that exist in every backend: one JSON object per bottle
-when stdout is not a terminal (or with --json), an aligned table otherwise.`
+when stdout is not a terminal (or with --json), an aligned table otherwise.
+With --state, lists the state dirs instead: each with what it holds
+(preserved, resumable, transcript, Dockerfile), its size and age, and the
+bottle that owns it, if any.`
 
 type options struct {
 	cli.Common
 	cli.Scope
+	State bool `long:"state" description:"list the state dirs (with their flags, size, age and owning bottle) instead of the bottles"`
 	cli.Output
 }
 
@@ -51,6 +55,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	}
 	defer set.Close()
 
+	if o.State {
+		return states(ctx, t, p, set.Backends, o.Scope)
+	}
 	survey := backend.Ask(ctx, set.Backends)
 	bottles := survey.Bottles()
 	for i := range bottles {

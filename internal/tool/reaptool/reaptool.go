@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/reap"
 	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 const usage = `[OPTIONS] [PLAN-FILE...]
@@ -25,7 +27,7 @@ const usage = `[OPTIONS] [PLAN-FILE...]
 Removes the plan items bottle-plan-cleanup wrote, read from stdin or from
 the files named (- is stdin), re-checking each at the moment it acts. One
 result line per input line, in input order: the item plus
-"result": {status, reason|error, line, elapsed_ms}. Status is removed, gone,
+"result": {status, reason|error, line, elapsed_ms, time}. Status is removed, gone,
 skipped, failed, invalid or (with --dry-run) would-remove. A summary goes to
 stderr. Exit 0 when nothing failed and no line was invalid, 1 otherwise,
 130 when interrupted.`
@@ -89,6 +91,11 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A plan is read from stdin only when something is piped in: on a
+	// terminal nobody types plan lines, and waiting silently helps no one.
+	if t.Env.StdinTTY && (len(files) == 0 || slices.Contains(files, "-")) {
+		return exitcode.Usagef("stdin is a terminal: bottle-reap reads a plan from stdin or from the files named; pipe one in (bottle-plan-cleanup | bottle-reap) or name a file (bottle-reap plan.jsonl)")
+	}
 	inputs := []io.Reader{t.Env.Stdin}
 	if len(files) > 0 {
 		inputs = nil
@@ -138,7 +145,10 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 
 	prog := newProgress(t.Env)
 	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
-		Backends: set.Backends, Engines: set.Engines(), Progress: prog.update}
+		Backends: set.Backends, Engines: set.Engines(), Progress: prog.update,
+		SaveTranscript: func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
+			return transcript.Save(ctx, set.Engine, it, dir)
+		}}
 	var records []reap.Record
 	emit := func(rec reap.Record) error {
 		if p.Table() {

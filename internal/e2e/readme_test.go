@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// readmePath is the README whose examples testdata/script/readme_*.txtar
+// run, so the README cannot drift from what the tools do.
+var readmePath, _ = filepath.Abs(filepath.Join("..", "..", "README.md"))
+
+// readme NAME writes the fenced block that follows the README's
+// `<!-- readme-test: NAME ... -->` marker into $WORK, one file per command:
+// readme-NAME-<n>.sh for the n-th command line (comments and blank lines
+// left out). In a cron block, environment lines (PATH=...) are left out
+// (the script's PATH holds the binaries) and each job line loses its five
+// schedule fields: what is left is what cron hands to /bin/sh.
+func cmdReadme(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: readme NAME")
+	}
+	block, err := readmeBlock(readmePath, args[0])
+	ts.Check(err)
+	n := 0
+	for _, line := range block.lines {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if block.lang == "cron" {
+			if cronEnv.MatchString(t) {
+				continue
+			}
+			m := cronJob.FindStringSubmatch(t)
+			if m == nil {
+				ts.Fatalf("README cron line %q is not five schedule fields and a command", t)
+			}
+			t = m[1]
+		}
+		n++
+		ts.Check(os.WriteFile(ts.MkAbs(fmt.Sprintf("readme-%s-%d.sh", args[0], n)), []byte(t+"\n"), 0o644))
+	}
+	if n == 0 {
+		ts.Fatalf("README block %q holds no command", args[0])
+	}
+}
+
+var (
+	cronEnv = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	cronJob = regexp.MustCompile(`^(?:\S+\s+){5}(\S.*)$`)
+)
+
+type fenced struct {
+	lang  string
+	lines []string
+}
+
+func readmeBlock(path, name string) (fenced, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return fenced{}, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	marker := "<!-- readme-test: " + name
+	state := 0 // 0 looking for the marker, 1 for the fence, 2 inside
+	var b fenced
+	for sc.Scan() {
+		line := sc.Text()
+		switch state {
+		case 0:
+			if line == marker+" -->" || strings.HasPrefix(line, marker+" ") {
+				state = 1
+			}
+		case 1:
+			if strings.HasPrefix(line, "```") {
+				b.lang = strings.TrimPrefix(line, "```")
+				state = 2
+			}
+		case 2:
+			if strings.HasPrefix(line, "```") {
+				return b, nil
+			}
+			b.lines = append(b.lines, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fenced{}, err
+	}
+	return fenced{}, fmt.Errorf("%s: no fenced block after %q", path, marker+" -->")
+}
