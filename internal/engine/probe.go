@@ -16,9 +16,9 @@ import (
 // container every Interval; StartInterval is used during StartPeriod by
 // engines that know it (API 1.44+), older ones ignore it.
 type Healthcheck struct {
-	Test                                         []string // without the leading "CMD"
+	Test                                          []string // without the leading "CMD"
 	Interval, Timeout, StartPeriod, StartInterval time.Duration
-	Retries                                      int
+	Retries                                       int
 }
 
 func (h *Healthcheck) config() *container.HealthConfig {
