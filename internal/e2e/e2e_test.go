@@ -92,6 +92,14 @@ func setup(e *testscript.Env) error {
 	e.Setenv("BOTTLE_STATE_DIR", filepath.Join(e.WorkDir, "state"))
 	e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 	e.Setenv("IMAGE", enginetest.SleeperImage)
+	// $PIPELOCK: the real pipelock image named by BOTTLE_TEST_PIPELOCK_IMAGE
+	// ([pipelock] says whether it is on the engine); $SIDECAR: it, or the
+	// stand-in.
+	e.Setenv("PIPELOCK", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
+	e.Setenv("SIDECAR", "bottle-test/proxy:latest")
+	if realPipelock() {
+		e.Setenv("SIDECAR", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
+	}
 	e.Setenv(smolvmfake.EnvState, filepath.Join(e.WorkDir, "smolvm-machines.json"))
 	for _, k := range []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "CI"} {
 		if v := os.Getenv(k); v != "" {
@@ -107,8 +115,9 @@ func setup(e *testscript.Env) error {
 }
 
 // condition knows [docker] (the engine answers; under CI=true a missing
-// engine is an error, never a skip), [compose2] (the docker compose v2
-// plugin is installed) and fails loudly on unknown names.
+// engine is an error, never a skip), [pipelock] (the image named by
+// BOTTLE_TEST_PIPELOCK_IMAGE is on the engine), [compose2] (the docker
+// compose v2 plugin is installed) and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
@@ -119,11 +128,23 @@ func condition(cond string) (bool, error) {
 			return false, nil
 		}
 		return true, nil
+	case "pipelock":
+		// the real pipelock, built from its source by whoever runs the
+		// tests (never by them: no registry here); absent, even under CI,
+		// the scripts say so and run with the stand-in only.
+		return realPipelock() && engineReady() == nil, nil
 	case "compose2":
 		// docker compose v2 (the CLI plugin); only v1 may be installed.
 		return exec.Command("docker", "compose", "version").Run() == nil, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+// realPipelock reports whether BOTTLE_TEST_PIPELOCK_IMAGE names an image
+// on the engine.
+func realPipelock() bool {
+	img := os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE")
+	return img != "" && exec.Command("docker", "image", "inspect", img).Run() == nil
 }
 
 // purge removes everything named with this script's token now (scripts
