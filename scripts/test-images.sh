@@ -9,15 +9,12 @@ trap 'rm -rf "$out"' EXIT
 for src in testdata/cmd/*/; do
 	name=$(basename "$src")
 	image="bottle-test/$name:latest"
-	# the stand-in for pipelock sits where pipelock's image has it
-	bin=$name
-	[ "$name" = proxy ] && bin=pipelock
 	mkdir -p "$out/$name"
-	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$out/$name/$bin" "./$src"
-	sum=$(sha256sum "$out/$name/$bin" | cut -c1-16)
+	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$out/$name/$name" "./$src"
+	sum=$(sha256sum "$out/$name/$name" | cut -c1-16)
 	have=$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" 2>/dev/null | sed -n 's/^BOTTLE_TEST_SUM=//p' || true)
 	[ "$have" = "$sum" ] && continue
-	tar -C "$out/$name" -cf "$out/$name.tar" "$bin"
-	docker import --change "ENTRYPOINT [\"/$bin\"]" --change "ENV BOTTLE_TEST_SUM=$sum" "$out/$name.tar" "$image" >/dev/null
+	tar -C "$out/$name" -cf "$out/$name.tar" "$name"
+	docker import --change "ENTRYPOINT [\"/$name\"]" --change "ENV BOTTLE_TEST_SUM=$sum" "$out/$name.tar" "$image" >/dev/null
 	echo "test-images.sh: built $image" >&2
 done

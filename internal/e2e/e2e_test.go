@@ -96,7 +96,7 @@ func setup(e *testscript.Env) error {
 	// ([pipelock] says whether it is on the engine); $SIDECAR: it, or the
 	// stand-in.
 	e.Setenv("PIPELOCK", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
-	e.Setenv("SIDECAR", "bottle-test/proxy:latest")
+	e.Setenv("SIDECAR", "bottle-test/pipelock:latest")
 	if realPipelock() {
 		e.Setenv("SIDECAR", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
 	}

@@ -325,7 +325,7 @@ func TestSidecarExitsAtStartup(t *testing.T) {
 		return engine.Status{State: "exited", ExitCode: 1}, 1
 	}
 	_, err := Start(context.Background(), f, s, opt)
-	if err == nil || !strings.Contains(err.Error(), "starting the sidecar: the sidecar ("+DefaultSidecarImage+") exited with code 1 during start-up; its last log lines:\n  | pipelock: starting\n  | load TLS CA: parse CA key") {
+	if err == nil || !strings.Contains(err.Error(), "starting the sidecar: the sidecar ("+DefaultSidecarImage+") exited with code 1 during start-up; its last log lines: pipelock: starting | load TLS CA: parse CA key") {
 		t.Fatalf("Start = %v", err)
 	}
 	if slices.ContainsFunc(f.log, func(l string) bool {

@@ -50,7 +50,7 @@ func (b *Bottle) waitSidecar(ctx context.Context) error {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if logs, err := b.eng.Logs(lctx, id, sidecarLogLines); err == nil && strings.TrimSpace(logs) != "" {
-			msg += "; its last log lines:\n" + indent(logs)
+			msg += "; its last log lines: " + oneLine(logs)
 		}
 		return &StepError{"starting the sidecar", fmt.Errorf("%s", msg)}
 	}
@@ -88,10 +88,13 @@ func (b *Bottle) waitSidecar(ctx context.Context) error {
 	}
 }
 
-func indent(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = "  | " + strings.TrimRight(l, "\r")
+// oneLine joins log lines with " | ": an error is one line.
+func oneLine(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(lines, " | ")
 }

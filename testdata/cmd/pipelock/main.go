@@ -1,5 +1,5 @@
-// Command proxy stands in for pipelock in tests (its image is
-// bottle-test/proxy, the binary at /pipelock as in pipelock's image): an
+// Command pipelock stands in for pipelock in tests (its image is
+// bottle-test/pipelock, the binary at /pipelock as in pipelock's image): an
 // allowlisting forward proxy (plain HTTP and CONNECT) configured by the
 // pipelock config bottle-launch writes. It refuses what the real pipelock
 // (luckyPipewrench/pipelock, v2.3.0) refuses, each rule noted with the
