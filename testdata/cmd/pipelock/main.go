@@ -13,6 +13,9 @@
 //     validateMode: "strict mode requires at least one domain in
 //     api_allowlist");
 //   - a bad trusted_domains entry (validate.go ValidateTrustedDomains);
+//   - a CA cert or key that is not there, a key file readable by others or
+//     writable or executable by anyone but its owner (internal/config/
+//     validate.go validateTLSInterception: "CA key ... is too permissive");
 //   - a CA key that is not SEC1 (internal/certgen/certgen.go LoadCA:
 //     x509.ParseECPrivateKey), a cert that is not a CA with cert-signing
 //     usage, a key that does not match the cert;
@@ -56,6 +59,7 @@ type config struct {
 	listen               string
 	caCert, caKey        string
 	forwardEnabled       bool
+	tlsEnabled           bool
 }
 
 func main() {
@@ -78,8 +82,10 @@ func main() {
 	if !cfg.forwardEnabled {
 		fatal("forward_proxy.enabled is not true")
 	}
-	if err := loadCA(cfg.caCert, cfg.caKey); err != nil {
-		fatal("load TLS CA: " + err.Error())
+	if cfg.tlsEnabled {
+		if err := loadCA(cfg.caCert, cfg.caKey); err != nil {
+			fatal("load TLS CA: " + err.Error())
+		}
 	}
 	fmt.Fprintf(os.Stderr, "proxy: listening on %s, allowing %v, trusting %v\n", cfg.listen, cfg.allow, cfg.trusted)
 	srv := &http.Server{Addr: cfg.listen, Handler: handler(cfg), ReadHeaderTimeout: 10 * time.Second}
@@ -188,6 +194,8 @@ func load(path string) (config, error) {
 			c.listen = unquote(val)
 		case full == "forward_proxy.enabled":
 			c.forwardEnabled = val == "true"
+		case full == "tls_interception.enabled":
+			c.tlsEnabled = val == "true"
 		case full == "tls_interception.ca_cert":
 			c.caCert = unquote(val)
 		case full == "tls_interception.ca_key":
@@ -211,6 +219,19 @@ func load(path string) (config, error) {
 	}
 	if c.listen == "" {
 		return c, fmt.Errorf("%s: no fetch_proxy.listen", path)
+	}
+	if c.tlsEnabled {
+		// validate.go validateTLSInterception
+		if _, err := os.Stat(c.caCert); err != nil {
+			return c, fmt.Errorf("CA cert not found at %s (run 'pipelock tls init'): %w", c.caCert, err)
+		}
+		fi, err := os.Stat(c.caKey)
+		if err != nil {
+			return c, fmt.Errorf("CA key not found at %s (run 'pipelock tls init'): %w", c.caKey, err)
+		}
+		if fi.Mode().Perm()&0o137 != 0 {
+			return c, fmt.Errorf("CA key %s is too permissive (mode %04o): restrict to 0600 or 0640", c.caKey, fi.Mode().Perm())
+		}
 	}
 	return c, nil
 }
