@@ -101,7 +101,7 @@ func setup(e *testscript.Env) error {
 		e.Setenv("SIDECAR", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
 	}
 	e.Setenv(smolvmfake.EnvState, filepath.Join(e.WorkDir, "smolvm-machines.json"))
-	for _, k := range []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "CI"} {
+	for _, k := range []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "CI"} {
 		if v := os.Getenv(k); v != "" {
 			e.Setenv(k, v)
 		}
