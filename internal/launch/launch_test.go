@@ -349,6 +349,24 @@ func TestSidecarExitsAtStartup(t *testing.T) {
 	}
 }
 
+// A sidecar that stops between the status and the probe: the exec fails
+// as a command that cannot run (126), but the error says it exited.
+func TestSidecarExitsDuringProbe(t *testing.T) {
+	f, s, opt := setup(t)
+	calls := 0
+	f.sidecar = func(int) (engine.Status, int) {
+		calls++
+		if calls == 1 {
+			return engine.Status{State: "running"}, 126
+		}
+		return engine.Status{State: "exited", ExitCode: 2}, 126
+	}
+	_, err := Start(context.Background(), f, s, opt)
+	if err == nil || !strings.Contains(err.Error(), "exited with code 2 during start-up") {
+		t.Fatalf("Start = %v", err)
+	}
+}
+
 // An image without /pipelock fails at once, not after the timeout.
 func TestSidecarWithoutPipelock(t *testing.T) {
 	f, s, opt := setup(t)

@@ -65,6 +65,13 @@ func (b *Bottle) waitSidecar(ctx context.Context) error {
 			return fail("the sidecar (%s) %s with code %d during start-up", b.spec.Sidecar.Image, st.State, st.ExitCode)
 		}
 		code, out, err := b.eng.Exec(ctx, id, SidecarProbe(port))
+		if err != nil || code != 0 {
+			// it may have stopped between the two calls (an exec in a
+			// stopped container fails as a command that cannot run)
+			if st, serr := b.eng.ContainerStatus(ctx, id); serr == nil && st.State != "running" {
+				return fail("the sidecar (%s) %s with code %d during start-up", b.spec.Sidecar.Image, st.State, st.ExitCode)
+			}
+		}
 		switch {
 		case err == nil && code == 0:
 			return nil
