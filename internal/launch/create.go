@@ -30,7 +30,7 @@ func (b *Bottle) services() (agent, sidecar Service, agentEnv map[string]string)
 		Image: s.Image, ContainerName: p.ContainerName(ServiceAgent), Command: s.Command, Environment: redacted,
 		Networks: map[string]*Aliases{NetInternal: {Aliases: []string{ServiceAgent}}}, Volumes: []string{VolHome + ":" + AgentHome},
 		DependsOn: map[string]DependsOn{ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
-		Labels: composeGuard(),
+		Labels: composeGuard(p.Name),
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+AgentWorkspace)
@@ -45,7 +45,7 @@ func (b *Bottle) services() (agent, sidecar Service, agentEnv map[string]string)
 		Image: s.Sidecar.Image, ContainerName: p.ContainerName(ServiceSidecar), Command: cmd,
 		Networks:    map[string]*Aliases{NetInternal: {Aliases: []string{ServiceSidecar}}, NetEgress: {Aliases: []string{ServiceSidecar}}},
 		Healthcheck: &ComposeHealthcheck{Test: append([]string{"CMD"}, hc.Test...), Interval: hc.Interval.String(), Timeout: hc.Timeout.String(), StartPeriod: hc.StartPeriod.String(), Retries: hc.Retries},
-		Labels:      composeGuard(),
+		Labels:      composeGuard(p.Name),
 	}
 	for _, n := range s.Sidecar.Networks {
 		sidecar.Networks[n] = &Aliases{Aliases: []string{ServiceSidecar}}

@@ -172,8 +172,8 @@ type ComposeHealthcheck struct {
 // computes: env values are not in the file) without the sidecar's config,
 // the agent's CA and its secrets. Commands given the project name (-p)
 // work from labels and are unaffected.
-func composeGuard() map[string]string {
-	return map[string]string{labelGuard: "${" + ComposeGuardVar + ":?this file only documents a bottle made by bottle-launch: compose up would recreate its containers without their config, CA and secrets. Use docker compose -p PROJECT ps, logs, stop, start or down instead, or bottle-ls and bottle-cleanup}"}
+func composeGuard(project string) map[string]string {
+	return map[string]string{labelGuard: "${" + ComposeGuardVar + ":?this file only documents a bottle made by bottle-launch: compose up would recreate its containers without their config, CA and secrets. Use docker compose -p " + project + " ps, logs, stop, start or down instead, or bottle-ls and bottle-cleanup}"}
 }
 
 // Aliases are a service's names on one network.
