@@ -158,7 +158,8 @@ func (a *Archive) Tree(p, dir string) error {
 		return err
 	}
 	var total int64
-	return filepath.WalkDir(hostDir, func(hp string, de fs.DirEntry, err error) error {
+	files, skipped := 0, 0
+	err = filepath.WalkDir(hostDir, func(hp string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -182,10 +183,17 @@ func (a *Archive) Tree(p, dir string) error {
 			if total += int64(len(data)); total > MaxTreeBytes {
 				return bad("skills %s holds more than %d bytes of files", dir, MaxTreeBytes)
 			}
+			files++
 			return a.File(target, int64(fi.Mode().Perm()), data)
 		}
+		skipped++
 		return nil
 	})
+	if err == nil && files == 0 && skipped > 0 {
+		// never copy nothing without saying so
+		return bad("skills %s holds no regular file, only %d symlinks or special files (which are never copied): give a directory of skill files", dir, skipped)
+	}
+	return err
 }
 
 // Bytes closes the archive and returns it.

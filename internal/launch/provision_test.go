@@ -131,6 +131,23 @@ func TestAgentFiles(t *testing.T) {
 	}
 }
 
+func TestSkillsOfSymlinksOnly(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "skills"), 0o755)
+	os.WriteFile(filepath.Join(dir, "real.md"), []byte("x"), 0o644)
+	os.Symlink(filepath.Join(dir, "real.md"), filepath.Join(dir, "skills", "link.md"))
+	_, err := AgentFiles(Spec{Skills: filepath.Join(dir, "skills")}, CA{}, time.Now())
+	var se *SpecError
+	if !errors.As(err, &se) || !strings.Contains(se.Msg, "holds no regular file, only 1 symlinks") {
+		t.Fatalf("AgentFiles = %v, want a refusal", err)
+	}
+	// an empty dir is the user's choice: copied as an empty dir
+	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
+	if _, err := AgentFiles(Spec{Skills: filepath.Join(dir, "empty")}, CA{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAgentFilesRefusesSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")

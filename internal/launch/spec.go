@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Defaults.
@@ -252,7 +253,8 @@ func (s *Spec) Check(flagged map[string]string) error {
 		}
 	}
 	if s.Skills != "" {
-		if _, err := hostDir(s.Skills, "skills"); err != nil {
+		// the whole tree, as it will be copied: bounds, and not nothing
+		if err := NewArchive(time.Time{}).Tree(AgentSkills, s.Skills); err != nil {
 			return err
 		}
 	}

@@ -45,6 +45,8 @@ func TestCheck(t *testing.T) {
 	t.Setenv("HOME", home)
 	os.Mkdir(filepath.Join(home, "project"), 0o755)
 	os.Symlink(filepath.Join(dir, "skills"), filepath.Join(dir, "skills-link"))
+	os.Mkdir(filepath.Join(dir, "links"), 0o755)
+	os.Symlink(filepath.Join(dir, "p.md"), filepath.Join(dir, "links", "p.md"))
 	ok := func() Spec {
 		s := Spec{Agent: "a-1", Image: "img", Prompt: "p.md", Skills: "skills"}
 		s.Resolve(dir)
@@ -100,6 +102,7 @@ func TestCheck(t *testing.T) {
 		{"usr/lib workspace", func(s *Spec) { s.Workspace = "/usr/lib" }, nil, "the system directory /usr", ""},
 		{"root link workspace", func(s *Spec) { s.Workspace = filepath.Join(dir, "rootlink") }, nil, "is the root directory", ""},
 		{"proc skills", func(s *Spec) { s.Skills = "/proc/self" }, nil, "resolves to /proc/", ""},
+		{"symlinks-only skills", func(s *Spec) { s.Skills = filepath.Join(dir, "links") }, nil, "holds no regular file", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := ok()
