@@ -74,7 +74,7 @@ func TestScripts(t *testing.T) {
 
 // passEnv are the variables a script gets from the test's environment:
 // which engine, and CI. Everything else is pinned by setup.
-var passEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "CI"}
+var passEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "CI"}
 
 // setup pins the environment: a unique prefix ($P, also $BOTTLE_PREFIX), a
 // temporary state root ($BOTTLE_STATE_DIR) and HOME inside $WORK, and a
@@ -88,6 +88,14 @@ func setup(e *testscript.Env) error {
 	e.Setenv("BOTTLE_STATE_DIR", filepath.Join(e.WorkDir, "state"))
 	e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 	e.Setenv("IMAGE", enginetest.SleeperImage)
+	// $PIPELOCK: the real pipelock image named by BOTTLE_TEST_PIPELOCK_IMAGE
+	// ([pipelock] says whether it is on the engine); $SIDECAR: it, or the
+	// stand-in.
+	e.Setenv("PIPELOCK", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
+	e.Setenv("SIDECAR", "bottle-test/pipelock:latest")
+	if realPipelock() {
+		e.Setenv("SIDECAR", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
+	}
 	e.Setenv(smolvmfake.EnvState, filepath.Join(e.WorkDir, "smolvm-machines.json"))
 	for _, k := range passEnv {
 		if v := os.Getenv(k); v != "" {
@@ -108,9 +116,10 @@ func setup(e *testscript.Env) error {
 }
 
 // condition knows [docker] (the engine answers; skipped under -short; under
-// CI=true a missing engine is an error, never a skip), [compose2] (the
-// docker compose v2 plugin is installed, as the scripts see it) and fails
-// loudly on unknown names.
+// CI=true a missing engine is an error, never a skip), [root], [pipelock]
+// (the image named by BOTTLE_TEST_PIPELOCK_IMAGE is on the engine; never
+// under -short), [compose2] (the docker compose v2 plugin is installed, as
+// the scripts see it) and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
@@ -118,6 +127,11 @@ func condition(cond string) (bool, error) {
 	case "root":
 		// real bind mounts (bind-mount) need root
 		return os.Geteuid() == 0, nil
+	case "pipelock":
+		// the real pipelock, built from its source by whoever runs the
+		// tests (never by them: no registry here); absent, even under CI,
+		// the scripts say so and run with the stand-in only.
+		return !testing.Short() && realPipelock() && engineReady() == nil, nil
 	case "compose2":
 		return hasCompose2(), nil
 	}
@@ -246,4 +260,11 @@ func cmdWithoutSmolvm(ts *testscript.TestScript, neg bool, args []string) {
 		path = append([]string{bin}, path...)
 	}
 	ts.Setenv("PATH", strings.Join(path, string(os.PathListSeparator)))
+}
+
+// realPipelock reports whether BOTTLE_TEST_PIPELOCK_IMAGE names an image
+// on the engine (never asked under -short, which needs no engine).
+func realPipelock() bool {
+	img := os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE")
+	return img != "" && !testing.Short() && exec.Command("docker", "image", "inspect", img).Run() == nil
 }

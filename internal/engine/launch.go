@@ -40,6 +40,8 @@ type ContainerSpec struct {
 	// Volumes maps a volume name to its mount path; Binds a host path to one.
 	Volumes map[string]string
 	Binds   map[string]string
+	// Healthcheck replaces the image's; nil keeps it.
+	Healthcheck *Healthcheck
 }
 
 // Attachment is a running container's attached stdio.
@@ -82,6 +84,7 @@ func (a *Attachment) Copy(stdout, stderr io.Writer) error {
 type Launcher interface {
 	Lister
 	Remover
+	Prober
 	CreateNetwork(ctx context.Context, spec NetworkSpec) (id string, err error)
 	CreateVolume(ctx context.Context, name string, labels map[string]string) error
 	CreateContainer(ctx context.Context, spec ContainerSpec) (id string, err error)
@@ -126,7 +129,7 @@ func (e *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	cfg := &container.Config{
 		Image: spec.Image, Cmd: spec.Cmd, Env: spec.Env, Labels: spec.Labels, WorkingDir: spec.WorkingDir,
 		Tty: spec.Tty, OpenStdin: spec.OpenStdin, StdinOnce: spec.OpenStdin, AttachStdin: spec.OpenStdin,
-		AttachStdout: true, AttachStderr: true,
+		AttachStdout: true, AttachStderr: true, Healthcheck: spec.Healthcheck.config(),
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Network)}
 	for name, target := range spec.Volumes {

@@ -46,7 +46,7 @@ func BenchmarkLaunchVsCLI(b *testing.B) {
 	}
 	defer eng.Close()
 	ctx := context.Background()
-	spec := Spec{Agent: "bench", Image: "bottle-test/agent", Command: []string{"sleep"}, Sidecar: Sidecar{Image: "bottle-test/proxy", Allow: []string{"example.test"}}}
+	spec := Spec{Agent: "bench", Image: "bottle-test/agent", Command: []string{"sleep"}, Sidecar: Sidecar{Image: "bottle-test/pipelock", Allow: []string{"example.test"}}}
 	spec.Defaults()
 	opt := Options{Prefix: prefix, StateRoot: filepath.Join(b.TempDir(), "state"), Version: "bench", Now: time.Now}
 

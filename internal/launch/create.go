@@ -28,8 +28,9 @@ func (b *Bottle) services() (agent, sidecar Service, agentEnv map[string]string)
 	}
 	agent = Service{
 		Image: s.Image, ContainerName: p.ContainerName(ServiceAgent), Command: s.Command, Environment: redacted,
-		Networks: map[string]*Aliases{NetInternal: {}}, Volumes: []string{VolHome + ":" + AgentHome},
-		DependsOn: []string{ServiceSidecar}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
+		Networks: map[string]*Aliases{NetInternal: {Aliases: []string{ServiceAgent}}}, Volumes: []string{VolHome + ":" + AgentHome},
+		DependsOn: map[string]DependsOn{ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
+		Labels: composeGuard(p.Name),
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+AgentWorkspace)
@@ -39,12 +40,15 @@ func (b *Bottle) services() (agent, sidecar Service, agentEnv map[string]string)
 	if cmd == nil {
 		cmd = []string{"run", "--config", SidecarConfig}
 	}
+	hc := SidecarHealthcheck(s.Sidecar.Port)
 	sidecar = Service{
 		Image: s.Sidecar.Image, ContainerName: p.ContainerName(ServiceSidecar), Command: cmd,
-		Networks: map[string]*Aliases{NetInternal: {Aliases: []string{ServiceSidecar}}, NetEgress: {}},
+		Networks:    map[string]*Aliases{NetInternal: {Aliases: []string{ServiceSidecar}}, NetEgress: {Aliases: []string{ServiceSidecar}}},
+		Healthcheck: &ComposeHealthcheck{Test: append([]string{"CMD"}, hc.Test...), Interval: hc.Interval.String(), Timeout: hc.Timeout.String(), StartPeriod: hc.StartPeriod.String(), Retries: hc.Retries},
+		Labels:      composeGuard(p.Name),
 	}
 	for _, n := range s.Sidecar.Networks {
-		sidecar.Networks[n] = &Aliases{}
+		sidecar.Networks[n] = &Aliases{Aliases: []string{ServiceSidecar}}
 	}
 	return agent, sidecar, agentEnv
 }
@@ -95,7 +99,7 @@ func (b *Bottle) create(ctx context.Context) error {
 	}
 	run(func() error {
 		name := p.VolumeName(VolHome)
-		if err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome)); err != nil {
+		if err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome, ConfigHash(p.volumeDef(VolHome)))); err != nil {
 			return &StepError{"creating volume " + name, err}
 		}
 		b.mu.Lock()
@@ -127,7 +131,7 @@ func (b *Bottle) create(ctx context.Context) error {
 	run(func() error {
 		id, err := b.createContainer(ctx, ServiceSidecar, engine.ContainerSpec{
 			Image: s.Sidecar.Image, Cmd: sidecarSvc.Command, Network: p.NetworkName(NetInternal), Aliases: []string{ServiceSidecar},
-			Labels: p.ContainerLabels(ServiceSidecar, ConfigHash(sidecarSvc)),
+			Labels: p.ContainerLabels(ServiceSidecar, ConfigHash(sidecarSvc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
 		})
 		if err != nil {
 			return err
@@ -137,7 +141,8 @@ func (b *Bottle) create(ctx context.Context) error {
 			if failed() {
 				return nil
 			}
-			if err := b.eng.Connect(ctx, n, id, nil); err != nil {
+			// compose gives a service its name as an alias on every network
+			if err := b.eng.Connect(ctx, n, id, []string{ServiceSidecar}); err != nil {
 				if cerrdefs.IsNotFound(err) {
 					err = fmt.Errorf("network %q does not exist", n)
 				}
@@ -154,8 +159,8 @@ func (b *Bottle) create(ctx context.Context) error {
 	})
 	run(func() error {
 		spec := engine.ContainerSpec{
-			Image: s.Image, Cmd: s.Command, Env: Env(agentEnv), Network: p.NetworkName(NetInternal),
-			Labels: p.ContainerLabels(ServiceAgent, ConfigHash(agentSvc)), Volumes: map[string]string{p.VolumeName(VolHome): AgentHome},
+			Image: s.Image, Cmd: s.Command, Env: Env(agentEnv), Network: p.NetworkName(NetInternal), Aliases: []string{ServiceAgent},
+			Labels: p.ContainerLabels(ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(VolHome): AgentHome},
 			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
 		}
 		if s.Workspace != "" {
@@ -189,23 +194,20 @@ func (b *Bottle) create(ctx context.Context) error {
 		return err
 	}
 
-	// Step 3: start both at once. Starting the sidecar first would not
-	// make its proxy listen any sooner than the agent's first request
-	// (a start returns when the process runs), and each start costs the
-	// engine most of a second.
-	for _, svc := range []string{ServiceSidecar, ServiceAgent} {
-		run(func() error {
-			if err := b.eng.StartContainer(ctx, b.ids[svc]); err != nil {
-				return &StepError{"starting the " + svc, err}
-			}
-			b.setState(svc, "running")
-			return nil
-		})
+	// Step 3: the sidecar, and once it answers on its port, the agent: an
+	// agent started before its proxy listens would find every request
+	// refused, and a sidecar that dies at start-up fails the launch.
+	if err := b.eng.StartContainer(ctx, b.ids[ServiceSidecar]); err != nil {
+		return &StepError{"starting the sidecar", err}
 	}
-	wg.Wait()
-	if first != nil {
-		return first
+	if err := b.waitSidecar(ctx); err != nil {
+		return err
 	}
+	b.setState(ServiceSidecar, "running")
+	if err := b.eng.StartContainer(ctx, b.ids[ServiceAgent]); err != nil {
+		return &StepError{"starting the agent", err}
+	}
+	b.setState(ServiceAgent, "running")
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func (b *Bottle) create(ctx context.Context) error {
 func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 	p := b.Project
 	name := p.NetworkName(key)
-	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: key == NetInternal, Labels: p.NetworkLabels(key)})
+	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: key == NetInternal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
 	if err != nil {
 		if engine.IsAddressPoolExhausted(err) {
 			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
@@ -230,7 +232,15 @@ func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 
 func (b *Bottle) createContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
 	spec.Name = b.Project.ContainerName(service)
-	id, err := b.eng.CreateContainer(ctx, spec)
+	// compose labels a container with its image's ID
+	imageID, err := b.eng.ImageID(ctx, spec.Image)
+	if err == nil {
+		spec.Labels[LabelImage] = imageID
+	}
+	var id string
+	if err == nil {
+		id, err = b.eng.CreateContainer(ctx, spec)
+	}
 	if err != nil {
 		switch {
 		case cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image"):

@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,11 @@ type fake struct {
 	live map[string]map[string]string // id -> labels
 	fail func(op, name string) error
 	log  []string
+	// sidecar answers ContainerStatus and the readiness probe: the nth
+	// probe (from 1) sees this state and probe exit code; nil: running, 0.
+	sidecar func(n int) (engine.Status, int)
+	probes  int
+	aliases map[string][]string // container or network name -> aliases given
 }
 
 func (f *fake) do(op, name string, labels map[string]string) (string, error) {
@@ -68,11 +74,49 @@ func (f *fake) CreateVolume(_ context.Context, name string, l map[string]string)
 	return err
 }
 func (f *fake) CreateContainer(_ context.Context, s engine.ContainerSpec) (string, error) {
+	f.alias(s.Name+"@"+s.Network, s.Aliases)
 	return f.do("container", s.Name, s.Labels)
 }
-func (f *fake) Connect(_ context.Context, n, c string, _ []string) error {
+func (f *fake) Connect(_ context.Context, n, c string, aliases []string) error {
+	f.alias(c+"@"+n, aliases)
 	_, err := f.do("connect", n, nil)
 	return err
+}
+func (f *fake) alias(key string, a []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.aliases == nil {
+		f.aliases = map[string][]string{}
+	}
+	f.aliases[key] = a
+}
+func (f *fake) state() (engine.Status, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sidecar == nil {
+		return engine.Status{State: "running"}, 0
+	}
+	return f.sidecar(f.probes + 1)
+}
+func (f *fake) ContainerStatus(_ context.Context, id string) (engine.Status, error) {
+	_, err := f.do("status", id, nil)
+	st, _ := f.state()
+	return st, err
+}
+func (f *fake) Exec(_ context.Context, id string, cmd []string) (int, string, error) {
+	_, err := f.do("probe", id+" "+strings.Join(cmd, " "), nil)
+	_, code := f.state()
+	f.mu.Lock()
+	f.probes++
+	f.mu.Unlock()
+	return code, "", err
+}
+func (f *fake) Logs(_ context.Context, id string, tail int) (string, error) {
+	_, err := f.do("logs", id, nil)
+	return "pipelock: starting\nload TLS CA: parse CA key: x509: failed to parse private key\n", err
+}
+func (f *fake) ImageID(_ context.Context, ref string) (string, error) {
+	return "sha256:" + ref, nil
 }
 func (f *fake) CopyTo(_ context.Context, id, _ string, r io.Reader) error {
 	_, _ = io.Copy(io.Discard, r)
@@ -157,6 +201,54 @@ func TestStartLabelsEverything(t *testing.T) {
 			}
 		}
 	}
+	// what compose writes besides: the image, depends_on, config-hash on
+	// networks and the volume, a real compose version; each service's
+	// name as an alias on every network it joins
+	for id, l := range f.live {
+		if l[docker.LabelVersion] != "2.40.3" {
+			t.Errorf("%s: compose version %q", id, l[docker.LabelVersion])
+		}
+		if !strings.HasPrefix(id, "container") && l[docker.LabelConfigHash] == "" {
+			t.Errorf("%s: no config-hash", id)
+		}
+		if strings.HasPrefix(id, "container") {
+			want, image := "", "sha256:"+s.Sidecar.Image
+			if l[docker.LabelService] == ServiceAgent {
+				want, image = "sidecar:service_healthy:false", "sha256:img"
+			}
+			if dep, ok := l[LabelDependsOn]; !ok || dep != want {
+				t.Errorf("%s: depends_on = %q, want %q", id, dep, want)
+			}
+			if l[LabelImage] != image {
+				t.Errorf("%s: image label %q, want %q", id, l[LabelImage], image)
+			}
+		}
+	}
+	p := b.Project
+	for key, want := range map[string]string{
+		p.ContainerName(ServiceAgent) + "@" + p.NetworkName(NetInternal):   ServiceAgent,
+		p.ContainerName(ServiceSidecar) + "@" + p.NetworkName(NetInternal): ServiceSidecar,
+		b.ids[ServiceSidecar] + "@" + p.NetworkName(NetEgress):             ServiceSidecar,
+	} {
+		if !slices.Equal(f.aliases[key], []string{want}) {
+			t.Errorf("aliases of %s = %v, want [%s]", key, f.aliases[key], want)
+		}
+	}
+	// the compose file: no obsolete version, and `up` refused by compose
+	cf, err := os.ReadFile(p.ComposeFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(cf, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["version"]; ok {
+		t.Error("compose.json has the obsolete version attribute")
+	}
+	if n := strings.Count(string(cf), "${"+ComposeGuardVar+":?"); n != 2 {
+		t.Errorf("compose.json has %d guards, want one per service:\n%s", n, cf)
+	}
 	if !statedir.Locked(b.Project.StateDir) {
 		t.Error("the state dir is not locked while the launcher runs")
 	}
@@ -189,6 +281,99 @@ func TestStartFailureRemovesEverything(t *testing.T) {
 	}
 	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
+	}
+}
+
+// The agent starts only once the sidecar answers its probe.
+func TestStartWaitsForSidecar(t *testing.T) {
+	f, s, opt := setup(t)
+	s.Sidecar.Port = 9001
+	f.sidecar = func(n int) (engine.Status, int) {
+		if n < 3 {
+			return engine.Status{State: "running"}, 1 // not listening yet
+		}
+		return engine.Status{State: "running"}, 0
+	}
+	b, err := Start(context.Background(), f, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Detach()
+	sidecarStart := slices.Index(f.log, "start "+b.ids[ServiceSidecar])
+	agentStart := slices.Index(f.log, "start "+b.ids[ServiceAgent])
+	lastProbe := slices.IndexFunc(f.log, func(l string) bool {
+		return l == "probe "+b.ids[ServiceSidecar]+" /pipelock healthcheck --addr 127.0.0.1:9001"
+	})
+	for i := lastProbe + 1; i < len(f.log); i++ {
+		if strings.HasPrefix(f.log[i], "probe ") {
+			lastProbe = i
+		}
+	}
+	if sidecarStart < 0 || lastProbe < sidecarStart || agentStart < lastProbe || f.probes != 3 {
+		t.Fatalf("want sidecar started, probed 3 times, then the agent started; log: %v", f.log)
+	}
+}
+
+// A sidecar that exits at start-up fails the launch with its last log
+// lines, is never reported running, and everything is removed.
+func TestSidecarExitsAtStartup(t *testing.T) {
+	f, s, opt := setup(t)
+	f.sidecar = func(n int) (engine.Status, int) {
+		if n < 2 {
+			return engine.Status{State: "running"}, 1
+		}
+		return engine.Status{State: "exited", ExitCode: 1}, 1
+	}
+	_, err := Start(context.Background(), f, s, opt)
+	if err == nil || !strings.Contains(err.Error(), "starting the sidecar: the sidecar ("+DefaultSidecarImage+") exited with code 1 during start-up; its last log lines: pipelock: starting | load TLS CA: parse CA key") {
+		t.Fatalf("Start = %v", err)
+	}
+	if slices.ContainsFunc(f.log, func(l string) bool {
+		return strings.HasPrefix(l, "start container") && strings.Contains(l, "-"+strings.Split(f.log[0], " ")[0])
+	}) {
+		t.Log(f.log)
+	}
+	for _, l := range f.log {
+		if strings.HasPrefix(l, "start ") && !strings.Contains(l, "container-") {
+			t.Errorf("unexpected %s", l)
+		}
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(f.log), func(l string) bool { return !strings.HasPrefix(l, "start ") })); n != 1 {
+		t.Errorf("the agent was started with a dead sidecar: %v", f.log)
+	}
+	if len(f.live) != 0 {
+		t.Errorf("left behind: %v", f.live)
+	}
+	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+		t.Errorf("state root holds %v", des)
+	}
+}
+
+// A sidecar that stops between the status and the probe: the exec fails
+// as a command that cannot run (126), but the error says it exited.
+func TestSidecarExitsDuringProbe(t *testing.T) {
+	f, s, opt := setup(t)
+	calls := 0
+	f.sidecar = func(int) (engine.Status, int) {
+		calls++
+		if calls == 1 {
+			return engine.Status{State: "running"}, 126
+		}
+		return engine.Status{State: "exited", ExitCode: 2}, 126
+	}
+	_, err := Start(context.Background(), f, s, opt)
+	if err == nil || !strings.Contains(err.Error(), "exited with code 2 during start-up") {
+		t.Fatalf("Start = %v", err)
+	}
+}
+
+// An image without /pipelock fails at once, not after the timeout.
+func TestSidecarWithoutPipelock(t *testing.T) {
+	f, s, opt := setup(t)
+	f.sidecar = func(int) (engine.Status, int) { return engine.Status{State: "running"}, 127 }
+	_, err := Start(context.Background(), f, s, opt)
+	if err == nil || !strings.Contains(err.Error(), "has no runnable /pipelock") || f.probes != 1 {
+		t.Fatalf("Start = %v after %d probes", err, f.probes)
 	}
 }
 

@@ -21,9 +21,25 @@ const (
 	LabelVersion = "dev.bottle.version"
 )
 
-// ComposeVersion is the compose version the labels claim: the v2 label
-// set is what is written, and compose v2 reads them back (ls, down -p).
-const ComposeVersion = "2.20.0"
+// ComposeVersion is the compose version the labels claim: the compose v2
+// release whose labels, aliases and commands bottle's were checked
+// against (ls, ps, logs, stop, start, down -p).
+const ComposeVersion = "2.40.3"
+
+// Labels compose writes that bottle-launch writes too.
+const (
+	// LabelDependsOn lists a container's dependencies as compose writes
+	// them: service:condition:restart, comma-separated; compose stops and
+	// removes in reverse order of them.
+	LabelDependsOn = "com.docker.compose.depends_on"
+	// LabelImage is the ID of the container's image.
+	LabelImage = "com.docker.compose.image"
+	// DependsOnSidecar is the agent's: it starts once the sidecar is healthy.
+	DependsOnSidecar = ServiceSidecar + ":service_healthy:false"
+	// ComposeGuardVar, unset, makes compose refuse the compose file.
+	ComposeGuardVar = "BOTTLE_COMPOSE_FILE_IS_DOCUMENTATION"
+	labelGuard      = "dev.bottle.compose-file"
+)
 
 // Services and the keys of networks and volumes, as a compose file names them.
 const (
@@ -78,25 +94,31 @@ func (p Project) own() map[string]string {
 	}
 }
 
-// NetworkLabels are a network's labels.
-func (p Project) NetworkLabels(key string) map[string]string {
+// NetworkLabels are a network's labels; configHash is the hash of its
+// definition in the compose file.
+func (p Project) NetworkLabels(key, configHash string) map[string]string {
 	l := p.own()
 	l[docker.LabelNetwork] = key
+	l[docker.LabelConfigHash] = configHash
 	return l
 }
 
-// VolumeLabels are a volume's labels.
-func (p Project) VolumeLabels(key string) map[string]string {
+// VolumeLabels are a volume's labels; configHash as for networks.
+func (p Project) VolumeLabels(key, configHash string) map[string]string {
 	l := p.own()
 	l[docker.LabelVolume] = key
+	l[docker.LabelConfigHash] = configHash
 	return l
 }
 
 // ContainerLabels are a service container's labels; configHash is the hash
-// of the service's definition (ConfigHash).
-func (p Project) ContainerLabels(service, configHash string) map[string]string {
+// of the service's definition (ConfigHash), dependsOn the services it
+// depends on as compose's depends_on label lists them ("" for none).
+// The image's ID (LabelImage) is added when the container is made.
+func (p Project) ContainerLabels(service, configHash, dependsOn string) map[string]string {
 	l := p.own()
 	l[docker.LabelService] = service
+	l[LabelDependsOn] = dependsOn
 	l[docker.LabelOneoff] = "False"
 	l[docker.LabelNumber] = "1"
 	l[docker.LabelConfigHash] = configHash
@@ -115,16 +137,43 @@ func ConfigHash(service any) string {
 
 // Service is one service of the compose file (the subset bottles use).
 type Service struct {
-	Image         string              `json:"image"`
-	ContainerName string              `json:"container_name"`
-	Command       []string            `json:"command,omitempty"`
-	Environment   map[string]string   `json:"environment,omitempty"`
-	WorkingDir    string              `json:"working_dir,omitempty"`
-	Networks      map[string]*Aliases `json:"networks"`
-	Volumes       []string            `json:"volumes,omitempty"`
-	DependsOn     []string            `json:"depends_on,omitempty"`
-	StdinOpen     bool                `json:"stdin_open,omitempty"`
-	Tty           bool                `json:"tty,omitempty"`
+	Image         string               `json:"image"`
+	ContainerName string               `json:"container_name"`
+	Command       []string             `json:"command,omitempty"`
+	Environment   map[string]string    `json:"environment,omitempty"`
+	WorkingDir    string               `json:"working_dir,omitempty"`
+	Networks      map[string]*Aliases  `json:"networks"`
+	Volumes       []string             `json:"volumes,omitempty"`
+	DependsOn     map[string]DependsOn `json:"depends_on,omitempty"`
+	Healthcheck   *ComposeHealthcheck  `json:"healthcheck,omitempty"`
+	StdinOpen     bool                 `json:"stdin_open,omitempty"`
+	Tty           bool                 `json:"tty,omitempty"`
+	Labels        map[string]string    `json:"labels,omitempty"`
+}
+
+// DependsOn is compose's long form of a dependency.
+type DependsOn struct {
+	Condition string `json:"condition"`
+}
+
+// ComposeHealthcheck is a healthcheck as a compose file writes it.
+type ComposeHealthcheck struct {
+	Test        []string `json:"test"`
+	Interval    string   `json:"interval"`
+	Timeout     string   `json:"timeout"`
+	StartPeriod string   `json:"start_period"`
+	Retries     int      `json:"retries"`
+}
+
+// composeGuard is a label whose value compose cannot interpolate unless
+// ComposeGuardVar is set: every compose command given this file (-f)
+// stops with the message before doing anything. `up` with the file would
+// recreate both containers (their config-hash is not one compose
+// computes: env values are not in the file) without the sidecar's config,
+// the agent's CA and its secrets. Commands given the project name (-p)
+// work from labels and are unaffected.
+func composeGuard(project string) map[string]string {
+	return map[string]string{labelGuard: "${" + ComposeGuardVar + ":?this file only documents a bottle made by bottle-launch: compose up would recreate its containers without their config, CA and secrets. Use docker compose -p " + project + " ps, logs, stop, start or down instead, or bottle-ls and bottle-cleanup}"}
 }
 
 // Aliases are a service's names on one network.
@@ -133,10 +182,10 @@ type Aliases struct {
 }
 
 // ComposeDoc is the compose file: services, networks and volumes with the
-// names the launcher gave them.
+// names the launcher gave them. It has no `version`: compose v2 warns that
+// the attribute is obsolete.
 type ComposeDoc struct {
-	// Version 2.4 is the newest format compose v1 reads; v2 ignores it.
-	Version  string                    `json:"version"`
+	Name     string                    `json:"name"`
 	Services map[string]Service        `json:"services"`
 	Networks map[string]map[string]any `json:"networks"`
 	Volumes  map[string]map[string]any `json:"volumes"`
@@ -147,18 +196,29 @@ type ComposeDoc struct {
 // to make it.
 func (p Project) Compose(agent, sidecar Service, extraNetworks []string) ComposeDoc {
 	doc := ComposeDoc{
-		Version:  "2.4",
+		Name:     p.Name,
 		Services: map[string]Service{ServiceAgent: agent, ServiceSidecar: sidecar},
-		Networks: map[string]map[string]any{
-			NetInternal: {"name": p.NetworkName(NetInternal), "internal": true},
-			NetEgress:   {"name": p.NetworkName(NetEgress)},
-		},
-		Volumes: map[string]map[string]any{VolHome: {"name": p.VolumeName(VolHome)}},
+		Networks: map[string]map[string]any{NetInternal: p.networkDef(NetInternal), NetEgress: p.networkDef(NetEgress)},
+		Volumes:  map[string]map[string]any{VolHome: p.volumeDef(VolHome)},
 	}
 	for _, n := range extraNetworks {
 		doc.Networks[n] = map[string]any{"name": n, "external": true}
 	}
 	return doc
+}
+
+// networkDef is a network of the bottle as the compose file defines it.
+func (p Project) networkDef(key string) map[string]any {
+	d := map[string]any{"name": p.NetworkName(key)}
+	if key == NetInternal {
+		d["internal"] = true
+	}
+	return d
+}
+
+// volumeDef is a volume as the compose file defines it.
+func (p Project) volumeDef(key string) map[string]any {
+	return map[string]any{"name": p.VolumeName(key)}
 }
 
 // Env turns an env map into KEY=VALUE lines, sorted.

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -64,32 +63,45 @@ func NewCA(name string, now time.Time) (CA, error) {
 	if err != nil {
 		return CA{}, err
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	// SEC1, not PKCS#8: pipelock reads the key with x509.ParseECPrivateKey
+	// (internal/certgen LoadCA) and exits at start-up on a PKCS#8 key.
+	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		return CA{}, err
 	}
 	return CA{
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
 	}, nil
 }
 
 // PipelockConfig is the sidecar's configuration: pipelock's forward proxy
-// on every interface at port, strict mode (only the allow list passes),
-// TLS interception with the bottle's CA.
-func PipelockConfig(port int, allow []string) []byte {
+// on every interface at port, strict mode (only the allow list passes;
+// pipelock refuses an empty one), the trusted hosts exempt from its SSRF
+// check (private addresses), TLS interception with the bottle's CA except
+// for the passthrough hosts. Every key is one pipelock v2.3 knows: it
+// refuses unknown keys.
+func PipelockConfig(s Spec) []byte {
 	var b strings.Builder
-	b.WriteString("# Written by bottle-launch for this bottle only.\nversion: 1\nmode: strict\nenforce: true\napi_allowlist:")
-	if len(allow) == 0 {
-		b.WriteString(" []")
+	list := func(key, indent string, hosts []string) {
+		fmt.Fprintf(&b, "%s%s:", indent, key)
+		if len(hosts) == 0 {
+			b.WriteString(" []")
+		}
+		b.WriteString("\n")
+		for _, h := range hosts {
+			fmt.Fprintf(&b, "%s  - %s\n", indent, strconv.Quote(h))
+		}
 	}
-	b.WriteString("\n")
-	for _, h := range allow {
-		fmt.Fprintf(&b, "  - %s\n", strconv.Quote(h))
+	b.WriteString("# Written by bottle-launch for this bottle only.\nversion: 1\nmode: strict\nenforce: true\n")
+	list("api_allowlist", "", s.AllowList())
+	if len(s.Sidecar.Trusted) > 0 {
+		list("trusted_domains", "", s.Sidecar.Trusted)
 	}
-	fmt.Fprintf(&b, "fetch_proxy:\n  listen: \"0.0.0.0:%d\"\n", port)
+	fmt.Fprintf(&b, "fetch_proxy:\n  listen: \"0.0.0.0:%d\"\n", s.Sidecar.Port)
 	b.WriteString("forward_proxy:\n  enabled: true\n")
 	fmt.Fprintf(&b, "tls_interception:\n  enabled: true\n  ca_cert: %q\n  ca_key: %q\n", SidecarCACert, SidecarCAKey)
+	list("passthrough_domains", "  ", s.Sidecar.Passthrough)
 	return []byte(b.String())
 }
 
@@ -133,14 +145,21 @@ func (a *Archive) File(p string, mode int64, data []byte) error {
 	return err
 }
 
-// Tree adds a host directory's regular files and directories under p.
-// Symlinks and special files are left out: nothing outside the tree is
-// ever copied in.
-func (a *Archive) Tree(p, hostDir string) error {
+// Tree adds a host directory's regular files and directories under p,
+// at most MaxTreeBytes in all. The directory itself may be a symlink (it
+// is followed once); symlinks and special files inside it are left out:
+// nothing outside the tree is ever copied in.
+func (a *Archive) Tree(p, dir string) error {
+	hostDir, err := hostDir(dir, "skills")
+	if err != nil {
+		return err
+	}
 	if err := a.dir(p, 0o755); err != nil {
 		return err
 	}
-	return filepath.WalkDir(hostDir, func(hp string, de fs.DirEntry, err error) error {
+	var total int64
+	files, skipped := 0, 0
+	err = filepath.WalkDir(hostDir, func(hp string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -157,14 +176,24 @@ func (a *Archive) Tree(p, hostDir string) error {
 		case de.IsDir():
 			return a.dir(target, int64(fi.Mode().Perm()))
 		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(hp)
+			data, err := readHostFile(hp, "skills file", MaxFileBytes)
 			if err != nil {
 				return err
 			}
+			if total += int64(len(data)); total > MaxTreeBytes {
+				return bad("skills %s holds more than %d bytes of files", dir, MaxTreeBytes)
+			}
+			files++
 			return a.File(target, int64(fi.Mode().Perm()), data)
 		}
+		skipped++
 		return nil
 	})
+	if err == nil && files == 0 && skipped > 0 {
+		// never copy nothing without saying so
+		return bad("skills %s holds no regular file, only %d symlinks or special files (which are never copied): give a directory of skill files", dir, skipped)
+	}
+	return err
 }
 
 // Bytes closes the archive and returns it.
@@ -189,9 +218,9 @@ func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	if s.Prompt != "" {
-		data, err := os.ReadFile(s.Prompt)
+		data, err := readHostFile(s.Prompt, "prompt", MaxFileBytes)
 		if err != nil {
-			return nil, fmt.Errorf("prompt: %w", err)
+			return nil, err
 		}
 		if err := a.File(AgentPrompt, 0o644, data); err != nil {
 			return nil, err
@@ -199,7 +228,7 @@ func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 	}
 	if s.Skills != "" {
 		if err := a.Tree(AgentSkills, s.Skills); err != nil {
-			return nil, fmt.Errorf("skills: %w", err)
+			return nil, err
 		}
 	}
 	if g := s.Git; g != nil {
@@ -214,9 +243,9 @@ func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 			}
 		}
 		if g.Credential != "" {
-			data, err := os.ReadFile(g.Credential)
+			data, err := readHostFile(g.Credential, "git credential", MaxFileBytes)
 			if err != nil {
-				return nil, fmt.Errorf("git credential: %w", err)
+				return nil, err
 			}
 			if err := a.File(AgentHome+"/.git-credentials", 0o600, data); err != nil {
 				return nil, err
@@ -240,7 +269,7 @@ func SidecarFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 		mode int64
 		data []byte
 	}{
-		{SidecarConfig, 0o644, PipelockConfig(s.Sidecar.Port, s.Sidecar.Allow)},
+		{SidecarConfig, 0o644, PipelockConfig(s)},
 		{SidecarCACert, 0o644, ca.CertPEM},
 		{SidecarCAKey, 0o600, ca.KeyPEM},
 	} {

@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,24 +26,42 @@ func TestCA(t *testing.T) {
 	}
 	blk, _ := pem.Decode(ca.CertPEM)
 	cert, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil || !cert.IsCA || cert.Subject.CommonName != "bottle egress CA p-x" {
+	if err != nil || !cert.IsCA || cert.Subject.CommonName != "bottle egress CA p-x" || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
 		t.Fatalf("cert = %+v, %v", cert, err)
+	}
+	// pipelock's certgen.LoadCA reads the key with x509.ParseECPrivateKey:
+	// SEC1 ("EC PRIVATE KEY"); a PKCS#8 key is fatal to it.
+	kblk, _ := pem.Decode(ca.KeyPEM)
+	if kblk == nil || kblk.Type != "EC PRIVATE KEY" {
+		t.Fatalf("key PEM type = %v, want EC PRIVATE KEY", kblk)
+	}
+	if _, err := x509.ParseECPrivateKey(kblk.Bytes); err != nil {
+		t.Fatalf("key is not SEC1: %v", err)
 	}
 }
 
 func TestPipelockConfig(t *testing.T) {
-	got := string(PipelockConfig(8888, []string{"api.anthropic.com", "*.github.com"}))
+	s := Spec{Sidecar: Sidecar{Port: 8888, Allow: []string{"api.anthropic.com", "*.github.com"}, Trusted: []string{"registry.internal"}}}
+	s.Defaults()
+	got := string(PipelockConfig(s))
 	for _, want := range []string{
-		"mode: strict\n", "api_allowlist:\n  - \"api.anthropic.com\"\n  - \"*.github.com\"\n",
+		"mode: strict\n",
+		"api_allowlist:\n  - \"api.anthropic.com\"\n  - \"*.github.com\"\n  - \"registry.internal\"\n",
+		"trusted_domains:\n  - \"registry.internal\"\n",
 		"fetch_proxy:\n  listen: \"0.0.0.0:8888\"\n", "forward_proxy:\n  enabled: true\n",
-		"tls_interception:\n  enabled: true\n  ca_cert: \"/etc/pipelock/ca.pem\"\n  ca_key: \"/etc/pipelock/ca-key.pem\"\n",
+		"tls_interception:\n  enabled: true\n  ca_cert: \"/etc/pipelock/ca.pem\"\n  ca_key: \"/etc/pipelock/ca-key.pem\"\n  passthrough_domains:\n    - \"api.anthropic.com\"\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("config lacks %q:\n%s", want, got)
 		}
 	}
-	if !strings.Contains(string(PipelockConfig(1, nil)), "api_allowlist: []\n") {
-		t.Error("an empty allow list must be an empty YAML list")
+	// absent lists get the defaults; an explicit empty passthrough stays empty
+	d := Spec{}
+	d.Defaults()
+	d.Sidecar.Passthrough = []string{}
+	got = string(PipelockConfig(d))
+	if !strings.Contains(got, "api_allowlist:\n  - \"api.anthropic.com\"\n") || !strings.Contains(got, "  passthrough_domains: []\n") || strings.Contains(got, "trusted_domains") {
+		t.Errorf("defaults:\n%s", got)
 	}
 }
 
@@ -97,6 +117,61 @@ func TestAgentFiles(t *testing.T) {
 	}
 	if _, ok := es["home/agent/.claude/skills/escape"]; ok {
 		t.Error("a symlink in skills was copied")
+	}
+
+	// skills given as a symlink to a dir: followed once, not copied empty
+	os.Symlink(filepath.Join(dir, "skills"), filepath.Join(dir, "skills-link"))
+	s.Skills = filepath.Join(dir, "skills-link")
+	data, err = AgentFiles(s, CA{CertPEM: []byte("CERT")}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := entries(t, data)["home/agent/.claude/skills/sub/s.md"]; !ok {
+		t.Error("skills given as a symlink were copied empty")
+	}
+}
+
+func TestSkillsOfSymlinksOnly(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "skills"), 0o755)
+	os.WriteFile(filepath.Join(dir, "real.md"), []byte("x"), 0o644)
+	os.Symlink(filepath.Join(dir, "real.md"), filepath.Join(dir, "skills", "link.md"))
+	_, err := AgentFiles(Spec{Skills: filepath.Join(dir, "skills")}, CA{}, time.Now())
+	var se *SpecError
+	if !errors.As(err, &se) || !strings.Contains(se.Msg, "holds no regular file, only 1 symlinks") {
+		t.Fatalf("AgentFiles = %v, want a refusal", err)
+	}
+	// an empty dir is the user's choice: copied as an empty dir
+	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
+	if _, err := AgentFiles(Spec{Skills: filepath.Join(dir, "empty")}, CA{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAgentFilesRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	environ := filepath.Join(dir, "environ")
+	os.Symlink("/proc/self/environ", environ)
+	for name, s := range map[string]Spec{
+		"fifo prompt":     {Prompt: fifo},
+		"environ prompt":  {Prompt: environ},
+		"fifo credential": {Git: &Git{Credential: fifo}},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := AgentFiles(s, CA{}, time.Now()); done <- err }()
+		select {
+		case err := <-done:
+			var se *SpecError
+			if !errors.As(err, &se) {
+				t.Errorf("%s: AgentFiles = %v, want a refusal", name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: AgentFiles hangs", name)
+		}
 	}
 }
 

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Defaults.
@@ -24,6 +26,20 @@ const (
 	// MaxSpecBytes bounds a spec read from a file or stdin.
 	MaxSpecBytes = 1 << 20
 )
+
+// DefaultAllow is the sidecar's allow list when the spec has none: the
+// Anthropic API, which is all a Claude Code agent needs to work (with
+// ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN in env). Its telemetry and
+// error reports (statsig.anthropic.com, sentry.io), the OAuth login pages
+// and auto-updates are left out: Claude Code works without them.
+var DefaultAllow = []string{"api.anthropic.com"}
+
+// DefaultPassthrough is the sidecar's TLS passthrough list when the spec
+// has none: the Anthropic API. pipelock advises passthrough for LLM
+// providers: intercepted, every request (the agent's whole context and
+// its API key header) would go through pipelock's secret scanner, and
+// compressed or streamed answers can be refused.
+var DefaultPassthrough = []string{"api.anthropic.com"}
 
 // Spec is what a bottle is made of. Paths are host paths, relative to the
 // spec file's directory (the working directory for a spec on stdin).
@@ -51,10 +67,20 @@ type Git struct {
 
 // Sidecar is the egress proxy.
 type Sidecar struct {
-	Image   string   `json:"image,omitempty"`
-	Port    int      `json:"port,omitempty"`
-	Allow   []string `json:"allow,omitempty"`
-	Command []string `json:"command,omitempty"`
+	Image string `json:"image,omitempty"`
+	Port  int    `json:"port,omitempty"`
+	// Allow is the hosts the sidecar lets through. Absent: DefaultAllow;
+	// an empty list is refused (pipelock cannot run strict with none).
+	Allow []string `json:"allow,omitempty"`
+	// Trusted are private hosts the sidecar may reach although they
+	// resolve to private addresses (a registry on one of Networks).
+	// Each is also allowed. Written as pipelock's trusted_domains.
+	Trusted []string `json:"trusted,omitempty"`
+	// Passthrough are hosts whose TLS the sidecar does not intercept
+	// (pipelock's tls_interception.passthrough_domains): still allowed
+	// or refused by name, not scanned. Absent: DefaultPassthrough.
+	Passthrough []string `json:"passthrough,omitempty"`
+	Command     []string `json:"command,omitempty"`
 	// Networks are existing networks the sidecar joins besides the
 	// bottle's own (e.g. where a private registry lives). They are not
 	// created or removed.
@@ -99,7 +125,7 @@ func Decode(r io.Reader, source string) (Spec, error) {
 		case errors.As(err, &te):
 			return Spec{}, bad("spec %s: field %q must be %s, not %s", source, te.Field, typeName(te.Type.String()), te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,command,networks})",
+			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks})",
 				source, strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return Spec{}, bad("spec %s: %v", source, err)
@@ -145,6 +171,25 @@ func (s *Spec) Defaults() {
 	if s.Sidecar.Port == 0 {
 		s.Sidecar.Port = DefaultSidecarPort
 	}
+	// nil is absent (or null); [] stays empty and Check refuses it.
+	if s.Sidecar.Allow == nil {
+		s.Sidecar.Allow = slices.Clone(DefaultAllow)
+	}
+	if s.Sidecar.Passthrough == nil {
+		s.Sidecar.Passthrough = slices.Clone(DefaultPassthrough)
+	}
+}
+
+// AllowList is what the sidecar lets through: the allow list and the
+// trusted hosts, each once.
+func (s *Spec) AllowList() []string {
+	var out []string
+	for _, h := range append(slices.Clone(s.Sidecar.Allow), s.Sidecar.Trusted...) {
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Check refuses a spec the launcher cannot use, before anything is made.
@@ -172,6 +217,21 @@ func (s *Spec) Check(flagged map[string]string) error {
 			return fail("allow", "bad allow entry %q: use a host name such as api.anthropic.com or *.example.com", h)
 		}
 	}
+	for _, h := range s.Sidecar.Trusted {
+		// pipelock's ValidateTrustedDomains refuses the same; an IP is
+		// never matched by trusted_domains, so it would trust nothing.
+		if !validHost(h) || net.ParseIP(h) != nil || (strings.HasPrefix(h, "*.") && !strings.Contains(h[2:], ".")) {
+			return bad("bad sidecar.trusted entry %q: use a host name such as registry.internal or *.corp.example.com (not an IP address, not a top-level wildcard)", h)
+		}
+	}
+	for _, h := range s.Sidecar.Passthrough {
+		if !validHost(h) {
+			return bad("bad sidecar.passthrough entry %q: use a host name such as api.anthropic.com or *.example.com", h)
+		}
+	}
+	if len(s.AllowList()) == 0 {
+		return fail("allow", "sidecar.allow is empty: the agent could reach nothing, and pipelock refuses to start in strict mode without an allowed host; name at least one host, or leave allow out for the default (%s)", strings.Join(DefaultAllow, ", "))
+	}
 	for k := range s.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return bad("bad env name %q: a name has no '=' and is not empty", k)
@@ -182,23 +242,25 @@ func (s *Spec) Check(flagged map[string]string) error {
 			return bad("bad git user or email: no newlines, quotes or backslashes")
 		}
 		if s.Git.Credential != "" {
-			if err := readable(s.Git.Credential, false, "git credential"); err != nil {
+			if _, err := readHostFile(s.Git.Credential, "git credential", MaxFileBytes); err != nil {
 				return err
 			}
 		}
 	}
 	if s.Prompt != "" {
-		if err := readable(s.Prompt, false, "prompt"); err != nil {
+		if _, err := readHostFile(s.Prompt, "prompt", MaxFileBytes); err != nil {
 			return err
 		}
 	}
 	if s.Skills != "" {
-		if err := readable(s.Skills, true, "skills"); err != nil {
+		// the whole tree, as it will be copied: bounds, and not nothing
+		if err := NewArchive(time.Time{}).Tree(AgentSkills, s.Skills); err != nil {
 			return err
 		}
 	}
 	if s.Workspace != "" {
-		if err := readable(s.Workspace, true, "workspace"); err != nil {
+		home, _ := os.UserHomeDir()
+		if err := checkWorkspace(s.Workspace, home); err != nil {
 			return err
 		}
 	}
@@ -240,39 +302,6 @@ func validHost(h string) bool {
 		}
 	}
 	return true
-}
-
-// readable checks that a file (or directory) exists and can be read now.
-func readable(path string, dir bool, what string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return bad("%s %s: %v", what, path, unwrapPath(err))
-	}
-	if fi.IsDir() != dir {
-		if dir {
-			return bad("%s %s is not a directory", what, path)
-		}
-		return bad("%s %s is a directory, not a file", what, path)
-	}
-	if dir {
-		f, err := os.Open(path)
-		if err == nil {
-			_, err = f.ReadDir(1)
-			f.Close()
-			if errors.Is(err, io.EOF) {
-				err = nil
-			}
-		}
-		if err != nil {
-			return bad("%s %s: %v", what, path, unwrapPath(err))
-		}
-		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return bad("%s %s: %v", what, path, unwrapPath(err))
-	}
-	return f.Close()
 }
 
 func unwrapPath(err error) error {
