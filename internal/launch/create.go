@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 
@@ -59,16 +60,21 @@ func (b *Bottle) create(ctx context.Context) error {
 		return &StepError{"writing the compose file", err}
 	}
 
-	// A failure stops the other steps between engine calls, never during
-	// one: a create whose request is abandoned may still be done by the
-	// engine, and then nobody would know its ID.
+	// A failure or an interrupt stops the other steps between engine calls,
+	// never during one: every call runs on a context the interrupt does not
+	// cancel, so each create's answer (and ID) arrives. A create whose
+	// request were abandoned may still be done by the engine, and then
+	// nobody would know its ID.
+	intr := ctx
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
 	failed := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return first != nil || ctx.Err() != nil
+		return first != nil || intr.Err() != nil
 	}
 	run := func(f func() error) {
 		wg.Add(1)
@@ -119,7 +125,7 @@ func (b *Bottle) create(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
-	if err := ctx.Err(); err != nil {
+	if err := intr.Err(); err != nil {
 		return err
 	}
 
@@ -173,7 +179,8 @@ func (b *Bottle) create(ctx context.Context) error {
 			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
 		}
 		if b.opt.Attach {
-			att, err := b.eng.Attach(ctx, id, b.opt.Stdin, b.opt.TTY)
+			// The attachment outlives this function's timeout.
+			att, err := b.eng.Attach(context.WithoutCancel(intr), id, b.opt.Stdin, b.opt.TTY)
 			if err != nil {
 				return &StepError{"attaching to the agent", err}
 			}
@@ -185,7 +192,7 @@ func (b *Bottle) create(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
-	if err := ctx.Err(); err != nil {
+	if err := intr.Err(); err != nil {
 		return err
 	}
 
@@ -206,11 +213,14 @@ func (b *Bottle) create(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
-	if err := ctx.Err(); err != nil {
+	if err := intr.Err(); err != nil {
 		return err
 	}
 	return b.writeMeta(nil)
 }
+
+// callTimeout bounds the engine calls of one launch.
+const callTimeout = 2 * time.Minute
 
 func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 	p := b.Project

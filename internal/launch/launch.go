@@ -70,9 +70,22 @@ type StepError struct {
 func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
+// UndoError is a failed launch that could not remove all it made.
+type UndoError struct {
+	Err  error // why the launch failed
+	Undo error // what the cleanup could not do
+}
+
+func (e *UndoError) Error() string {
+	return fmt.Sprintf("%v; cleaning up also failed: %v (run bottle-cleanup)", e.Err, e.Undo)
+}
+func (e *UndoError) Unwrap() error { return e.Err }
+
 // Start makes the bottle: state dir (locked), networks, volume, sidecar and
-// agent, provisioned, sidecar started, agent started. Any failure removes
-// everything it made, the state dir too, and says which step failed.
+// agent, provisioned, sidecar started, agent started. Any failure (an
+// interrupt of ctx too) removes everything it made, the state dir too, and
+// says which step failed; an error that is not an *UndoError means a
+// listing of the engine showed nothing of the bottle left.
 func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*Bottle, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -88,16 +101,15 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*B
 		if b.attach != nil {
 			b.attach.Close()
 		}
-		b.sweep(cctx)
-		terr := b.teardown(cctx)
+		uerr := b.removeAll(cctx)
 		b.lock.Release()
-		if terr != nil {
+		if uerr != nil {
 			// What is left is labelled; the state dir stays so the plan
 			// ties it to its bottle.
-			return nil, fmt.Errorf("%w; cleaning up also failed: %v (run bottle-cleanup)", err, terr)
+			return nil, &UndoError{Err: err, Undo: uerr}
 		}
 		if rerr := os.RemoveAll(b.Project.StateDir); rerr != nil {
-			return nil, fmt.Errorf("%w; removing the state dir: %v", err, rerr)
+			return nil, &UndoError{Err: err, Undo: fmt.Errorf("removing the state dir: %w", rerr)}
 		}
 		return nil, err
 	}

@@ -82,7 +82,14 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	}
 	b, err := launch.Start(ctx, eng, spec, opt)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
+		var ue *launch.UndoError
+		switch {
+		case errors.As(err, &ue) && errors.Is(err, context.Canceled):
+			return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted while starting; removing what was made failed: %v (run bottle-cleanup)", ue.Undo)}
+		case errors.As(err, &ue):
+			return fmt.Errorf("launch failed: %w", err)
+		case errors.Is(err, context.Canceled):
+			// Start checked the engine: nothing of the bottle is left.
 			return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted while starting; removed what was made")}
 		}
 		return fmt.Errorf("launch failed, nothing was left behind: %w", err)
