@@ -76,6 +76,7 @@ func TestScripts(t *testing.T) {
 			"without-smolvm":  cmdWithoutSmolvm,
 			"engine-proxy":    cmdEngineProxy,
 			"engine-requests": cmdEngineRequests,
+			"host-listen":     cmdHostListen,
 		},
 	})
 }

@@ -19,7 +19,12 @@ import (
 type NetworkSpec struct {
 	Name     string
 	Internal bool // no route out of the host
-	Labels   map[string]string
+	// NoHostAddress keeps the host from taking an address on the network
+	// (the bridge driver's com.docker.network.bridge.inhibit_ipv4, Docker
+	// 20.10 and newer): its containers cannot reach the host's own services
+	// through the network's gateway address.
+	NoHostAddress bool
+	Labels        map[string]string
 }
 
 // ContainerSpec is a container to create. Only fields the Engine API 1.41
@@ -104,11 +109,17 @@ type Launcher interface {
 
 var _ Launcher = (*Client)(nil)
 
+// InhibitIPv4 is the bridge driver's option that leaves the bridge (the
+// host's side of the network) without an IPv4 address.
+const InhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
+
 // CreateNetwork creates a bridge network.
 func (e *Client) CreateNetwork(ctx context.Context, spec NetworkSpec) (string, error) {
-	res, err := e.c.NetworkCreate(ctx, spec.Name, client.NetworkCreateOptions{
-		Driver: "bridge", Internal: spec.Internal, Labels: spec.Labels,
-	})
+	opts := client.NetworkCreateOptions{Driver: "bridge", Internal: spec.Internal, Labels: spec.Labels}
+	if spec.NoHostAddress {
+		opts.Options = map[string]string{InhibitIPv4: "true"}
+	}
+	res, err := e.c.NetworkCreate(ctx, spec.Name, opts)
 	if err != nil {
 		return "", e.wrap(err)
 	}

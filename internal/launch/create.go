@@ -225,7 +225,12 @@ const callTimeout = 2 * time.Minute
 func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 	p := b.Project
 	name := p.NetworkName(key)
-	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: key == NetInternal, Labels: p.NetworkLabels(key)})
+	// The internal network is the agent's only one: no route out, and no
+	// address of the host on it, so the agent reaches nothing but the
+	// sidecar (an internal bridge still lets it reach the host's own
+	// services through the gateway address).
+	internal := key == NetInternal
+	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key)})
 	if err != nil {
 		if engine.IsAddressPoolExhausted(err) {
 			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)

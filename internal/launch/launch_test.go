@@ -127,8 +127,8 @@ func (errNotFound) Error() string { return "not found" }
 func (errNotFound) NotFound()     {}
 
 func (f *fake) CreateNetwork(_ context.Context, s engine.NetworkSpec) (string, error) {
-	if !s.Internal == (strings.HasSuffix(s.Name, "_"+NetInternal)) {
-		f.t.Errorf("network %s: internal=%v", s.Name, s.Internal)
+	if in := strings.HasSuffix(s.Name, "_"+NetInternal); s.Internal != in || s.NoHostAddress != in {
+		f.t.Errorf("network %s: internal=%v, no host address=%v", s.Name, s.Internal, s.NoHostAddress)
 	}
 	return f.do("network", s.Name, s.Labels)
 }

@@ -6,6 +6,10 @@
 //	       through $HTTP_PROXY to $ALLOWED_URL (must pass) and $DENIED_URL
 //	       (must be refused); prints one line per finding and exits 0 only
 //	       when everything is as a bottle promises, 1 otherwise
+//	net    the network part of check only, plus: connects to $REACH_ADDRS
+//	       (must connect) and to port $GATEWAY_PORT of its default gateway
+//	       and of the first address of each of its networks (the host's
+//	       side of a bridge; must fail)
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
@@ -53,6 +57,10 @@ func main() {
 		io.Copy(os.Stdout, os.Stdin)
 	case "check":
 		if !check() {
+			os.Exit(1)
+		}
+	case "net":
+		if !netCheck() {
 			os.Exit(1)
 		}
 	default:
@@ -131,6 +139,83 @@ func check() bool {
 		fmt.Printf("ca: %s\n", cert.Subject.CommonName)
 	}
 
+	return netFindings(fail) && ok
+}
+
+func netCheck() bool {
+	ok := true
+	fail := func(format string, args ...any) {
+		fmt.Printf("FAIL "+format+"\n", args...)
+		ok = false
+	}
+	for _, addr := range strings.Fields(os.Getenv("REACH_ADDRS")) {
+		c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+		if err != nil {
+			fail("reach %s: %v", addr, err)
+		} else {
+			c.Close()
+			fmt.Printf("reach %s: connected\n", addr)
+		}
+	}
+	if port := os.Getenv("GATEWAY_PORT"); port != "" {
+		gws := gateways()
+		if len(gws) == 0 {
+			fail("gateway: no network address found")
+		}
+		for _, gw := range gws {
+			addr := net.JoinHostPort(gw, port)
+			c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+			if err == nil {
+				c.Close()
+				fail("gateway %s: connected", addr)
+			} else {
+				fmt.Printf("gateway %s: blocked\n", addr)
+			}
+		}
+	}
+	return netFindings(fail) && ok
+}
+
+// gateways are the addresses the host's side of the agent's networks
+// would have: the default route's gateway and the first address of each
+// IPv4 network the agent is on.
+func gateways() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ip net.IP) {
+		if s := ip.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if b, err := os.ReadFile("/proc/net/route"); err == nil {
+		for _, l := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(l)
+			if len(f) > 2 && f[1] == "00000000" {
+				if v, err := strconv.ParseUint(f[2], 16, 32); err == nil && v != 0 {
+					add(net.IPv4(byte(v), byte(v>>8), byte(v>>16), byte(v>>24)))
+				}
+			}
+		}
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok || n.IP.IsLoopback() || n.IP.To4() == nil {
+			continue
+		}
+		first := n.IP.Mask(n.Mask).To4()
+		first[3]++
+		add(first)
+	}
+	return out
+}
+
+// netFindings checks the direct connections and the proxied requests.
+func netFindings(fail func(string, ...any)) bool {
+	ok := true
+	fail0 := fail
+	fail = func(format string, args ...any) { ok = false; fail0(format, args...) }
 	// Direct connections must fail: the agent's network has no way out.
 	for _, addr := range strings.Fields(os.Getenv("DIRECT_ADDRS")) {
 		c, err := net.DialTimeout("tcp", addr, 3*time.Second)
