@@ -175,7 +175,18 @@ func (b *Bottle) create(ctx context.Context) error {
 		if failed() {
 			return nil
 		}
-		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(agentTar)); err != nil {
+		user, err := b.agentUser(ctx, id)
+		if err != nil {
+			return &StepError{"resolving the agent image's user", err}
+		}
+		owned, err := OwnHome(agentTar, user)
+		if err != nil {
+			return &StepError{"resolving the agent image's user", err}
+		}
+		if failed() {
+			return nil
+		}
+		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
 			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
 		}
 		if b.opt.Attach {

@@ -39,6 +39,8 @@ type fake struct {
 	// loseIf makes a create fail after the engine did it: the resource
 	// shows up in the second list call of its kind.
 	loseIf func(op, name string) bool
+	// user is the USER the created containers report.
+	user string
 	// copyFrom, when set, answers CopyFrom; wait, Wait.
 	copyFrom func(id, path string) (io.ReadCloser, error)
 	wait     func(ctx context.Context, id string) (int, error)
@@ -212,6 +214,10 @@ func (f *fake) CopyFrom(_ context.Context, id, path string) (io.ReadCloser, erro
 	f.log = append(f.log, "copyfrom "+id+" "+path)
 	f.mu.Unlock()
 	return f.copyFrom(id, path)
+}
+func (f *fake) ContainerUser(_ context.Context, id string) (string, error) {
+	_, err := f.do("user", id, nil)
+	return f.user, err
 }
 func (f *fake) Attach(context.Context, string, bool, bool) (*engine.Attachment, error) {
 	return nil, f.unexpected("Attach")

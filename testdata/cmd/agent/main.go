@@ -10,6 +10,11 @@
 //	       (must connect) and to port $GATEWAY_PORT of its default gateway
 //	       and of the first address of each of its networks (the host's
 //	       side of a bridge; must fail)
+//	home   checks that it owns its home and what it was given there:
+//	       prints its uid:gid, writes ~/.claude/projects/x, reads its
+//	       prompt and credential and prints each file's owner; exits 1
+//	       when anything is not its own or cannot be read or written
+//	read F prints file F (exit 1 when it cannot be read)
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
@@ -59,6 +64,17 @@ func main() {
 		if !check() {
 			os.Exit(1)
 		}
+	case "home":
+		if !homeCheck() {
+			os.Exit(1)
+		}
+	case "read":
+		b, err := os.ReadFile(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "agent:", err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(b)
 	case "net":
 		if !netCheck() {
 			os.Exit(1)
@@ -82,6 +98,60 @@ func transcript(mode string) {
 	if err := os.WriteFile(filepath.Join(dir, "project", "session.jsonl"), []byte(line), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "agent: transcript:", err)
 	}
+}
+
+func homeCheck() bool {
+	ok := true
+	fail := func(format string, args ...any) {
+		fmt.Printf("FAIL "+format+"\n", args...)
+		ok = false
+	}
+	me := fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+	fmt.Printf("user %s\n", me)
+	home := os.Getenv("HOME")
+	owner := func(p string) string {
+		fi, err := os.Stat(p)
+		if err != nil {
+			fail("%s: %v", p, err)
+			return ""
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		o := fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+		if o != me {
+			fail("%s is owned by %s, not %s", p, o, me)
+		}
+		return o
+	}
+	for _, p := range []string{home, filepath.Join(home, ".claude"), filepath.Join(home, ".claude", "projects"),
+		filepath.Join(home, ".claude", "skills"), filepath.Join(home, ".claude", "skills", "a.md"), filepath.Join(home, ".gitconfig")} {
+		owner(p)
+	}
+	x := filepath.Join(home, ".claude", "projects", "x")
+	if err := os.WriteFile(x, []byte("x\n"), 0o644); err != nil {
+		fail("write %s: %v", x, err)
+	} else {
+		fmt.Printf("wrote %s\n", x)
+	}
+	if err := os.WriteFile(filepath.Join(home, "new-file"), []byte("x\n"), 0o644); err != nil {
+		fail("write in home: %v", err)
+	}
+	if b, err := os.ReadFile(os.Getenv("BOTTLE_PROMPT")); err != nil {
+		fail("prompt: %v", err)
+	} else {
+		fmt.Printf("prompt: %s %s\n", owner(os.Getenv("BOTTLE_PROMPT")), strings.TrimSpace(string(b)))
+	}
+	cred := filepath.Join(home, ".git-credentials")
+	if b, err := os.ReadFile(cred); err != nil {
+		fail("credential: %v", err)
+	} else if fi, err := os.Stat(cred); err == nil {
+		fmt.Printf("credential: %04o %s %s\n", fi.Mode().Perm(), owner(cred), strings.TrimSpace(string(b)))
+	}
+	if fi, err := os.Stat(os.Getenv("SSL_CERT_FILE")); err != nil {
+		fail("ca: %v", err)
+	} else {
+		fmt.Printf("ca: %04o\n", fi.Mode().Perm())
+	}
+	return ok
 }
 
 func check() bool {
