@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -101,7 +104,9 @@ func (b *Bottle) create(ctx context.Context) error {
 	}
 	run(func() error {
 		name := p.VolumeName(VolHome)
-		if err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome)); err != nil {
+		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome))
+		b.noteCreate(err)
+		if err != nil {
 			return &StepError{"creating volume " + name, err}
 		}
 		b.mu.Lock()
@@ -242,6 +247,7 @@ func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 	// services through the gateway address).
 	internal := key == NetInternal
 	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key)})
+	b.noteCreate(err)
 	if err != nil {
 		if engine.IsAddressPoolExhausted(err) {
 			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
@@ -257,6 +263,7 @@ func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 func (b *Bottle) createContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
 	spec.Name = b.Project.ContainerName(service)
 	id, err := b.eng.CreateContainer(ctx, spec)
+	b.noteCreate(err)
 	if err != nil {
 		switch {
 		case cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image"):
@@ -281,4 +288,26 @@ func (b *Bottle) setState(service, state string) {
 			b.containers[i].State = state
 		}
 	}
+}
+
+// noteCreate records that a create may have made something: it succeeded,
+// or failed in a way that does not prove the request never reached the
+// engine.
+func (b *Bottle) noteCreate(err error) {
+	if err != nil && neverSent(err) {
+		return
+	}
+	b.mu.Lock()
+	b.created = true
+	b.mu.Unlock()
+}
+
+// neverSent reports whether a call failed before its request could reach
+// the engine: the connection to it could not be made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES)
 }

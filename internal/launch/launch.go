@@ -24,6 +24,9 @@ type Options struct {
 	Now                func() time.Time
 	// StopGrace is how long a stopped agent gets between SIGTERM and SIGKILL.
 	StopGrace time.Duration
+	// Guardian, when set, is started once the state dir is made: it ends
+	// the bottle if the launcher dies without ending it (foreground only).
+	Guardian *GuardianCmd
 }
 
 // Bottle is a launched bottle: what was made, and the state dir's lock.
@@ -39,9 +42,15 @@ type Bottle struct {
 	volumes    []bottle.Volume
 	containers []bottle.Container
 	ids        map[string]string // service -> container ID
+	created    bool              // a create may have made something
 
 	lock   *statedir.Lock
 	attach *engine.Attachment
+	guard  *guardian // nil: not guarded
+
+	// A bottle resumed from its state dir: when and how it ended.
+	ended    *time.Time
+	exitCode *int
 }
 
 // Meta is bottle.json in the state dir.
@@ -94,14 +103,28 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*B
 	if err := b.makeStateDir(); err != nil {
 		return nil, err
 	}
+	if opt.Guardian != nil {
+		if err := b.startGuardian(opt.Guardian); err != nil {
+			b.lock.Release()
+			os.RemoveAll(b.Project.StateDir)
+			return nil, &StepError{"starting the guardian", err}
+		}
+	}
 	if err := b.create(ctx); err != nil {
+		defer b.guard.release()
 		// Never let the interrupt that may have caused this stop the cleanup.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if b.attach != nil {
 			b.attach.Close()
 		}
-		uerr := b.removeAll(cctx)
+		var uerr error
+		b.mu.Lock()
+		made := b.created
+		b.mu.Unlock()
+		if made {
+			uerr = b.removeAll(cctx)
+		}
 		b.lock.Release()
 		if uerr != nil {
 			// What is left is labelled; the state dir stays so the plan

@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/launch"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 const usage = `[OPTIONS]
@@ -40,6 +42,9 @@ type options struct {
 	Image  string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
 	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
+	// Guardian runs this process as a foreground launcher's guardian
+	// (started by the launcher itself; see launch.Guard).
+	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
 }
 
 // Main runs bottle-launch in this process. SIGHUP (a closed terminal)
@@ -63,6 +68,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if done, err := t.ParseNoArgs(&o, args, usage, "the command goes in the spec"); done {
 		return err
 	}
+	if o.Guardian != "" {
+		return guard(ctx, t, o.Guardian)
+	}
 	spec, specFromStdin, err := readSpec(t.Env, o)
 	if err != nil {
 		return err
@@ -79,6 +87,14 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		Prefix: o.Prefix, StateRoot: o.StateDir, Version: cli.VersionString(),
 		Attach: foreground, Stdin: foreground && !specFromStdin, TTY: foreground && !specFromStdin && t.Env.StdinTTY,
 		Now: t.Env.Now,
+	}
+	if foreground {
+		// The guardian is this program again, in its hidden mode.
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding this program to start its guardian: %w", err)
+		}
+		opt.Guardian = &launch.GuardianCmd{Path: exe, Args: []string{"bottle-launch", "--guardian"}}
 	}
 	b, err := launch.Start(ctx, eng, spec, opt)
 	if err != nil {
@@ -199,4 +215,29 @@ func badInput(err error) error {
 		return exitcode.Usagef("%s: %s (see bottle-launch --help)", se.Flag, strings.TrimSuffix(se.Msg, "."))
 	}
 	return exitcode.BadInputf("%v", err)
+}
+
+// guard is the guardian process (bottle-launch --guardian DIR): fd 3 is the
+// launcher's pipe, fd 4 the state dir's lock file. Interrupts and a closed
+// terminal do not stop it (it has a session of its own anyway); what goes
+// wrong is written to the state dir's guardian.log, its stdio being
+// /dev/null.
+func guard(ctx context.Context, t *cli.Tool, dir string) error {
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
+	ctx = context.WithoutCancel(ctx)
+	var st syscall.Stat_t
+	if syscall.Fstat(3, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO || syscall.Fstat(4, &st) != nil {
+		return exitcode.Usagef("--guardian is bottle-launch's own; it is not for use by hand")
+	}
+	pipe, lockFile := os.NewFile(3, "launcher"), os.NewFile(4, "lock")
+	eng, err := engine.Dial(t.Env.Getenv)
+	if err == nil {
+		defer eng.Close()
+		err = launch.Guard(ctx, eng, dir, pipe, statedir.Adopt(lockFile), launch.Options{Now: t.Env.Now, Version: cli.VersionString()})
+	}
+	if err != nil {
+		launch.WriteGuardianLog(dir, time.Now(), err)
+		return exitcode.Silent{Code: exitcode.Failure}
+	}
+	return nil
 }
