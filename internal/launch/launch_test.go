@@ -39,6 +39,8 @@ type fake struct {
 	// loseIf makes a create fail after the engine did it: the resource
 	// shows up in the second list call of its kind.
 	loseIf func(op, name string) bool
+	// inspect, when set, answers InspectContainer.
+	inspect func(id string) (engine.Container, error)
 	// user is the USER the created containers report.
 	user string
 	// copyFrom, when set, answers CopyFrom; wait, Wait.
@@ -241,7 +243,10 @@ func (f *fake) Resize(context.Context, string, uint, uint) error {
 	return f.unexpected("Resize")
 }
 func (f *fake) InspectContainer(_ context.Context, id string) (engine.Container, error) {
-	return engine.Container{}, f.unexpected("InspectContainer " + id)
+	if f.inspect == nil {
+		return engine.Container{}, f.unexpected("InspectContainer " + id)
+	}
+	return f.inspect(id)
 }
 func (f *fake) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
 	return engine.Network{}, f.unexpected("InspectNetwork " + id)

@@ -31,8 +31,10 @@ compose-labelled as project <prefix><agent>-<5 random>.
 In the foreground (default) the agent's stdio is attached and its exit code
 is bottle-launch's; when it ends (or on SIGINT, SIGTERM, SIGHUP) the
 transcript is saved into the state dir and everything else is removed. A
-crashed agent leaves a .preserve marker. --detach prints the bottle as one
-JSON line (bottle-ls's shape) and leaves it running.`
+crashed agent leaves a .preserve marker. A foreground launcher that is
+killed (SIGKILL) is covered by its guardian, a process of its own that
+then ends the bottle the same way. --detach prints the bottle as one JSON
+line (bottle-ls's shape) and leaves it running.`
 
 type options struct {
 	cli.Common
