@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -534,5 +536,25 @@ func TestFakeRefusesUnexpectedCalls(t *testing.T) {
 	}
 	if !ft.Failed() {
 		t.Error("an unexpected call did not fail the test")
+	}
+}
+
+// Creates that could not even connect to the engine made nothing: the
+// failed start says so without listing an engine it cannot reach.
+func TestStartEngineUnreachable(t *testing.T) {
+	f, s, opt := setup(t)
+	f.fail = func(op, name string) error {
+		return &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED}
+	}
+	_, err := Start(context.Background(), f, s, opt)
+	var ue *UndoError
+	if err == nil || errors.As(err, &ue) {
+		t.Fatalf("Start = %v, want the create's error alone", err)
+	}
+	if slices.ContainsFunc(f.log, func(l string) bool { return strings.HasPrefix(l, "list ") }) {
+		t.Errorf("listed an engine it could not reach: %v", f.log)
+	}
+	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+		t.Errorf("state root holds %v", des)
 	}
 }
