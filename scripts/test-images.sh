@@ -18,3 +18,28 @@ for src in testdata/cmd/*/; do
 	docker import --change "ENTRYPOINT [\"/$name\"]" --change "ENV BOTTLE_TEST_SUM=$sum" "$out/$name.tar" "$image" >/dev/null
 	echo "test-images.sh: built $image" >&2
 done
+
+# Variants of the agent image, as real agent images are built: a non-root
+# USER that exists only in the image's own /etc/passwd (bottle-test/agent-node,
+# uid 1000; the host has no such user), and a numeric USER that is in no
+# passwd at all (bottle-test/agent-uid, 1234:1234). Neither has /home/agent.
+variant() { # variant NAME USER [PASSWD-LINE GROUP-LINE]
+	local name=$1 user=$2 dir="$out/variant-$1"
+	mkdir -p "$dir/etc"
+	cp "$out/agent/agent" "$dir/agent"
+	if [ $# -gt 2 ]; then
+		printf 'root:x:0:0:root:/root:/sbin/nologin\n%s\n' "$3" >"$dir/etc/passwd"
+		printf 'root:x:0:\n%s\n' "$4" >"$dir/etc/group"
+	fi
+	local image="bottle-test/$name:latest"
+	local sum
+	sum=$( (cd "$dir" && find . -type f | sort | xargs sha256sum; echo "$user") | sha256sum | cut -c1-16)
+	local have
+	have=$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" 2>/dev/null | sed -n 's/^BOTTLE_TEST_SUM=//p' || true)
+	[ "$have" = "$sum" ] && return 0
+	tar -C "$dir" -cf "$dir.tar" .
+	docker import --change 'ENTRYPOINT ["/agent"]' --change "USER $user" --change "ENV BOTTLE_TEST_SUM=$sum" "$dir.tar" "$image" >/dev/null
+	echo "test-images.sh: built $image" >&2
+}
+variant agent-node node 'node:x:1000:1000::/home/node:/bin/sh' 'node:x:1000:'
+variant agent-uid 1234:1234

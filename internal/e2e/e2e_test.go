@@ -68,6 +68,7 @@ func TestScripts(t *testing.T) {
 			"bind-mount":      cmdBindMount,
 			"at-end":          cmdAtEnd,
 			"readme":          cmdReadme,
+			"host-listen":     cmdHostListen,
 		},
 	})
 }

@@ -19,7 +19,12 @@ import (
 type NetworkSpec struct {
 	Name     string
 	Internal bool // no route out of the host
-	Labels   map[string]string
+	// NoHostAddress keeps the host from taking an address on the network
+	// (the bridge driver's com.docker.network.bridge.inhibit_ipv4, Docker
+	// 20.10 and newer): its containers cannot reach the host's own services
+	// through the network's gateway address.
+	NoHostAddress bool
+	Labels        map[string]string
 }
 
 // ContainerSpec is a container to create. Only fields the Engine API 1.41
@@ -90,8 +95,11 @@ type Launcher interface {
 	CreateContainer(ctx context.Context, spec ContainerSpec) (id string, err error)
 	// Connect joins a created container to another network.
 	Connect(ctx context.Context, network, containerID string, aliases []string) error
-	// CopyTo extracts a tar archive at dir inside the container; file
-	// ownership maps to the container's user.
+	// ContainerUser is the user a created container runs as (its config's
+	// User: the image's USER unless the create set one), as written there.
+	ContainerUser(ctx context.Context, id string) (string, error)
+	// CopyTo extracts a tar archive at dir inside the container; files
+	// get the uid and gid of their tar headers, as they are.
 	CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error
 	// CopyFrom returns a tar archive of path inside the container.
 	CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error)
@@ -107,11 +115,17 @@ type Launcher interface {
 
 var _ Launcher = (*Client)(nil)
 
+// InhibitIPv4 is the bridge driver's option that leaves the bridge (the
+// host's side of the network) without an IPv4 address.
+const InhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
+
 // CreateNetwork creates a bridge network.
 func (e *Client) CreateNetwork(ctx context.Context, spec NetworkSpec) (string, error) {
-	res, err := e.c.NetworkCreate(ctx, spec.Name, client.NetworkCreateOptions{
-		Driver: "bridge", Internal: spec.Internal, Labels: spec.Labels,
-	})
+	opts := client.NetworkCreateOptions{Driver: "bridge", Internal: spec.Internal, Labels: spec.Labels}
+	if spec.NoHostAddress {
+		opts.Options = map[string]string{InhibitIPv4: "true"}
+	}
+	res, err := e.c.NetworkCreate(ctx, spec.Name, opts)
 	if err != nil {
 		return "", e.wrap(err)
 	}
@@ -159,9 +173,24 @@ func (e *Client) Connect(ctx context.Context, networkID, containerID string, ali
 	return e.wrap(err)
 }
 
-// CopyTo extracts tar at dir inside the container.
+// ContainerUser returns a container's configured user.
+func (e *Client) ContainerUser(ctx context.Context, id string) (string, error) {
+	res, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", e.wrap(err)
+	}
+	if res.Container.Config == nil {
+		return "", nil
+	}
+	return res.Container.Config.User, nil
+}
+
+// CopyTo extracts tar at dir inside the container. CopyUIDGID is not set:
+// with it the engine looks the container's user up in the host's passwd
+// (Docker 20.10: "getent unable to find entry"); the headers' uid and gid
+// are applied as they are instead.
 func (e *Client) CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error {
-	_, err := e.c.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: dir, Content: tar, CopyUIDGID: true})
+	_, err := e.c.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: dir, Content: tar})
 	return e.wrap(err)
 }
 

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 
@@ -63,16 +67,21 @@ func (b *Bottle) create(ctx context.Context) error {
 		return &StepError{"writing the compose file", err}
 	}
 
-	// A failure stops the other steps between engine calls, never during
-	// one: a create whose request is abandoned may still be done by the
-	// engine, and then nobody would know its ID.
+	// A failure or an interrupt stops the other steps between engine calls,
+	// never during one: every call runs on a context the interrupt does not
+	// cancel, so each create's answer (and ID) arrives. A create whose
+	// request were abandoned may still be done by the engine, and then
+	// nobody would know its ID.
+	intr := ctx
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
 	failed := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return first != nil || ctx.Err() != nil
+		return first != nil || intr.Err() != nil
 	}
 	run := func(f func() error) {
 		wg.Add(1)
@@ -99,7 +108,9 @@ func (b *Bottle) create(ctx context.Context) error {
 	}
 	run(func() error {
 		name := p.VolumeName(VolHome)
-		if err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome, ConfigHash(p.volumeDef(VolHome)))); err != nil {
+		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome, ConfigHash(p.volumeDef(VolHome))))
+		b.noteCreate(err)
+		if err != nil {
 			return &StepError{"creating volume " + name, err}
 		}
 		b.mu.Lock()
@@ -123,7 +134,7 @@ func (b *Bottle) create(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
-	if err := ctx.Err(); err != nil {
+	if err := intr.Err(); err != nil {
 		return err
 	}
 
@@ -174,11 +185,23 @@ func (b *Bottle) create(ctx context.Context) error {
 		if failed() {
 			return nil
 		}
-		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(agentTar)); err != nil {
+		user, err := b.agentUser(ctx, id)
+		if err != nil {
+			return &StepError{"resolving the agent image's user", err}
+		}
+		owned, err := OwnHome(agentTar, user)
+		if err != nil {
+			return &StepError{"resolving the agent image's user", err}
+		}
+		if failed() {
+			return nil
+		}
+		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
 			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
 		}
 		if b.opt.Attach {
-			att, err := b.eng.Attach(ctx, id, b.opt.Stdin, b.opt.TTY)
+			// The attachment outlives this function's timeout.
+			att, err := b.eng.Attach(context.WithoutCancel(intr), id, b.opt.Stdin, b.opt.TTY)
 			if err != nil {
 				return &StepError{"attaching to the agent", err}
 			}
@@ -190,7 +213,7 @@ func (b *Bottle) create(ctx context.Context) error {
 	if first != nil {
 		return first
 	}
-	if err := ctx.Err(); err != nil {
+	if err := intr.Err(); err != nil {
 		return err
 	}
 
@@ -200,24 +223,43 @@ func (b *Bottle) create(ctx context.Context) error {
 	if err := b.eng.StartContainer(ctx, b.ids[ServiceSidecar]); err != nil {
 		return &StepError{"starting the sidecar", err}
 	}
-	if err := b.waitSidecar(ctx); err != nil {
+	// Waiting is no create: an interrupt ends it at once.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	defer context.AfterFunc(intr, wcancel)()
+	if err := b.waitSidecar(wctx); err != nil {
+		if ierr := intr.Err(); ierr != nil {
+			return ierr
+		}
 		return err
 	}
 	b.setState(ServiceSidecar, "running")
+	if err := intr.Err(); err != nil {
+		return err
+	}
 	if err := b.eng.StartContainer(ctx, b.ids[ServiceAgent]); err != nil {
 		return &StepError{"starting the agent", err}
 	}
 	b.setState(ServiceAgent, "running")
-	if err := ctx.Err(); err != nil {
+	if err := intr.Err(); err != nil {
 		return err
 	}
 	return b.writeMeta(nil)
 }
 
+// callTimeout bounds the engine calls of one launch.
+const callTimeout = 2 * time.Minute
+
 func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 	p := b.Project
 	name := p.NetworkName(key)
-	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: key == NetInternal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
+	// The internal network is the agent's only one: no route out, and no
+	// address of the host on it, so the agent reaches nothing but the
+	// sidecar (an internal bridge still lets it reach the host's own
+	// services through the gateway address).
+	internal := key == NetInternal
+	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
+	b.noteCreate(err)
 	if err != nil {
 		if engine.IsAddressPoolExhausted(err) {
 			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
@@ -240,6 +282,7 @@ func (b *Bottle) createContainer(ctx context.Context, service string, spec engin
 	var id string
 	if err == nil {
 		id, err = b.eng.CreateContainer(ctx, spec)
+		b.noteCreate(err)
 	}
 	if err != nil {
 		switch {
@@ -265,4 +308,26 @@ func (b *Bottle) setState(service, state string) {
 			b.containers[i].State = state
 		}
 	}
+}
+
+// noteCreate records that a create may have made something: it succeeded,
+// or failed in a way that does not prove the request never reached the
+// engine.
+func (b *Bottle) noteCreate(err error) {
+	if err != nil && neverSent(err) {
+		return
+	}
+	b.mu.Lock()
+	b.created = true
+	b.mu.Unlock()
+}
+
+// neverSent reports whether a call failed before its request could reach
+// the engine: the connection to it could not be made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES)
 }

@@ -16,6 +16,7 @@ import (
 // every resource and releases the state dir (which stays). It reports
 // whether a transcript was saved.
 func (b *Bottle) End(ctx context.Context, code int, crashed bool) (bool, error) {
+	defer b.guard.release() // after the lock's release below: the guardian holds a copy
 	defer b.lock.Release()
 	var errs []error
 	saved, err := b.snapshot(ctx)
@@ -28,7 +29,7 @@ func (b *Bottle) End(ctx context.Context, code int, crashed bool) (bool, error) 
 			errs = append(errs, fmt.Errorf("writing .preserve: %w", err))
 		}
 	}
-	if err := b.teardown(ctx); err != nil {
+	if err := b.removeAll(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("%w (run bottle-cleanup to remove what is left)", err))
 	}
 	now := b.opt.Now().UTC().Truncate(time.Second)

@@ -24,6 +24,9 @@ type Options struct {
 	Now                func() time.Time
 	// StopGrace is how long a stopped agent gets between SIGTERM and SIGKILL.
 	StopGrace time.Duration
+	// Guardian, when set, is started once the state dir is made: it ends
+	// the bottle if the launcher dies without ending it (foreground only).
+	Guardian *GuardianCmd
 }
 
 // Bottle is a launched bottle: what was made, and the state dir's lock.
@@ -39,9 +42,15 @@ type Bottle struct {
 	volumes    []bottle.Volume
 	containers []bottle.Container
 	ids        map[string]string // service -> container ID
+	created    bool              // a create may have made something
 
 	lock   *statedir.Lock
 	attach *engine.Attachment
+	guard  *guardian // nil: not guarded
+
+	// A bottle resumed from its state dir: when and how it ended.
+	ended    *time.Time
+	exitCode *int
 }
 
 // Meta is bottle.json in the state dir.
@@ -71,9 +80,22 @@ type StepError struct {
 func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
+// UndoError is a failed launch that could not remove all it made.
+type UndoError struct {
+	Err  error // why the launch failed
+	Undo error // what the cleanup could not do
+}
+
+func (e *UndoError) Error() string {
+	return fmt.Sprintf("%v; cleaning up also failed: %v (run bottle-cleanup)", e.Err, e.Undo)
+}
+func (e *UndoError) Unwrap() error { return e.Err }
+
 // Start makes the bottle: state dir (locked), networks, volume, sidecar and
-// agent, provisioned, sidecar started, agent started. Any failure removes
-// everything it made, the state dir too, and says which step failed.
+// agent, provisioned, sidecar started, agent started. Any failure (an
+// interrupt of ctx too) removes everything it made, the state dir too, and
+// says which step failed; an error that is not an *UndoError means a
+// listing of the engine showed nothing of the bottle left.
 func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*Bottle, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -82,23 +104,36 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*B
 	if err := b.makeStateDir(); err != nil {
 		return nil, err
 	}
+	if opt.Guardian != nil {
+		if err := b.startGuardian(opt.Guardian); err != nil {
+			b.lock.Release()
+			os.RemoveAll(b.Project.StateDir)
+			return nil, &StepError{"starting the guardian", err}
+		}
+	}
 	if err := b.create(ctx); err != nil {
+		defer b.guard.release()
 		// Never let the interrupt that may have caused this stop the cleanup.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if b.attach != nil {
 			b.attach.Close()
 		}
-		b.sweep(cctx)
-		terr := b.teardown(cctx)
+		var uerr error
+		b.mu.Lock()
+		made := b.created
+		b.mu.Unlock()
+		if made {
+			uerr = b.removeAll(cctx)
+		}
 		b.lock.Release()
-		if terr != nil {
+		if uerr != nil {
 			// What is left is labelled; the state dir stays so the plan
 			// ties it to its bottle.
-			return nil, fmt.Errorf("%w; cleaning up also failed: %v (run bottle-cleanup)", err, terr)
+			return nil, &UndoError{Err: err, Undo: uerr}
 		}
 		if rerr := os.RemoveAll(b.Project.StateDir); rerr != nil {
-			return nil, fmt.Errorf("%w; removing the state dir: %v", err, rerr)
+			return nil, &UndoError{Err: err, Undo: fmt.Errorf("removing the state dir: %w", rerr)}
 		}
 		return nil, err
 	}

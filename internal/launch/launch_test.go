@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,15 +23,33 @@ import (
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
-// fake is an engine whose calls record what exists; a test sets fail to
-// make one call fail. Calls a launch must not make fail the test.
+// fake is an engine whose calls record what exists and whose lists show
+// it; a test sets fail to make one call fail, hook to hold a call back,
+// late to make a create the engine does without answering. The calls a
+// launch makes on its own are set up; any other (CopyFrom, Attach, Resize,
+// Inspect*) fails the test unless the test set a function for it.
 type fake struct {
 	t    *testing.T
 	mu   sync.Mutex
 	n    int
-	live map[string]map[string]string // id -> labels
+	live map[string]res // id (name for volumes) -> resource
 	fail func(op, name string) error
-	log  []string
+	// hook runs before a call is answered, outside the lock (it may block).
+	hook func(op, id string)
+	// pending are resources made by creates whose answers were lost: they
+	// show up in the listing after `after` more list calls.
+	pending []lateRes
+	// loseIf makes a create fail after the engine did it: the resource
+	// shows up in the second list call of its kind.
+	loseIf func(op, name string) bool
+	// inspect, when set, answers InspectContainer.
+	inspect func(id string) (engine.Container, error)
+	// user is the USER the created containers report.
+	user string
+	// copyFrom, when set, answers CopyFrom; wait, Wait.
+	copyFrom func(id, path string) (io.ReadCloser, error)
+	wait     func(ctx context.Context, id string) (int, error)
+	log      []string
 	// sidecar answers ContainerStatus and the readiness probe: the nth
 	// probe (from 1) sees this state and probe exit code; nil: running, 0.
 	sidecar func(n int) (engine.Status, int)
@@ -37,7 +57,28 @@ type fake struct {
 	aliases map[string][]string // container or network name -> aliases given
 }
 
+type res struct {
+	kind, name string
+	labels     map[string]string
+}
+
+type lateRes struct {
+	id    string
+	r     res
+	after int
+}
+
+var errUnexpected = errors.New("unexpected call")
+
+func (f *fake) unexpected(call string) error {
+	f.t.Errorf("unexpected engine call %s", call)
+	return fmt.Errorf("%s: %w", call, errUnexpected)
+}
+
 func (f *fake) do(op, name string, labels map[string]string) (string, error) {
+	if f.hook != nil {
+		f.hook(op, name)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, op+" "+name)
@@ -49,24 +90,58 @@ func (f *fake) do(op, name string, labels map[string]string) (string, error) {
 	if labels == nil {
 		return "", nil
 	}
+	if f.loseIf != nil && f.loseIf(op, name) {
+		f.lose(op, name, labels, 1)
+		return "", errors.New("read: connection reset by peer")
+	}
 	f.n++
 	id := fmt.Sprintf("%s-%d", op, f.n)
 	if op == "volume" {
 		id = name
 	}
-	f.live[id] = labels
+	f.live[id] = res{op, name, labels}
 	return id, nil
 }
 
+// lose records a create the engine does but whose answer never comes: the
+// resource appears in the listing after `after` list calls.
+func (f *fake) lose(op, name string, labels map[string]string, after int) {
+	f.n++
+	id := fmt.Sprintf("%s-%d", op, f.n)
+	if op == "volume" {
+		id = name
+	}
+	f.pending = append(f.pending, lateRes{id, res{op, name, labels}, after})
+}
+
 func (f *fake) gone(id string) error {
+	if f.hook != nil {
+		f.hook("rm", id)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, "rm "+id)
+	if f.fail != nil {
+		if err := f.fail("rm", id); err != nil {
+			return err
+		}
+	}
+	if _, ok := f.live[id]; !ok {
+		return errNotFound{}
+	}
 	delete(f.live, id)
 	return nil
 }
 
+type errNotFound struct{}
+
+func (errNotFound) Error() string { return "not found" }
+func (errNotFound) NotFound()     {}
+
 func (f *fake) CreateNetwork(_ context.Context, s engine.NetworkSpec) (string, error) {
+	if in := strings.HasSuffix(s.Name, "_"+NetInternal); s.Internal != in || s.NoHostAddress != in {
+		f.t.Errorf("network %s: internal=%v, no host address=%v", s.Name, s.Internal, s.NoHostAddress)
+	}
 	return f.do("network", s.Name, s.Labels)
 }
 func (f *fake) CreateVolume(_ context.Context, name string, l map[string]string) error {
@@ -130,51 +205,106 @@ func (f *fake) StartContainer(_ context.Context, id string) error {
 func (f *fake) RemoveContainer(_ context.Context, id string) error { return f.gone(id) }
 func (f *fake) RemoveNetwork(_ context.Context, id string) error   { return f.gone(id) }
 func (f *fake) RemoveVolume(_ context.Context, name string) error  { return f.gone(name) }
-func (f *fake) Containers(context.Context) ([]engine.Container, error) {
-	return nil, nil
-}
-func (f *fake) Networks(context.Context) ([]engine.Network, error) { return nil, nil }
-func (f *fake) Volumes(context.Context) ([]engine.Volume, error)   { return nil, nil }
 
-func (f *fake) CopyFrom(context.Context, string, string) (io.ReadCloser, error) {
-	f.t.Fatal("unexpected CopyFrom")
-	return nil, nil
+// list answers a list call of one kind; each call brings pending
+// resources one list call closer to showing.
+func (f *fake) list(kind string) map[string]res {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "list "+kind)
+	var still []lateRes
+	for _, p := range f.pending {
+		if p.r.kind == kind {
+			if p.after--; p.after < 0 {
+				f.live[p.id] = p.r
+				continue
+			}
+		}
+		still = append(still, p)
+	}
+	f.pending = still
+	out := map[string]res{}
+	for id, r := range f.live {
+		if r.kind == kind {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+func (f *fake) Containers(context.Context) ([]engine.Container, error) {
+	var out []engine.Container
+	for id, r := range f.list("container") {
+		out = append(out, engine.Container{ID: id, Name: r.name, Labels: r.labels, State: "running"})
+	}
+	return out, nil
+}
+func (f *fake) Networks(context.Context) ([]engine.Network, error) {
+	var out []engine.Network
+	for id, r := range f.list("network") {
+		out = append(out, engine.Network{ID: id, Name: r.name, Labels: r.labels})
+	}
+	return out, nil
+}
+func (f *fake) Volumes(context.Context) ([]engine.Volume, error) {
+	var out []engine.Volume
+	for _, r := range f.list("volume") {
+		out = append(out, engine.Volume{Name: r.name, Labels: r.labels})
+	}
+	return out, nil
+}
+
+func (f *fake) CopyFrom(_ context.Context, id, path string) (io.ReadCloser, error) {
+	if f.copyFrom == nil {
+		return nil, f.unexpected("CopyFrom " + id + " " + path)
+	}
+	f.mu.Lock()
+	f.log = append(f.log, "copyfrom "+id+" "+path)
+	f.mu.Unlock()
+	return f.copyFrom(id, path)
+}
+func (f *fake) ContainerUser(_ context.Context, id string) (string, error) {
+	_, err := f.do("user", id, nil)
+	return f.user, err
 }
 func (f *fake) Attach(context.Context, string, bool, bool) (*engine.Attachment, error) {
-	f.t.Fatal("unexpected Attach")
-	return nil, nil
+	return nil, f.unexpected("Attach")
 }
 
-// Wait and Kill: only the teardown kills (then waits for) its containers.
-func (f *fake) Wait(_ context.Context, id string) (int, error) {
-	_, err := f.do("wait", id, nil)
-	return 0, err
+// Wait and Kill: the teardown kills (then waits for) its containers.
+func (f *fake) Wait(ctx context.Context, id string) (int, error) {
+	if _, err := f.do("wait", id, nil); err != nil {
+		return 0, err
+	}
+	if f.wait != nil {
+		return f.wait(ctx, id)
+	}
+	return 0, nil
 }
 func (f *fake) Kill(_ context.Context, id, signal string) error {
 	_, err := f.do("kill", id+" "+signal, nil)
 	return err
 }
 func (f *fake) Resize(context.Context, string, uint, uint) error {
-	f.t.Fatal("unexpected Resize")
-	return nil
+	return f.unexpected("Resize")
 }
-func (f *fake) InspectContainer(context.Context, string) (engine.Container, error) {
-	f.t.Fatal("unexpected InspectContainer")
-	return engine.Container{}, nil
+func (f *fake) InspectContainer(_ context.Context, id string) (engine.Container, error) {
+	if f.inspect == nil {
+		return engine.Container{}, f.unexpected("InspectContainer " + id)
+	}
+	return f.inspect(id)
 }
-func (f *fake) InspectNetwork(context.Context, string) (engine.Network, error) {
-	f.t.Fatal("unexpected InspectNetwork")
-	return engine.Network{}, nil
+func (f *fake) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
+	return engine.Network{}, f.unexpected("InspectNetwork " + id)
 }
-func (f *fake) InspectVolume(context.Context, string) (engine.Volume, error) {
-	f.t.Fatal("unexpected InspectVolume")
-	return engine.Volume{}, nil
+func (f *fake) InspectVolume(_ context.Context, name string) (engine.Volume, error) {
+	return engine.Volume{}, f.unexpected("InspectVolume " + name)
 }
 
 var _ engine.Launcher = (*fake)(nil)
 
 func setup(t *testing.T) (*fake, Spec, Options) {
-	f := &fake{t: t, live: map[string]map[string]string{}}
+	f := &fake{t: t, live: map[string]res{}}
 	s := Spec{Agent: "unit", Image: "img"}
 	s.Defaults()
 	return f, s, Options{Prefix: "bt-unit-", StateRoot: filepath.Join(t.TempDir(), "state"), Version: "v-test", Now: time.Now}
@@ -189,7 +319,8 @@ func TestStartLabelsEverything(t *testing.T) {
 	if len(f.live) != 5 {
 		t.Fatalf("made %d resources, want 2 networks, a volume and 2 containers: %v", len(f.live), f.live)
 	}
-	for id, l := range f.live {
+	for id, r := range f.live {
+		l := r.labels
 		if l[docker.LabelProject] != b.Project.Name || l[LabelSlug] != b.Project.Slug || l[LabelAgent] != "unit" || l[LabelVersion] != "v-test" {
 			t.Errorf("%s: labels %v", id, l)
 		}
@@ -204,7 +335,8 @@ func TestStartLabelsEverything(t *testing.T) {
 	// what compose writes besides: the image, depends_on, config-hash on
 	// networks and the volume, a real compose version; each service's
 	// name as an alias on every network it joins
-	for id, l := range f.live {
+	for id, r := range f.live {
+		l := r.labels
 		if l[docker.LabelVersion] != "2.40.3" {
 			t.Errorf("%s: compose version %q", id, l[docker.LabelVersion])
 		}
@@ -419,7 +551,7 @@ func TestStartInterrupted(t *testing.T) {
 // the containers on it have stopped, before their removal is done; the
 // volume waits until the agent container is gone.
 func TestTeardownOrder(t *testing.T) {
-	f := &fake{t: t, live: map[string]map[string]string{}}
+	f := &fake{t: t, live: map[string]res{}}
 	spec := Spec{Agent: "order", Image: "img", Sidecar: Sidecar{Image: "proxy"}}
 	spec.Defaults()
 	b, err := Start(context.Background(), f, spec, Options{Prefix: "bt-order-", StateRoot: t.TempDir(), Version: "test", Now: time.Now})
@@ -430,6 +562,27 @@ func TestTeardownOrder(t *testing.T) {
 	f.mu.Lock()
 	f.log = nil
 	f.mu.Unlock()
+	// A container's removal is slow (the engine deletes its file system):
+	// it is held back until both networks were removed, or 2 s. A teardown
+	// that made the networks wait for it would remove them only after.
+	f.hook = func(op, id string) {
+		if op != "rm" || !strings.HasPrefix(id, "container") {
+			return
+		}
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			f.mu.Lock()
+			n := 0
+			for _, l := range f.log {
+				if strings.HasPrefix(l, "rm network") {
+					n++
+				}
+			}
+			f.mu.Unlock()
+			if n == 2 {
+				return
+			}
+		}
+	}
 	if err := b.teardown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -467,10 +620,127 @@ func TestTeardownOrder(t *testing.T) {
 	if pos("rm "+egressID) < pos("wait "+sidecar.ID) {
 		t.Errorf("the egress network went before the sidecar stopped: %v", f.log)
 	}
+	for _, c := range []bottle.Container{agent, sidecar} {
+		if pos("rm "+internalID) > pos("rm "+c.ID) {
+			t.Errorf("the internal network waited for the removal of %s, not just its stop: %v", c.Name, f.log)
+		}
+	}
+	if pos("rm "+egressID) > pos("rm "+sidecar.ID) {
+		t.Errorf("the egress network waited for the sidecar's removal, not just its stop: %v", f.log)
+	}
 	if pos("rm "+b.Project.VolumeName(VolHome)) < pos("rm "+agent.ID) {
 		t.Errorf("the volume went before the agent container: %v", f.log)
 	}
 	if len(f.live) != 0 {
 		t.Errorf("left: %v", f.live)
+	}
+}
+
+// A create whose answer is lost (an interrupt, a reset connection) may
+// still be done by the engine, and may show up in its listing only later:
+// the undo of a failed start finds it by the bottle's labels and lists
+// again until nothing of the bottle is left.
+func TestStartUndoesLateCreate(t *testing.T) {
+	f, s, opt := setup(t)
+	f.loseIf = func(op, name string) bool { return op == "network" && strings.HasSuffix(name, "_egress") }
+	_, err := Start(context.Background(), f, s, opt)
+	var ue *UndoError
+	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("Start = %v, want the create's error and a clean undo", err)
+	}
+	if len(f.live) != 0 || len(f.pending) != 0 {
+		t.Errorf("left behind: %v (pending %v)", f.live, f.pending)
+	}
+}
+
+// An interrupted start whose cleanup cannot remove everything says so (an
+// *UndoError naming what is left), never that it removed what was made.
+func TestStartInterruptedUndoFails(t *testing.T) {
+	f, s, opt := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	f.fail = func(op, name string) error {
+		switch {
+		case op == "volume":
+			cancel()
+		case op == "rm" && strings.HasSuffix(name, "_home"):
+			return errors.New("boom")
+		}
+		return nil
+	}
+	_, err := Start(ctx, f, s, opt)
+	var ue *UndoError
+	if !errors.As(err, &ue) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start = %v, want an *UndoError wrapping context.Canceled", err)
+	}
+	if !strings.Contains(ue.Undo.Error(), "still on the engine: volume bt-unit-unit-") {
+		t.Errorf("Undo = %v, want it to name the volume", ue.Undo)
+	}
+	// the state dir stays, so the plan ties the volume to its bottle
+	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 1 {
+		t.Errorf("state root holds %v, want the bottle's dir", des)
+	}
+}
+
+// sweep adds what the engine holds with the bottle's project label and the
+// launch did not record; another project's resources are left alone.
+func TestSweep(t *testing.T) {
+	f, s, opt := setup(t)
+	b, err := Start(context.Background(), f, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.lock.Release()
+	ours := b.Project.ContainerLabels(ServiceAgent, "x", "")
+	other := Project{Name: b.Project.Name + "x"}.VolumeLabels(VolHome, "x")
+	f.mu.Lock()
+	f.live["stray-c"] = res{"container", b.Project.Name + "-agent-2", ours}
+	f.live["stray-n"] = res{"network", b.Project.Name + "_extra", b.Project.NetworkLabels("extra", "x")}
+	f.live[b.Project.Name+"x_home"] = res{"volume", b.Project.Name + "x_home", other}
+	f.mu.Unlock()
+	n, err := b.sweep(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("sweep = %d, %v; want the stray container and network", n, err)
+	}
+	if n, _ := b.sweep(context.Background()); n != 0 {
+		t.Errorf("a second sweep added %d", n)
+	}
+	if err := b.removeAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.live) != 1 {
+		t.Errorf("left: %v, want only the other project's volume", f.live)
+	}
+}
+
+// A call the fake was not set up for fails the test (checked here on a
+// throw-away T).
+func TestFakeRefusesUnexpectedCalls(t *testing.T) {
+	ft := &testing.T{}
+	f := &fake{t: ft, live: map[string]res{}}
+	if _, err := f.CopyFrom(context.Background(), "x", "/"); !errors.Is(err, errUnexpected) {
+		t.Errorf("CopyFrom = %v", err)
+	}
+	if !ft.Failed() {
+		t.Error("an unexpected call did not fail the test")
+	}
+}
+
+// Creates that could not even connect to the engine made nothing: the
+// failed start says so without listing an engine it cannot reach.
+func TestStartEngineUnreachable(t *testing.T) {
+	f, s, opt := setup(t)
+	f.fail = func(op, name string) error {
+		return &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED}
+	}
+	_, err := Start(context.Background(), f, s, opt)
+	var ue *UndoError
+	if err == nil || errors.As(err, &ue) {
+		t.Fatalf("Start = %v, want the create's error alone", err)
+	}
+	if slices.ContainsFunc(f.log, func(l string) bool { return strings.HasPrefix(l, "list ") }) {
+		t.Errorf("listed an engine it could not reach: %v", f.log)
+	}
+	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+		t.Errorf("state root holds %v", des)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,12 +16,12 @@ import (
 
 // sweep adds to what teardown removes whatever the engine holds with this
 // bottle's project label that the launch did not record (a create cut off
-// by an interrupt may still have been done). A listing error leaves the
-// record as it is.
-func (b *Bottle) sweep(ctx context.Context) {
+// by an interrupt or a dead launcher may still have been done). It reports
+// how many it added; a listing error leaves the record as it is.
+func (b *Bottle) sweep(ctx context.Context) (int, error) {
 	w, err := docker.List(ctx, b.eng)
 	if err != nil {
-		return
+		return 0, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -34,22 +35,100 @@ func (b *Bottle) sweep(ctx context.Context) {
 	for _, v := range b.volumes {
 		known[v.Name] = true
 	}
-	ours := func(labels map[string]string) bool { return labels[docker.LabelProject] == b.Project.Name }
+	added := 0
 	for _, c := range w.Containers {
-		if ours(c.Labels) && !known[c.ID] {
-			b.containers = append(b.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[docker.LabelService], State: c.State})
+		if b.ours(c.Labels) && !known[c.ID] {
+			svc := c.Labels[docker.LabelService]
+			b.containers = append(b.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: svc, State: c.State})
+			if _, ok := b.ids[svc]; !ok && svc != "" {
+				b.ids[svc] = c.ID
+			}
+			added++
 		}
 	}
 	for _, n := range w.Networks {
-		if ours(n.Labels) && !known[n.ID] {
+		if b.ours(n.Labels) && !known[n.ID] {
 			b.networks = append(b.networks, bottle.Network{Name: n.Name, ID: n.ID})
+			added++
 		}
 	}
 	for _, v := range w.Volumes {
-		if ours(v.Labels) && !known[v.Name] {
+		if b.ours(v.Labels) && !known[v.Name] {
 			b.volumes = append(b.volumes, bottle.Volume{Name: v.Name, ID: v.Name})
+			added++
 		}
 	}
+	return added, nil
+}
+
+// ours reports whether a resource's labels put it in this bottle's project.
+func (b *Bottle) ours(labels map[string]string) bool {
+	return labels[docker.LabelProject] == b.Project.Name
+}
+
+// remains lists what the engine still holds of this bottle (by its project
+// label), as "kind name" strings.
+func (b *Bottle) remains(ctx context.Context) ([]string, error) {
+	w, err := docker.List(ctx, b.eng)
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, c := range w.Containers {
+		if b.ours(c.Labels) {
+			left = append(left, "container "+c.Name)
+		}
+	}
+	for _, n := range w.Networks {
+		if b.ours(n.Labels) {
+			left = append(left, "network "+n.Name)
+		}
+	}
+	for _, v := range w.Volumes {
+		if b.ours(v.Labels) {
+			left = append(left, "volume "+v.Name)
+		}
+	}
+	sort.Strings(left)
+	return left, nil
+}
+
+// removeAll removes everything of the bottle: what the launch recorded and
+// whatever the engine holds with its project label (sweep), again until a
+// listing shows nothing of it (a create the engine finishes late shows up
+// in a later round). It returns nil only once a listing proved the engine
+// holds nothing of the bottle.
+func (b *Bottle) removeAll(ctx context.Context) error {
+	const rounds = 4
+	var err error
+	for round := 0; round < rounds; round++ {
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(round) * 250 * time.Millisecond):
+			}
+		}
+		var errs []error
+		if _, serr := b.sweep(ctx); serr != nil {
+			errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", serr))
+		}
+		if terr := b.teardown(ctx); terr != nil {
+			errs = append(errs, terr)
+		}
+		left, lerr := b.remains(ctx)
+		switch {
+		case lerr != nil:
+			errs = append(errs, fmt.Errorf("checking that nothing is left: %w", lerr))
+		case len(left) > 0:
+			errs = append(errs, fmt.Errorf("still on the engine: %s", strings.Join(left, ", ")))
+		}
+		if len(errs) == 0 {
+			return nil
+		}
+		err = errors.Join(errs...)
+	}
+	return err
 }
 
 // teardown removes every container this launch made, and each network and

@@ -34,6 +34,14 @@ func Acquire(dir string) (*Lock, error) {
 	return &Lock{f: f}, nil
 }
 
+// File is the open lock file. The lock belongs to the open file, not to
+// the process: a child that inherits it (exec.Cmd's ExtraFiles) holds the
+// lock too, until every copy is closed — so it outlives a killed parent.
+func (l *Lock) File() *os.File { return l.f }
+
+// Adopt is the lock held through a lock file a parent passed down.
+func Adopt(f *os.File) *Lock { return &Lock{f: f} }
+
 // Release drops the lock.
 func (l *Lock) Release() error {
 	if l == nil || l.f == nil {

@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/launch"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 const usage = `[OPTIONS]
@@ -29,8 +31,10 @@ compose-labelled as project <prefix><agent>-<5 random>.
 In the foreground (default) the agent's stdio is attached and its exit code
 is bottle-launch's; when it ends (or on SIGINT, SIGTERM, SIGHUP) the
 transcript is saved into the state dir and everything else is removed. A
-crashed agent leaves a .preserve marker. --detach prints the bottle as one
-JSON line (bottle-ls's shape) and leaves it running.`
+crashed agent leaves a .preserve marker. A foreground launcher that is
+killed (SIGKILL) is covered by its guardian, a process of its own that
+then ends the bottle the same way. --detach prints the bottle as one JSON
+line (bottle-ls's shape) and leaves it running.`
 
 type options struct {
 	cli.Common
@@ -40,6 +44,9 @@ type options struct {
 	Image  string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
 	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
+	// Guardian runs this process as a foreground launcher's guardian
+	// (started by the launcher itself; see launch.Guard).
+	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
 }
 
 // Main runs bottle-launch in this process. SIGHUP (a closed terminal)
@@ -63,6 +70,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if done, err := t.ParseNoArgs(&o, args, usage, "the command goes in the spec"); done {
 		return err
 	}
+	if o.Guardian != "" {
+		return guard(ctx, t, o.Guardian)
+	}
 	spec, specFromStdin, err := readSpec(t.Env, o)
 	if err != nil {
 		return err
@@ -80,9 +90,24 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		Attach: foreground, Stdin: foreground && !specFromStdin, TTY: foreground && !specFromStdin && t.Env.StdinTTY,
 		Now: t.Env.Now,
 	}
+	if foreground {
+		// The guardian is this program again, in its hidden mode.
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding this program to start its guardian: %w", err)
+		}
+		opt.Guardian = &launch.GuardianCmd{Path: exe, Args: []string{"bottle-launch", "--guardian"}}
+	}
 	b, err := launch.Start(ctx, eng, spec, opt)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
+		var ue *launch.UndoError
+		switch {
+		case errors.As(err, &ue) && errors.Is(err, context.Canceled):
+			return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted while starting; removing what was made failed: %v (run bottle-cleanup)", ue.Undo)}
+		case errors.As(err, &ue):
+			return fmt.Errorf("launch failed: %w", err)
+		case errors.Is(err, context.Canceled):
+			// Start checked the engine: nothing of the bottle is left.
 			return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted while starting; removed what was made")}
 		}
 		return fmt.Errorf("launch failed, nothing was left behind: %w", err)
@@ -192,4 +217,29 @@ func badInput(err error) error {
 		return exitcode.Usagef("%s: %s (see bottle-launch --help)", se.Flag, strings.TrimSuffix(se.Msg, "."))
 	}
 	return exitcode.BadInputf("%v", err)
+}
+
+// guard is the guardian process (bottle-launch --guardian DIR): fd 3 is the
+// launcher's pipe, fd 4 the state dir's lock file. Interrupts and a closed
+// terminal do not stop it (it has a session of its own anyway); what goes
+// wrong is written to the state dir's guardian.log, its stdio being
+// /dev/null.
+func guard(ctx context.Context, t *cli.Tool, dir string) error {
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
+	ctx = context.WithoutCancel(ctx)
+	var st syscall.Stat_t
+	if syscall.Fstat(3, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO || syscall.Fstat(4, &st) != nil {
+		return exitcode.Usagef("--guardian is bottle-launch's own; it is not for use by hand")
+	}
+	pipe, lockFile := os.NewFile(3, "launcher"), os.NewFile(4, "lock")
+	eng, err := engine.Dial(t.Env.Getenv)
+	if err == nil {
+		defer eng.Close()
+		err = launch.Guard(ctx, eng, dir, pipe, statedir.Adopt(lockFile), launch.Options{Now: t.Env.Now, Version: cli.VersionString()})
+	}
+	if err != nil {
+		launch.WriteGuardianLog(dir, time.Now(), err)
+		return exitcode.Silent{Code: exitcode.Failure}
+	}
+	return nil
 }

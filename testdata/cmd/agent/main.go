@@ -6,6 +6,15 @@
 //	       through $HTTP_PROXY to $ALLOWED_URL (must pass) and $DENIED_URL
 //	       (must be refused); prints one line per finding and exits 0 only
 //	       when everything is as a bottle promises, 1 otherwise
+//	net    the network part of check only, plus: connects to $REACH_ADDRS
+//	       (must connect) and to port $GATEWAY_PORT of its default gateway
+//	       and of the first address of each of its networks (the host's
+//	       side of a bridge; must fail)
+//	home   checks that it owns its home and what it was given there:
+//	       prints its uid:gid, writes ~/.claude/projects/x, reads its
+//	       prompt and credential and prints each file's owner; exits 1
+//	       when anything is not its own or cannot be read or written
+//	read F prints file F (exit 1 when it cannot be read)
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
@@ -55,6 +64,21 @@ func main() {
 		if !check() {
 			os.Exit(1)
 		}
+	case "home":
+		if !homeCheck() {
+			os.Exit(1)
+		}
+	case "read":
+		b, err := os.ReadFile(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "agent:", err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(b)
+	case "net":
+		if !netCheck() {
+			os.Exit(1)
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "agent: unknown mode", mode)
 		os.Exit(2)
@@ -74,6 +98,60 @@ func transcript(mode string) {
 	if err := os.WriteFile(filepath.Join(dir, "project", "session.jsonl"), []byte(line), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "agent: transcript:", err)
 	}
+}
+
+func homeCheck() bool {
+	ok := true
+	fail := func(format string, args ...any) {
+		fmt.Printf("FAIL "+format+"\n", args...)
+		ok = false
+	}
+	me := fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+	fmt.Printf("user %s\n", me)
+	home := os.Getenv("HOME")
+	owner := func(p string) string {
+		fi, err := os.Stat(p)
+		if err != nil {
+			fail("%s: %v", p, err)
+			return ""
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		o := fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+		if o != me {
+			fail("%s is owned by %s, not %s", p, o, me)
+		}
+		return o
+	}
+	for _, p := range []string{home, filepath.Join(home, ".claude"), filepath.Join(home, ".claude", "projects"),
+		filepath.Join(home, ".claude", "skills"), filepath.Join(home, ".claude", "skills", "a.md"), filepath.Join(home, ".gitconfig")} {
+		owner(p)
+	}
+	x := filepath.Join(home, ".claude", "projects", "x")
+	if err := os.WriteFile(x, []byte("x\n"), 0o644); err != nil {
+		fail("write %s: %v", x, err)
+	} else {
+		fmt.Printf("wrote %s\n", x)
+	}
+	if err := os.WriteFile(filepath.Join(home, "new-file"), []byte("x\n"), 0o644); err != nil {
+		fail("write in home: %v", err)
+	}
+	if b, err := os.ReadFile(os.Getenv("BOTTLE_PROMPT")); err != nil {
+		fail("prompt: %v", err)
+	} else {
+		fmt.Printf("prompt: %s %s\n", owner(os.Getenv("BOTTLE_PROMPT")), strings.TrimSpace(string(b)))
+	}
+	cred := filepath.Join(home, ".git-credentials")
+	if b, err := os.ReadFile(cred); err != nil {
+		fail("credential: %v", err)
+	} else if fi, err := os.Stat(cred); err == nil {
+		fmt.Printf("credential: %04o %s %s\n", fi.Mode().Perm(), owner(cred), strings.TrimSpace(string(b)))
+	}
+	if fi, err := os.Stat(os.Getenv("SSL_CERT_FILE")); err != nil {
+		fail("ca: %v", err)
+	} else {
+		fmt.Printf("ca: %04o\n", fi.Mode().Perm())
+	}
+	return ok
 }
 
 func check() bool {
@@ -131,6 +209,83 @@ func check() bool {
 		fmt.Printf("ca: %s\n", cert.Subject.CommonName)
 	}
 
+	return netFindings(fail) && ok
+}
+
+func netCheck() bool {
+	ok := true
+	fail := func(format string, args ...any) {
+		fmt.Printf("FAIL "+format+"\n", args...)
+		ok = false
+	}
+	for _, addr := range strings.Fields(os.Getenv("REACH_ADDRS")) {
+		c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+		if err != nil {
+			fail("reach %s: %v", addr, err)
+		} else {
+			c.Close()
+			fmt.Printf("reach %s: connected\n", addr)
+		}
+	}
+	if port := os.Getenv("GATEWAY_PORT"); port != "" {
+		gws := gateways()
+		if len(gws) == 0 {
+			fail("gateway: no network address found")
+		}
+		for _, gw := range gws {
+			addr := net.JoinHostPort(gw, port)
+			c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+			if err == nil {
+				c.Close()
+				fail("gateway %s: connected", addr)
+			} else {
+				fmt.Printf("gateway %s: blocked\n", addr)
+			}
+		}
+	}
+	return netFindings(fail) && ok
+}
+
+// gateways are the addresses the host's side of the agent's networks
+// would have: the default route's gateway and the first address of each
+// IPv4 network the agent is on.
+func gateways() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ip net.IP) {
+		if s := ip.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if b, err := os.ReadFile("/proc/net/route"); err == nil {
+		for _, l := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(l)
+			if len(f) > 2 && f[1] == "00000000" {
+				if v, err := strconv.ParseUint(f[2], 16, 32); err == nil && v != 0 {
+					add(net.IPv4(byte(v), byte(v>>8), byte(v>>16), byte(v>>24)))
+				}
+			}
+		}
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok || n.IP.IsLoopback() || n.IP.To4() == nil {
+			continue
+		}
+		first := n.IP.Mask(n.Mask).To4()
+		first[3]++
+		add(first)
+	}
+	return out
+}
+
+// netFindings checks the direct connections and the proxied requests.
+func netFindings(fail func(string, ...any)) bool {
+	ok := true
+	fail0 := fail
+	fail = func(format string, args ...any) { ok = false; fail0(format, args...) }
 	// Direct connections must fail: the agent's network has no way out.
 	for _, addr := range strings.Fields(os.Getenv("DIRECT_ADDRS")) {
 		c, err := net.DialTimeout("tcp", addr, 3*time.Second)
