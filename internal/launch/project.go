@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/claude-bottle/bottle/internal/backend/docker"
+	"github.com/claude-bottle/bottle/internal/engine"
 )
 
 // The toolkit's own labels, on every container, network and volume.
@@ -211,7 +212,9 @@ func (p Project) Compose(agent, sidecar Service, extraNetworks []string) Compose
 func (p Project) networkDef(key string) map[string]any {
 	d := map[string]any{"name": p.NetworkName(key)}
 	if key == NetInternal {
+		// no route out, and no address of the host on it (see CreateNetwork)
 		d["internal"] = true
+		d["driver_opts"] = map[string]string{engine.InhibitIPv4: "true"}
 	}
 	return d
 }
