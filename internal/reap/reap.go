@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -364,6 +365,8 @@ func stateSlug(it bottle.Item) string {
 	return it.Name
 }
 
+var itemType = reflect.TypeFor[bottle.Item]()
+
 // parse decodes and checks one line; it returns why the line is invalid, or "".
 func parse(t *task, opt Options) string {
 	if t.line.Err != nil {
@@ -375,6 +378,13 @@ func parse(t *task, opt Options) string {
 		return "not a JSON object: " + err.Error()
 	}
 	delete(t.fields, "result") // a result line fed back in is its item again
+	// A line must read the same to a person (jq is case-sensitive and
+	// would show the first of duplicate keys) as to the reaper (Go's
+	// encoding/json ignores case and keeps the last): the fields echoed
+	// are then exactly the fields acted on.
+	if err := jsonl.CheckKeys(t.line.Raw, itemType); err != nil {
+		return "not a plan item: " + err.Error()
+	}
 	if err := json.Unmarshal(t.line.Raw, &t.item); err != nil {
 		return "not a plan item: " + strings.TrimPrefix(err.Error(), "json: ")
 	}

@@ -549,6 +549,17 @@ func TestInvalidLines(t *testing.T) {
 		{`{"backend":"docker","kind":"state-dir","name":"x-1","slug":"y-1","path":"` + e.root + `/x-1"}`, "differ"},
 		{`{"backend":"smolmachines","kind":"machine","name":"` + prefix + `m"}`, "no backend here removes machine items"},
 		{`{"x":"` + strings.Repeat("a", jsonl.MaxLine) + `"}`, "longer than"},
+		// one way to a person (jq: case-sensitive, first duplicate),
+		// another to Go (case-insensitive, last duplicate): refused
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `shown","Name":"` + prefix + `hidden","id":"` + good + `"}`, `keys "name" and "Name" differ only in case`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `shown","name":"` + prefix + `hidden","id":"` + good + `"}`, `key "name" appears twice`},
+		{`{"backend":"docker","kind":"container","NAME":"` + prefix + `hidden","id":"` + good + `"}`, `key "NAME": the field is "name"`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `x","id":"` + good + `","ID":"` + fmt.Sprintf("%064x", 98) + `"}`, `differ only in case`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `x","ſTATE":"running","id":"` + good + `"}`, `the field is "state"`},
+		{`{"backend":"docker","kind":"compose-project","name":"` + prefix + `p","containers":[{"name":"` + prefix + `p-1","id":"` + good + `","Id":"` + fmt.Sprintf("%064x", 98) + `"}]}`, `keys "containers[0].id" and "containers[0].Id" differ only in case`},
+		{`{"backend":"docker","kind":"compose-project","name":"` + prefix + `p","containers":[{"name":"` + prefix + `p-1","ID":"` + good + `"}]}`, `the field is "containers[0].id"`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `x","id":"` + good + `","extra":{"a":1,"a":2}}`, `key "extra.a" appears twice`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + "x\xff" + `","id":"` + good + `"}`, `not valid UTF-8`},
 	}
 	for _, c := range cases {
 		e.add(c.line)
