@@ -177,4 +177,3 @@ func fold(s string) string {
 	}
 	return b.String()
 }
-
