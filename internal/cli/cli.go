@@ -99,9 +99,10 @@ type Tool struct {
 	Env  Env
 }
 
-// Errorf prints one "name: message" line on stderr.
+// Errorf prints one "name: message" line on stderr, Printable: a name it
+// echoes cannot move the cursor or end the line.
 func (t *Tool) Errorf(format string, args ...any) {
-	fmt.Fprintf(t.Env.Stderr, "%s: %s\n", t.Name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(t.Env.Stderr, "%s: %s\n", t.Name, Printable(fmt.Sprintf(format, args...)))
 }
 
 // Exit prints err once, as "name: err", and returns its exit code.
