@@ -320,7 +320,7 @@ func (e *env) run(ctx context.Context) ([]bottle.Result, Summary) {
 		e.t.Fatal(err)
 	}
 	var out []bottle.Result
-	sum, err := Run(ctx, lines, e.opt, func(r Record) error {
+	sum, err := Run(ctx, NewSource(strings.NewReader(string(e.input))), e.opt, func(r Record) error {
 		// every record must marshal to one JSON object with a result
 		b, err := json.Marshal(r)
 		if err != nil {
@@ -641,7 +641,7 @@ func TestStateDirsAfterBottles(t *testing.T) {
 	_ = live
 	dir := e.statedir("a-1", false)
 	dir.Bottle = proj.Name
-	e.add(dir, proj, e.statedir("l-1", false), e.statedir("o-1", false))
+	e.add(proj, dir, e.statedir("l-1", false), e.statedir("o-1", false))
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Removed, "")
 	status(t, res[1], bottle.Removed, "")
@@ -653,6 +653,25 @@ func TestStateDirsAfterBottles(t *testing.T) {
 	if !sum.Ok() {
 		t.Error(sum)
 	}
+}
+
+// The reaper streams: a state dir waits for the engine items read before
+// it, not for the ones after it. A dir listed before its own bottle (not
+// what bottle-plan-cleanup writes) is kept while the bottle exists; the
+// next run takes it.
+func TestStateDirBeforeItsBottle(t *testing.T) {
+	e := newEnv(t)
+	proj := e.w.bottle("a-1", "running")
+	dir := e.statedir("a-1", false)
+	dir.Bottle = proj.Name
+	e.add(dir, proj)
+	res, _ := e.run(context.Background())
+	status(t, res[0], bottle.Skipped, "its bottle exists")
+	status(t, res[1], bottle.Removed, "")
+	e.input = nil
+	e.add(dir)
+	res, _ = e.run(context.Background())
+	status(t, res[0], bottle.Removed, "")
 }
 
 func TestEngineUnreachable(t *testing.T) {

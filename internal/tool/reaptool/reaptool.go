@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backends"
@@ -122,8 +123,8 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 // stderr. Its error carries the exit code: 1 when a line failed or was
 // invalid, 130 when interrupted.
 func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope, r Reaping, p *cli.Printer) error {
-	lines, readErr := reap.Read(inputs...)
-	if len(lines) == 0 && readErr == nil {
+	src := reap.NewSource(inputs...)
+	if empty, err := src.Empty(); empty && err == nil {
 		return nil
 	}
 	set, err := backends.Open(t.Env.Getenv, scope.Prefix)
@@ -143,7 +144,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 		}
 		return p.Emit(rec)
 	}
-	sum, emitErr := reap.Run(ctx, lines, opt, emit)
+	sum, emitErr := reap.Run(ctx, src, opt, emit)
 	prog.stop()
 	if p.Table() {
 		if err := table(p, records); err != nil && emitErr == nil {
@@ -154,11 +155,17 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 		fmt.Fprintln(t.Env.Stderr, sum.String())
 	}
 	switch {
-	case readErr != nil:
-		return fmt.Errorf("reading the plan: %v (the lines before were answered)", readErr)
+	case sum.ReadErr != nil:
+		return fmt.Errorf("reading the plan: %v (the lines before were answered)", sum.ReadErr)
 	case emitErr != nil:
+		if errors.Is(emitErr, syscall.EPIPE) {
+			return fmt.Errorf("writing the results: %v: the reader went away; nothing was started after that, the removals in flight finished, the rest of the plan was not answered", emitErr)
+		}
 		return emitErr
 	case sum.Interrupted:
+		if sum.Unread {
+			t.Errorf("interrupted before the whole plan was read: the lines after the last result were not answered")
+		}
 		return exitcode.Silent{Code: exitcode.Interrupted}
 	case !sum.Ok():
 		return exitcode.Silent{Code: exitcode.Failure}
