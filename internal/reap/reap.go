@@ -450,7 +450,6 @@ func (r *runner) finish(t *task, res bottle.Result, start time.Time) {
 		res.Line = t.line.N
 		res.ElapsedMS = time.Since(start).Milliseconds()
 		t.res = res
-		t.deps = nil
 		r.mu.Lock()
 		if r.opt.DryRun && res.Status == bottle.WouldRemove && t.item.Kind != bottle.KindStateDir {
 			r.would[t.item.Backend+"/"+t.item.Name] = true
@@ -488,6 +487,7 @@ func (r *runner) wait(t *task) {
 	for _, d := range t.deps {
 		<-d.done
 	}
+	t.deps = nil
 }
 
 func (r *runner) engineItem(t *task) {
