@@ -65,7 +65,7 @@ type options struct {
 }
 
 // Main runs bottle-reap in this process.
-func Main() int { return cli.Main(Run) }
+func Main() int { return cli.MainBounded(Run) }
 
 // Run runs bottle-reap.
 func Run(ctx context.Context, args []string, env cli.Env) int {
