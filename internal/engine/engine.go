@@ -124,15 +124,17 @@ func Open(ep Endpoint) (*Client, error) {
 	if ep.Timeout <= 0 {
 		ep.Timeout = DefaultTimeout
 	}
-	tr := &http.Transport{TLSHandshakeTimeout: ep.Timeout}
+	var opts []client.Opt
 	if ep.TLS {
 		cfg, err := tlsConfig(ep)
 		if err != nil {
 			return nil, fmt.Errorf("engine %s: TLS: %v; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)", ep, err)
 		}
-		tr.TLSClientConfig = cfg
+		opts = append(opts, client.WithHTTPClient(&http.Client{
+			Transport:     &http.Transport{TLSClientConfig: cfg},
+			CheckRedirect: client.CheckRedirect,
+		}))
 	}
-	opts := []client.Opt{client.WithHTTPClient(&http.Client{Transport: tr, CheckRedirect: client.CheckRedirect})}
 	opts = append(opts, client.WithHost(ep.Host), client.WithUserAgent("bottle"))
 	if ep.APIVersion != "" {
 		opts = append(opts, client.WithAPIVersion(ep.APIVersion))
