@@ -159,7 +159,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 		return fmt.Errorf("reading the plan: %v (the lines before were answered)", sum.ReadErr)
 	case emitErr != nil:
 		if errors.Is(emitErr, syscall.EPIPE) {
-			return fmt.Errorf("writing the results: %v: the reader went away; nothing was started after that, the removals in flight finished, the rest of the plan was not answered", emitErr)
+			return fmt.Errorf("writing the results: %v: the reader went away; nothing was started after that and the removals in flight finished; run the plan again for the rest", emitErr)
 		}
 		return emitErr
 	case sum.Interrupted:
