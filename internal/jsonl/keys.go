@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -126,6 +127,17 @@ type field struct {
 // fills (exported, not "-"; embedded structs' fields promoted) to its name
 // and type.
 func structFields(t reflect.Type) map[string]field {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]field)
+	}
+	m := makeFields(t)
+	fieldCache.Store(t, m)
+	return m
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]field
+
+func makeFields(t reflect.Type) map[string]field {
 	out := map[string]field{}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
@@ -140,7 +152,7 @@ func structFields(t reflect.Type) map[string]field {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range structFields(ft) {
+				for k, v := range makeFields(ft) {
 					if _, ok := out[k]; !ok {
 						out[k] = v
 					}
@@ -163,6 +175,18 @@ func structFields(t reflect.Type) map[string]field {
 // (and encoding/json) treats as equal: each rune becomes the smallest rune
 // of its case-folding orbit.
 func fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// The smallest rune of an ASCII letter's orbit is its upper case
+		// (k's orbit holds the Kelvin sign, s's the long s: both larger).
+		return strings.ToUpper(s)
+	}
 	var b strings.Builder
 	for _, r := range s {
 		if r == utf8.RuneError {
