@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -106,7 +107,9 @@ type RunFunc func(ctx context.Context, args []string, env Env) int
 // Main runs a tool with the process's arguments, environment and signals,
 // and returns its exit code. A first SIGINT/SIGTERM cancels ctx so the tool
 // can stop cleanly; a second one is left to the default handler (the tool
-// dies), so a stuck tool can always be stopped.
+// dies), so a stuck tool can always be stopped. bottle-launch runs under
+// it (its teardown after a signal takes as long as it takes); the other
+// tools run under MainBounded.
 func Main(run RunFunc) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -117,21 +120,65 @@ func Main(run RunFunc) int {
 	return run(ctx, os.Args[1:], OSEnv())
 }
 
+// StopWithin is how long a tool under MainBounded may take, after
+// SIGINT/SIGTERM, to write what it has and exit.
+const StopWithin = time.Second
+
+// MainBounded is Main for the tools that only look and reap: a first
+// SIGINT/SIGTERM cancels ctx, and whatever the tool is waiting on (a hung
+// engine call, an open() that blocks) it exits 130 within StopWithin; a
+// second signal exits 130 at once. A reader of stdout that goes away does
+// not kill it: writes then fail with EPIPE, which the tool handles (the
+// reaper finishes its removals in flight). SIGPIPE is caught, not ignored,
+// so the programs a tool runs (smolvm) get the default disposition.
+func MainBounded(run RunFunc) int {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	name := filepath.Base(os.Args[0])
+	var signalled atomic.Bool
+	go func() {
+		<-sigs
+		signalled.Store(true)
+		cancel()
+		select {
+		case <-sigs:
+		case <-time.After(StopWithin):
+			fmt.Fprintf(os.Stderr, "%s: interrupted; stopped without waiting longer for what was in progress\n", name)
+		}
+		os.Exit(exitcode.Interrupted)
+	}()
+	code := run(ctx, os.Args[1:], OSEnv())
+	if signalled.Load() && code != exitcode.OK {
+		code = exitcode.Interrupted
+	}
+	return code
+}
+
 // Tool is a running tool: its name (for messages) and its environment.
 type Tool struct {
 	Name string
 	Env  Env
 }
 
-// Errorf prints one "name: message" line on stderr.
+// Errorf prints one "name: message" line on stderr, Printable: a name it
+// echoes cannot move the cursor or end the line.
 func (t *Tool) Errorf(format string, args ...any) {
-	fmt.Fprintf(t.Env.Stderr, "%s: %s\n", t.Name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(t.Env.Stderr, "%s: %s\n", t.Name, Printable(fmt.Sprintf(format, args...)))
 }
 
 // Exit prints err once, as "name: err", and returns its exit code.
 func (t *Tool) Exit(err error) int {
 	if err == nil {
 		return exitcode.OK
+	}
+	if errors.Is(err, context.Canceled) {
+		// A signal stopped the tool while it was asking: say so, not
+		// the cancelled call's words.
+		t.Errorf("interrupted")
+		return exitcode.Interrupted
 	}
 	var s exitcode.Silent
 	if !errors.As(err, &s) {

@@ -116,11 +116,11 @@ func (p *Printer) NewTable(headers ...string) *Table {
 // pick returns for each cell ("" for none).
 func (t *Table) ColorColumn(i int, pick func(cell string) string) { t.colors[i] = pick }
 
-// Row adds a row.
+// Row adds a row. Cells are shown Printable: a name cannot move the cursor.
 func (t *Table) Row(cells ...string) {
 	row := make([]string, len(cells))
 	for i, c := range cells {
-		row[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+		row[i] = Printable(c)
 	}
 	t.rows = append(t.rows, row)
 }

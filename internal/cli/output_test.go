@@ -143,9 +143,10 @@ func TestTable(t *testing.T) {
 		} else if strings.Contains(out, "\x1b") {
 			t.Errorf("NO_COLOR: escape codes in %q", out)
 		}
-		want := "NAME          STATUS      DIR\n" +
-			"long-name-é   running     /x\n" +
-			"n             stopped x   -\n"
+		// a tab in a cell is shown escaped, as every non-printable character is
+		want := "NAME          STATUS       DIR\n" +
+			"long-name-é   running      /x\n" +
+			"n             stopped\\tx   -\n"
 		if out != want {
 			t.Errorf("colour=%v:\n%s\nwant\n%s", colour, out, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -38,23 +39,26 @@ type proxy struct {
 
 var proxies sync.Map // *testscript.TestScript → *proxy
 
-// engine-proxy [-tls [-anyclient]] [-hangup]
+// engine-proxy [-tls [-anyclient]] [-hangup | -silent]
 //
 // Starts a proxy to the real engine and points DOCKER_HOST at it:
 // a unix socket $WORK/engine.sock, or with -tls a TCP listener on
 // 127.0.0.1 with a fresh CA that demands a client certificate
 // (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=$WORK/certs hold ca.pem, cert.pem,
 // key.pem); with -anyclient as well it asks for no client certificate.
-// With -hangup nothing is proxied: every connection is closed at once.
-// engine-requests prints what the proxy saw (requests that arrived over
-// plain HTTP at a TLS listener never get that far).
+// With -hangup nothing is proxied: every connection is closed at once. With
+// -silent nothing is proxied either: every connection is taken and read,
+// and never answered (a hung engine). engine-requests prints what the proxy
+// saw (requests that arrived over plain HTTP at a TLS listener never get
+// that far).
 func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("engine-proxy", flag.ContinueOnError)
 	useTLS := fs.Bool("tls", false, "")
 	anyClient := fs.Bool("anyclient", false, "")
 	hangup := fs.Bool("hangup", false, "")
-	if neg || fs.Parse(args) != nil || fs.NArg() != 0 || (*anyClient && !*useTLS) {
-		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup]")
+	silent := fs.Bool("silent", false, "")
+	if neg || fs.Parse(args) != nil || fs.NArg() != 0 || (*anyClient && !*useTLS) || (*hangup && *silent) {
+		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup | -silent]")
 	}
 	p := &proxy{}
 	proxies.Store(ts, p)
@@ -79,6 +83,30 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Defer(func() { ln.Close() })
 
+	if *silent {
+		var mu sync.Mutex
+		var conns []net.Conn
+		ts.Defer(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+				go func() { _, _ = io.Copy(io.Discard, c) }()
+			}
+		}()
+		return
+	}
 	if *hangup {
 		go func() {
 			for {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/moby/moby/client"
 )
@@ -34,6 +35,9 @@ type Endpoint struct {
 	Verify bool
 	// APIVersion pins the API version (DOCKER_API_VERSION); empty negotiates.
 	APIVersion string
+	// Timeout bounds each call's connection and wait for an answer
+	// ($BOTTLE_ENGINE_TIMEOUT); zero means DefaultTimeout.
+	Timeout time.Duration
 }
 
 func (e Endpoint) String() string {
@@ -178,8 +182,10 @@ func (e *Client) negotiate(ctx context.Context) error {
 	if e.neg.attempts.Load() != seen {
 		return e.neg.err
 	}
-	_, err := e.c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
-	e.neg.err = e.wrap(err)
+	pctx, cancel := e.bound(ctx, "HEAD /_ping")
+	defer cancel()
+	_, err := e.c.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
+	e.neg.err = e.answer(pctx, err)
 	e.neg.done = err == nil
 	e.neg.attempts.Add(1)
 	return e.neg.err

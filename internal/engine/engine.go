@@ -21,6 +21,8 @@ import (
 	"github.com/docker/go-connections/tlsconfig"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
+	"github.com/claude-bottle/bottle/internal/exitcode"
 )
 
 // Container is a container as a list or inspect call reports it.
@@ -120,18 +122,42 @@ type Client struct {
 
 var _ API = (*Client)(nil)
 
+// DefaultTimeout bounds how long the engine may take to answer one call
+// (connection included): an engine that accepts the connection and never
+// answers fails the call after it instead of hanging the tool. A removal
+// is answered when it is done (a running container is killed first), so
+// it is generous; EnvTimeout changes it.
+const DefaultTimeout = 30 * time.Second
+
+// EnvTimeout overrides DefaultTimeout (a Go duration: 10s, 2m).
+const EnvTimeout = "BOTTLE_ENGINE_TIMEOUT"
+
 // Dial resolves the engine from the environment and returns a client for
-// it. It does not contact the engine; the first call does.
+// it. It does not contact the engine; the first call does. Every call is
+// bounded by $BOTTLE_ENGINE_TIMEOUT, else DefaultTimeout.
 func Dial(getenv func(string) string) (*Client, error) {
 	ep, err := Resolve(getenv)
 	if err != nil {
 		return nil, err
 	}
+	if s := strings.TrimSpace(getenv(EnvTimeout)); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, exitcode.Usagef("%s=%q: not a positive duration; use e.g. 30s or 2m", EnvTimeout, s)
+		}
+		ep.Timeout = d
+	}
 	return Open(ep)
 }
 
-// Open returns a client for ep.
+// Open returns a client for ep. Each call of API (the lists, inspects and
+// removals, and the version ping) must be answered within ep.Timeout
+// (DefaultTimeout when zero); one that is not fails with a NoAnswerError
+// (inside an UnreachableError) naming the endpoint and the call.
 func Open(ep Endpoint) (*Client, error) {
+	if ep.Timeout <= 0 {
+		ep.Timeout = DefaultTimeout
+	}
 	var opts []client.Opt
 	if ep.TLS {
 		cfg, err := tlsConfig(ep)
@@ -162,9 +188,11 @@ func (e *Client) Close() error { return e.c.Close() }
 
 // Ping checks that the engine answers and returns its API version.
 func (e *Client) Ping(ctx context.Context) (string, error) {
+	ctx, cancel := e.bound(ctx, "HEAD /_ping")
+	defer cancel()
 	p, err := e.c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
-		return "", e.wrap(err)
+		return "", e.answer(ctx, err)
 	}
 	return p.APIVersion, nil
 }
@@ -190,9 +218,11 @@ func (e *Client) ContainersUsing(ctx context.Context, kind string, names ...stri
 }
 
 func (e *Client) containers(ctx context.Context, opt client.ContainerListOptions) ([]Container, error) {
+	ctx, cancel := e.bound(ctx, "GET /containers/json")
+	defer cancel()
 	res, err := e.c.ContainerList(ctx, opt)
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.answer(ctx, err)
 	}
 	out := make([]Container, 0, len(res.Items))
 	for _, s := range res.Items {
@@ -225,9 +255,11 @@ func (e *Client) Networks(ctx context.Context) ([]Network, error) {
 	if err := e.negotiate(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx, "GET /networks")
+	defer cancel()
 	res, err := e.c.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.answer(ctx, err)
 	}
 	out := make([]Network, 0, len(res.Items))
 	for _, n := range res.Items {
@@ -241,9 +273,11 @@ func (e *Client) Volumes(ctx context.Context) ([]Volume, error) {
 	if err := e.negotiate(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx, "GET /volumes")
+	defer cancel()
 	res, err := e.c.VolumeList(ctx, client.VolumeListOptions{})
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.answer(ctx, err)
 	}
 	out := make([]Volume, 0, len(res.Items))
 	for _, v := range res.Items {
@@ -254,9 +288,11 @@ func (e *Client) Volumes(ctx context.Context) ([]Volume, error) {
 
 // InspectContainer returns one container by ID or name.
 func (e *Client) InspectContainer(ctx context.Context, idOrName string) (Container, error) {
+	ctx, cancel := e.bound(ctx, "GET /containers/"+idOrName+"/json")
+	defer cancel()
 	res, err := e.c.ContainerInspect(ctx, idOrName, client.ContainerInspectOptions{})
 	if err != nil {
-		return Container{}, e.wrap(err)
+		return Container{}, e.answer(ctx, err)
 	}
 	r := res.Container
 	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Created: parseTime(r.Created)}
@@ -318,9 +354,11 @@ func networkIDs(m map[string]*network.EndpointSettings) map[string]string {
 
 // InspectNetwork returns one network by ID or name, with its attached containers.
 func (e *Client) InspectNetwork(ctx context.Context, idOrName string) (Network, error) {
+	ctx, cancel := e.bound(ctx, "GET /networks/"+idOrName)
+	defer cancel()
 	res, err := e.c.NetworkInspect(ctx, idOrName, client.NetworkInspectOptions{})
 	if err != nil {
-		return Network{}, e.wrap(err)
+		return Network{}, e.answer(ctx, err)
 	}
 	n := res.Network
 	out := Network{ID: n.ID, Name: n.Name, Labels: n.Labels, Created: n.Created.UTC()}
@@ -332,35 +370,45 @@ func (e *Client) InspectNetwork(ctx context.Context, idOrName string) (Network, 
 
 // InspectVolume returns one volume by name.
 func (e *Client) InspectVolume(ctx context.Context, name string) (Volume, error) {
+	ctx, cancel := e.bound(ctx, "GET /volumes/"+name)
+	defer cancel()
 	res, err := e.c.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err != nil {
-		return Volume{}, e.wrap(err)
+		return Volume{}, e.answer(ctx, err)
 	}
 	return Volume{Name: res.Volume.Name, Labels: res.Volume.Labels, Created: parseTime(res.Volume.CreatedAt)}, nil
 }
 
 // RemoveContainerOnly force-removes a container and keeps its volumes.
 func (e *Client) RemoveContainerOnly(ctx context.Context, id string) error {
+	ctx, cancel := e.bound(ctx, "DELETE /containers/"+id)
+	defer cancel()
 	_, err := e.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // RemoveContainer force-removes a container and its anonymous volumes.
 func (e *Client) RemoveContainer(ctx context.Context, id string) error {
+	ctx, cancel := e.bound(ctx, "DELETE /containers/"+id)
+	defer cancel()
 	_, err := e.c.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // RemoveNetwork removes a network.
 func (e *Client) RemoveNetwork(ctx context.Context, id string) error {
+	ctx, cancel := e.bound(ctx, "DELETE /networks/"+id)
+	defer cancel()
 	_, err := e.c.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // RemoveVolume removes a volume (never forced: an in-use volume stays).
 func (e *Client) RemoveVolume(ctx context.Context, name string) error {
+	ctx, cancel := e.bound(ctx, "DELETE /volumes/"+name)
+	defer cancel()
 	_, err := e.c.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // tlsConfig loads the endpoint's certificates with the docker CLI's own
@@ -391,6 +439,10 @@ type UnreachableError struct {
 }
 
 func (u *UnreachableError) Error() string {
+	var na *NoAnswerError
+	if errors.As(u.Err, &na) {
+		return na.Error()
+	}
 	check := "that dockerd is running and that you may use its socket"
 	if u.Endpoint.TLS {
 		check = "that dockerd is running and that your certificates (ca.pem, cert.pem, key.pem in DOCKER_CERT_PATH or the context) match its"
@@ -408,6 +460,41 @@ func cause(err error) string {
 	return err.Error()
 }
 
+// NoAnswerError says the engine did not answer a call within the timeout
+// (it may have taken the connection and hung).
+type NoAnswerError struct {
+	Endpoint Endpoint
+	Timeout  time.Duration
+	Call     string // "GET /containers/json", or "" when unknown
+}
+
+func (n *NoAnswerError) Error() string {
+	call := "a call"
+	if n.Call != "" {
+		call = n.Call
+	}
+	return fmt.Sprintf("the Docker engine at %s did not answer %s within %s; check that dockerd is not hung, or set %s to wait longer (e.g. %s=2m)",
+		n.Endpoint, call, n.Timeout, EnvTimeout, EnvTimeout)
+}
+
+// bound gives one call (named for messages: "GET /containers/json") the
+// endpoint's timeout to be answered.
+func (e *Client) bound(ctx context.Context, call string) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, e.ep.Timeout, &NoAnswerError{Endpoint: e.ep, Timeout: e.ep.Timeout, Call: call})
+}
+
+// answer is wrap for a call made under bound: a call cut by its bound is
+// an UnreachableError holding the NoAnswerError.
+func (e *Client) answer(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		var na *NoAnswerError
+		if errors.As(context.Cause(ctx), &na) {
+			return &UnreachableError{Endpoint: e.ep, Err: na}
+		}
+	}
+	return e.wrap(err)
+}
+
 // wrap turns connection failures into an UnreachableError.
 func (e *Client) wrap(err error) error {
 	if err == nil {
@@ -416,6 +503,7 @@ func (e *Client) wrap(err error) error {
 	if IsUnreachable(err) {
 		return err
 	}
+
 	var op *net.OpError
 	if client.IsErrConnectionFailed(err) || errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) {

@@ -21,14 +21,15 @@ var kindTitle = map[string]string{
 
 // Render writes the plan for a person: grouped by backend, then by kind, one
 // line per item saying what it holds, and a one-line total. Items must be
-// sorted (Sort).
+// sorted (Sort). Names are shown cli.Printable: whatever a name holds, it
+// cannot move the cursor or rewrite a line of the plan.
 func Render(w io.Writer, items []bottle.Item, now time.Time, color bool) error {
 	var b strings.Builder
 	backend, kind := "\x00", ""
 	for _, it := range items {
 		if it.Backend != backend {
 			backend, kind = it.Backend, ""
-			fmt.Fprintf(&b, "%s\n", cli.Paint(color, "bold", "--- "+it.Backend+" backend ---"))
+			fmt.Fprintf(&b, "%s\n", cli.Paint(color, "bold", "--- "+cli.Printable(it.Backend)+" backend ---"))
 		}
 		if it.Kind != kind {
 			kind = it.Kind
@@ -63,7 +64,7 @@ func describe(it bottle.Item, now time.Time, color bool) string {
 			parts = append(parts, cli.Paint(color, "yellow", "a transcript in its home volume"))
 		}
 	case bottle.KindContainer, bottle.KindMachine:
-		state := it.State
+		state := cli.Printable(it.State)
 		if bottle.Active(state) {
 			state = cli.Paint(color, "yellow", state)
 		}
@@ -87,17 +88,17 @@ func describe(it bottle.Item, now time.Time, color bool) string {
 		}
 		parts = append(parts, strings.Join(flags, ", "))
 		if it.Bottle != "" {
-			parts = append(parts, "goes with "+it.Bottle)
+			parts = append(parts, "goes with "+cli.Printable(it.Bottle))
 		}
 		if it.Modified != nil {
 			parts = append(parts, "modified "+Age(now, *it.Modified)+" ago")
 		}
-		return it.Name + "  " + strings.Join(parts, "; ")
+		return cli.Printable(it.Name) + "  " + strings.Join(parts, "; ")
 	}
 	if it.Created != nil {
 		parts = append(parts, "created "+Age(now, *it.Created)+" ago")
 	}
-	return it.Name + "  " + strings.Join(parts, "; ")
+	return cli.Printable(it.Name) + "  " + strings.Join(parts, "; ")
 }
 
 // Total is the one-line count of a plan: "total: 1 compose project, 2 state dirs".

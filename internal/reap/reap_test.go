@@ -374,7 +374,7 @@ func (e *env) run(ctx context.Context) ([]bottle.Result, Summary) {
 		e.t.Fatal(err)
 	}
 	var out []bottle.Result
-	sum, err := Run(ctx, lines, e.opt, func(r Record) error {
+	sum, err := Run(ctx, NewSource(strings.NewReader(string(e.input))), e.opt, func(r Record) error {
 		// every record must marshal to one JSON object with a result
 		b, err := json.Marshal(r)
 		if err != nil {
@@ -608,6 +608,17 @@ func TestInvalidLines(t *testing.T) {
 		{`{"backend":"docker","kind":"state-dir","name":"x-aaaa1","path":"` + e.root + `/x-aaaa1","older_than":"-1h"}`, "not a positive duration"},
 		{`{"backend":"smolmachines","kind":"machine","name":"` + prefix + `m"}`, "no backend here removes machine items"},
 		{`{"x":"` + strings.Repeat("a", jsonl.MaxLine) + `"}`, "longer than"},
+		// one way to a person (jq: case-sensitive, first duplicate),
+		// another to Go (case-insensitive, last duplicate): refused
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `shown","Name":"` + prefix + `hidden","id":"` + good + `"}`, `keys "name" and "Name" differ only in case`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `shown","name":"` + prefix + `hidden","id":"` + good + `"}`, `key "name" appears twice`},
+		{`{"backend":"docker","kind":"container","NAME":"` + prefix + `hidden","id":"` + good + `"}`, `key "NAME": the field is "name"`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `x","id":"` + good + `","ID":"` + fmt.Sprintf("%064x", 98) + `"}`, `differ only in case`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `x","ſTATE":"running","id":"` + good + `"}`, `the field is "state"`},
+		{`{"backend":"docker","kind":"compose-project","name":"` + prefix + `p","containers":[{"name":"` + prefix + `p-1","id":"` + good + `","Id":"` + fmt.Sprintf("%064x", 98) + `"}]}`, `keys "containers[0].id" and "containers[0].Id" differ only in case`},
+		{`{"backend":"docker","kind":"compose-project","name":"` + prefix + `p","containers":[{"name":"` + prefix + `p-1","ID":"` + good + `"}]}`, `the field is "containers[0].id"`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + `x","id":"` + good + `","extra":{"a":1,"a":2}}`, `key "extra.a" appears twice`},
+		{`{"backend":"docker","kind":"container","name":"` + prefix + "x\xff" + `","id":"` + good + `"}`, `not valid UTF-8`},
 	}
 	for _, c := range cases {
 		e.add(c.line)
@@ -689,7 +700,7 @@ func TestStateDirsAfterBottles(t *testing.T) {
 	_ = live
 	dir := e.statedir("a-aaaa1", false)
 	dir.Bottle = proj.Name
-	e.add(dir, proj, e.statedir("l-aaaa1", false), e.statedir("o-aaaa1", false))
+	e.add(proj, dir, e.statedir("l-aaaa1", false), e.statedir("o-aaaa1", false))
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Removed, "")
 	status(t, res[1], bottle.Removed, "")
@@ -700,6 +711,33 @@ func TestStateDirsAfterBottles(t *testing.T) {
 	}
 	if !sum.Ok() {
 		t.Error(sum)
+	}
+}
+
+// The reaper streams: a state dir waits for the engine items read before
+// it, not for the ones after it. A dir listed before its own bottle (not
+// what bottle-plan-cleanup writes) goes only if the bottle is already gone
+// when the backends are asked (the two run concurrently); otherwise it is
+// kept, and the next run takes it.
+func TestStateDirBeforeItsBottle(t *testing.T) {
+	e := newEnv(t)
+	proj := e.w.bottle("a-aaaa1", "running")
+	dir := e.statedir("a-aaaa1", false)
+	dir.Bottle = proj.Name
+	e.add(dir, proj)
+	res, _ := e.run(context.Background())
+	if res[0].Status != bottle.Removed {
+		status(t, res[0], bottle.Skipped, "its bottle exists")
+	}
+	status(t, res[1], bottle.Removed, "")
+	e.input = nil
+	e.add(dir)
+	res, _ = e.run(context.Background())
+	if res[0].Status != bottle.Gone {
+		status(t, res[0], bottle.Removed, "")
+	}
+	if _, err := os.Stat(dir.Path); !os.IsNotExist(err) {
+		t.Errorf("the dir is still there after two runs: %v", err)
 	}
 }
 

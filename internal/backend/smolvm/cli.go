@@ -43,8 +43,12 @@ type CLI struct {
 }
 
 // Find resolves the smolvm binary the way a tool's environment says: $BOTTLE_SMOLVM
-// when set (it must exist), else `smolvm` on $PATH (absent is no error: the
-// CLI then has no Path). It reads the environment only through getenv.
+// when set (it must exist; a bare name is looked up on PATH), else `smolvm` on
+// $PATH (absent is no error: the CLI then has no Path). Only absolute PATH
+// elements are searched: an empty or relative one (".", a trailing ":") is
+// skipped, as Go's os/exec refuses it (exec.ErrDot), so a `smolvm` in the
+// current directory is never run. It reads the environment only through
+// getenv; the Path it returns is absolute.
 func Find(getenv func(string) string) (*CLI, error) {
 	c := &CLI{Timeout: DefaultTimeout}
 	if s := strings.TrimSpace(getenv(EnvTimeout)); s != "" {
@@ -55,10 +59,18 @@ func Find(getenv func(string) string) (*CLI, error) {
 		c.Timeout = d
 	}
 	if p := getenv(EnvBinary); p != "" {
-		if !executable(p) {
+		found := ""
+		if strings.ContainsRune(p, filepath.Separator) {
+			if abs, err := filepath.Abs(p); err == nil && executable(abs) {
+				found = abs
+			}
+		} else {
+			found = lookPath(p, getenv("PATH"))
+		}
+		if found == "" {
 			return nil, fmt.Errorf("%s=%s: no executable file there; fix or unset %s", EnvBinary, p, EnvBinary)
 		}
-		c.Path = p
+		c.Path = found
 		return c, nil
 	}
 	c.Path = lookPath("smolvm", getenv("PATH"))
@@ -68,15 +80,14 @@ func Find(getenv func(string) string) (*CLI, error) {
 // Present reports whether there is a smolvm to ask.
 func (c *CLI) Present() bool { return c != nil && c.Path != "" }
 
+// lookPath finds name in the absolute directories of path; empty and
+// relative elements are never searched.
 func lookPath(name, path string) string {
 	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
 		}
 		if p := filepath.Join(dir, name); executable(p) {
-			if abs, err := filepath.Abs(p); err == nil {
-				return abs
-			}
 			return p
 		}
 	}

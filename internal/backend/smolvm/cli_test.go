@@ -161,6 +161,31 @@ func TestFind(t *testing.T) {
 	}
 }
 
+// A smolvm reached only through an empty or relative PATH element (the
+// current directory) is never found: Go's os/exec refuses it (exec.ErrDot).
+func TestFindSkipsRelativePATH(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "smolvm"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for _, path := range []string{"/nonexistent:", ":/nonexistent", "/nonexistent::/usr/bin", ".", "./", "/nonexistent:."} {
+		c, err := Find(env(map[string]string{"PATH": path}))
+		if err != nil || c.Present() {
+			t.Errorf("PATH=%q: Find = %+v, %v; want no smolvm (the current directory is never searched)", path, c, err)
+		}
+	}
+	c, err := Find(env(map[string]string{EnvBinary: "smolvm", "PATH": ":"}))
+	if err == nil {
+		t.Errorf("BOTTLE_SMOLVM=smolvm with PATH=: found %+v; want an error", c)
+	}
+	c, err = Find(env(map[string]string{EnvBinary: "./smolvm"}))
+	if err != nil || c.Path != filepath.Join(dir, "smolvm") {
+		t.Errorf("BOTTLE_SMOLVM=./smolvm: Find = %+v, %v; want the absolute path", c, err)
+	}
+}
+
 func TestCLIAgainstFake(t *testing.T) {
 	c, seed := fakeCLI(t)
 	ctx := context.Background()

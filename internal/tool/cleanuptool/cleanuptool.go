@@ -46,7 +46,7 @@ type options struct {
 }
 
 // Main runs bottle-cleanup in this process.
-func Main() int { return cli.Main(Run) }
+func Main() int { return cli.MainBounded(Run) }
 
 // Run runs bottle-cleanup.
 func Run(ctx context.Context, args []string, env cli.Env) int {

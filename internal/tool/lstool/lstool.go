@@ -32,7 +32,7 @@ type options struct {
 }
 
 // Main runs bottle-ls in this process.
-func Main() int { return cli.Main(Run) }
+func Main() int { return cli.MainBounded(Run) }
 
 // Run runs bottle-ls.
 func Run(ctx context.Context, args []string, env cli.Env) int {

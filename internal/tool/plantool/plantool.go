@@ -68,7 +68,7 @@ type options struct {
 }
 
 // Main runs bottle-plan-cleanup in this process.
-func Main() int { return cli.Main(Run) }
+func Main() int { return cli.MainBounded(Run) }
 
 // Run runs bottle-plan-cleanup.
 func Run(ctx context.Context, args []string, env cli.Env) int {

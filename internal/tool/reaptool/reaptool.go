@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backends"
@@ -67,7 +68,7 @@ type options struct {
 }
 
 // Main runs bottle-reap in this process.
-func Main() int { return cli.Main(Run) }
+func Main() int { return cli.MainBounded(Run) }
 
 // Run runs bottle-reap.
 func Run(ctx context.Context, args []string, env cli.Env) int {
@@ -130,8 +131,8 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 // stderr. Its error carries the exit code: 1 when a line failed or was
 // invalid, 130 when interrupted.
 func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope, r Reaping, p *cli.Printer) error {
-	lines, readErr := reap.Read(inputs...)
-	if len(lines) == 0 && readErr == nil {
+	src := reap.NewSource(inputs...)
+	if empty, err := src.Empty(); empty && err == nil {
 		return nil
 	}
 	if err := statedir.CheckRoot(scope.StateDir); err != nil {
@@ -157,7 +158,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 		}
 		return p.Emit(rec)
 	}
-	sum, emitErr := reap.Run(ctx, lines, opt, emit)
+	sum, emitErr := reap.Run(ctx, src, opt, emit)
 	prog.stop()
 	if p.Table() {
 		if err := table(p, records); err != nil && emitErr == nil {
@@ -168,11 +169,17 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 		fmt.Fprintln(t.Env.Stderr, sum.String())
 	}
 	switch {
-	case readErr != nil:
-		return fmt.Errorf("reading the plan: %v (the lines before were answered)", readErr)
+	case sum.ReadErr != nil:
+		return fmt.Errorf("reading the plan: %v (the lines before were answered)", sum.ReadErr)
 	case emitErr != nil:
+		if errors.Is(emitErr, syscall.EPIPE) {
+			return fmt.Errorf("writing the results: %v: the reader went away; nothing was started after that and the removals in flight finished; run the plan again for the rest", emitErr)
+		}
 		return emitErr
 	case sum.Interrupted:
+		if sum.Unread {
+			t.Errorf("interrupted before the whole plan was read: the lines after the last result were not answered")
+		}
 		return exitcode.Silent{Code: exitcode.Interrupted}
 	case !sum.Ok():
 		return exitcode.Silent{Code: exitcode.Failure}
