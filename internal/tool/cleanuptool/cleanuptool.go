@@ -12,7 +12,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/claude-bottle/bottle/internal/backends"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -80,7 +80,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir); err != nil {
 		return err
 	}
-	set, err := backends.Open(t.Env.Getenv, o.Prefix)
+	set, err := all.Open(t.Env.Getenv, o.Prefix)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/claude-bottle/bottle/internal/backends"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -137,7 +137,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	if err := statedir.CheckRoot(scope.StateDir); err != nil {
 		return err
 	}
-	set, err := backends.Open(t.Env.Getenv, scope.Prefix)
+	set, err := all.Open(t.Env.Getenv, scope.Prefix)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
-// Package backends opens every backend the toolkit knows, configured from a
+// Package all opens every backend the toolkit knows, configured from a
 // tool's environment. Tools ask for the set and never name a backend.
-package backends
+package all
 
 import (
 	"github.com/claude-bottle/bottle/internal/backend"
