@@ -21,7 +21,7 @@ var kindTitle = map[string]string{
 
 // Render writes the plan for a person: grouped by backend, then by kind, one
 // line per item saying what it holds, and a one-line total. Items must be
-// sorted (Sort).
+// sorted (Order).
 func Render(w io.Writer, items []bottle.Item, now time.Time, color bool) error {
 	var b strings.Builder
 	backend, kind := "\x00", ""

@@ -68,7 +68,7 @@ func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backe
 	if w, err = OwnVolumes(ctx, b.API, w, b.Prefix); err != nil {
 		return backend.Inventory{}, err
 	}
-	return Sort(w, b.Prefix), nil
+	return Classify(w, b.Prefix), nil
 }
 
 // anonymousName reports whether a volume is named as the engine names the
@@ -155,7 +155,7 @@ func mounts(c engine.Container, volume string) bool {
 	return slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Type == "volume" && m.Name == volume })
 }
 
-// Sort turns a listing into the docker backend's inventory. Containers and
+// Classify turns a listing into the docker backend's inventory. Containers and
 // networks named like a smolmachines bundle (<prefix>sidecars-<slug>,
 // <prefix>bundle-<slug>) that are not in a compose project of ours are left
 // to that backend (package smolvm takes exactly those), so every resource
@@ -167,7 +167,7 @@ func mounts(c engine.Container, volume string) bool {
 // engine gives no creation time are left out of the item and named in
 // LeftAlone. A container's anonymous volumes (unprefixed, named by the
 // engine) are listed with it, as members of its item.
-func Sort(w World, prefix string) backend.Inventory {
+func Classify(w World, prefix string) backend.Inventory {
 	var inv backend.Inventory
 	projects := map[string]*project{}
 	get := func(name string) *project {

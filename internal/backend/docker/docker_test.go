@@ -35,7 +35,7 @@ func ctr(name, project, service, state string, created time.Time) engine.Contain
 	return engine.Container{ID: "id-" + name, Name: name, Labels: labels(project, LabelService, service), State: state, Created: created}
 }
 
-func TestSort(t *testing.T) {
+func TestClassify(t *testing.T) {
 	w := World{
 		Containers: []engine.Container{
 			// running: every container runs (paused counts as alive)
@@ -75,7 +75,7 @@ func TestSort(t *testing.T) {
 			{Name: "0123456789abcdef"},
 		},
 	}
-	inv := Sort(w, P)
+	inv := Classify(w, P)
 
 	var got []string
 	for _, b := range inv.Bottles {

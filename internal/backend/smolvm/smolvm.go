@@ -84,7 +84,7 @@ func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backe
 	if wErr != nil {
 		return backend.Inventory{}, fmt.Errorf("bundle containers and networks: %w", wErr)
 	}
-	return Sort(ms, w, b.Prefix), nil
+	return Classify(ms, w, b.Prefix), nil
 }
 
 type group struct {
@@ -105,11 +105,11 @@ func Bundle(name string, labels map[string]string, prefix string) (string, bool)
 	return bottle.BundleSlug(name, prefix)
 }
 
-// Sort turns machines and an engine listing into the backend's inventory:
+// Classify turns machines and an engine listing into the backend's inventory:
 // one bottle per slug, and one plan item per machine, bundle container and
 // bundle network. Machines and resources not named with the prefix are
 // left out.
-func Sort(ms []Machine, w docker.World, prefix string) backend.Inventory {
+func Classify(ms []Machine, w docker.World, prefix string) backend.Inventory {
 	groups := map[string]*group{}
 	get := func(slug string) *group {
 		g := groups[slug]

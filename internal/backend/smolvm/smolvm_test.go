@@ -145,14 +145,14 @@ func world() docker.World {
 	}
 }
 
-func TestSort(t *testing.T) {
+func TestClassify(t *testing.T) {
 	ms := []Machine{
 		{Name: p + "vm-only-3", State: "stopped", Created: t0.Add(-time.Hour)},
 		{Name: p + "smol-1", State: "running", Created: t0.Add(-time.Minute)},
 		{Name: "other-vm", State: "running"},
 		{Name: p[:len(p)-1], State: "running"},
 	}
-	inv := Sort(ms, world(), p)
+	inv := Classify(ms, world(), p)
 
 	var got []string
 	for _, b := range inv.Bottles {
@@ -202,7 +202,7 @@ func TestSort(t *testing.T) {
 func TestEveryResourceOnce(t *testing.T) {
 	w := world()
 	count := map[string]int{}
-	for _, inv := range []backend.Inventory{docker.Sort(w, p), Sort(nil, w, p)} {
+	for _, inv := range []backend.Inventory{docker.Classify(w, p), Classify(nil, w, p)} {
 		for _, it := range inv.Items {
 			if it.Kind == bottle.KindComposeProject {
 				for _, c := range it.Containers {
