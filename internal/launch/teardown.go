@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -19,7 +19,7 @@ import (
 // by an interrupt or a dead launcher may still have been done). It reports
 // how many it added; a listing error leaves the record as it is.
 func (b *Bottle) sweep(ctx context.Context) (int, error) {
-	w, err := docker.List(ctx, b.eng)
+	w, err := engine.ListAll(ctx, b.eng)
 	if err != nil {
 		return 0, err
 	}
@@ -38,7 +38,7 @@ func (b *Bottle) sweep(ctx context.Context) (int, error) {
 	added := 0
 	for _, c := range w.Containers {
 		if b.ours(c.Labels) && !known[c.ID] {
-			svc := c.Labels[docker.LabelService]
+			svc := c.Labels[compose.LabelService]
 			b.containers = append(b.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: svc, State: c.State})
 			if _, ok := b.ids[svc]; !ok && svc != "" {
 				b.ids[svc] = c.ID
@@ -63,13 +63,13 @@ func (b *Bottle) sweep(ctx context.Context) (int, error) {
 
 // ours reports whether a resource's labels put it in this bottle's project.
 func (b *Bottle) ours(labels map[string]string) bool {
-	return labels[docker.LabelProject] == b.Project.Name
+	return labels[compose.LabelProject] == b.Project.Name
 }
 
 // remains lists what the engine still holds of this bottle (by its project
 // label), as "kind name" strings.
 func (b *Bottle) remains(ctx context.Context) ([]string, error) {
-	w, err := docker.List(ctx, b.eng)
+	w, err := engine.ListAll(ctx, b.eng)
 	if err != nil {
 		return nil, err
 	}

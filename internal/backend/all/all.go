@@ -27,7 +27,7 @@ func Open(getenv func(string) string, prefix string) (*Set, error) {
 		Engine: eng,
 		Backends: []backend.Backend{
 			&docker.Backend{API: eng, Prefix: prefix},
-			smolvm.New(getenv, eng, prefix),
+			smolvm.New(getenv, eng, prefix, docker.Lone{API: eng}),
 		},
 	}, nil
 }

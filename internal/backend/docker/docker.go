@@ -15,21 +15,8 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
-)
-
-// Compose labels, as docker compose v2 (and v1) write them.
-const (
-	LabelProject    = "com.docker.compose.project"
-	LabelService    = "com.docker.compose.service"
-	LabelNetwork    = "com.docker.compose.network"
-	LabelVolume     = "com.docker.compose.volume"
-	LabelOneoff     = "com.docker.compose.oneoff"
-	LabelNumber     = "com.docker.compose.container-number"
-	LabelConfigHash = "com.docker.compose.config-hash"
-	LabelWorkingDir = "com.docker.compose.project.working_dir"
-	LabelConfigFile = "com.docker.compose.project.config_files"
-	LabelVersion    = "com.docker.compose.version"
 )
 
 // Backend is the docker backend.
@@ -44,12 +31,6 @@ var _ backend.Sharing = (*Backend)(nil)
 
 // Name returns "docker".
 func (b *Backend) Name() string { return bottle.Docker }
-
-// World is one listing of the engine: three requests, however much it holds.
-type World = engine.World
-
-// List lists containers, networks and volumes concurrently.
-func List(ctx context.Context, api engine.Lister) (World, error) { return engine.ListAll(ctx, api) }
 
 // Inventory lists the engine and sorts what it holds into bottles (compose
 // projects) and strays.
@@ -82,10 +63,10 @@ func anonymousName(name string) bool { return fullID.MatchString(name) }
 // copy of Containers holding those containers' inspected mounts.
 func OwnVolumes(ctx context.Context, api interface {
 	InspectContainer(ctx context.Context, idOrName string) (engine.Container, error)
-}, w World, prefix string) (World, error) {
+}, w engine.World, prefix string) (engine.World, error) {
 	var idx []int
 	for i, c := range w.Containers {
-		if !InProject(c.Labels, prefix) && !bottle.HasPrefix(c.Name, prefix) {
+		if !compose.InProject(c.Labels, prefix) && !bottle.HasPrefix(c.Name, prefix) {
 			continue
 		}
 		if slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Type == "volume" && anonymousName(m.Name) }) {
@@ -109,7 +90,7 @@ func OwnVolumes(ctx context.Context, api interface {
 	})
 	for _, err := range errs {
 		if err != nil {
-			return World{}, err
+			return engine.World{}, err
 		}
 	}
 	w.Containers = cs
@@ -131,12 +112,6 @@ func (p *project) saw(t time.Time) {
 	if !t.IsZero() && (p.created.IsZero() || t.Before(p.created)) {
 		p.created = t
 	}
-}
-
-// InProject reports whether a resource with these labels belongs to a
-// compose project of ours (the docker backend's, whatever its name).
-func InProject(labels map[string]string, prefix string) bool {
-	return bottle.HasPrefix(labels[LabelProject], prefix)
 }
 
 // attached reports whether container c is attached to network n (running
@@ -167,7 +142,7 @@ func mounts(c engine.Container, volume string) bool {
 // engine gives no creation time are left out of the item and named in
 // LeftAlone. A container's anonymous volumes (unprefixed, named by the
 // engine) are listed with it, as members of its item.
-func Classify(w World, prefix string) backend.Inventory {
+func Classify(w engine.World, prefix string) backend.Inventory {
 	var inv backend.Inventory
 	projects := map[string]*project{}
 	get := func(name string) *project {
@@ -184,7 +159,7 @@ func Classify(w World, prefix string) backend.Inventory {
 	// bundleKind: containers and networks, the kinds a smolmachines
 	// bundle is made of (it makes no volumes).
 	stray := func(name string, labels map[string]string, bundleKind bool) bool {
-		if _, labelled := labels[LabelProject]; labelled || !bottle.HasPrefix(name, prefix) {
+		if _, labelled := labels[compose.LabelProject]; labelled || !bottle.HasPrefix(name, prefix) {
 			return false
 		}
 		_, bundle := bottle.BundleSlug(name, prefix)
@@ -206,9 +181,9 @@ func Classify(w World, prefix string) backend.Inventory {
 	var strayItems []int // index in inv.Items of each stray container item
 	var members []engine.Container
 	for _, c := range w.Containers {
-		if proj := c.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
+		if proj := c.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
-			bc := bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[LabelService], State: c.State}
+			bc := bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[compose.LabelService], State: c.State}
 			p.containers = append(p.containers, bc)
 			p.saw(c.Created)
 			if !bottle.HasPrefix(c.Name, prefix) {
@@ -271,7 +246,7 @@ func Classify(w World, prefix string) backend.Inventory {
 	}
 
 	for _, n := range w.Networks {
-		if proj := n.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
+		if proj := n.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
 			bn := bottle.Network{Name: n.Name, ID: n.ID}
 			p.networks = append(p.networks, bn)
@@ -290,7 +265,7 @@ func Classify(w World, prefix string) backend.Inventory {
 		}
 	}
 	for _, v := range w.Volumes {
-		if proj := v.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
+		if proj := v.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
 			p.volumes = append(p.volumes, bottle.Volume{Name: v.Name, ID: v.Name})
 			p.saw(v.Created)
@@ -314,7 +289,7 @@ func Classify(w World, prefix string) backend.Inventory {
 		}
 	}
 	for _, c := range members {
-		p := projects[c.Labels[LabelProject]]
+		p := projects[c.Labels[compose.LabelProject]]
 		p.item.Volumes = append(p.item.Volumes, anonymous(c, "p:"+p.name)...)
 	}
 	for i, c := range strayContainers {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/retry"
 )
@@ -306,8 +307,8 @@ func changed(kind string, gotID, gotName string, labels map[string]string, want 
 		return fmt.Sprintf("changed since plan: %s %s now has id %s", kind, want.Name, short(gotID))
 	case gotName != want.Name:
 		return fmt.Sprintf("changed since plan: %s %s is now named %s", kind, short(want.ID), gotName)
-	case project != "" && labels[LabelProject] != project:
-		return fmt.Sprintf("not labelled as part of compose project %s (%s=%q); never removed", project, LabelProject, labels[LabelProject])
+	case project != "" && labels[compose.LabelProject] != project:
+		return fmt.Sprintf("not labelled as part of compose project %s (%s=%q); never removed", project, compose.LabelProject, labels[compose.LabelProject])
 	}
 	return ""
 }
@@ -319,8 +320,8 @@ func (r *remover) changed(kind string, gotID, gotName string, labels map[string]
 	if why := changed(kind, gotID, gotName, labels, want, project); why != "" {
 		return why
 	}
-	if p, ok := labels[LabelProject]; ok && r.lone {
-		return fmt.Sprintf("%s %s is in compose project %s (%s=%q): only that project's item removes it", kind, want.Name, p, LabelProject, p)
+	if p, ok := labels[compose.LabelProject]; ok && r.lone {
+		return fmt.Sprintf("%s %s is in compose project %s (%s=%q): only that project's item removes it", kind, want.Name, p, compose.LabelProject, p)
 	}
 	return ""
 }

@@ -40,3 +40,15 @@ func RemoveSingle(ctx context.Context, api engine.API, item bottle.Item, opt bac
 	}
 	return single(r.container(ctx, bottle.Container{Name: item.Name, ID: item.ID}, ""))
 }
+
+// Lone is CheckSingle and RemoveSingle on one engine: what the
+// smolmachines backend removes its bundle containers and networks with.
+type Lone struct{ API engine.API }
+
+// Check is CheckSingle.
+func (l Lone) Check(item bottle.Item) string { return CheckSingle(item) }
+
+// Remove is RemoveSingle on l.API.
+func (l Lone) Remove(ctx context.Context, item bottle.Item, opt backend.RemoveOptions) bottle.Result {
+	return RemoveSingle(ctx, l.API, item, opt)
+}
