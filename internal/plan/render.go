@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/ansi"
 	"github.com/claude-bottle/bottle/internal/bottle"
-	"github.com/claude-bottle/bottle/internal/cli"
 )
 
 var kindTitle = map[string]string{
@@ -28,7 +28,7 @@ func Render(w io.Writer, items []bottle.Item, now time.Time, color bool) error {
 	for _, it := range items {
 		if it.Backend != backend {
 			backend, kind = it.Backend, ""
-			fmt.Fprintf(&b, "%s\n", cli.Paint(color, "bold", "--- "+it.Backend+" backend ---"))
+			fmt.Fprintf(&b, "%s\n", ansi.Paint(color, "bold", "--- "+it.Backend+" backend ---"))
 		}
 		if it.Kind != kind {
 			kind = it.Kind
@@ -53,19 +53,19 @@ func describe(it bottle.Item, now time.Time, color bool) string {
 		}
 		cs := count(len(it.Containers), "container")
 		if running > 0 {
-			cs += cli.Paint(color, "yellow", fmt.Sprintf(" (%d running)", running))
+			cs += ansi.Paint(color, "yellow", fmt.Sprintf(" (%d running)", running))
 		}
 		parts = append(parts, cs, count(len(it.Networks), "network"), count(len(it.Volumes), "volume"))
 		if len(it.Containers) == 0 {
 			parts = append(parts, "no containers left (invisible to docker compose ls)")
 		}
 		if it.Transcript != nil && *it.Transcript {
-			parts = append(parts, cli.Paint(color, "yellow", "a transcript in its home volume"))
+			parts = append(parts, ansi.Paint(color, "yellow", "a transcript in its home volume"))
 		}
 	case bottle.KindContainer, bottle.KindMachine:
 		state := it.State
 		if bottle.Active(state) {
-			state = cli.Paint(color, "yellow", state)
+			state = ansi.Paint(color, "yellow", state)
 		}
 		parts = append(parts, state)
 	case bottle.KindStateDir:
@@ -80,7 +80,7 @@ func describe(it bottle.Item, now time.Time, color bool) string {
 			flags = append(flags, "Dockerfile")
 		}
 		if it.Resumable != nil && *it.Resumable {
-			flags = append(flags, cli.Paint(color, "yellow", "resumable"))
+			flags = append(flags, ansi.Paint(color, "yellow", "resumable"))
 		}
 		if len(flags) == 0 {
 			flags = append(flags, "no transcript")
