@@ -33,7 +33,7 @@ func (b *Bottle) End(ctx context.Context, code int, crashed bool) (bool, error) 
 		errs = append(errs, fmt.Errorf("%w (run bottle-cleanup to remove what is left)", err))
 	}
 	now := b.opt.Now().UTC().Truncate(time.Second)
-	if err := b.writeMeta(func(m *Meta) { m.Ended, m.ExitCode = &now, &code }); err != nil {
+	if err := b.writeMeta(func(m *statedir.Meta) { m.Ended, m.ExitCode = &now, &code }); err != nil {
 		errs = append(errs, fmt.Errorf("writing bottle.json: %w", err))
 	}
 	return saved, errors.Join(errs...)

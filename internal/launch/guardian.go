@@ -118,8 +118,12 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m Meta
+	var m statedir.Meta
+	var spec Spec
 	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", statedir.MetaFile, err)
+	}
+	if err := json.Unmarshal(m.Spec, &spec); len(m.Spec) > 0 && err != nil {
 		return nil, fmt.Errorf("%s: %w", statedir.MetaFile, err)
 	}
 	if m.Name == "" || m.Slug == "" {
@@ -127,7 +131,7 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
 	}
 	opt.Prefix = m.Prefix
 	b := &Bottle{
-		eng: eng, opt: opt, spec: m.Spec, Created: m.Created, ids: map[string]string{},
+		eng: eng, opt: opt, spec: spec, Created: m.Created, ids: map[string]string{},
 		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version},
 		containers: m.Containers, networks: m.Networks, volumes: m.Volumes,
 		ended: m.Ended, exitCode: m.ExitCode,

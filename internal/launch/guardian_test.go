@@ -103,7 +103,7 @@ func TestGuardEndsOrphan(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "transcript", "project", "s.jsonl")); err != nil || string(b) != "{}\n" {
 		t.Errorf("transcript: %q, %v", b, err)
 	}
-	var m Meta
+	var m statedir.Meta
 	data, _ := os.ReadFile(filepath.Join(dir, statedir.MetaFile))
 	if err := json.Unmarshal(data, &m); err != nil || m.Ended == nil || m.ExitCode == nil || *m.ExitCode != 143 {
 		t.Errorf("bottle.json: %s (%v)", data, err)

@@ -53,24 +53,6 @@ type Bottle struct {
 	exitCode *int
 }
 
-// Meta is bottle.json in the state dir.
-type Meta struct {
-	Backend    string             `json:"backend"`
-	Name       string             `json:"name"`
-	Slug       string             `json:"slug"`
-	Agent      string             `json:"agent"`
-	Prefix     string             `json:"prefix"`
-	Engine     string             `json:"engine,omitempty"` // the endpoint the bottle was made on
-	Created    time.Time          `json:"created"`
-	Spec       Spec               `json:"spec"`
-	Containers []bottle.Container `json:"containers"`
-	Networks   []bottle.Network   `json:"networks"`
-	Volumes    []bottle.Volume    `json:"volumes"`
-	Detached   bool               `json:"detached,omitempty"`
-	Ended      *time.Time         `json:"ended,omitempty"`
-	ExitCode   *int               `json:"exit_code,omitempty"`
-}
-
 // StepError says which step of a launch failed.
 type StepError struct {
 	Step string
@@ -164,7 +146,7 @@ func (b *Bottle) Info() bottle.Bottle {
 
 // Detach leaves the bottle running: bottle.json says so and the lock goes.
 func (b *Bottle) Detach() error {
-	err := b.writeMeta(func(m *Meta) { m.Detached = true })
+	err := b.writeMeta(func(m *statedir.Meta) { m.Detached = true })
 	b.lock.Release()
 	return err
 }
