@@ -42,7 +42,7 @@ type guardian struct {
 	w   *os.File
 }
 
-func (b *Bottle) startGuardian(gc *GuardianCmd) error {
+func (b *Launched) startGuardian(gc *GuardianCmd) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ func Guard(ctx context.Context, eng engine.Launcher, dir string, pipe io.Reader,
 }
 
 // Resume is the bottle of a state dir, as its bottle.json records it.
-func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
+func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -130,7 +130,7 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
 		return nil, fmt.Errorf("%s names no bottle", statedir.MetaFile)
 	}
 	opt.Prefix = m.Prefix
-	b := &Bottle{
+	b := &Launched{
 		eng: eng, opt: opt, spec: spec, Created: m.Created, ids: map[string]string{},
 		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version},
 		containers: m.Containers, networks: m.Networks, volumes: m.Volumes,
@@ -145,7 +145,7 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
 }
 
 // endOrphan ends a bottle whose launcher died at died.
-func (b *Bottle) endOrphan(ctx context.Context, died time.Time) error {
+func (b *Launched) endOrphan(ctx context.Context, died time.Time) error {
 	var errs []error
 	if _, err := b.sweep(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", err))

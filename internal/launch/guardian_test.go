@@ -20,7 +20,7 @@ import (
 // guardedBottle starts a bottle on the fake and hands its lock over as a
 // guardian would hold it (a second open of the lock file cannot share an
 // flock, so the test passes the launcher's own lock).
-func guardedBottle(t *testing.T) (*fake, *Bottle, Options) {
+func guardedBottle(t *testing.T) (*fake, *Launched, Options) {
 	f, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 
 // makeStateDir creates <root>/<slug>/ (a new one: the slug is fresh), takes
 // its lock and writes bottle.json.
-func (b *Bottle) makeStateDir() error {
+func (b *Launched) makeStateDir() error {
 	if err := os.MkdirAll(b.opt.StateRoot, 0o700); err != nil {
 		return &StepError{"creating the state root", err}
 	}
@@ -52,7 +52,7 @@ func (b *Bottle) makeStateDir() error {
 // (statedir.MaxMeta, four times this) would keep its dir forever.
 const MaxSpecMeta = statedir.MaxMeta / 4
 
-func (b *Bottle) writeMeta(update func(*statedir.Meta)) error {
+func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	b.mu.Lock()
 	spec, err := json.Marshal(b.spec.Redacted())
 	m := statedir.Meta{

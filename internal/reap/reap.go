@@ -149,7 +149,7 @@ type task struct {
 }
 
 // Run answers every line: invalid ones at once, the others by removing
-// them through their backend (state dirs last, through statedir.Remover).
+// them through their backend (state dirs last, through statedir.Reclaimer).
 // emit gets the records in input order, each as soon as it and every line
 // before it are answered. When ctx is cancelled nothing new starts, what is
 // in flight finishes, and the rest is skipped as interrupted. An emit error
@@ -310,7 +310,7 @@ func stateDirs(ctx, work context.Context, dirs, engineTasks []*task, opt Options
 	survey := backend.Ask(work, opt.Backends)
 	live := liveSlugs(survey, engineTasks, opt)
 	askErr := survey.Err()
-	sr := &statedir.Remover{
+	sr := &statedir.Reclaimer{
 		Root:    opt.StateRoot,
 		DryRun:  opt.DryRun,
 		Prefix:  opt.Prefix,
@@ -523,7 +523,7 @@ func parse(t *task, opt Options) string {
 				return fmt.Sprintf("older_than %q is not a positive duration such as 168h0m0s", it.OlderThan)
 			}
 		}
-		// statedir.Remover checks, at the moment it acts, that the path is
+		// statedir.Reclaimer checks, at the moment it acts, that the path is
 		// the slug's dir directly under the state root.
 		return ""
 	}

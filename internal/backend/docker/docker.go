@@ -174,9 +174,9 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 	for _, v := range w.Volumes {
 		volumes[v.Name] = v
 	}
-	// remover maps the ID of every container a plan item removes to that
+	// removal maps the ID of every container a plan item removes to that
 	// item: "p:<project>" or "c:<container name>".
-	remover := map[string]string{}
+	removal := map[string]string{}
 	var strayContainers []engine.Container
 	var strayItems []int // index in inv.Items of each stray container item
 	var members []engine.Container
@@ -191,13 +191,13 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 				continue
 			}
 			p.item.Containers = append(p.item.Containers, bc)
-			remover[c.ID] = "p:" + proj
+			removal[c.ID] = "p:" + proj
 			members = append(members, c)
 		} else if stray(c.Name, c.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
 				Slug: bottle.Slug(c.Name, prefix), State: c.State, Created: timePtr(c.Created)})
 			claim(c.Name)
-			remover[c.ID] = "c:" + c.Name
+			removal[c.ID] = "c:" + c.Name
 			strayContainers = append(strayContainers, c)
 			strayItems = append(strayItems, len(inv.Items)-1)
 		}
@@ -206,7 +206,7 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 	// `by` does not remove, or "".
 	outsider := func(by string, used func(engine.Container) bool) string {
 		for _, c := range w.Containers {
-			if used(c) && remover[c.ID] != by {
+			if used(c) && removal[c.ID] != by {
 				return c.Name
 			}
 		}

@@ -34,7 +34,7 @@ func CheckSingle(item bottle.Item) string {
 // networks cannot change their labels, so an unchanged ID is the resource
 // the plan saw. Call CheckSingle first.
 func RemoveSingle(ctx context.Context, api engine.API, item bottle.Item, opt backend.RemoveOptions) bottle.Result {
-	r := &remover{api: api, opt: opt, notRunning: item.NotRunning, mine: map[string]bool{item.ID: true}}
+	r := &removal{api: api, opt: opt, notRunning: item.NotRunning, mine: map[string]bool{item.ID: true}}
 	if item.Kind == bottle.KindNetwork {
 		return single(r.network(ctx, bottle.Network{Name: item.Name, ID: item.ID}, ""))
 	}
