@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -29,7 +28,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	if err := statedir.CheckRoot(scope.StateDir); err != nil {
 		return err
 	}
-	set, err := all.Open(t.Env.Getenv, scope.Prefix)
+	set, err := t.Env.OpenBackends(scope.Prefix)
 	if err != nil {
 		return err
 	}

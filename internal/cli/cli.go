@@ -21,6 +21,7 @@ import (
 	"github.com/jessevdk/go-flags"
 	"github.com/mattn/go-isatty"
 
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 )
@@ -82,6 +83,8 @@ type Env struct {
 	StdinTTY, StdoutTTY, StderrTTY bool
 	// Now is the clock (ages, --older-than).
 	Now func() time.Time
+	// Open opens the backends (all.Open; tests give a fake engine's).
+	Open all.Opener
 }
 
 // OSEnv is the process's real environment. Only mains call it.
@@ -95,6 +98,7 @@ func OSEnv() Env {
 		StdoutTTY: isTerminal(os.Stdout.Fd()),
 		StderrTTY: isTerminal(os.Stderr.Fd()),
 		Now:       time.Now,
+		Open:      all.Open,
 	}
 }
 

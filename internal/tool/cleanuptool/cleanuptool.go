@@ -12,7 +12,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
@@ -79,7 +78,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir); err != nil {
 		return err
 	}
-	set, err := all.Open(t.Env.Getenv, o.Prefix)
+	set, err := t.Env.OpenBackends(o.Prefix)
 	if err != nil {
 		return err
 	}

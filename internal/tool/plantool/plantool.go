@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
@@ -57,7 +56,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir); err != nil {
 		return err
 	}
-	set, err := all.Open(t.Env.Getenv, o.Prefix)
+	set, err := t.Env.OpenBackends(o.Prefix)
 	if err != nil {
 		return err
 	}
