@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/claude-bottle/bottle/internal/backend/all"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -218,6 +220,7 @@ type World struct {
 	Containers map[string]engine.Container
 	Networks   map[string]engine.Network
 	Volumes    map[string]engine.Volume
+	seq        int
 }
 
 // NewWorld is an empty world.
@@ -301,4 +304,31 @@ func remove[T any](w *World, m map[string]T, key, kind string) error {
 	}
 	delete(m, key)
 	return nil
+}
+
+// Project puts a compose project in w as bottle-launch makes one: an agent
+// and a sidecar container in state, attached to the project's network,
+// the agent mounting the project's home volume, all labelled with the
+// project and created at created. It returns the containers' IDs.
+func (w *World) Project(name, state string, created time.Time) (agent, sidecar string) {
+	w.mu.Lock()
+	w.seq++
+	base := w.seq * 16
+	w.mu.Unlock()
+	labels := map[string]string{compose.LabelProject: name}
+	n := engine.Network{ID: ID(base + 1), Name: name + "_default", Labels: labels, Created: created}
+	v := engine.Volume{Name: name + "_home", Labels: labels, Created: created}
+	var ids []string
+	for i, svc := range []string{"agent", "sidecar"} {
+		l := map[string]string{compose.LabelProject: name, compose.LabelService: svc}
+		c := engine.Container{ID: ID(base + 2 + i), Name: name + "-" + svc + "-1", Labels: l, State: state, Created: created,
+			Networks: map[string]string{n.Name: n.ID}}
+		if svc == "agent" {
+			c.Mounts = []engine.Mount{{Type: "volume", Name: v.Name, Destination: "/home/agent"}}
+		}
+		w.Add(c)
+		ids = append(ids, c.ID)
+	}
+	w.Add(n, v)
+	return ids[0], ids[1]
 }
