@@ -22,6 +22,8 @@ import (
 	"github.com/jessevdk/go-flags"
 	"github.com/mattn/go-isatty"
 
+	"github.com/claude-bottle/bottle/internal/ansi"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 )
@@ -83,6 +85,8 @@ type Env struct {
 	StdinTTY, StdoutTTY, StderrTTY bool
 	// Now is the clock (ages, --older-than).
 	Now func() time.Time
+	// Open opens the backends (all.Open; tests give a fake engine's).
+	Open all.Opener
 }
 
 // OSEnv is the process's real environment. Only mains call it.
@@ -96,6 +100,7 @@ func OSEnv() Env {
 		StdoutTTY: isTerminal(os.Stdout.Fd()),
 		StderrTTY: isTerminal(os.Stderr.Fd()),
 		Now:       time.Now,
+		Open:      all.Open,
 	}
 }
 
@@ -166,7 +171,7 @@ type Tool struct {
 // Errorf prints one "name: message" line on stderr, Printable: a name it
 // echoes cannot move the cursor or end the line.
 func (t *Tool) Errorf(format string, args ...any) {
-	fmt.Fprintf(t.Env.Stderr, "%s: %s\n", t.Name, Printable(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(t.Env.Stderr, "%s: %s\n", t.Name, ansi.Printable(fmt.Sprintf(format, args...)))
 }
 
 // Exit prints err once, as "name: err", and returns its exit code.

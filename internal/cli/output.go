@@ -10,6 +10,7 @@ import (
 
 	"github.com/itchyny/gojq"
 
+	"github.com/claude-bottle/bottle/internal/ansi"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 )
@@ -120,7 +121,7 @@ func (t *Table) ColorColumn(i int, pick func(cell string) string) { t.colors[i] 
 func (t *Table) Row(cells ...string) {
 	row := make([]string, len(cells))
 	for i, c := range cells {
-		row[i] = Printable(c)
+		row[i] = ansi.Printable(c)
 	}
 	t.rows = append(t.rows, row)
 }
@@ -141,9 +142,9 @@ func (t *Table) Flush() error {
 		for i, c := range r {
 			cell := c
 			if n == 0 {
-				cell = Paint(t.color, "bold", c)
+				cell = ansi.Paint(t.color, "bold", c)
 			} else if pick := t.colors[i]; pick != nil {
-				cell = Paint(t.color, pick(c), c)
+				cell = ansi.Paint(t.color, pick(c), c)
 			}
 			b.WriteString(cell)
 			if i < len(r)-1 {
@@ -157,14 +158,4 @@ func (t *Table) Flush() error {
 }
 
 // Paint wraps s in an ANSI colour when colour is on: "green", "yellow", "red", "bold", "dim".
-func (p *Printer) Paint(color, s string) string { return Paint(p.color, color, s) }
-
-// Paint wraps s in an ANSI colour when on is true.
-func Paint(on bool, color, s string) string {
-	codes := map[string]string{"green": "32", "yellow": "33", "red": "31", "bold": "1", "dim": "2"}
-	c, ok := codes[color]
-	if !on || !ok || s == "" {
-		return s
-	}
-	return "\x1b[" + c + "m" + s + "\x1b[0m"
-}
+func (p *Printer) Paint(color, s string) string { return ansi.Paint(p.color, color, s) }

@@ -77,9 +77,9 @@ type Lister interface {
 	Volumes(ctx context.Context) ([]Volume, error)
 }
 
-// Remover inspects and removes single resources. Inspect calls return an
+// Inspector inspects single resources and removes them. Inspect calls return an
 // error for which IsNotFound is true when the resource does not exist.
-type Remover interface {
+type Inspector interface {
 	InspectContainer(ctx context.Context, idOrName string) (Container, error)
 	InspectNetwork(ctx context.Context, idOrName string) (Network, error)
 	InspectVolume(ctx context.Context, name string) (Volume, error)
@@ -90,7 +90,7 @@ type Remover interface {
 	RemoveVolume(ctx context.Context, name string) error
 }
 
-// Reaper is what the reaper needs beyond Remover.
+// Reaper is what the reaper needs beyond Inspector.
 type Reaper interface {
 	// RemoveContainerOnly force-removes a container and no volume: its
 	// anonymous volumes stay (the reaper removes each one the plan lists, by
@@ -107,7 +107,7 @@ type Reaper interface {
 // API is what the read-only tools and the reaper use.
 type API interface {
 	Lister
-	Remover
+	Inspector
 	Reaper
 	// Endpoint says which engine this is, for messages.
 	Endpoint() Endpoint

@@ -88,7 +88,7 @@ func (a *Attachment) Copy(stdout, stderr io.Writer) error {
 // Launcher creates, provisions, runs and removes a bottle's resources.
 type Launcher interface {
 	Lister
-	Remover
+	Inspector
 	Prober
 	CreateNetwork(ctx context.Context, spec NetworkSpec) (id string, err error)
 	CreateVolume(ctx context.Context, name string, labels map[string]string) error

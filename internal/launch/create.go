@@ -20,7 +20,7 @@ import (
 )
 
 // services returns the agent's and the sidecar's definitions.
-func (b *Bottle) services() (agent, sidecar Service, agentEnv map[string]string) {
+func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]string) {
 	p, s := b.Project, b.spec
 	agentEnv = AgentEnv(s)
 	redacted := map[string]string{}
@@ -57,7 +57,7 @@ func (b *Bottle) services() (agent, sidecar Service, agentEnv map[string]string)
 	return agent, sidecar, agentEnv
 }
 
-func (b *Bottle) create(ctx context.Context) error {
+func (b *Launched) create(ctx context.Context) error {
 	p, s := b.Project, b.spec
 	agentSvc, sidecarSvc, agentEnv := b.services()
 	doc := p.Compose(agentSvc, sidecarSvc, s.Sidecar.Networks)
@@ -250,7 +250,7 @@ func (b *Bottle) create(ctx context.Context) error {
 // callTimeout bounds the engine calls of one launch.
 const callTimeout = 2 * time.Minute
 
-func (b *Bottle) createNetwork(ctx context.Context, key string) error {
+func (b *Launched) createNetwork(ctx context.Context, key string) error {
 	p := b.Project
 	name := p.NetworkName(key)
 	// The internal network is the agent's only one: no route out, and no
@@ -272,7 +272,7 @@ func (b *Bottle) createNetwork(ctx context.Context, key string) error {
 	return nil
 }
 
-func (b *Bottle) createContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
+func (b *Launched) createContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
 	spec.Name = b.Project.ContainerName(service)
 	// compose labels a container with its image's ID
 	imageID, err := b.eng.ImageID(ctx, spec.Image)
@@ -300,7 +300,7 @@ func (b *Bottle) createContainer(ctx context.Context, service string, spec engin
 	return id, nil
 }
 
-func (b *Bottle) setState(service, state string) {
+func (b *Launched) setState(service, state string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i := range b.containers {
@@ -313,7 +313,7 @@ func (b *Bottle) setState(service, state string) {
 // noteCreate records that a create may have made something: it succeeded,
 // or failed in a way that does not prove the request never reached the
 // engine.
-func (b *Bottle) noteCreate(err error) {
+func (b *Launched) noteCreate(err error) {
 	if err != nil && neverSent(err) {
 		return
 	}

@@ -15,7 +15,7 @@ import (
 // End snapshots the transcript, marks a crash with .preserve, removes
 // every resource and releases the state dir (which stays). It reports
 // whether a transcript was saved.
-func (b *Bottle) End(ctx context.Context, code int, crashed bool) (bool, error) {
+func (b *Launched) End(ctx context.Context, code int, crashed bool) (bool, error) {
 	defer b.guard.release() // after the lock's release below: the guardian holds a copy
 	defer b.lock.Release()
 	var errs []error
@@ -33,7 +33,7 @@ func (b *Bottle) End(ctx context.Context, code int, crashed bool) (bool, error) 
 		errs = append(errs, fmt.Errorf("%w (run bottle-cleanup to remove what is left)", err))
 	}
 	now := b.opt.Now().UTC().Truncate(time.Second)
-	if err := b.writeMeta(func(m *Meta) { m.Ended, m.ExitCode = &now, &code }); err != nil {
+	if err := b.writeMeta(func(m *statedir.Meta) { m.Ended, m.ExitCode = &now, &code }); err != nil {
 		errs = append(errs, fmt.Errorf("writing bottle.json: %w", err))
 	}
 	return saved, errors.Join(errs...)
@@ -41,7 +41,7 @@ func (b *Bottle) End(ctx context.Context, code int, crashed bool) (bool, error) 
 
 // snapshot copies the agent's transcript tree into <state dir>/transcript/.
 // An agent that wrote nothing leaves no transcript.
-func (b *Bottle) snapshot(ctx context.Context) (bool, error) {
+func (b *Launched) snapshot(ctx context.Context) (bool, error) {
 	id := b.ids[ServiceAgent]
 	if id == "" {
 		return false, nil

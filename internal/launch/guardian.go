@@ -42,7 +42,7 @@ type guardian struct {
 	w   *os.File
 }
 
-func (b *Bottle) startGuardian(gc *GuardianCmd) error {
+func (b *Launched) startGuardian(gc *GuardianCmd) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ func Guard(ctx context.Context, eng engine.Launcher, dir string, pipe io.Reader,
 }
 
 // Resume is the bottle of a state dir, as its bottle.json records it.
-func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
+func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -118,16 +118,20 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m Meta
+	var m statedir.Meta
+	var spec Spec
 	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", statedir.MetaFile, err)
+	}
+	if err := json.Unmarshal(m.Spec, &spec); len(m.Spec) > 0 && err != nil {
 		return nil, fmt.Errorf("%s: %w", statedir.MetaFile, err)
 	}
 	if m.Name == "" || m.Slug == "" {
 		return nil, fmt.Errorf("%s names no bottle", statedir.MetaFile)
 	}
 	opt.Prefix = m.Prefix
-	b := &Bottle{
-		eng: eng, opt: opt, spec: m.Spec, Created: m.Created, ids: map[string]string{},
+	b := &Launched{
+		eng: eng, opt: opt, spec: spec, Created: m.Created, ids: map[string]string{},
 		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version},
 		containers: m.Containers, networks: m.Networks, volumes: m.Volumes,
 		ended: m.Ended, exitCode: m.ExitCode,
@@ -141,7 +145,7 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Bottle, error) {
 }
 
 // endOrphan ends a bottle whose launcher died at died.
-func (b *Bottle) endOrphan(ctx context.Context, died time.Time) error {
+func (b *Launched) endOrphan(ctx context.Context, died time.Time) error {
 	var errs []error
 	if _, err := b.sweep(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", err))

@@ -20,7 +20,7 @@ import (
 // guardedBottle starts a bottle on the fake and hands its lock over as a
 // guardian would hold it (a second open of the lock file cannot share an
 // flock, so the test passes the launcher's own lock).
-func guardedBottle(t *testing.T) (*fake, *Bottle, Options) {
+func guardedBottle(t *testing.T) (*fake, *Launched, Options) {
 	f, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
@@ -103,7 +103,7 @@ func TestGuardEndsOrphan(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "transcript", "project", "s.jsonl")); err != nil || string(b) != "{}\n" {
 		t.Errorf("transcript: %q, %v", b, err)
 	}
-	var m Meta
+	var m statedir.Meta
 	data, _ := os.ReadFile(filepath.Join(dir, statedir.MetaFile))
 	if err := json.Unmarshal(data, &m); err != nil || m.Ended == nil || m.ExitCode == nil || *m.ExitCode != 143 {
 		t.Errorf("bottle.json: %s (%v)", data, err)

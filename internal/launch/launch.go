@@ -29,8 +29,9 @@ type Options struct {
 	Guardian *GuardianCmd
 }
 
-// Bottle is a launched bottle: what was made, and the state dir's lock.
-type Bottle struct {
+// Launched is a bottle this launcher made (Start) or took back from its
+// state dir (Resume): what was made, and the state dir's lock.
+type Launched struct {
 	eng     engine.Launcher
 	opt     Options
 	spec    Spec
@@ -51,24 +52,6 @@ type Bottle struct {
 	// A bottle resumed from its state dir: when and how it ended.
 	ended    *time.Time
 	exitCode *int
-}
-
-// Meta is bottle.json in the state dir.
-type Meta struct {
-	Backend    string             `json:"backend"`
-	Name       string             `json:"name"`
-	Slug       string             `json:"slug"`
-	Agent      string             `json:"agent"`
-	Prefix     string             `json:"prefix"`
-	Engine     string             `json:"engine,omitempty"` // the endpoint the bottle was made on
-	Created    time.Time          `json:"created"`
-	Spec       Spec               `json:"spec"`
-	Containers []bottle.Container `json:"containers"`
-	Networks   []bottle.Network   `json:"networks"`
-	Volumes    []bottle.Volume    `json:"volumes"`
-	Detached   bool               `json:"detached,omitempty"`
-	Ended      *time.Time         `json:"ended,omitempty"`
-	ExitCode   *int               `json:"exit_code,omitempty"`
 }
 
 // StepError says which step of a launch failed.
@@ -96,11 +79,11 @@ func (e *UndoError) Unwrap() error { return e.Err }
 // interrupt of ctx too) removes everything it made, the state dir too, and
 // says which step failed; an error that is not an *UndoError means a
 // listing of the engine showed nothing of the bottle left.
-func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*Bottle, error) {
+func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*Launched, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	b := &Bottle{eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC()}
+	b := &Launched{eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC()}
 	if err := b.makeStateDir(); err != nil {
 		return nil, err
 	}
@@ -141,7 +124,7 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*B
 }
 
 // Info is the bottle as bottle-ls shows it.
-func (b *Bottle) Info() bottle.Bottle {
+func (b *Launched) Info() bottle.Bottle {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cs, ns, vs := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)
@@ -163,14 +146,14 @@ func (b *Bottle) Info() bottle.Bottle {
 }
 
 // Detach leaves the bottle running: bottle.json says so and the lock goes.
-func (b *Bottle) Detach() error {
-	err := b.writeMeta(func(m *Meta) { m.Detached = true })
+func (b *Launched) Detach() error {
+	err := b.writeMeta(func(m *statedir.Meta) { m.Detached = true })
 	b.lock.Release()
 	return err
 }
 
 // AgentID is the agent container's ID.
-func (b *Bottle) AgentID() string {
+func (b *Launched) AgentID() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.ids[ServiceAgent]

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 
-	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
@@ -321,11 +321,11 @@ func TestStartLabelsEverything(t *testing.T) {
 	}
 	for id, r := range f.live {
 		l := r.labels
-		if l[docker.LabelProject] != b.Project.Name || l[LabelSlug] != b.Project.Slug || l[LabelAgent] != "unit" || l[LabelVersion] != "v-test" {
+		if l[compose.LabelProject] != b.Project.Name || l[LabelSlug] != b.Project.Slug || l[LabelAgent] != "unit" || l[LabelVersion] != "v-test" {
 			t.Errorf("%s: labels %v", id, l)
 		}
 		if strings.HasPrefix(id, "container") {
-			for _, k := range []string{docker.LabelService, docker.LabelOneoff, docker.LabelNumber, docker.LabelConfigHash, docker.LabelWorkingDir, docker.LabelConfigFile, docker.LabelVersion} {
+			for _, k := range []string{compose.LabelService, compose.LabelOneoff, compose.LabelNumber, compose.LabelConfigHash, compose.LabelWorkingDir, compose.LabelConfigFile, compose.LabelVersion} {
 				if l[k] == "" {
 					t.Errorf("%s: no %s label", id, k)
 				}
@@ -337,15 +337,15 @@ func TestStartLabelsEverything(t *testing.T) {
 	// name as an alias on every network it joins
 	for id, r := range f.live {
 		l := r.labels
-		if l[docker.LabelVersion] != "2.40.3" {
-			t.Errorf("%s: compose version %q", id, l[docker.LabelVersion])
+		if l[compose.LabelVersion] != "2.40.3" {
+			t.Errorf("%s: compose version %q", id, l[compose.LabelVersion])
 		}
-		if !strings.HasPrefix(id, "container") && l[docker.LabelConfigHash] == "" {
+		if !strings.HasPrefix(id, "container") && l[compose.LabelConfigHash] == "" {
 			t.Errorf("%s: no config-hash", id)
 		}
 		if strings.HasPrefix(id, "container") {
 			want, image := "", "sha256:"+s.Sidecar.Image
-			if l[docker.LabelService] == ServiceAgent {
+			if l[compose.LabelService] == ServiceAgent {
 				want, image = "sidecar:service_healthy:false", "sha256:img"
 			}
 			if dep, ok := l[LabelDependsOn]; !ok || dep != want {

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/claude-bottle/bottle/internal/backend/docker"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -87,11 +87,11 @@ func (p Project) ComposeFile() string { return filepath.Join(p.StateDir, "compos
 
 func (p Project) own() map[string]string {
 	return map[string]string{
-		docker.LabelProject: p.Name,
-		docker.LabelVersion: ComposeVersion,
-		LabelSlug:           p.Slug,
-		LabelAgent:          p.Agent,
-		LabelVersion:        p.Version,
+		compose.LabelProject: p.Name,
+		compose.LabelVersion: ComposeVersion,
+		LabelSlug:            p.Slug,
+		LabelAgent:           p.Agent,
+		LabelVersion:         p.Version,
 	}
 }
 
@@ -99,16 +99,16 @@ func (p Project) own() map[string]string {
 // definition in the compose file.
 func (p Project) NetworkLabels(key, configHash string) map[string]string {
 	l := p.own()
-	l[docker.LabelNetwork] = key
-	l[docker.LabelConfigHash] = configHash
+	l[compose.LabelNetwork] = key
+	l[compose.LabelConfigHash] = configHash
 	return l
 }
 
 // VolumeLabels are a volume's labels; configHash as for networks.
 func (p Project) VolumeLabels(key, configHash string) map[string]string {
 	l := p.own()
-	l[docker.LabelVolume] = key
-	l[docker.LabelConfigHash] = configHash
+	l[compose.LabelVolume] = key
+	l[compose.LabelConfigHash] = configHash
 	return l
 }
 
@@ -118,13 +118,13 @@ func (p Project) VolumeLabels(key, configHash string) map[string]string {
 // The image's ID (LabelImage) is added when the container is made.
 func (p Project) ContainerLabels(service, configHash, dependsOn string) map[string]string {
 	l := p.own()
-	l[docker.LabelService] = service
+	l[compose.LabelService] = service
 	l[LabelDependsOn] = dependsOn
-	l[docker.LabelOneoff] = "False"
-	l[docker.LabelNumber] = "1"
-	l[docker.LabelConfigHash] = configHash
-	l[docker.LabelWorkingDir] = p.StateDir
-	l[docker.LabelConfigFile] = p.ComposeFile()
+	l[compose.LabelOneoff] = "False"
+	l[compose.LabelNumber] = "1"
+	l[compose.LabelConfigHash] = configHash
+	l[compose.LabelWorkingDir] = p.StateDir
+	l[compose.LabelConfigFile] = p.ComposeFile()
 	return l
 }
 

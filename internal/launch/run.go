@@ -28,7 +28,7 @@ type Outcome struct {
 // agent is stopped: SIGTERM, SIGKILL after StopGrace), and ends the bottle:
 // transcript snapshot, everything removed, state dir kept, .preserve when
 // the agent crashed.
-func (b *Bottle) Run(ctx context.Context, st Stdio) (Outcome, error) {
+func (b *Launched) Run(ctx context.Context, st Stdio) (Outcome, error) {
 	agent := b.ids[ServiceAgent]
 	bg := context.WithoutCancel(ctx)
 	outDone := make(chan error, 1)
@@ -88,7 +88,7 @@ type exitResult struct {
 }
 
 // stop asks the agent to stop, then kills it.
-func (b *Bottle) stop(ctx context.Context, id string, exited chan exitResult) exitResult {
+func (b *Launched) stop(ctx context.Context, id string, exited chan exitResult) exitResult {
 	grace := b.opt.StopGrace
 	if grace <= 0 {
 		grace = 10 * time.Second

@@ -43,7 +43,7 @@ const sidecarLogLines = 15
 // sidecar that exits meanwhile, an image without /pipelock, or no answer
 // within SidecarStartTimeout fails the launch with the sidecar's last log
 // lines.
-func (b *Bottle) waitSidecar(ctx context.Context) error {
+func (b *Launched) waitSidecar(ctx context.Context) error {
 	id, port := b.ids[ServiceSidecar], b.spec.Sidecar.Port
 	fail := func(format string, args ...any) error {
 		msg := fmt.Sprintf(format, args...)

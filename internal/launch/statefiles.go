@@ -15,7 +15,7 @@ import (
 
 // makeStateDir creates <root>/<slug>/ (a new one: the slug is fresh), takes
 // its lock and writes bottle.json.
-func (b *Bottle) makeStateDir() error {
+func (b *Launched) makeStateDir() error {
 	if err := os.MkdirAll(b.opt.StateRoot, 0o700); err != nil {
 		return &StepError{"creating the state root", err}
 	}
@@ -52,14 +52,18 @@ func (b *Bottle) makeStateDir() error {
 // (statedir.MaxMeta, four times this) would keep its dir forever.
 const MaxSpecMeta = statedir.MaxMeta / 4
 
-func (b *Bottle) writeMeta(update func(*Meta)) error {
+func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	b.mu.Lock()
-	m := Meta{
+	spec, err := json.Marshal(b.spec.Redacted())
+	m := statedir.Meta{
 		Backend: bottle.Docker, Name: b.Project.Name, Slug: b.Project.Slug, Agent: b.spec.Agent, Prefix: b.opt.Prefix,
-		Created: b.Created.Truncate(time.Second), Spec: b.spec.Redacted(),
+		Created: b.Created.Truncate(time.Second), Spec: spec,
 		Containers: nonNil(b.containers), Networks: nonNil(b.networks), Volumes: nonNil(b.volumes),
 	}
 	b.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	// The engine the bottle is made on: the cleanup tools leave the dir
 	// alone when they ask another engine (they cannot tell if it lives).
 	if e, ok := b.eng.(interface{ Endpoint() engine.Endpoint }); ok {

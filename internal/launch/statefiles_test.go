@@ -2,8 +2,10 @@ package launch
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,5 +63,44 @@ func TestMetaBounded(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(b.Project.StateDir, statedir.MetaFile))
 	if err != nil || fi.Size() > MaxSpecMeta {
 		t.Fatalf("bottle.json: %v %v", fi, err)
+	}
+}
+
+// bottle.json, now written through statedir.Meta, keeps every key it had
+// when launch had its own type, and reads back into the spec launched.
+func TestMetaKeys(t *testing.T) {
+	f, s, opt := setup(t)
+	b, err := Start(context.Background(), onEndpoint{f, "unix:///run/engine-a.sock"}, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.lock.Release()
+	if err := b.writeMeta(func(m *statedir.Meta) { m.Detached = true }); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(b.Project.StateDir, statedir.MetaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for k := range keys {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	want := []string{"agent", "backend", "containers", "created", "detached", "engine", "name", "networks", "prefix", "slug", "spec", "volumes"}
+	if !slices.Equal(got, want) {
+		t.Errorf("bottle.json keys %v, want %v", got, want)
+	}
+	m, ok, err := statedir.ReadMeta(b.Project.StateDir)
+	if !ok || err != nil || m.Image() != s.Image || !m.Detached || m.Slug != b.Project.Slug {
+		t.Errorf("read back: %+v %v %v", m, ok, err)
+	}
+	var spec Spec
+	if err := json.Unmarshal(m.Spec, &spec); err != nil || spec.Agent != s.Agent || spec.Image != s.Image {
+		t.Errorf("spec read back: %+v %v", spec, err)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -18,8 +18,8 @@ import (
 // bottle's project label that the launch did not record (a create cut off
 // by an interrupt or a dead launcher may still have been done). It reports
 // how many it added; a listing error leaves the record as it is.
-func (b *Bottle) sweep(ctx context.Context) (int, error) {
-	w, err := docker.List(ctx, b.eng)
+func (b *Launched) sweep(ctx context.Context) (int, error) {
+	w, err := engine.ListAll(ctx, b.eng)
 	if err != nil {
 		return 0, err
 	}
@@ -38,7 +38,7 @@ func (b *Bottle) sweep(ctx context.Context) (int, error) {
 	added := 0
 	for _, c := range w.Containers {
 		if b.ours(c.Labels) && !known[c.ID] {
-			svc := c.Labels[docker.LabelService]
+			svc := c.Labels[compose.LabelService]
 			b.containers = append(b.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: svc, State: c.State})
 			if _, ok := b.ids[svc]; !ok && svc != "" {
 				b.ids[svc] = c.ID
@@ -62,14 +62,14 @@ func (b *Bottle) sweep(ctx context.Context) (int, error) {
 }
 
 // ours reports whether a resource's labels put it in this bottle's project.
-func (b *Bottle) ours(labels map[string]string) bool {
-	return labels[docker.LabelProject] == b.Project.Name
+func (b *Launched) ours(labels map[string]string) bool {
+	return labels[compose.LabelProject] == b.Project.Name
 }
 
 // remains lists what the engine still holds of this bottle (by its project
 // label), as "kind name" strings.
-func (b *Bottle) remains(ctx context.Context) ([]string, error) {
-	w, err := docker.List(ctx, b.eng)
+func (b *Launched) remains(ctx context.Context) ([]string, error) {
+	w, err := engine.ListAll(ctx, b.eng)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (b *Bottle) remains(ctx context.Context) ([]string, error) {
 // listing shows nothing of it (a create the engine finishes late shows up
 // in a later round). It returns nil only once a listing proved the engine
 // holds nothing of the bottle.
-func (b *Bottle) removeAll(ctx context.Context) error {
+func (b *Launched) removeAll(ctx context.Context) error {
 	const rounds = 4
 	var err error
 	for round := 0; round < rounds; round++ {
@@ -135,7 +135,7 @@ func (b *Bottle) removeAll(ctx context.Context) error {
 // volume as soon as the containers that use it are gone (the volume waits
 // for the agent, the egress network for the sidecar, the internal network
 // for both; anything else for every container). 404 counts as done.
-func (b *Bottle) teardown(ctx context.Context) error {
+func (b *Launched) teardown(ctx context.Context) error {
 	b.mu.Lock()
 	containers, networks, volumes := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)
 	b.mu.Unlock()

@@ -95,7 +95,7 @@ const maxAccountFile = 4 << 20
 // agentUser resolves who the created agent container runs as, reading the
 // image's /etc/passwd and /etc/group out of the container through the
 // engine (never the host's files).
-func (b *Bottle) agentUser(ctx context.Context, id string) (User, error) {
+func (b *Launched) agentUser(ctx context.Context, id string) (User, error) {
 	spec, err := b.eng.ContainerUser(ctx, id)
 	if err != nil {
 		return User{}, err

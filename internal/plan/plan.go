@@ -262,7 +262,7 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			p.Notes = append(p.Notes, fmt.Sprintf("--name %s: nothing of that bottle is left to clean up", n))
 		}
 	}
-	Sort(p.Items)
+	Order(p.Items)
 	return p
 }
 
@@ -346,9 +346,9 @@ func leftAlone(e statedir.Entry, opt Options) string {
 	return statedir.OtherEngine(e.Bottle, opt.Engines)
 }
 
-// Sort orders items by backend, kind, then name: byte-for-byte stable for
+// Order orders items by backend, kind, then name: byte-for-byte stable for
 // the same world.
-func Sort(items []bottle.Item) {
+func Order(items []bottle.Item) {
 	rank := func(list []string, s string) int {
 		if i := slices.Index(list, s); i >= 0 {
 			return i

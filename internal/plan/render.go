@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/ansi"
 	"github.com/claude-bottle/bottle/internal/bottle"
-	"github.com/claude-bottle/bottle/internal/cli"
 )
 
 var kindTitle = map[string]string{
@@ -21,7 +21,7 @@ var kindTitle = map[string]string{
 
 // Render writes the plan for a person: grouped by backend, then by kind, one
 // line per item saying what it holds, and a one-line total. Items must be
-// sorted (Sort). Names are shown cli.Printable: whatever a name holds, it
+// sorted (Order). Names are shown ansi.Printable: whatever a name holds, it
 // cannot move the cursor or rewrite a line of the plan.
 func Render(w io.Writer, items []bottle.Item, now time.Time, color bool) error {
 	var b strings.Builder
@@ -29,7 +29,7 @@ func Render(w io.Writer, items []bottle.Item, now time.Time, color bool) error {
 	for _, it := range items {
 		if it.Backend != backend {
 			backend, kind = it.Backend, ""
-			fmt.Fprintf(&b, "%s\n", cli.Paint(color, "bold", "--- "+cli.Printable(it.Backend)+" backend ---"))
+			fmt.Fprintf(&b, "%s\n", ansi.Paint(color, "bold", "--- "+ansi.Printable(it.Backend)+" backend ---"))
 		}
 		if it.Kind != kind {
 			kind = it.Kind
@@ -54,19 +54,19 @@ func describe(it bottle.Item, now time.Time, color bool) string {
 		}
 		cs := count(len(it.Containers), "container")
 		if running > 0 {
-			cs += cli.Paint(color, "yellow", fmt.Sprintf(" (%d running)", running))
+			cs += ansi.Paint(color, "yellow", fmt.Sprintf(" (%d running)", running))
 		}
 		parts = append(parts, cs, count(len(it.Networks), "network"), count(len(it.Volumes), "volume"))
 		if len(it.Containers) == 0 {
 			parts = append(parts, "no containers left (invisible to docker compose ls)")
 		}
 		if it.Transcript != nil && *it.Transcript {
-			parts = append(parts, cli.Paint(color, "yellow", "a transcript in its home volume"))
+			parts = append(parts, ansi.Paint(color, "yellow", "a transcript in its home volume"))
 		}
 	case bottle.KindContainer, bottle.KindMachine:
-		state := cli.Printable(it.State)
+		state := ansi.Printable(it.State)
 		if bottle.Active(state) {
-			state = cli.Paint(color, "yellow", state)
+			state = ansi.Paint(color, "yellow", state)
 		}
 		parts = append(parts, state)
 	case bottle.KindStateDir:
@@ -81,24 +81,24 @@ func describe(it bottle.Item, now time.Time, color bool) string {
 			flags = append(flags, "Dockerfile")
 		}
 		if it.Resumable != nil && *it.Resumable {
-			flags = append(flags, cli.Paint(color, "yellow", "resumable"))
+			flags = append(flags, ansi.Paint(color, "yellow", "resumable"))
 		}
 		if len(flags) == 0 {
 			flags = append(flags, "no transcript")
 		}
 		parts = append(parts, strings.Join(flags, ", "))
 		if it.Bottle != "" {
-			parts = append(parts, "goes with "+cli.Printable(it.Bottle))
+			parts = append(parts, "goes with "+ansi.Printable(it.Bottle))
 		}
 		if it.Modified != nil {
 			parts = append(parts, "modified "+Age(now, *it.Modified)+" ago")
 		}
-		return cli.Printable(it.Name) + "  " + strings.Join(parts, "; ")
+		return ansi.Printable(it.Name) + "  " + strings.Join(parts, "; ")
 	}
 	if it.Created != nil {
 		parts = append(parts, "created "+Age(now, *it.Created)+" ago")
 	}
-	return cli.Printable(it.Name) + "  " + strings.Join(parts, "; ")
+	return ansi.Printable(it.Name) + "  " + strings.Join(parts, "; ")
 }
 
 // Total is the one-line count of a plan: "total: 1 compose project, 2 state dirs".

@@ -23,7 +23,7 @@ func TestRender(t *testing.T) {
 		{Backend: bottle.Docker, Kind: bottle.KindStateDir, Name: "orphan6", Path: "/s/orphan6", SizeBytes: &size, Modified: &mod, Transcript: &tr, Dockerfile: &df, Resumable: &res},
 		{Backend: bottle.Smolmachines, Kind: bottle.KindMachine, Name: prefix + "m1", State: "stopped", Created: ago(time.Hour)},
 	}
-	Sort(items)
+	Order(items)
 	var b strings.Builder
 	if err := Render(&b, items, now, false); err != nil {
 		t.Fatal(err)

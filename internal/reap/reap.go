@@ -280,7 +280,7 @@ type runner struct {
 
 // Run answers every line src yields: invalid ones at once, the others by
 // removing them through their backend (state dirs through
-// statedir.Remover, after the engine items read before them). It streams:
+// statedir.Reclaimer, after the engine items read before them). It streams:
 // at most opt.Window lines are read ahead of the last one written, so its
 // memory does not grow with the plan. emit gets the records in input
 // order, each as soon as it and every line before it are answered.
@@ -619,7 +619,7 @@ func (r *runner) removing(id string) bool {
 // all answered when it was taken.
 type dirSurvey struct {
 	covers int
-	sr     *statedir.Remover
+	sr     *statedir.Reclaimer
 	// rootErr: the state root does not look like one (most of it is not
 	// bottle state: the wrong directory), refused at the moment of acting.
 	rootErr error
@@ -628,7 +628,7 @@ type dirSurvey struct {
 // stateRemover returns a remover whose survey was taken after the first n
 // engine items were answered: one survey per run for a plan whose state
 // dirs come last, as bottle-plan-cleanup writes it.
-func (r *runner) stateRemover(n int) (*statedir.Remover, error) {
+func (r *runner) stateRemover(n int) (*statedir.Reclaimer, error) {
 	r.surveyMu.Lock()
 	defer r.surveyMu.Unlock()
 	if r.dirs != nil && r.dirs.covers >= n {
@@ -643,7 +643,7 @@ func (r *runner) stateRemover(n int) (*statedir.Remover, error) {
 	live := liveSlugs(survey, r.would, r.opt)
 	r.mu.Unlock()
 	askErr := survey.Err()
-	sr := &statedir.Remover{
+	sr := &statedir.Reclaimer{
 		Root:    r.opt.StateRoot,
 		DryRun:  r.opt.DryRun,
 		Prefix:  r.opt.Prefix,
@@ -795,7 +795,7 @@ func parse(t *task, opt Options) string {
 				return fmt.Sprintf("older_than %q is not a positive duration such as 168h0m0s", it.OlderThan)
 			}
 		}
-		// statedir.Remover checks, at the moment it acts, that the path is
+		// statedir.Reclaimer checks, at the moment it acts, that the path is
 		// the slug's dir directly under the state root.
 		return ""
 	}

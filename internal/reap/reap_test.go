@@ -17,6 +17,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/retry"
@@ -302,7 +303,7 @@ func newID() string {
 // a network and a volume, and returns its plan item.
 func (w *world) bottle(slug, state string) bottle.Item {
 	name := prefix + slug
-	labels := map[string]string{docker.LabelProject: name}
+	labels := map[string]string{compose.LabelProject: name}
 	it := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: name, Slug: slug}
 	for _, svc := range []string{"agent", "sidecar"} {
 		c := engine.Container{ID: newID(), Name: name + "-" + svc + "-1", Labels: labels, State: state}
@@ -644,7 +645,7 @@ func TestChangedLabelledRunning(t *testing.T) {
 	// a member not labelled as the project's: never removed
 	p := e.w.bottle("p-aaaa1", "exited")
 	other := e.w.containers[p.Containers[1].ID]
-	other.Labels = map[string]string{docker.LabelProject: prefix + "other"}
+	other.Labels = map[string]string{compose.LabelProject: prefix + "other"}
 	e.w.containers[other.ID] = other
 	// planned with --not-running; one container runs again: the whole project stays
 	r := e.w.bottle("r-aaaa1", "exited")

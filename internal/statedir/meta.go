@@ -11,30 +11,51 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
 )
 
 // MaxMeta bounds a bottle.json: a bigger one cannot be read whole, and its
 // dir is never an orphan. bottle-launch refuses to write one half as big.
 const MaxMeta = 1 << 20
 
-// Meta is what the tools read of a state dir's bottle.json.
+// Meta is a state dir's bottle.json: bottle-launch writes it, the cleanup
+// tools and bottle-ls read it. Package statedir owns the format.
 type Meta struct {
 	Backend string `json:"backend"`
 	Name    string `json:"name"`
+	Slug    string `json:"slug"`
+	Agent   string `json:"agent"`
+	Prefix  string `json:"prefix"`
 	// Engine is the engine endpoint bottle-launch made the bottle on
 	// ("unix:///var/run/docker.sock"); "" for bottles made before it was
 	// recorded.
-	Engine string `json:"engine"`
+	Engine  string    `json:"engine,omitempty"`
+	Created time.Time `json:"created"`
+	// Spec is the launch spec, redacted, as package launch writes it (the
+	// format of a spec is launch's): see Image.
+	Spec       json.RawMessage    `json:"spec"`
+	Containers []bottle.Container `json:"containers"`
+	Networks   []bottle.Network   `json:"networks"`
+	Volumes    []bottle.Volume    `json:"volumes"`
 	// Detached is set by bottle-launch --detach; Ended when the launcher
 	// saw the bottle end. Detached and not ended: nobody ends this bottle
 	// but a person, so while it runs it is live, not a leftover.
 	Detached bool       `json:"detached,omitempty"`
 	Ended    *time.Time `json:"ended,omitempty"`
-	// Spec.Image is the agent's image (reading a home volume needs an
-	// image to make a container of).
-	Spec struct {
+	ExitCode *int       `json:"exit_code,omitempty"`
+}
+
+// Image is the agent's image the spec names (reading a home volume needs
+// an image to make a container of), or "".
+func (m Meta) Image() string {
+	var s struct {
 		Image string `json:"image"`
-	} `json:"spec"`
+	}
+	if len(m.Spec) > 0 {
+		_ = json.Unmarshal(m.Spec, &s)
+	}
+	return s.Image
 }
 
 // LiveDetached reports whether dir's bottle.json says its bottle was

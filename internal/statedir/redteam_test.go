@@ -101,7 +101,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func TestRemoveNotStateDir(t *testing.T) {
 	root := t.TempDir()
 	write(t, filepath.Join(root, "proj-abcde", "main.go"), 3)
-	r := &Remover{Root: root, Live: notLive}
+	r := &Reclaimer{Root: root, Live: notLive}
 	o := r.Remove(planned(root, "proj-abcde"))
 	if o.Status != bottle.Skipped || !strings.Contains(o.Reason, "not a bottle's state dir: it holds none of") {
 		t.Errorf("%+v", o)
@@ -117,7 +117,7 @@ func TestRemovePreserveAnywhere(t *testing.T) {
 	root := t.TempDir()
 	write(t, filepath.Join(root, "a-aaaa1", "transcript.jsonl"), 3)
 	write(t, filepath.Join(root, "a-aaaa1", "work", "deep", PreserveFile), 0)
-	r := &Remover{Root: root, Live: notLive}
+	r := &Reclaimer{Root: root, Live: notLive}
 	o := r.Remove(planned(root, "a-aaaa1"))
 	if o.Status != bottle.Skipped || !strings.Contains(o.Reason, "preserved (work/deep/.preserve)") {
 		t.Errorf("%+v", o)
@@ -139,7 +139,7 @@ func TestRemovePreserveAfterRename(t *testing.T) {
 	}
 	write(t, filepath.Join(dir, "transcript.jsonl"), 3)
 	p := planned(root, "a-aaaa1")
-	r := &Remover{Root: root, Live: func(string) (bool, error) {
+	r := &Reclaimer{Root: root, Live: func(string) (bool, error) {
 		write(t, filepath.Join(dir, "c", PreserveFile), 0)
 		return false, nil
 	}}
@@ -163,7 +163,7 @@ func TestRemovePreserveAfterRename(t *testing.T) {
 func TestRemoveChangedSincePlan(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "a-aaaa1")
-	r := &Remover{Root: root, Live: notLive}
+	r := &Reclaimer{Root: root, Live: notLive}
 
 	write(t, filepath.Join(dir, "transcript.jsonl"), 3)
 	p := planned(root, "a-aaaa1")
@@ -228,7 +228,7 @@ func TestRemoveOlderThan(t *testing.T) {
 	write(t, filepath.Join(root, "a-aaaa1", "transcript.jsonl"), 3)
 	p := planned(root, "a-aaaa1")
 	p.OlderThan = time.Hour
-	r := &Remover{Root: root, Live: notLive}
+	r := &Reclaimer{Root: root, Live: notLive}
 	if o := r.Remove(p); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "not older than --older-than 1h0m0s") {
 		t.Errorf("new dir, --older-than 1h: %+v", o)
 	}
@@ -273,7 +273,7 @@ func TestRemoveUnreadableMeta(t *testing.T) {
 			t.Errorf("%s: MetaErr %v, want %q", e.Slug, e.MetaErr, want[e.Slug])
 		}
 	}
-	r := &Remover{Root: root, Live: notLive, Prefix: "p-"}
+	r := &Reclaimer{Root: root, Live: notLive, Prefix: "p-"}
 	for slug, why := range want {
 		if o := r.Remove(planned(root, slug)); o.Status != bottle.Skipped || !strings.Contains(o.Reason, why) {
 			t.Errorf("%s: %+v, want skipped (%s)", slug, o, why)
@@ -304,7 +304,7 @@ func TestRemoveOtherEngine(t *testing.T) {
 	meta("b-aaaa1", "unix:///engine-b.sock")
 	meta("a-aaaa1", "unix://"+filepath.Join(link, "docker.sock"))
 	meta("old-aaaa1", "")
-	r := &Remover{Root: root, Live: notLive, Prefix: "p-", Engines: []string{"unix://" + sock}}
+	r := &Reclaimer{Root: root, Live: notLive, Prefix: "p-", Engines: []string{"unix://" + sock}}
 	if o := r.Remove(planned(root, "b-aaaa1")); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "names engine unix:///engine-b.sock, and this run asked unix://"+sock) {
 		t.Errorf("other engine: %+v", o)
 	}
@@ -343,7 +343,7 @@ func TestFIFOLock(t *testing.T) {
 		if _, err := Acquire(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 			out = append(out, "acquire")
 		}
-		r := &Remover{Root: root, Live: notLive}
+		r := &Reclaimer{Root: root, Live: notLive}
 		if o := r.Remove(planned(root, "a-aaaa1")); o.Status != bottle.Removed {
 			out = append(out, "remove: "+o.Status+" "+o.Reason)
 		}
@@ -393,7 +393,7 @@ func TestRemoveBindMount(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].Mount != "work/mnt" {
 		t.Fatalf("scan: %+v %v", entries, err)
 	}
-	r := &Remover{Root: root, Live: notLive}
+	r := &Reclaimer{Root: root, Live: notLive}
 	o := r.Remove(planned(root, "a-aaaa1"))
 	if o.Status != bottle.Failed || !strings.Contains(o.Reason, filepath.Join(dir, "work", "mnt")+" is on another file system") {
 		t.Errorf("mounted: %+v", o)

@@ -20,9 +20,9 @@ type Outcome struct {
 	Err    error
 }
 
-// Remover removes state dirs under one root, re-checking every rule at the
+// Reclaimer removes state dirs under one root, re-checking every rule at the
 // moment it acts.
-type Remover struct {
+type Reclaimer struct {
 	Root string
 	// Live reports whether a bottle of the slug exists in any backend right
 	// now; a nil Live, or one that cannot tell, means nothing is removed.
@@ -72,7 +72,7 @@ func FromItem(it bottle.Item, slug string, olderThan time.Duration) Planned {
 // whole and names this prefix and an engine this run asked, is not locked
 // by a launcher, and has no live bottle. It moves the dir aside, checks
 // again, and removes it without crossing into another file system.
-func (r *Remover) Remove(p Planned) Outcome {
+func (r *Reclaimer) Remove(p Planned) Outcome {
 	slug, path := p.Slug, p.Path
 	if !bottle.ValidSlug(slug) {
 		return Outcome{Status: bottle.Invalid, Reason: fmt.Sprintf("%q is not a slug", slug)}
@@ -166,7 +166,7 @@ func (r *Remover) Remove(p Planned) Outcome {
 
 // checkTree answers a dir whose walk shows it must stay: another dir than
 // planned, changed since, preserved, holding a mount, or not wholly read.
-func (r *Remover) checkTree(p Planned, t Tree, when string) (Outcome, bool) {
+func (r *Reclaimer) checkTree(p Planned, t Tree, when string) (Outcome, bool) {
 	switch {
 	case t.Err != nil:
 		return Outcome{Status: bottle.Skipped, Reason: "it cannot be read whole" + when + ": " + t.Err.Error()}, true
@@ -185,7 +185,7 @@ func (r *Remover) checkTree(p Planned, t Tree, when string) (Outcome, bool) {
 }
 
 // keep returns why the dir must stay, or "".
-func (r *Remover) keep(slug, dir string, t Tree, olderThan time.Duration) string {
+func (r *Reclaimer) keep(slug, dir string, t Tree, olderThan time.Duration) string {
 	m, ok, err := ReadMeta(dir)
 	if err != nil {
 		return "its " + err.Error() + ": it may belong to any bottle"

@@ -242,7 +242,7 @@ func TestRemove(t *testing.T) {
 	dir := filepath.Join(root, "gone-aaaa1")
 	write(t, filepath.Join(dir, "transcript.jsonl"), 10)
 	write(t, filepath.Join(dir, "sub", "f"), 10)
-	r := &Remover{Root: root, Live: notLive, DryRun: true}
+	r := &Reclaimer{Root: root, Live: notLive, DryRun: true}
 	if o := r.Remove(planned(root, "gone-aaaa1")); o.Status != bottle.WouldRemove {
 		t.Fatalf("dry run: %+v", o)
 	}
@@ -278,7 +278,7 @@ func TestRemoveSymlinkedRoot(t *testing.T) {
 	}
 	for _, p := range []string{filepath.Join(link, "a-aaaa1"), filepath.Join(real, "a-aaaa1")} {
 		mkdir(t, filepath.Join(real, "a-aaaa1"))
-		r := &Remover{Root: link, Live: notLive}
+		r := &Reclaimer{Root: link, Live: notLive}
 		pl := planned(real, "a-aaaa1")
 		pl.Path = p
 		if o := r.Remove(pl); o.Status != bottle.Removed {
@@ -312,7 +312,7 @@ func TestRemoveRefusals(t *testing.T) {
 		return false, nil
 	}
 	mkdir(t, filepath.Join(root, "err-gggg7"))
-	r := &Remover{Root: root, Live: live}
+	r := &Reclaimer{Root: root, Live: live}
 	for _, tc := range []struct {
 		slug, path string
 		status     string
@@ -365,7 +365,7 @@ func TestRemoveRootResolvesToSlash(t *testing.T) {
 	if err := os.Symlink("/", link); err != nil {
 		t.Fatal(err)
 	}
-	r := &Remover{Root: link, Live: notLive, DryRun: true}
+	r := &Reclaimer{Root: link, Live: notLive, DryRun: true}
 	for _, p := range []string{filepath.Join(link, "tmp"), "/tmp"} {
 		if o := r.Remove(Planned{Slug: "tmp", Path: p}); o.Status != bottle.Invalid || !strings.Contains(o.Reason, "state root") {
 			t.Errorf("Remove(tmp, %s) under a root resolving to /: %+v, want invalid", p, o)
@@ -392,7 +392,7 @@ func TestRemoveLockTakenWhileChecking(t *testing.T) {
 	p := planned(root, "late-aaaa1")
 	var lock *Lock
 	defer func() { lock.Release() }()
-	r := &Remover{Root: root, Live: func(string) (bool, error) {
+	r := &Reclaimer{Root: root, Live: func(string) (bool, error) {
 		var err error
 		if lock, err = Acquire(dir); err != nil {
 			t.Fatal(err)

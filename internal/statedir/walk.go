@@ -182,25 +182,25 @@ func removeTree(path string, want Identity) (mount string, err error) {
 		unix.Close(fd)
 		return "", fmt.Errorf("%s is %s now, not %s", path, got, want)
 	}
-	r := remover{fs: fsOf(fd, &st)}
+	r := unlinker{fs: fsOf(fd, &st)}
 	r.dir(fd, "")
 	return r.mount, r.err
 }
 
-type remover struct {
+type unlinker struct {
 	fs    fsID
 	mount string
 	err   error
 }
 
-func (r *remover) fail(rel string, err error) {
+func (r *unlinker) fail(rel string, err error) {
 	if r.err == nil {
 		r.err = fmt.Errorf("%s: %w", relOr(rel), err)
 	}
 }
 
 // dir empties the directory open at fd and closes fd.
-func (r *remover) dir(fd int, rel string) {
+func (r *unlinker) dir(fd int, rel string) {
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
 	names, err := f.Readdirnames(-1)

@@ -75,7 +75,7 @@ func newSource(eng Engine, it bottle.Item, stateDir string) (*source, error) {
 		}
 	}
 	if m, ok, _ := statedir.ReadMeta(stateDir); ok {
-		s.image = m.Spec.Image
+		s.image = m.Image()
 	}
 	return s, nil
 }

@@ -15,21 +15,8 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
-)
-
-// Compose labels, as docker compose v2 (and v1) write them.
-const (
-	LabelProject    = "com.docker.compose.project"
-	LabelService    = "com.docker.compose.service"
-	LabelNetwork    = "com.docker.compose.network"
-	LabelVolume     = "com.docker.compose.volume"
-	LabelOneoff     = "com.docker.compose.oneoff"
-	LabelNumber     = "com.docker.compose.container-number"
-	LabelConfigHash = "com.docker.compose.config-hash"
-	LabelWorkingDir = "com.docker.compose.project.working_dir"
-	LabelConfigFile = "com.docker.compose.project.config_files"
-	LabelVersion    = "com.docker.compose.version"
 )
 
 // Backend is the docker backend.
@@ -44,12 +31,6 @@ var _ backend.Sharing = (*Backend)(nil)
 
 // Name returns "docker".
 func (b *Backend) Name() string { return bottle.Docker }
-
-// World is one listing of the engine: three requests, however much it holds.
-type World = engine.World
-
-// List lists containers, networks and volumes concurrently.
-func List(ctx context.Context, api engine.Lister) (World, error) { return engine.ListAll(ctx, api) }
 
 // Inventory lists the engine and sorts what it holds into bottles (compose
 // projects) and strays.
@@ -68,7 +49,7 @@ func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backe
 	if w, err = OwnVolumes(ctx, b.API, w, b.Prefix); err != nil {
 		return backend.Inventory{}, err
 	}
-	return Sort(w, b.Prefix), nil
+	return Classify(w, b.Prefix), nil
 }
 
 // anonymousName reports whether a volume is named as the engine names the
@@ -82,10 +63,10 @@ func anonymousName(name string) bool { return fullID.MatchString(name) }
 // copy of Containers holding those containers' inspected mounts.
 func OwnVolumes(ctx context.Context, api interface {
 	InspectContainer(ctx context.Context, idOrName string) (engine.Container, error)
-}, w World, prefix string) (World, error) {
+}, w engine.World, prefix string) (engine.World, error) {
 	var idx []int
 	for i, c := range w.Containers {
-		if !InProject(c.Labels, prefix) && !bottle.HasPrefix(c.Name, prefix) {
+		if !compose.InProject(c.Labels, prefix) && !bottle.HasPrefix(c.Name, prefix) {
 			continue
 		}
 		if slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Type == "volume" && anonymousName(m.Name) }) {
@@ -109,7 +90,7 @@ func OwnVolumes(ctx context.Context, api interface {
 	})
 	for _, err := range errs {
 		if err != nil {
-			return World{}, err
+			return engine.World{}, err
 		}
 	}
 	w.Containers = cs
@@ -133,12 +114,6 @@ func (p *project) saw(t time.Time) {
 	}
 }
 
-// InProject reports whether a resource with these labels belongs to a
-// compose project of ours (the docker backend's, whatever its name).
-func InProject(labels map[string]string, prefix string) bool {
-	return bottle.HasPrefix(labels[LabelProject], prefix)
-}
-
 // attached reports whether container c is attached to network n (running
 // or not; a container that never ran knows the network by name only).
 func attached(c engine.Container, n engine.Network) bool {
@@ -155,7 +130,7 @@ func mounts(c engine.Container, volume string) bool {
 	return slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Type == "volume" && m.Name == volume })
 }
 
-// Sort turns a listing into the docker backend's inventory. Containers and
+// Classify turns a listing into the docker backend's inventory. Containers and
 // networks named like a smolmachines bundle (<prefix>sidecars-<slug>,
 // <prefix>bundle-<slug>) that are not in a compose project of ours are left
 // to that backend (package smolvm takes exactly those), so every resource
@@ -167,7 +142,7 @@ func mounts(c engine.Container, volume string) bool {
 // engine gives no creation time are left out of the item and named in
 // LeftAlone. A container's anonymous volumes (unprefixed, named by the
 // engine) are listed with it, as members of its item.
-func Sort(w World, prefix string) backend.Inventory {
+func Classify(w engine.World, prefix string) backend.Inventory {
 	var inv backend.Inventory
 	projects := map[string]*project{}
 	get := func(name string) *project {
@@ -184,7 +159,7 @@ func Sort(w World, prefix string) backend.Inventory {
 	// bundleKind: containers and networks, the kinds a smolmachines
 	// bundle is made of (it makes no volumes).
 	stray := func(name string, labels map[string]string, bundleKind bool) bool {
-		if _, labelled := labels[LabelProject]; labelled || !bottle.HasPrefix(name, prefix) {
+		if _, labelled := labels[compose.LabelProject]; labelled || !bottle.HasPrefix(name, prefix) {
 			return false
 		}
 		_, bundle := bottle.BundleSlug(name, prefix)
@@ -199,16 +174,16 @@ func Sort(w World, prefix string) backend.Inventory {
 	for _, v := range w.Volumes {
 		volumes[v.Name] = v
 	}
-	// remover maps the ID of every container a plan item removes to that
+	// removal maps the ID of every container a plan item removes to that
 	// item: "p:<project>" or "c:<container name>".
-	remover := map[string]string{}
+	removal := map[string]string{}
 	var strayContainers []engine.Container
 	var strayItems []int // index in inv.Items of each stray container item
 	var members []engine.Container
 	for _, c := range w.Containers {
-		if proj := c.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
+		if proj := c.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
-			bc := bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[LabelService], State: c.State}
+			bc := bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[compose.LabelService], State: c.State}
 			p.containers = append(p.containers, bc)
 			p.saw(c.Created)
 			if !bottle.HasPrefix(c.Name, prefix) {
@@ -216,13 +191,13 @@ func Sort(w World, prefix string) backend.Inventory {
 				continue
 			}
 			p.item.Containers = append(p.item.Containers, bc)
-			remover[c.ID] = "p:" + proj
+			removal[c.ID] = "p:" + proj
 			members = append(members, c)
 		} else if stray(c.Name, c.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
 				Slug: bottle.Slug(c.Name, prefix), State: c.State, Created: timePtr(c.Created)})
 			claim(c.Name)
-			remover[c.ID] = "c:" + c.Name
+			removal[c.ID] = "c:" + c.Name
 			strayContainers = append(strayContainers, c)
 			strayItems = append(strayItems, len(inv.Items)-1)
 		}
@@ -231,7 +206,7 @@ func Sort(w World, prefix string) backend.Inventory {
 	// `by` does not remove, or "".
 	outsider := func(by string, used func(engine.Container) bool) string {
 		for _, c := range w.Containers {
-			if used(c) && remover[c.ID] != by {
+			if used(c) && removal[c.ID] != by {
 				return c.Name
 			}
 		}
@@ -271,7 +246,7 @@ func Sort(w World, prefix string) backend.Inventory {
 	}
 
 	for _, n := range w.Networks {
-		if proj := n.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
+		if proj := n.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
 			bn := bottle.Network{Name: n.Name, ID: n.ID}
 			p.networks = append(p.networks, bn)
@@ -290,7 +265,7 @@ func Sort(w World, prefix string) backend.Inventory {
 		}
 	}
 	for _, v := range w.Volumes {
-		if proj := v.Labels[LabelProject]; bottle.HasPrefix(proj, prefix) {
+		if proj := v.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
 			p.volumes = append(p.volumes, bottle.Volume{Name: v.Name, ID: v.Name})
 			p.saw(v.Created)
@@ -314,7 +289,7 @@ func Sort(w World, prefix string) backend.Inventory {
 		}
 	}
 	for _, c := range members {
-		p := projects[c.Labels[LabelProject]]
+		p := projects[c.Labels[compose.LabelProject]]
 		p.item.Volumes = append(p.item.Volumes, anonymous(c, "p:"+p.name)...)
 	}
 	for i, c := range strayContainers {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -23,7 +24,7 @@ func at(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
 func labels(project, key, value string) map[string]string {
 	m := map[string]string{}
 	if project != "" {
-		m[LabelProject] = project
+		m[compose.LabelProject] = project
 	}
 	if key != "" {
 		m[key] = value
@@ -32,11 +33,11 @@ func labels(project, key, value string) map[string]string {
 }
 
 func ctr(name, project, service, state string, created time.Time) engine.Container {
-	return engine.Container{ID: "id-" + name, Name: name, Labels: labels(project, LabelService, service), State: state, Created: created}
+	return engine.Container{ID: "id-" + name, Name: name, Labels: labels(project, compose.LabelService, service), State: state, Created: created}
 }
 
-func TestSort(t *testing.T) {
-	w := World{
+func TestClassify(t *testing.T) {
+	w := engine.World{
 		Containers: []engine.Container{
 			// running: every container runs (paused counts as alive)
 			ctr(P+"run-aaaa1-agent-1", P+"run-aaaa1", "agent", "running", at(5)),
@@ -59,9 +60,9 @@ func TestSort(t *testing.T) {
 		},
 		Networks: []engine.Network{
 			// the ghost: only networks and a volume; created is the earliest resource
-			{ID: "n1", Name: P + "ghost-ffff6_default", Labels: labels(P+"ghost-ffff6", LabelNetwork, "default"), Created: at(-10)},
-			{ID: "n2", Name: P + "ghost-ffff6_egress", Labels: labels(P+"ghost-ffff6", LabelNetwork, "egress"), Created: at(-12)},
-			{ID: "n3", Name: P + "run-aaaa1_default", Labels: labels(P+"run-aaaa1", LabelNetwork, "default"), Created: at(-1)},
+			{ID: "n1", Name: P + "ghost-ffff6_default", Labels: labels(P+"ghost-ffff6", compose.LabelNetwork, "default"), Created: at(-10)},
+			{ID: "n2", Name: P + "ghost-ffff6_egress", Labels: labels(P+"ghost-ffff6", compose.LabelNetwork, "egress"), Created: at(-12)},
+			{ID: "n3", Name: P + "run-aaaa1_default", Labels: labels(P+"run-aaaa1", compose.LabelNetwork, "default"), Created: at(-1)},
 			{ID: "n4", Name: P + "stray-net", Created: at(1)},
 			{ID: "n5", Name: "bridge"},
 			{ID: "n6", Name: "my-" + P + "net"},
@@ -69,13 +70,13 @@ func TestSort(t *testing.T) {
 			{ID: "n8", Name: "claude-bottle", Created: at(1)},
 		},
 		Volumes: []engine.Volume{
-			{Name: P + "ghost-ffff6_home", Labels: labels(P+"ghost-ffff6", LabelVolume, "home"), Created: at(-11)},
+			{Name: P + "ghost-ffff6_home", Labels: labels(P+"ghost-ffff6", compose.LabelVolume, "home"), Created: at(-11)},
 			{Name: P + "stray-vol", Created: at(1)},
 			{Name: "claude-bottlexvol"},
 			{Name: "0123456789abcdef"},
 		},
 	}
-	inv := Sort(w, P)
+	inv := Classify(w, P)
 
 	var got []string
 	for _, b := range inv.Bottles {
@@ -226,7 +227,7 @@ func (f *fakeLister) Volumes(context.Context) ([]engine.Volume, error) {
 func TestListErrors(t *testing.T) {
 	boom := errors.New("boom")
 	f := &fakeLister{err: boom}
-	if _, err := List(context.Background(), f); !errors.Is(err, boom) {
+	if _, err := engine.ListAll(context.Background(), f); !errors.Is(err, boom) {
 		t.Fatalf("err %v", err)
 	}
 	if n := f.calls.Load(); n != 3 {

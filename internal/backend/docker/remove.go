@@ -11,6 +11,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/retry"
 )
@@ -38,8 +39,8 @@ func DefaultRetry() Retry {
 	}
 }
 
-// retries is the remover's Retry: its backend's, or DefaultRetry.
-func (r *remover) retries() Retry {
+// retries is the removal's Retry: its backend's, or DefaultRetry.
+func (r *removal) retries() Retry {
 	if r.retry != nil {
 		return *r.retry
 	}
@@ -160,7 +161,7 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 	if why := b.Check(item); why != "" {
 		return bottle.Result{Status: bottle.Invalid, Reason: why}
 	}
-	r := &remover{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}, retry: b.Retry}
+	r := &removal{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}, retry: b.Retry}
 	for _, c := range item.Containers {
 		r.mine[c.ID] = true
 	}
@@ -181,7 +182,7 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 
 // withVolumes removes a lone container, then the anonymous volumes the item
 // lists for it.
-func (r *remover) withVolumes(ctx context.Context, item bottle.Item) bottle.Result {
+func (r *removal) withVolumes(ctx context.Context, item bottle.Item) bottle.Result {
 	rr, c := r.inspectContainer(ctx, bottle.Container{Name: item.Name, ID: item.ID}, "")
 	if rr.Status == "" {
 		rr = r.removeContainer(ctx, rr)
@@ -203,7 +204,7 @@ func (r *remover) withVolumes(ctx context.Context, item bottle.Item) bottle.Resu
 // once that container is gone: only if the container's inspection (before it
 // was removed) showed the volume as one the engine made for it. A container
 // that was gone already shows nothing, so its volume stays.
-func (r *remover) anonymous(ctx context.Context, v bottle.Volume, kept string, inspected map[string]engine.Container) bottle.ResourceResult {
+func (r *removal) anonymous(ctx context.Context, v bottle.Volume, kept string, inspected map[string]engine.Container) bottle.ResourceResult {
 	rr := bottle.ResourceResult{Kind: bottle.KindVolume, Name: v.Name, ID: v.Name}
 	if kept != "" {
 		rr.Status, rr.Reason = bottle.Skipped, "container "+kept+" was not removed"
@@ -221,7 +222,7 @@ func single(rr bottle.ResourceResult) bottle.Result {
 	return bottle.Result{Status: rr.Status, Reason: rr.Reason, Error: rr.Error}
 }
 
-type remover struct {
+type removal struct {
 	api        engine.API
 	opt        backend.RemoveOptions
 	notRunning bool
@@ -245,7 +246,7 @@ func (i interrupted) Error() string { return i.err.Error() }
 // call runs one engine call in a concurrency slot, retrying transient
 // errors with backoff a bounded number of times; each try takes a slot of
 // its own, so a run that is stopping starts no new try.
-func (r *remover) call(ctx context.Context, f func() error) error {
+func (r *removal) call(ctx context.Context, f func() error) error {
 	return retry.Do(ctx, r.retries().Transient, engine.IsTransient, func() error {
 		if r.opt.Acquire == nil {
 			return f()
@@ -281,7 +282,7 @@ func asInterrupted(err error, in *interrupted) bool {
 	return ok
 }
 
-func (r *remover) done(rr bottle.ResourceResult, remove func() error) bottle.ResourceResult {
+func (r *removal) done(rr bottle.ResourceResult, remove func() error) bottle.ResourceResult {
 	if r.opt.DryRun {
 		rr.Status = bottle.WouldRemove
 		return rr
@@ -306,8 +307,8 @@ func changed(kind string, gotID, gotName string, labels map[string]string, want 
 		return fmt.Sprintf("changed since plan: %s %s now has id %s", kind, want.Name, short(gotID))
 	case gotName != want.Name:
 		return fmt.Sprintf("changed since plan: %s %s is now named %s", kind, short(want.ID), gotName)
-	case project != "" && labels[LabelProject] != project:
-		return fmt.Sprintf("not labelled as part of compose project %s (%s=%q); never removed", project, LabelProject, labels[LabelProject])
+	case project != "" && labels[compose.LabelProject] != project:
+		return fmt.Sprintf("not labelled as part of compose project %s (%s=%q); never removed", project, compose.LabelProject, labels[compose.LabelProject])
 	}
 	return ""
 }
@@ -315,12 +316,12 @@ func changed(kind string, gotID, gotName string, labels map[string]string, want 
 // changed is the package's changed, and for a lone item also refuses a
 // member of a compose project (labelled): only that project's item removes
 // it.
-func (r *remover) changed(kind string, gotID, gotName string, labels map[string]string, want bottle.Network, project string) string {
+func (r *removal) changed(kind string, gotID, gotName string, labels map[string]string, want bottle.Network, project string) string {
 	if why := changed(kind, gotID, gotName, labels, want, project); why != "" {
 		return why
 	}
-	if p, ok := labels[LabelProject]; ok && r.lone {
-		return fmt.Sprintf("%s %s is in compose project %s (%s=%q): only that project's item removes it", kind, want.Name, p, LabelProject, p)
+	if p, ok := labels[compose.LabelProject]; ok && r.lone {
+		return fmt.Sprintf("%s %s is in compose project %s (%s=%q): only that project's item removes it", kind, want.Name, p, compose.LabelProject, p)
 	}
 	return ""
 }
@@ -353,7 +354,7 @@ func byName(rr bottle.ResourceResult, kind string, find func() (string, error)) 
 
 // inspectContainer looks the planned container up and says whether it may
 // be removed: a nil error and rr.Status "" mean yes.
-func (r *remover) inspectContainer(ctx context.Context, want bottle.Container, project string) (bottle.ResourceResult, engine.Container) {
+func (r *removal) inspectContainer(ctx context.Context, want bottle.Container, project string) (bottle.ResourceResult, engine.Container) {
 	rr := bottle.ResourceResult{Kind: bottle.KindContainer, Name: want.Name, ID: want.ID}
 	var c engine.Container
 	err := r.call(ctx, func() (err error) { c, err = r.api.InspectContainer(ctx, want.ID); return err })
@@ -382,7 +383,7 @@ func (r *remover) inspectContainer(ctx context.Context, want bottle.Container, p
 
 // removeContainer force-removes a container and none of its volumes (an
 // anonymous one is removed by name, when the item lists it).
-func (r *remover) removeContainer(ctx context.Context, rr bottle.ResourceResult) bottle.ResourceResult {
+func (r *removal) removeContainer(ctx context.Context, rr bottle.ResourceResult) bottle.ResourceResult {
 	return r.done(rr, func() error {
 		return r.call(ctx, func() error { return r.api.RemoveContainerOnly(ctx, rr.ID) })
 	})
@@ -391,7 +392,7 @@ func (r *remover) removeContainer(ctx context.Context, rr bottle.ResourceResult)
 // user names a container that still uses a network or volume, or "": any
 // container, running or stopped, in the plan or not, except (under
 // --dry-run, where nothing went) those this item or the plan removes.
-func (r *remover) user(ctx context.Context, kind string, used func(engine.Container) bool, names ...string) (string, error) {
+func (r *removal) user(ctx context.Context, kind string, used func(engine.Container) bool, names ...string) (string, error) {
 	var cs []engine.Container
 	err := r.call(ctx, func() (err error) { cs, err = r.api.ContainersUsing(ctx, kind, names...); return err })
 	if err != nil {
@@ -409,7 +410,7 @@ func (r *remover) user(ctx context.Context, kind string, used func(engine.Contai
 	return "", nil
 }
 
-func (r *remover) container(ctx context.Context, want bottle.Container, project string) bottle.ResourceResult {
+func (r *removal) container(ctx context.Context, want bottle.Container, project string) bottle.ResourceResult {
 	rr, _ := r.inspectContainer(ctx, want, project)
 	if rr.Status != "" {
 		return rr
@@ -417,7 +418,7 @@ func (r *remover) container(ctx context.Context, want bottle.Container, project 
 	return r.removeContainer(ctx, rr)
 }
 
-func (r *remover) network(ctx context.Context, want bottle.Network, project string) bottle.ResourceResult {
+func (r *removal) network(ctx context.Context, want bottle.Network, project string) bottle.ResourceResult {
 	rr := bottle.ResourceResult{Kind: bottle.KindNetwork, Name: want.Name, ID: want.ID}
 	var n engine.Network
 	err := r.call(ctx, func() (err error) { n, err = r.api.InspectNetwork(ctx, want.ID); return err })
@@ -455,7 +456,7 @@ func (r *remover) network(ctx context.Context, want bottle.Network, project stri
 	})
 }
 
-func (r *remover) volume(ctx context.Context, want bottle.Volume, project string) bottle.ResourceResult {
+func (r *removal) volume(ctx context.Context, want bottle.Volume, project string) bottle.ResourceResult {
 	rr := bottle.ResourceResult{Kind: bottle.KindVolume, Name: want.Name, ID: want.Name}
 	var v engine.Volume
 	err := r.call(ctx, func() (err error) { v, err = r.api.InspectVolume(ctx, want.Name); return err })
@@ -499,7 +500,7 @@ func (r *remover) volume(ctx context.Context, want bottle.Volume, project string
 // project), then the containers are force-removed concurrently, then its
 // networks and volumes concurrently. If a container stays, so do the
 // networks and volumes.
-func (r *remover) project(ctx context.Context, item bottle.Item) bottle.Result {
+func (r *removal) project(ctx context.Context, item bottle.Item) bottle.Result {
 	name := item.Name
 	cs := make([]bottle.ResourceResult, len(item.Containers))
 	got := make([]engine.Container, len(item.Containers))

@@ -34,9 +34,21 @@ func CheckSingle(item bottle.Item) string {
 // networks cannot change their labels, so an unchanged ID is the resource
 // the plan saw. Call CheckSingle first.
 func RemoveSingle(ctx context.Context, api engine.API, item bottle.Item, opt backend.RemoveOptions) bottle.Result {
-	r := &remover{api: api, opt: opt, notRunning: item.NotRunning, mine: map[string]bool{item.ID: true}}
+	r := &removal{api: api, opt: opt, notRunning: item.NotRunning, mine: map[string]bool{item.ID: true}}
 	if item.Kind == bottle.KindNetwork {
 		return single(r.network(ctx, bottle.Network{Name: item.Name, ID: item.ID}, ""))
 	}
 	return single(r.container(ctx, bottle.Container{Name: item.Name, ID: item.ID}, ""))
+}
+
+// Lone is CheckSingle and RemoveSingle on one engine: what the
+// smolmachines backend removes its bundle containers and networks with.
+type Lone struct{ API engine.API }
+
+// Check is CheckSingle.
+func (l Lone) Check(item bottle.Item) string { return CheckSingle(item) }
+
+// Remove is RemoveSingle on l.API.
+func (l Lone) Remove(ctx context.Context, item bottle.Item, opt backend.RemoveOptions) bottle.Result {
+	return RemoveSingle(ctx, l.API, item, opt)
 }

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -61,11 +61,11 @@ func (b *Backend) removeBundlePart(ctx context.Context, it bottle.Item, opt back
 		n, err = b.API.InspectNetwork(ctx, it.ID)
 		labels = n.Labels
 	}
-	if err == nil && docker.InProject(labels, b.Prefix) {
-		return skipped(fmt.Sprintf("%s %s is in compose project %s: the docker backend's, not a smolmachines bundle part", it.Kind, it.Name, labels[docker.LabelProject]))
+	if err == nil && compose.InProject(labels, b.Prefix) {
+		return skipped(fmt.Sprintf("%s %s is in compose project %s: the docker backend's, not a smolmachines bundle part", it.Kind, it.Name, labels[compose.LabelProject]))
 	}
 	// Any error (not found included) is the docker removal's to answer.
-	return docker.RemoveSingle(ctx, b.API, it, opt)
+	return b.Lone.Remove(ctx, it, opt)
 }
 
 // Check says why an item is not one this backend will act on, or "": the
@@ -90,7 +90,7 @@ func (b *Backend) Check(it bottle.Item) string {
 	if why := b.bundleName(it.Name); why != "" {
 		return why
 	}
-	return docker.CheckSingle(it)
+	return b.Lone.Check(it)
 }
 
 func invalid(why string) bottle.Result { return bottle.Result{Status: bottle.Invalid, Reason: why} }

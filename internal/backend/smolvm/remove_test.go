@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
@@ -152,7 +153,7 @@ func TestRemoveContainer(t *testing.T) {
 		},
 		removeContainer: func(id string) error { removed += id + " "; return nil },
 	}
-	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p}
+	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p, Lone: docker.Lone{API: eng}}
 
 	if r := b.Remove(ctx, bundleContainer(idC1), backend.RemoveOptions{DryRun: true}); r.Status != bottle.WouldRemove || removed != "" {
 		t.Errorf("dry run: %+v, removed %q", r, removed)
@@ -206,7 +207,7 @@ func TestRemoveNetwork(t *testing.T) {
 			return nil
 		},
 	}
-	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p}
+	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p, Lone: docker.Lone{API: eng}}
 	it := bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: p + "bundle-s-1", ID: idN1}
 	if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Removed || attempts != 3 {
 		t.Errorf("remove: %+v after %d attempts", r, attempts)

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -35,6 +35,18 @@ type Backend struct {
 	CLIErr error
 	API    engine.API
 	Prefix string
+	// Lone checks and removes the bundle containers and networks by the
+	// docker backend's rules for a lone one (package all gives it
+	// docker.Lone).
+	Lone Lone
+}
+
+// Lone checks and removes a lone container or network item.
+type Lone interface {
+	// Check says why the item is not acceptable, or "".
+	Check(bottle.Item) string
+	// Remove removes the item; call Check first.
+	Remove(context.Context, bottle.Item, backend.RemoveOptions) bottle.Result
 }
 
 var (
@@ -42,10 +54,11 @@ var (
 	_ backend.Remover = (*Backend)(nil)
 )
 
-// New resolves smolvm from getenv and returns the backend for prefix.
-func New(getenv func(string) string, api engine.API, prefix string) *Backend {
+// New resolves smolvm from getenv and returns the backend for prefix; lone
+// removes the bundle containers and networks.
+func New(getenv func(string) string, api engine.API, prefix string, lone Lone) *Backend {
 	c, err := Find(getenv)
-	return &Backend{CLI: c, CLIErr: err, API: api, Prefix: prefix}
+	return &Backend{CLI: c, CLIErr: err, API: api, Prefix: prefix, Lone: lone}
 }
 
 // Name returns "smolmachines".
@@ -72,7 +85,7 @@ func (b *Backend) Inventory(ctx context.Context) (backend.Inventory, error) {
 // listings, which the docker backend of the same survey shares.
 func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backend.Inventory, error) {
 	var ms []Machine
-	var w docker.World
+	var w engine.World
 	var mErr, wErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { ms, mErr = b.machines(ctx) })
@@ -84,7 +97,7 @@ func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backe
 	if wErr != nil {
 		return backend.Inventory{}, fmt.Errorf("bundle containers and networks: %w", wErr)
 	}
-	return Sort(ms, w, b.Prefix), nil
+	return Classify(ms, w, b.Prefix), nil
 }
 
 type group struct {
@@ -99,17 +112,17 @@ type group struct {
 // "<prefix>bundle-<slug>" and not in one of our compose projects (those are
 // the docker backend's).
 func Bundle(name string, labels map[string]string, prefix string) (string, bool) {
-	if docker.InProject(labels, prefix) {
+	if compose.InProject(labels, prefix) {
 		return "", false
 	}
 	return bottle.BundleSlug(name, prefix)
 }
 
-// Sort turns machines and an engine listing into the backend's inventory:
+// Classify turns machines and an engine listing into the backend's inventory:
 // one bottle per slug, and one plan item per machine, bundle container and
 // bundle network. Machines and resources not named with the prefix are
 // left out.
-func Sort(ms []Machine, w docker.World, prefix string) backend.Inventory {
+func Classify(ms []Machine, w engine.World, prefix string) backend.Inventory {
 	groups := map[string]*group{}
 	get := func(slug string) *group {
 		g := groups[slug]

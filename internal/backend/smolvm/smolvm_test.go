@@ -11,6 +11,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
 )
@@ -116,43 +117,43 @@ const p = "bt-test-"
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func world() docker.World {
-	compose := map[string]string{docker.LabelProject: p + "dock-1"}
-	return docker.World{
+func world() engine.World {
+	ours := map[string]string{compose.LabelProject: p + "dock-1"}
+	return engine.World{
 		Containers: []engine.Container{
 			{ID: "c1", Name: p + "sidecars-smol-1", State: "running", Created: t0.Add(time.Minute)},
 			{ID: "c2", Name: p + "sidecars-ghost-2", State: "exited", Created: t0},
-			{ID: "c3", Name: p + "dock-1-agent-1", Labels: compose, State: "running"},
+			{ID: "c3", Name: p + "dock-1-agent-1", Labels: ours, State: "running"},
 			// named like a bundle but in one of our compose projects: docker's
-			{ID: "c4", Name: p + "sidecars-dock-1", Labels: compose, State: "running"},
+			{ID: "c4", Name: p + "sidecars-dock-1", Labels: ours, State: "running"},
 			{ID: "c5", Name: p + "stray-5", State: "created"},
 			{ID: "c6", Name: "x" + p + "sidecars-no-6", State: "running"},
 			// a foreign compose project's container with a bundle name: ours
-			{ID: "c7", Name: p + "sidecars-foreign-7", Labels: map[string]string{docker.LabelProject: "other"}, State: "running"},
+			{ID: "c7", Name: p + "sidecars-foreign-7", Labels: map[string]string{compose.LabelProject: "other"}, State: "running"},
 		},
 		Networks: []engine.Network{
 			{ID: "n1", Name: p + "bundle-smol-1", Created: t0.Add(2 * time.Minute)},
 			{ID: "n2", Name: p + "bundle-ghost-2", Created: t0.Add(time.Second)},
-			{ID: "n3", Name: p + "dock-1_default", Labels: compose},
+			{ID: "n3", Name: p + "dock-1_default", Labels: ours},
 			{ID: "n4", Name: p + "bundle-"},
 			{ID: "n5", Name: p + "stray-net"},
 		},
 		Volumes: []engine.Volume{
-			{Name: p + "dock-1_home", Labels: compose, Created: t0},
+			{Name: p + "dock-1_home", Labels: ours, Created: t0},
 			// bundles make no volumes: a bundle-named volume is a docker stray
 			{Name: p + "bundle-vol-8", Created: t0},
 		},
 	}
 }
 
-func TestSort(t *testing.T) {
+func TestClassify(t *testing.T) {
 	ms := []Machine{
 		{Name: p + "vm-only-3", State: "stopped", Created: t0.Add(-time.Hour)},
 		{Name: p + "smol-1", State: "running", Created: t0.Add(-time.Minute)},
 		{Name: "other-vm", State: "running"},
 		{Name: p[:len(p)-1], State: "running"},
 	}
-	inv := Sort(ms, world(), p)
+	inv := Classify(ms, world(), p)
 
 	var got []string
 	for _, b := range inv.Bottles {
@@ -202,7 +203,7 @@ func TestSort(t *testing.T) {
 func TestEveryResourceOnce(t *testing.T) {
 	w := world()
 	count := map[string]int{}
-	for _, inv := range []backend.Inventory{docker.Sort(w, p), Sort(nil, w, p)} {
+	for _, inv := range []backend.Inventory{docker.Classify(w, p), Classify(nil, w, p)} {
 		for _, it := range inv.Items {
 			if it.Kind == bottle.KindComposeProject {
 				for _, c := range it.Containers {
@@ -242,7 +243,7 @@ func wantOnce(t *testing.T, count map[string]int, key, name string) {
 	}
 }
 
-func listing(w docker.World) *fakeEngine {
+func listing(w engine.World) *fakeEngine {
 	return &fakeEngine{
 		containers: func() ([]engine.Container, error) { return w.Containers, nil },
 		networks:   func() ([]engine.Network, error) { return w.Networks, nil },
@@ -280,7 +281,7 @@ func TestInventoryAvailability(t *testing.T) {
 	}
 
 	// $BOTTLE_SMOLVM naming nothing: unknown too.
-	b = New(func(k string) string { return map[string]string{EnvBinary: "/nonexistent/smolvm"}[k] }, eng, p)
+	b = New(func(k string) string { return map[string]string{EnvBinary: "/nonexistent/smolvm"}[k] }, eng, p, docker.Lone{API: eng})
 	if _, err := b.Inventory(ctx); err == nil || !strings.Contains(err.Error(), EnvBinary) {
 		t.Errorf("bad $BOTTLE_SMOLVM: err = %v", err)
 	}

@@ -12,15 +12,13 @@ import (
 	"io"
 	"strings"
 
-	"github.com/claude-bottle/bottle/internal/backends"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/statedir"
-	"github.com/claude-bottle/bottle/internal/tool/plantool"
-	"github.com/claude-bottle/bottle/internal/tool/reaptool"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
@@ -39,8 +37,8 @@ const Prompt = "remove all of the above? [y/N] "
 type options struct {
 	cli.Common
 	cli.Scope
-	plantool.Selection
-	reaptool.Reaping
+	cleanup.Selection
+	cleanup.Reaping
 	Yes bool `long:"yes" short:"y" description:"remove without asking (cron, CI)"`
 	cli.Output
 }
@@ -80,7 +78,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir); err != nil {
 		return err
 	}
-	set, err := backends.Open(t.Env.Getenv, o.Prefix)
+	set, err := t.Env.OpenBackends(o.Prefix)
 	if err != nil {
 		return err
 	}
@@ -129,7 +127,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 			return err
 		}
 	}
-	return reaptool.Reap(ctx, t, []io.Reader{&buf}, o.Scope, o.Reaping, p)
+	return cleanup.Reap(ctx, t, []io.Reader{&buf}, o.Scope, o.Reaping, p)
 }
 
 // ask prompts on stderr and reads one answer from stdin: only y or yes

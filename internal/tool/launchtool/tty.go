@@ -18,7 +18,7 @@ type fder interface{ Fd() uintptr }
 // terminal puts the launcher's terminal in raw mode (keys go to the agent
 // as typed, Ctrl-C included), keeps the agent's terminal size in step with
 // it (SIGWINCH), and returns what restores it.
-func terminal(ctx context.Context, env cli.Env, eng engine.Launcher, b *launch.Bottle) func() {
+func terminal(ctx context.Context, env cli.Env, eng engine.Launcher, b *launch.Launched) func() {
 	in, ok := env.Stdin.(fder)
 	if !ok {
 		return func() {}

@@ -9,7 +9,6 @@ import (
 	"sort"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/backends"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/plan"
@@ -49,7 +48,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
-	set, err := backends.Open(t.Env.Getenv, o.Prefix)
+	set, err := t.Env.OpenBackends(o.Prefix)
 	if err != nil {
 		return err
 	}

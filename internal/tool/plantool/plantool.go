@@ -4,14 +4,10 @@ package plantool
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
-	"time"
 
-	"github.com/claude-bottle/bottle/internal/backends"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
-	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
@@ -28,42 +24,10 @@ One JSON object per item when stdout is not a terminal (or with
 --json); grouped by backend for a person at a terminal. Pipe it into
 bottle-reap to remove exactly that.`
 
-// Selection are the flags that choose what a plan holds; bottle-cleanup
-// takes the same ones.
-type Selection struct {
-	OlderThan  cli.Duration `long:"older-than" unquote:"false" value-name:"DURATION" description:"only what was created (state dirs: modified) more than DURATION ago: 90m, 36h, 7d, 2w"`
-	NotRunning bool         `long:"not-running" description:"leave out projects, containers and machines that have something running"`
-	Kinds      []string     `long:"kind" unquote:"false" value-name:"KIND" description:"only items of KIND (repeatable): compose-project, container, network, volume, machine, state-dir"`
-	Names      []string     `long:"name" unquote:"false" value-name:"NAME" description:"only the bottle NAME (repeatable): its name (prefix + slug) or its slug; a named bottle is taken even when it was launched with --detach and runs"`
-	// IncludeDetached takes running bottles launched with --detach too.
-	IncludeDetached bool `long:"include-detached" description:"also take bottles launched with --detach that are still running (left out otherwise)"`
-}
-
-// Options checks the selection and returns the plan options.
-func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error) {
-	for _, k := range s.Kinds {
-		if !slices.Contains(bottle.Kinds, k) {
-			return plan.Options{}, exitcode.Usagef("unknown --kind %q: use one of %s", k, strings.Join(bottle.Kinds, ", "))
-		}
-	}
-	var names []string
-	for _, n := range s.Names {
-		slug := plan.NameSlug(n, scope.Prefix)
-		if !bottle.ValidSlug(slug) {
-			return plan.Options{}, exitcode.Usagef("bad --name %q: give a bottle's name (%s<slug>) or its slug, as bottle-ls prints them", n, scope.Prefix)
-		}
-		if !slices.Contains(names, slug) {
-			names = append(names, slug)
-		}
-	}
-	return plan.Options{StateRoot: scope.StateDir, Prefix: scope.Prefix, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning,
-		Kinds: s.Kinds, Names: names, IncludeDetached: s.IncludeDetached, Now: now}, nil
-}
-
 type options struct {
 	cli.Common
 	cli.Scope
-	Selection
+	cleanup.Selection
 	cli.Output
 }
 
@@ -92,7 +56,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir); err != nil {
 		return err
 	}
-	set, err := backends.Open(t.Env.Getenv, o.Prefix)
+	set, err := t.Env.OpenBackends(o.Prefix)
 	if err != nil {
 		return err
 	}
