@@ -91,11 +91,13 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	var specFromStdin bool
 	var err error
 	if o.Resume != "" {
-		saved, spec, specFromStdin, err = resumeSpec(t.Env, o)
-		if err != nil {
+		if saved, err = launch.OpenSaved(o.StateDir, o.Prefix, o.Resume); err != nil {
 			return err
 		}
 		defer saved.Release() // a no-op once the bottle has its lock
+		if o.Agent != "" && o.Agent != saved.Meta.Agent {
+			return exitcode.Usagef("--agent %s: the bottle of %s is agent %s, and a resume keeps its agent", o.Agent, saved.Meta.Slug, saved.Meta.Agent)
+		}
 	} else if spec, specFromStdin, err = readSpec(t.Env, o); err != nil {
 		return err
 	}
@@ -107,6 +109,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	defer eng.Close()
 	if saved != nil {
 		if err := checkGone(ctx, t, saved); err != nil {
+			return err
+		}
+		if spec, specFromStdin, err = resumeSpec(t.Env, o, saved); err != nil {
 			return err
 		}
 	}
@@ -282,26 +287,23 @@ func guard(ctx context.Context, t *cli.Tool, dir string) error {
 	return nil
 }
 
-// resumeSpec opens the state dir of --resume (locked) and makes the spec
-// of its bottle: bottle.json's, or --spec's when given; the agent is always
-// the bottle's. bottle.json keeps env names only: their values come again
-// from the environment, and a name the environment does not set (or sets
-// empty) refuses the resume — the agent never starts with the placeholder.
-func resumeSpec(env cli.Env, o options) (*launch.Saved, launch.Spec, bool, error) {
-	saved, err := launch.OpenSaved(o.StateDir, o.Prefix, o.Resume)
-	if err != nil {
-		return nil, launch.Spec{}, false, err
-	}
+// resumeSpec makes the spec of a resumed bottle: bottle.json's, or
+// --spec's when given; the agent is always the bottle's. bottle.json keeps
+// env names only: their values come again from the environment, and a name
+// the environment does not set (or sets empty) refuses the resume — the
+// agent never starts with the placeholder.
+func resumeSpec(env cli.Env, o options, saved *launch.Saved) (launch.Spec, bool, error) {
 	m := saved.Meta
-	spec, fromStdin, err := func() (launch.Spec, bool, error) {
-		if o.Agent != "" && o.Agent != m.Agent {
-			return launch.Spec{}, false, exitcode.Usagef("--agent %s: the bottle of %s is agent %s, and a resume keeps its agent", o.Agent, m.Slug, m.Agent)
+	o.Agent = m.Agent
+	var spec launch.Spec
+	fromStdin := false
+	var err error
+	if o.Spec != "" {
+		if spec, fromStdin, err = readSpec(env, o); err != nil {
+			return spec, false, err
 		}
-		o.Agent = m.Agent
-		if o.Spec != "" {
-			return readSpec(env, o)
-		}
-		spec := m.Spec
+	} else {
+		spec = m.Spec
 		var missing []string
 		if len(spec.Env) > 0 {
 			vals := make(map[string]string, len(spec.Env))
@@ -317,20 +319,16 @@ func resumeSpec(env cli.Env, o options) (*launch.Saved, launch.Spec, bool, error
 			return spec, false, exitcode.Usagef("--resume %s: bottle.json keeps env names, not their values: set %s in the environment (or pass --spec FILE with the values)", m.Slug, strings.Join(missing, ", "))
 		}
 		// bottle.json's paths are absolute already.
-		return spec, false, applyFlags(&spec, o, saved.Dir)
-	}()
-	if err == nil {
-		for k, v := range spec.Env {
-			if v == launch.RedactedValue {
-				err = exitcode.Usagef("--resume %s: env %s is %s, the placeholder bottle.json keeps instead of a value: give its real value", m.Slug, k, launch.RedactedValue)
-			}
+		if err := applyFlags(&spec, o, saved.Dir); err != nil {
+			return spec, false, err
 		}
 	}
-	if err != nil {
-		saved.Release()
-		return nil, spec, false, err
+	for k, v := range spec.Env {
+		if v == launch.RedactedValue {
+			return spec, false, exitcode.Usagef("--resume %s: env %s is %s, the placeholder bottle.json keeps instead of a value: give its real value", m.Slug, k, launch.RedactedValue)
+		}
 	}
-	return saved, spec, fromStdin, nil
+	return spec, fromStdin, nil
 }
 
 // checkGone refuses to resume a bottle that still exists on any backend
