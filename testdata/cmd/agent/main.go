@@ -20,10 +20,6 @@
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
-//	transcript  prints each file under $BOTTLE_TRANSCRIPT_DIR as
-//	       "<path> <uid:gid> <mode>" and its lines, then the arguments of
-//	       its container's main process (pid 1) and the value of
-//	       $RESUME_ENV's variable; exits 0
 package main
 
 import (
@@ -66,8 +62,6 @@ func main() {
 		fmt.Println("agent: stopped")
 	case "cat":
 		io.Copy(os.Stdout, os.Stdin)
-	case "transcript":
-		showTranscript()
 	case "check":
 		if !check() {
 			os.Exit(1)
@@ -112,35 +106,6 @@ func transcript(mode string) {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "agent: transcript:", err)
-	}
-}
-
-func showTranscript() {
-	dir := os.Getenv("BOTTLE_TRANSCRIPT_DIR")
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			fmt.Println("error", err)
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		fmt.Printf("%s %d:%d %04o\n", p, st.Uid, st.Gid, fi.Mode().Perm())
-		if d.Type().IsRegular() {
-			b, _ := os.ReadFile(p)
-			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				fmt.Println("  " + l)
-			}
-		}
-		return nil
-	})
-	if b, err := os.ReadFile("/proc/1/cmdline"); err == nil {
-		fmt.Printf("pid 1: %s\n", strings.Join(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), " "))
-	}
-	if k := os.Getenv("RESUME_ENV"); k != "" {
-		fmt.Printf("env %s=%s\n", k, os.Getenv(k))
 	}
 }
 
