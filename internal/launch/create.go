@@ -31,7 +31,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		redacted[k] = v
 	}
 	agent = Service{
-		Image: s.Image, ContainerName: p.ContainerName(ServiceAgent), Command: s.Command, Environment: redacted,
+		Image: s.Image, ContainerName: p.ContainerName(ServiceAgent), Command: b.command(), Environment: redacted,
 		Networks: map[string]*Aliases{NetInternal: {Aliases: []string{ServiceAgent}}}, Volumes: []string{VolHome + ":" + AgentHome},
 		DependsOn: map[string]DependsOn{ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
 		Labels: composeGuard(p.Name),
@@ -170,7 +170,7 @@ func (b *Launched) create(ctx context.Context) error {
 	})
 	run(func() error {
 		spec := engine.ContainerSpec{
-			Image: s.Image, Cmd: s.Command, Env: Env(agentEnv), Network: p.NetworkName(NetInternal), Aliases: []string{ServiceAgent},
+			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(NetInternal), Aliases: []string{ServiceAgent},
 			Labels: p.ContainerLabels(ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(VolHome): AgentHome},
 			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
 		}
@@ -198,6 +198,14 @@ func (b *Launched) create(ctx context.Context) error {
 		}
 		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
 			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
+		}
+		if b.restore != "" {
+			if failed() {
+				return nil
+			}
+			if err := b.restoreTranscript(ctx, id, user); err != nil {
+				return &StepError{"restoring the transcript into the agent's home", err}
+			}
 		}
 		if b.opt.Attach {
 			// The attachment outlives this function's timeout.

@@ -54,5 +54,5 @@ func (b *Launched) snapshot(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer rc.Close()
-	return Extract(rc, filepath.Join(b.Project.StateDir, "transcript"))
+	return Extract(rc, filepath.Join(b.Project.StateDir, TranscriptDir))
 }

@@ -52,6 +52,14 @@ type Launched struct {
 	// A bottle resumed from its state dir: when and how it ended.
 	ended    *time.Time
 	exitCode *int
+
+	// A bottle started again from its state dir (bottle-launch --resume):
+	// restore is the saved transcript tree to copy into the new home
+	// ("" when there is none; the command then gets no continue args),
+	// kept holds the state dir's files as they were, put back when the
+	// start fails.
+	restore string
+	kept    map[string][]byte
 }
 
 // StepError says which step of a launch failed.
@@ -87,10 +95,16 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*L
 	if err := b.makeStateDir(); err != nil {
 		return nil, err
 	}
+	return b.start(ctx)
+}
+
+// start starts the bottle whose state dir is made and locked.
+func (b *Bottle) start(ctx context.Context) (*Bottle, error) {
+	opt := b.opt
 	if opt.Guardian != nil {
 		if err := b.startGuardian(opt.Guardian); err != nil {
 			b.lock.Release()
-			os.RemoveAll(b.Project.StateDir)
+			b.dropStateDir()
 			return nil, &StepError{"starting the guardian", err}
 		}
 	}
@@ -115,12 +129,27 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*L
 			// ties it to its bottle.
 			return nil, &UndoError{Err: err, Undo: uerr}
 		}
-		if rerr := os.RemoveAll(b.Project.StateDir); rerr != nil {
-			return nil, &UndoError{Err: err, Undo: fmt.Errorf("removing the state dir: %w", rerr)}
+		if rerr := b.dropStateDir(); rerr != nil {
+			return nil, &UndoError{Err: err, Undo: rerr}
 		}
 		return nil, err
 	}
 	return b, nil
+}
+
+// dropStateDir undoes the state dir of a failed start: a new one is
+// removed, a resumed one gets its files back as they were.
+func (b *Bottle) dropStateDir() error {
+	if b.kept == nil {
+		if err := os.RemoveAll(b.Project.StateDir); err != nil {
+			return fmt.Errorf("removing the state dir: %w", err)
+		}
+		return nil
+	}
+	if err := b.putBack(); err != nil {
+		return fmt.Errorf("putting back the state dir's files: %w", err)
+	}
+	return nil
 }
 
 // Info is the bottle as bottle-ls shows it.

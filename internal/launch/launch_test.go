@@ -55,6 +55,15 @@ type fake struct {
 	sidecar func(n int) (engine.Status, int)
 	probes  int
 	aliases map[string][]string // container or network name -> aliases given
+	// specs and copies record the containers asked for and the archives
+	// copied in (by container ID), in order.
+	specs  []engine.ContainerSpec
+	copies []copied
+}
+
+type copied struct {
+	id   string
+	data []byte
 }
 
 type res struct {
@@ -150,6 +159,9 @@ func (f *fake) CreateVolume(_ context.Context, name string, l map[string]string)
 }
 func (f *fake) CreateContainer(_ context.Context, s engine.ContainerSpec) (string, error) {
 	f.alias(s.Name+"@"+s.Network, s.Aliases)
+	f.mu.Lock()
+	f.specs = append(f.specs, s)
+	f.mu.Unlock()
 	return f.do("container", s.Name, s.Labels)
 }
 func (f *fake) Connect(_ context.Context, n, c string, aliases []string) error {
@@ -194,7 +206,10 @@ func (f *fake) ImageID(_ context.Context, ref string) (string, error) {
 	return "sha256:" + ref, nil
 }
 func (f *fake) CopyTo(_ context.Context, id, _ string, r io.Reader) error {
-	_, _ = io.Copy(io.Discard, r)
+	data, _ := io.ReadAll(r)
+	f.mu.Lock()
+	f.copies = append(f.copies, copied{id, data})
+	f.mu.Unlock()
 	_, err := f.do("copy", id, nil)
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +22,9 @@ import (
 
 // Defaults.
 const (
+	// ClaudeContinue is Claude Code's flag to continue the most recent
+	// conversation of its working directory.
+	ClaudeContinue      = "--continue"
 	DefaultSidecarImage = "ghcr.io/luckypipewrench/pipelock:latest"
 	DefaultSidecarPort  = 8888
 	// MaxSpecBytes bounds a spec read from a file or stdin.
@@ -44,9 +48,15 @@ var DefaultPassthrough = []string{"api.anthropic.com"}
 // Spec is what a bottle is made of. Paths are host paths, relative to the
 // spec file's directory (the working directory for a spec on stdin).
 type Spec struct {
-	Agent     string            `json:"agent"`
-	Image     string            `json:"image"`
-	Command   []string          `json:"command,omitempty"`
+	Agent   string   `json:"agent"`
+	Image   string   `json:"image"`
+	Command []string `json:"command,omitempty"`
+	// Continue is what a resume (bottle-launch --resume) appends to the
+	// command so the agent continues its conversation. Absent: Defaults
+	// sets ["--continue"] (Claude Code's flag) when the command's first
+	// word is claude, else []. It is kept as set (never omitted) in
+	// bottle.json, so [] stays "append nothing".
+	Continue  []string          `json:"continue"`
 	Env       map[string]string `json:"env,omitempty"`
 	Workspace string            `json:"workspace,omitempty"`
 	Prompt    string            `json:"prompt,omitempty"`
@@ -125,7 +135,7 @@ func Decode(r io.Reader, source string) (Spec, error) {
 		case errors.As(err, &te):
 			return Spec{}, bad("spec %s: field %q must be %s, not %s", source, te.Field, typeName(te.Type.String()), te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks})",
+			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, continue, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks})",
 				source, strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return Spec{}, bad("spec %s: %v", source, err)
@@ -163,8 +173,15 @@ func (s *Spec) Resolve(dir string) {
 	}
 }
 
-// Defaults fills in the sidecar's image and port.
+// Defaults fills in the sidecar's image and port, and what a resume
+// appends to the command.
 func (s *Spec) Defaults() {
+	if s.Continue == nil {
+		s.Continue = []string{}
+		if len(s.Command) > 0 && path.Base(s.Command[0]) == "claude" {
+			s.Continue = []string{ClaudeContinue}
+		}
+	}
 	if s.Sidecar.Image == "" {
 		s.Sidecar.Image = DefaultSidecarImage
 	}
@@ -231,6 +248,9 @@ func (s *Spec) Check(flagged map[string]string) error {
 	}
 	if len(s.AllowList()) == 0 {
 		return fail("allow", "sidecar.allow is empty: the agent could reach nothing, and pipelock refuses to start in strict mode without an allowed host; name at least one host, or leave allow out for the default (%s)", strings.Join(DefaultAllow, ", "))
+	}
+	if len(s.Continue) > 0 && len(s.Command) == 0 {
+		return bad("continue needs command: a resume appends continue to the spec's command, and there is none (the image's CMD is not known here)")
 	}
 	for k := range s.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
@@ -312,16 +332,20 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// RedactedValue replaces every env value in bottle.json.
+const RedactedValue = "(redacted)"
+
 // Redacted is the spec as bottle.json keeps it: env values are replaced,
 // so no secret lands in the state dir.
 func (s Spec) Redacted() Spec {
 	if len(s.Env) > 0 {
 		env := make(map[string]string, len(s.Env))
 		for k := range s.Env {
-			env[k] = "(redacted)"
+			env[k] = RedactedValue
 		}
 		s.Env = env
 	}
 	s.Command = slices.Clone(s.Command)
+	s.Continue = slices.Clone(s.Continue)
 	return s
 }

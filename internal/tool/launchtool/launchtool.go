@@ -9,10 +9,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backends"
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -34,7 +39,14 @@ transcript is saved into the state dir and everything else is removed. A
 crashed agent leaves a .preserve marker. A foreground launcher that is
 killed (SIGKILL) is covered by its guardian, a process of its own that
 then ends the bottle the same way. --detach prints the bottle as one JSON
-line (bottle-ls's shape) and leaves it running.`
+line (bottle-ls's shape) and leaves it running.
+
+--resume SLUG starts the bottle of that slug again from its state dir: same
+slug and state dir, the spec from its bottle.json (env values taken again
+from the environment: bottle.json keeps their names only) unless --spec or
+the flags say otherwise, the saved transcript restored into the new home's
+~/.claude/projects, and the spec's "continue" args (for a claude command:
+--continue) appended to the command so the agent continues.`
 
 type options struct {
 	cli.Common
@@ -44,6 +56,7 @@ type options struct {
 	Image  string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
 	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
+	Resume string   `long:"resume" unquote:"false" value-name:"SLUG" description:"start the bottle of this slug again from its state dir (transcript restored, the agent continues)"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
@@ -73,8 +86,19 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if o.Guardian != "" {
 		return guard(ctx, t, o.Guardian)
 	}
-	spec, specFromStdin, err := readSpec(t.Env, o)
-	if err != nil {
+	var saved *launch.Saved
+	var spec launch.Spec
+	var specFromStdin bool
+	var err error
+	if o.Resume != "" {
+		if saved, err = launch.OpenSaved(o.StateDir, o.Prefix, o.Resume); err != nil {
+			return err
+		}
+		defer saved.Release() // a no-op once the bottle has its lock
+		if o.Agent != "" && o.Agent != saved.Meta.Agent {
+			return exitcode.Usagef("--agent %s: the bottle of %s is agent %s, and a resume keeps its agent", o.Agent, saved.Meta.Slug, saved.Meta.Agent)
+		}
+	} else if spec, specFromStdin, err = readSpec(t.Env, o); err != nil {
 		return err
 	}
 
@@ -83,6 +107,14 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return err
 	}
 	defer eng.Close()
+	if saved != nil {
+		if err := checkGone(ctx, t, saved); err != nil {
+			return err
+		}
+		if spec, specFromStdin, err = resumeSpec(t.Env, o, saved); err != nil {
+			return err
+		}
+	}
 
 	foreground := !o.Detach
 	opt := launch.Options{
@@ -98,7 +130,12 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		}
 		opt.Guardian = &launch.GuardianCmd{Path: exe, Args: []string{"bottle-launch", "--guardian"}}
 	}
-	b, err := launch.Start(ctx, eng, spec, opt)
+	var b *launch.Bottle
+	if saved != nil {
+		b, err = saved.Start(ctx, eng, spec, opt)
+	} else {
+		b, err = launch.Start(ctx, eng, spec, opt)
+	}
 	if err != nil {
 		var ue *launch.UndoError
 		switch {
@@ -193,6 +230,12 @@ func readSpec(env cli.Env, o options) (launch.Spec, bool, error) {
 	case o.Agent == "" || o.Image == "":
 		return spec, false, exitcode.Usagef("no spec: pass --spec FILE, pipe the spec on stdin, or give at least --agent and --image")
 	}
+	return spec, fromStdin, applyFlags(&spec, o, dir)
+}
+
+// applyFlags applies the flags to spec, resolves its paths against dir,
+// fills in the defaults and checks it.
+func applyFlags(spec *launch.Spec, o options, dir string) error {
 	flagged := map[string]string{}
 	if o.Agent != "" {
 		spec.Agent, flagged["agent"] = o.Agent, "--agent"
@@ -206,9 +249,9 @@ func readSpec(env cli.Env, o options) (launch.Spec, bool, error) {
 	spec.Resolve(dir)
 	spec.Defaults()
 	if err := spec.Check(flagged); err != nil {
-		return spec, false, badInput(err)
+		return badInput(err)
 	}
-	return spec, fromStdin, nil
+	return nil
 }
 
 func badInput(err error) error {
@@ -240,6 +283,77 @@ func guard(ctx context.Context, t *cli.Tool, dir string) error {
 	if err != nil {
 		launch.WriteGuardianLog(dir, time.Now(), err)
 		return exitcode.Silent{Code: exitcode.Failure}
+	}
+	return nil
+}
+
+// resumeSpec makes the spec of a resumed bottle: bottle.json's, or
+// --spec's when given; the agent is always the bottle's. bottle.json keeps
+// env names only: their values come again from the environment, and a name
+// the environment does not set (or sets empty) refuses the resume — the
+// agent never starts with the placeholder.
+func resumeSpec(env cli.Env, o options, saved *launch.Saved) (launch.Spec, bool, error) {
+	m := saved.Meta
+	o.Agent = m.Agent
+	var spec launch.Spec
+	fromStdin := false
+	var err error
+	if o.Spec != "" {
+		if spec, fromStdin, err = readSpec(env, o); err != nil {
+			return spec, false, err
+		}
+	} else {
+		spec = m.Spec
+		var missing []string
+		if len(spec.Env) > 0 {
+			vals := make(map[string]string, len(spec.Env))
+			for k := range spec.Env {
+				if vals[k] = env.Getenv(k); vals[k] == "" {
+					missing = append(missing, k)
+				}
+			}
+			spec.Env = vals
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			return spec, false, exitcode.Usagef("--resume %s: bottle.json keeps env names, not their values: set %s in the environment (or pass --spec FILE with the values)", m.Slug, strings.Join(missing, ", "))
+		}
+		// bottle.json's paths are absolute already.
+		if err := applyFlags(&spec, o, saved.Dir); err != nil {
+			return spec, false, err
+		}
+	}
+	for k, v := range spec.Env {
+		if v == launch.RedactedValue {
+			return spec, false, exitcode.Usagef("--resume %s: env %s is %s, the placeholder bottle.json keeps instead of a value: give its real value", m.Slug, k, launch.RedactedValue)
+		}
+	}
+	return spec, fromStdin, nil
+}
+
+// checkGone refuses to resume a bottle that still exists on any backend
+// (or that the backends could not tell about), or whose bottle.json names
+// another engine while it has not ended there.
+func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
+	m := saved.Meta
+	set, err := backends.Open(t.Env.Getenv, m.Prefix)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	if why := statedir.OtherEngine(statedir.Meta{Engine: m.Engine}, set.Engines()); why != "" && m.Ended == nil {
+		return exitcode.Usagef("--resume %s: %s; set DOCKER_HOST to that engine to resume it there", m.Slug, why)
+	}
+	s := backend.Ask(ctx, set.Backends)
+	if !s.Complete() {
+		return fmt.Errorf("--resume %s: cannot tell whether its bottle still exists: %w", m.Slug, s.Err())
+	}
+	for name, inv := range s.ByBackend {
+		live := slices.Contains(inv.Claimed, m.Slug) || slices.ContainsFunc(inv.Bottles, func(b bottle.Bottle) bool { return b.Slug == m.Slug })
+		if live {
+			return exitcode.Usagef("--resume %s: a bottle of this slug still exists on the %s backend: end it first, keeping its state dir (touch %s; bottle-cleanup --name %s)",
+				m.Slug, name, filepath.Join(saved.Dir, statedir.PreserveFile), m.Slug)
+		}
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
-// Command agent stands in for an AI agent in tests. Every mode first writes
-// a transcript line into $BOTTLE_TRANSCRIPT_DIR. Modes (the first argument):
+// Command agent stands in for an AI agent in tests. Every mode first appends
+// a transcript line to project/session.jsonl under $BOTTLE_TRANSCRIPT_DIR
+// (a resumed bottle's restored transcript is kept). Modes (the first
+// argument):
 //
 //	check  reads the prompt, skills, git config, credential and CA it was
 //	       given, tries a direct connection out (must fail) and requests
@@ -95,7 +97,14 @@ func transcript(mode string) {
 		return
 	}
 	line := fmt.Sprintf("{\"role\":\"agent\",\"mode\":%q}\n", mode)
-	if err := os.WriteFile(filepath.Join(dir, "project", "session.jsonl"), []byte(line), 0o644); err != nil {
+	f, err := os.OpenFile(filepath.Join(dir, "project", "session.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err == nil {
+		_, err = f.WriteString(line)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "agent: transcript:", err)
 	}
 }
