@@ -25,7 +25,7 @@ run: build
 # scripts/engine-lock.sh says first who holds it, if anyone.
 test:
 	@scripts/engine.sh || { [ "$$CI" = true ] && exit 1; echo "make test: no Docker engine; engine tests will skip" >&2; }
-	@scripts/test-images.sh || [ "$$CI" != true ]
+	@scripts/engine-lock.sh run scripts/test-images.sh || [ "$$CI" != true ]
 	@scripts/engine-lock.sh note
 	$(GO) vet ./...
 	$(GO) test -count=1 $(RACE) -timeout 40m ./...

@@ -123,12 +123,17 @@ func Ready() error {
 		if readyErr = Ping(); readyErr != nil {
 			return
 		}
-		if readyErr = BuildImages(); readyErr != nil {
+		// The images are built under the lock: another checkout's suite
+		// builds the same image names from its own sources, and must not
+		// replace them while this one runs.
+		if release, readyErr = LockMachine(waitNote()); readyErr != nil {
 			return
 		}
-		if release, readyErr = LockMachine(waitNote()); readyErr == nil {
-			up.Store(true)
+		if readyErr = BuildImages(); readyErr != nil {
+			release()
+			return
 		}
+		up.Store(true)
 	})
 	return readyErr
 }

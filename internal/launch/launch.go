@@ -99,7 +99,7 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*L
 }
 
 // start starts the bottle whose state dir is made and locked.
-func (b *Bottle) start(ctx context.Context) (*Bottle, error) {
+func (b *Launched) start(ctx context.Context) (*Launched, error) {
 	opt := b.opt
 	if opt.Guardian != nil {
 		if err := b.startGuardian(opt.Guardian); err != nil {
@@ -139,7 +139,7 @@ func (b *Bottle) start(ctx context.Context) (*Bottle, error) {
 
 // dropStateDir undoes the state dir of a failed start: a new one is
 // removed, a resumed one gets its files back as they were.
-func (b *Bottle) dropStateDir() error {
+func (b *Launched) dropStateDir() error {
 	if b.kept == nil {
 		if err := os.RemoveAll(b.Project.StateDir); err != nil {
 			return fmt.Errorf("removing the state dir: %w", err)

@@ -30,7 +30,9 @@ const TranscriptDir = "transcript"
 // (bottle-launch --resume): checked, locked, its bottle.json read.
 type Saved struct {
 	Dir  string
-	Meta Meta
+	Meta statedir.Meta
+	// Spec is the spec bottle.json recorded (env values redacted).
+	Spec Spec
 	// Transcript: the dir holds a transcript snapshot with at least one
 	// file in it.
 	Transcript bool
@@ -105,6 +107,9 @@ func (sv *Saved) read(prefix, slug string, refuse func(string, ...any) error) er
 	if err := json.Unmarshal(sv.kept[statedir.MetaFile], &sv.Meta); err != nil {
 		return exitcode.BadInputf("--resume %s: %s: %v", slug, statedir.MetaFile, err)
 	}
+	if err := json.Unmarshal(sv.Meta.Spec, &sv.Spec); len(sv.Meta.Spec) > 0 && err != nil {
+		return exitcode.BadInputf("--resume %s: %s: its spec: %v", slug, statedir.MetaFile, err)
+	}
 	m := sv.Meta
 	switch {
 	case m.Slug != slug || m.Backend != bottle.Docker || !ValidAgent(m.Agent) || m.Name == "":
@@ -165,7 +170,7 @@ func (sv *Saved) Release() {
 // dir's lock passes to the bottle. A failed start removes what it made
 // (as Start does), keeps the dir, and puts bottle.json and compose.json
 // back as they were; a .preserve stays as it is.
-func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*Bottle, error) {
+func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*Launched, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -175,7 +180,7 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 		sv.Release()
 		return nil, exitcode.Usagef("--resume %s: the spec's agent %q is not the bottle's %q", m.Slug, spec.Agent, m.Agent)
 	}
-	b := &Bottle{
+	b := &Launched{
 		eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC(),
 		Project: Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: sv.Dir, Version: opt.Version},
 		lock:    sv.lock, kept: sv.kept,
@@ -193,7 +198,7 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 }
 
 // putBack writes the state dir's files as they were before the resume.
-func (b *Bottle) putBack() error {
+func (b *Launched) putBack() error {
 	var errs []error
 	for name, data := range b.kept {
 		if err := writeFileAtomic(filepath.Join(b.Project.StateDir, name), data, 0o600); err != nil {
@@ -205,7 +210,7 @@ func (b *Bottle) putBack() error {
 
 // command is the agent's command: the spec's, with its continue args when
 // a transcript is restored (continuing nothing would fail Claude Code).
-func (b *Bottle) command() []string {
+func (b *Launched) command() []string {
 	if b.restore == "" || len(b.spec.Continue) == 0 {
 		return b.spec.Command
 	}
@@ -215,7 +220,7 @@ func (b *Bottle) command() []string {
 // restoreTranscript copies the saved transcript tree into the agent's
 // AgentTranscript, every entry owned by u. It streams: a transcript may be
 // large.
-func (b *Bottle) restoreTranscript(ctx context.Context, id string, u User) error {
+func (b *Launched) restoreTranscript(ctx context.Context, id string, u User) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {

@@ -103,7 +103,7 @@ func TestResumeRestoresTranscriptAndContinues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sv.Transcript || sv.Meta.Slug != slug || sv.Meta.Spec.Env["KEY"] != RedactedValue {
+		if !sv.Transcript || sv.Meta.Slug != slug || sv.Spec.Env["KEY"] != RedactedValue {
 			t.Fatalf("round %d: OpenSaved = %+v", round, sv)
 		}
 		if !statedir.Locked(dir) {
@@ -111,7 +111,7 @@ func TestResumeRestoresTranscriptAndContinues(t *testing.T) {
 		}
 		f.user = "1234:1234"
 		f.specs, f.copies = nil, nil
-		rs := sv.Meta.Spec
+		rs := sv.Spec
 		rs.Env = map[string]string{"KEY": "secret again"}
 		b, err := sv.Start(context.Background(), f, rs, opt)
 		if err != nil {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/backends"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
@@ -130,7 +129,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		}
 		opt.Guardian = &launch.GuardianCmd{Path: exe, Args: []string{"bottle-launch", "--guardian"}}
 	}
-	var b *launch.Bottle
+	var b *launch.Launched
 	if saved != nil {
 		b, err = saved.Start(ctx, eng, spec, opt)
 	} else {
@@ -303,7 +302,7 @@ func resumeSpec(env cli.Env, o options, saved *launch.Saved) (launch.Spec, bool,
 			return spec, false, err
 		}
 	} else {
-		spec = m.Spec
+		spec = saved.Spec
 		var missing []string
 		if len(spec.Env) > 0 {
 			vals := make(map[string]string, len(spec.Env))
@@ -336,7 +335,7 @@ func resumeSpec(env cli.Env, o options, saved *launch.Saved) (launch.Spec, bool,
 // another engine while it has not ended there.
 func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 	m := saved.Meta
-	set, err := backends.Open(t.Env.Getenv, m.Prefix)
+	set, err := t.Env.OpenBackends(m.Prefix)
 	if err != nil {
 		return err
 	}
