@@ -80,6 +80,25 @@ func BundleSlug(name, prefix string) (string, bool) {
 	return "", false
 }
 
+// ValidAgent reports whether name can be an agent's name: 1 to 40 of
+// [a-z0-9_-], starting with a letter or digit, so that it makes valid
+// container, network and compose project names. A slug bottle-launch (and
+// the original tool) makes is such a name, "-" and 5 of [a-z0-9].
+func ValidAgent(name string) bool {
+	if name == "" || len(name) > 40 {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ValidSlug reports whether s can be a slug: the agent's name and suffix, made
 // of the characters a container name allows, and never a path component that
 // leaves a directory.

@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
 )
 
 // Defaults.
@@ -292,22 +294,8 @@ func (s *Spec) Check(flagged map[string]string) error {
 	return nil
 }
 
-// ValidAgent reports whether name can be an agent's name: it must make
-// valid container, network and compose project names.
-func ValidAgent(name string) bool {
-	if name == "" || len(name) > 40 {
-		return false
-	}
-	for i, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-		case (r == '-' || r == '_') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// ValidAgent reports whether name can be an agent's name (bottle.ValidAgent).
+func ValidAgent(name string) bool { return bottle.ValidAgent(name) }
 
 func validHost(h string) bool {
 	h = strings.TrimPrefix(h, "*.")

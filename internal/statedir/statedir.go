@@ -234,19 +234,11 @@ func SlugShape(name string) bool {
 		return false
 	}
 	agent, suffix := name[:i], name[i+1:]
-	if len(suffix) != 5 || agent == "" || len(agent) > 40 {
+	if len(suffix) != 5 || !bottle.ValidAgent(agent) {
 		return false
 	}
 	for _, r := range suffix {
 		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	for i, r := range agent {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-		case (r == '-' || r == '_') && i > 0:
-		default:
 			return false
 		}
 	}
