@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -962,5 +963,43 @@ func TestTranscriptSavedFirst(t *testing.T) {
 	e2.run(context.Background())
 	if len(saved) != 0 {
 		t.Errorf("--dry-run saved %v", saved)
+	}
+}
+
+// The streaming reaper does not know the whole plan: a project waiting to
+// learn whether its state dir goes in the same run is told once the reader
+// has read all it can — here a full window, long before the dir's line.
+// It must not wait for that line (the window would never drain): it saves
+// the transcript, and every line is answered.
+func TestTranscriptDecidedAtAFullWindow(t *testing.T) {
+	e := newEnv(t)
+	proj := e.w.bottle("far-aaaa1", "exited")
+	e.statedir("far-aaaa1", false)
+	os.WriteFile(filepath.Join(e.root, "far-aaaa1", statedir.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
+	var saved atomic.Bool
+	e.opt.SaveTranscript = func(context.Context, bottle.Item, string) (bool, error) {
+		saved.Store(true)
+		return true, nil
+	}
+	e.opt.Window = 2
+	e.add(proj)
+	for range 5 {
+		e.add(`not a plan line`)
+	}
+	e.add(e.statedir("far-aaaa1", false))
+	done := make(chan struct{})
+	var res []bottle.Result
+	go func() { res, _ = e.run(context.Background()); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run never ended: the project waited for a line beyond the window")
+	}
+	if len(res) != 7 {
+		t.Fatalf("%d results for 7 lines", len(res))
+	}
+	status(t, res[0], bottle.Removed, "")
+	if !saved.Load() {
+		t.Error("the transcript was not saved although the reader could not yet know its dir goes too")
 	}
 }
