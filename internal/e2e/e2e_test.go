@@ -97,6 +97,9 @@ func setup(e *testscript.Env) error {
 	if realPipelock() {
 		e.Setenv("SIDECAR", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
 	}
+	// $REPO: the repository, for scripts that read its files (the
+	// completion scripts, scripts/*.sh).
+	e.Setenv("REPO", repoRoot)
 	e.Setenv(smolvmfake.EnvState, filepath.Join(e.WorkDir, "smolvm-machines.json"))
 	for _, k := range passEnv {
 		if v := os.Getenv(k); v != "" {

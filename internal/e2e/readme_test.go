@@ -11,6 +11,9 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// repoRoot is the repository the scripts run in.
+var repoRoot, _ = filepath.Abs(filepath.Join("..", ".."))
+
 // readmePath is the README whose examples testdata/script/readme_*.txtar
 // run, so the README cannot drift from what the tools do.
 var readmePath, _ = filepath.Abs(filepath.Join("..", "..", "README.md"))

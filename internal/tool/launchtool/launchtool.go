@@ -47,6 +47,13 @@ the flags say otherwise, the saved transcript restored into the new home's
 ~/.claude/projects, and the spec's "continue" args (for a claude command:
 --continue) appended to the command so the agent continues.`
 
+// Manual is bottle-launch's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-launch", Summary: "start a bottle: an AI agent in a container whose only way out is an egress proxy", Usage: usage, Options: &options{},
+		Env: [][2]string{{"BOTTLE_SIDECAR_IMAGE", "the sidecar image when neither --sidecar-image nor the spec names one (default " + launch.DefaultSidecarImage + ")"}},
+	}
+}
+
 type options struct {
 	cli.Common
 	cli.Scope

@@ -23,6 +23,11 @@ With --state, lists the state dirs instead: each with what it holds
 (preserved, resumable, transcript, Dockerfile), its size and age, and the
 bottle that owns it, if any.`
 
+// Manual is bottle-ls's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-ls", Summary: "list the bottles that exist, in every backend (or their state dirs)", Usage: usage, Options: &options{}}
+}
+
 type options struct {
 	cli.Common
 	cli.Scope

@@ -23,6 +23,11 @@ skipped, failed, invalid or (with --dry-run) would-remove. A summary goes to
 stderr. Exit 0 when nothing failed and no line was invalid, 1 otherwise,
 130 when interrupted.`
 
+// Manual is bottle-reap's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-reap", Summary: "remove exactly the items of a plan, re-checking each as it acts", Usage: usage, Options: &options{}}
+}
+
 type options struct {
 	cli.Common
 	cli.Scope
