@@ -163,6 +163,10 @@ type Bottle struct {
 	StateDir   *string     `json:"state_dir"`
 	// Launcher is true while a bottle-launch process holds the state dir's lock.
 	Launcher bool `json:"launcher,omitempty"`
+	// Detached is true when its bottle.json says it was launched with
+	// --detach and has not ended: no launcher ends it, and plans leave it
+	// out unless asked.
+	Detached bool `json:"detached,omitempty"`
 }
 
 // Item is one thing a cleanup plan would remove. Which fields are set

@@ -111,7 +111,7 @@ func (b *Launched) create(ctx context.Context) error {
 		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(bottle.VolHome, ConfigHash(p.volumeDef(bottle.VolHome))))
 		b.noteCreate(err)
 		if err != nil {
-			return &StepError{"creating volume " + name, err}
+			return &StepError{"creating the home volume", err}
 		}
 		b.mu.Lock()
 		b.volumes = append(b.volumes, bottle.Volume{Name: name, ID: name})
@@ -272,7 +272,7 @@ func (b *Launched) createNetwork(ctx context.Context, key string) error {
 		if engine.IsAddressPoolExhausted(err) {
 			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
 		}
-		return &StepError{"creating network " + name, err}
+		return &StepError{"creating the " + key + " network", err}
 	}
 	b.mu.Lock()
 	b.networks = append(b.networks, bottle.Network{Name: name, ID: id})
@@ -282,8 +282,15 @@ func (b *Launched) createNetwork(ctx context.Context, key string) error {
 
 func (b *Launched) createContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
 	spec.Name = b.Project.ContainerName(service)
-	// compose labels a container with its image's ID
-	imageID, err := b.eng.ImageID(ctx, spec.Image)
+	// compose labels a container with its image's ID (checkImages found
+	// it; an image removed since is not found by the create either)
+	b.mu.Lock()
+	imageID, ok := b.images[spec.Image]
+	b.mu.Unlock()
+	var err error
+	if !ok {
+		imageID, err = b.eng.ImageID(ctx, spec.Image)
+	}
 	if err == nil {
 		spec.Labels[LabelImage] = imageID
 	}

@@ -212,7 +212,8 @@ func (s *Spec) AllowList() []string {
 }
 
 // Check refuses a spec the launcher cannot use, before anything is made.
-// flagged names the fields that came from flags (agent, image, allow).
+// flagged names the fields that came from flags (agent, image, allow,
+// sidecar-image).
 func (s *Spec) Check(flagged map[string]string) error {
 	fail := func(field, format string, args ...any) error {
 		return &SpecError{Flag: flagged[field], Msg: fmt.Sprintf(format, args...)}
@@ -227,7 +228,7 @@ func (s *Spec) Check(flagged map[string]string) error {
 	case strings.ContainsAny(s.Image, " \t\n"):
 		return fail("image", "bad image %q: an image reference has no spaces", s.Image)
 	case strings.ContainsAny(s.Sidecar.Image, " \t\n"):
-		return bad("bad sidecar image %q: an image reference has no spaces", s.Sidecar.Image)
+		return fail("sidecar-image", "bad sidecar image %q: an image reference has no spaces", s.Sidecar.Image)
 	case s.Sidecar.Port < 1 || s.Sidecar.Port > 65535:
 		return bad("bad sidecar port %d: use 1-65535", s.Sidecar.Port)
 	}
