@@ -280,9 +280,12 @@ const (
 
 // Result is what a reaper did with one item.
 type Result struct {
-	Status    string `json:"status"`
-	Reason    string `json:"reason,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// File and Line are where the item was read: the plan file, as named
+	// (absent for stdin alone), and the line's number in it.
+	File      string `json:"file,omitempty"`
 	Line      int    `json:"line,omitempty"`
 	ElapsedMS int64  `json:"elapsed_ms"`
 	// Resources details a compose project's members, one entry each.
