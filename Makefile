@@ -7,7 +7,7 @@ RACE    ?= -race
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -s -w -X github.com/claude-bottle/bottle/internal/cli.Version=$(VERSION)
 
-.PHONY: all build run test unit bench fuzz clean
+.PHONY: all build run test unit darwin bench fuzz clean
 
 all: build
 
@@ -31,6 +31,7 @@ test:
 	@scripts/engine-lock.sh run scripts/test-images.sh || [ "$$CI" != true ]
 	@scripts/engine-lock.sh note
 	$(GO) vet ./...
+	@$(MAKE) --no-print-directory darwin
 	$(GO) test -count=1 $(RACE) -timeout 40m ./...
 
 # Unit tests only: -short skips every engine test and script. DOCKER_HOST
@@ -38,6 +39,14 @@ test:
 # instead of skipping, so this target proves it needs no engine.
 unit:
 	CI=true DOCKER_HOST=unix:///nonexistent/bottle-make-unit.sock $(GO) test -count=1 -short ./...
+
+# A Mac is home for the smolmachines backend: vet for darwin/arm64 and compile
+# every package's tests for it (linked, not run), so `make unit` builds there.
+darwin:
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+		echo "GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $$d/ ./..." && \
+		GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o "$$d/" ./... >/dev/null
 
 bench: build
 	@scripts/engine.sh
