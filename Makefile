@@ -14,7 +14,7 @@ TOOLS   := bottle-ls bottle-plan-cleanup bottle-reap bottle-cleanup bottle-launc
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build run test unit bench fuzz clean man install uninstall
+.PHONY: all build run test unit darwin bench fuzz clean man install uninstall
 
 all: build
 
@@ -53,13 +53,17 @@ run: build
 
 # Unit, testscript and real-engine tests, all under the race detector.
 # scripts/engine.sh starts dockerd when none answers; under CI=true a missing
-# engine fails the run. The engine tests take a machine-wide lock:
+# engine fails the run. scripts/test-deps.sh installs with apt-get what the
+# tests' own engines and transports need (openssh-server, podman) when
+# missing. The engine tests take a machine-wide lock:
 # scripts/engine-lock.sh says first who holds it, if anyone.
 test:
+	@scripts/test-deps.sh || { [ "$$CI" = true ] && exit 1; echo "make test: test-deps.sh failed; the ssh and podman tests will skip" >&2; }
 	@scripts/engine.sh || { [ "$$CI" = true ] && exit 1; echo "make test: no Docker engine; engine tests will skip" >&2; }
 	@scripts/engine-lock.sh run scripts/test-images.sh || [ "$$CI" != true ]
 	@scripts/engine-lock.sh note
 	$(GO) vet ./...
+	@$(MAKE) --no-print-directory darwin
 	$(GO) test -count=1 $(RACE) -timeout 40m ./...
 
 # Unit tests only: -short skips every engine test and script. DOCKER_HOST
@@ -67,6 +71,14 @@ test:
 # instead of skipping, so this target proves it needs no engine.
 unit:
 	CI=true DOCKER_HOST=unix:///nonexistent/bottle-make-unit.sock $(GO) test -count=1 -short ./...
+
+# A Mac is home for the smolmachines backend: vet for darwin/arm64 and compile
+# every package's tests for it (linked, not run), so `make unit` builds there.
+darwin:
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+		echo "GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $$d/ ./..." && \
+		GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o "$$d/" ./... >/dev/null
 
 bench: build
 	@scripts/engine.sh

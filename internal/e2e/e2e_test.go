@@ -53,6 +53,11 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	t.Cleanup(enginetest.Release)
+	t.Cleanup(func() {
+		if err := enginetest.StopShared(); err != nil {
+			t.Error(err)
+		}
+	})
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
@@ -70,6 +75,7 @@ func TestScripts(t *testing.T) {
 			"at-end":          cmdAtEnd,
 			"readme":          cmdReadme,
 			"host-listen":     cmdHostListen,
+			"engine":          cmdEngine,
 		},
 	})
 }
@@ -145,7 +151,8 @@ var goEnv = sync.OnceValue(func() map[string]string {
 // CI=true a missing engine is an error, never a skip), [root], [pipelock]
 // (the image named by BOTTLE_TEST_PIPELOCK_IMAGE is on the engine; never
 // under -short), [compose2] (the docker compose v2 plugin is installed, as
-// the scripts see it) and fails loudly on unknown names.
+// the scripts see it), [engine2], [sshd], [podman] and [podman-cni] (see
+// engines_test.go), and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
@@ -160,6 +167,9 @@ func condition(cond string) (bool, error) {
 		return !testing.Short() && realPipelock() && engineReady() == nil, nil
 	case "compose2":
 		return hasCompose2(), nil
+	case "engine2", "sshd", "podman", "podman-cni":
+		// engines and transports of the tests' own (engines_test.go)
+		return extraCondition(extraKinds[cond])
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
