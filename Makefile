@@ -55,10 +55,10 @@ run: build
 # scripts/engine.sh starts dockerd when none answers; under CI=true a missing
 # engine fails the run. scripts/test-deps.sh installs with apt-get what the
 # tests' own engines and transports need (openssh-server, podman) when
-# missing. The engine tests take a machine-wide lock:
+# missing (and zsh, for the completion test). The engine tests take a machine-wide lock:
 # scripts/engine-lock.sh says first who holds it, if anyone.
 test:
-	@scripts/test-deps.sh || { [ "$$CI" = true ] && exit 1; echo "make test: test-deps.sh failed; the ssh and podman tests will skip" >&2; }
+	@scripts/test-deps.sh || { [ "$$CI" = true ] && exit 1; echo "make test: test-deps.sh failed; the ssh, podman and zsh-completion tests will skip" >&2; }
 	@scripts/engine.sh || { [ "$$CI" = true ] && exit 1; echo "make test: no Docker engine; engine tests will skip" >&2; }
 	@scripts/engine-lock.sh run scripts/test-images.sh || [ "$$CI" != true ]
 	@scripts/engine-lock.sh note
