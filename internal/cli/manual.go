@@ -61,19 +61,31 @@ func newParser(name, usage string, opts any) (*flags.Parser, error) {
 	return p, nil
 }
 
+// Parser is the tool's parser as --help prints from it: its options and the
+// help group.
+func (m Manual) Parser() (*flags.Parser, error) {
+	p, err := newParser(m.Name, m.Usage, m.Options)
+	if err != nil {
+		return nil, err
+	}
+	// Parsing nothing adds the help group, as a parse of --help does (and
+	// GO_FLAGS_COMPLETION in the environment must not print completions).
+	p.CompletionHandler = func([]flags.Completion) {}
+	if _, err := p.ParseArgs(nil); err != nil {
+		return nil, fmt.Errorf("internal: flags: %w", err)
+	}
+	return p, nil
+}
+
 // WriteManPage writes the tool's man page, section 1, in groff's man
 // format: go-flags' own page (NAME, SYNOPSIS, DESCRIPTION, OPTIONS, from
 // the parser --help prints from) without a date (so a page changes only
 // when the tool does), with dashes typeset as minus signs (so an option
 // copied from the page works), then EXIT STATUS, ENVIRONMENT and SEE ALSO.
 func (m Manual) WriteManPage(w io.Writer) error {
-	p, err := newParser(m.Name, m.Usage, m.Options)
+	p, err := m.Parser()
 	if err != nil {
 		return err
-	}
-	// Parsing nothing adds the help group, as a parse of --help does.
-	if _, err := p.ParseArgs(nil); err != nil {
-		return fmt.Errorf("internal: flags: %w", err)
 	}
 	synopsis, description := splitUsage(m.Usage)
 	p.Usage = synopsis

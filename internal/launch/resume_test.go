@@ -263,7 +263,7 @@ func TestOpenSavedRefuses(t *testing.T) {
 		prefix, slug, want string
 		code               int
 	}{
-		{opt.Prefix, "../etc", "not a bottle's name or slug: give the "+opt.Prefix+"<agent>-<5 letters or digits> or the slug alone", exitcode.Usage},
+		{opt.Prefix, "../etc", "not a bottle's name or slug: give the " + opt.Prefix + "<agent>-<5 letters or digits> or the slug alone", exitcode.Usage},
 		{opt.Prefix, "gone-zzzzz", "no state dir", exitcode.Usage},
 		{opt.Prefix, "link-ddddd", "is not a directory", exitcode.Usage},
 		{opt.Prefix, "junk-aaaaa", "does not look like a bottle's state dir", exitcode.Usage},

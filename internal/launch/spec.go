@@ -47,7 +47,7 @@ var DefaultAllow = []string{"api.anthropic.com"}
 // compressed or streamed answers can be refused.
 var DefaultPassthrough = []string{"api.anthropic.com"}
 
-// Spec is what a bottle is made of. Paths are host paths, relative to the
+// Spec is what a bottle is made of (docs/formats.md). Paths are host paths, relative to the
 // spec file's directory (the working directory for a spec on stdin).
 type Spec struct {
 	Agent   string   `json:"agent"`

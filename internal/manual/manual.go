@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jessevdk/go-flags"
+
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/tool/cleanuptool"
 	"github.com/claude-bottle/bottle/internal/tool/launchtool"
@@ -34,9 +36,10 @@ func Manuals() []cli.Manual {
 	return []cli.Manual{lstool.Manual(), plantool.Manual(), reaptool.Manual(), cleanuptool.Manual(), launchtool.Manual()}
 }
 
-// Files returns every generated file by its path under the repository's
-// root: a man page per tool and the bash and zsh completion scripts.
-func Files() (map[string][]byte, error) {
+// Files returns every generated file by its path under the repository at
+// root: a man page per tool, the bash and zsh completion scripts, and each
+// tool's docs page (docs/<tool>.md) with its flags table made anew.
+func Files(root string) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	var names []string
 	for _, m := range Manuals() {
@@ -46,6 +49,18 @@ func Files() (map[string][]byte, error) {
 		}
 		files[filepath.ToSlash(filepath.Join(ManDir, m.Name+".1"))] = b.Bytes()
 		names = append(names, m.Name)
+		page := "docs/" + m.Name + ".md"
+		doc, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(page)))
+		if err != nil {
+			return nil, err
+		}
+		table, err := FlagsTable(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		if files[page], err = replaceRegion(doc, table); err != nil {
+			return nil, fmt.Errorf("%s: %w", page, err)
+		}
 	}
 	files[BashFile] = []byte(strings.ReplaceAll(bash, "@TOOLS@", strings.Join(names, " ")))
 	files[ZshFile] = []byte(strings.ReplaceAll(zsh, "@TOOLS@", strings.Join(names, " ")))
@@ -55,7 +70,7 @@ func Files() (map[string][]byte, error) {
 // Write writes Files under root and removes a page of a tool that is no
 // more; it returns the paths it changed.
 func Write(root string) ([]string, error) {
-	files, err := Files()
+	files, err := Files(root)
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +108,60 @@ func sorted(files map[string][]byte) []string {
 	}
 	sort.Strings(ps)
 	return ps
+}
+
+// The flags table of a tool's docs page sits between these lines.
+const (
+	flagsBegin = "<!-- flags: made from the tool's own flags by `make man` (as --help and the man page); do not edit -->"
+	flagsEnd   = "<!-- end of flags -->"
+)
+
+// FlagsTable is a tool's flags as a Markdown table: each option as --help
+// lists it, its value name and default, and its description.
+func FlagsTable(m cli.Manual) (string, error) {
+	p, err := m.Parser()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("| flag | meaning |\n|---|---|\n")
+	var walk func(g *flags.Group)
+	walk = func(g *flags.Group) {
+		for _, o := range g.Options() {
+			if o.Hidden {
+				continue
+			}
+			var names []string
+			if o.ShortName != 0 {
+				names = append(names, "`-"+string(o.ShortName)+"`")
+			}
+			long := "--" + o.LongName
+			if o.ValueName != "" {
+				long += " " + o.ValueName
+			}
+			names = append(names, "`"+long+"`")
+			desc := o.Description
+			if len(o.Default) > 0 {
+				desc += " (default " + strings.Join(o.Default, ", ") + ")"
+			}
+			fmt.Fprintf(&b, "| %s | %s |\n", strings.Join(names, ", "), strings.ReplaceAll(desc, "|", `\|`))
+		}
+		for _, sub := range g.Groups() {
+			walk(sub)
+		}
+	}
+	walk(p.Group)
+	return b.String(), nil
+}
+
+// replaceRegion puts table between the flags markers of doc.
+func replaceRegion(doc []byte, table string) ([]byte, error) {
+	s := string(doc)
+	i, j := strings.Index(s, flagsBegin+"\n"), strings.Index(s, flagsEnd)
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("no flags table: put the lines %q and %q where it goes", flagsBegin, flagsEnd)
+	}
+	return []byte(s[:i+len(flagsBegin)+1] + table + s[j:]), nil
 }
 
 // bash is the bash completion: every tool completes its own arguments

@@ -63,11 +63,12 @@ const EnvSidecarImage = "BOTTLE_SIDECAR_IMAGE"
 type options struct {
 	cli.Common
 	cli.Scope
-	Spec   string   `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
-	Agent  string   `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
-	Image  string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
-	// SidecarImage is the egress proxy's image.
+	Spec  string `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
+	Agent string `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
+	Image string `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
+
 	SidecarImage string `long:"sidecar-image" unquote:"false" value-name:"IMAGE" description:"the egress-proxy sidecar's image (overrides the spec's; default $BOTTLE_SIDECAR_IMAGE, else ghcr.io/luckypipewrench/pipelock:latest)"`
+
 	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
 	Resume string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
