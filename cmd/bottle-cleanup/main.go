@@ -1,4 +1,4 @@
-// Command bottle-cleanup: see the README.
+// Command bottle-cleanup: see docs/bottle-cleanup.md.
 package main
 
 import (

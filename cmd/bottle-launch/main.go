@@ -1,4 +1,4 @@
-// Command bottle-launch: see the README.
+// Command bottle-launch: see docs/bottle-launch.md.
 package main
 
 import (

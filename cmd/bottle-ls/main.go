@@ -1,4 +1,4 @@
-// Command bottle-ls: see the README.
+// Command bottle-ls: see docs/bottle-ls.md.
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Command bottle-plan-cleanup: see the README.
+// Command bottle-plan-cleanup: see docs/bottle-plan-cleanup.md.
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Command bottle-reap: see the README.
+// Command bottle-reap: see docs/bottle-reap.md.
 package main
 
 import (

@@ -1,7 +1,7 @@
 // Package bottle holds the toolkit's model: the names a bottle's resources
 // carry, the bottles that exist, the items of a cleanup plan and the result a
 // reaper gives for each. Every tool speaks these types as JSON lines; the
-// README's "Formats" section is their contract.
+// docs/ pages of the tools (docs/bottle-ls.md, docs/bottle-plan-cleanup.md, docs/bottle-reap.md) are their contract.
 package bottle
 
 import (
@@ -166,7 +166,7 @@ type Bottle struct {
 }
 
 // Item is one thing a cleanup plan would remove. Which fields are set
-// depends on Kind; the README's "Formats" section lists them.
+// depends on Kind; docs/bottle-plan-cleanup.md lists them.
 type Item struct {
 	Backend string     `json:"backend"`
 	Kind    string     `json:"kind"`

@@ -37,7 +37,7 @@ func TestScriptsCheckExitCodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range uncheckedFailures(string(a.Comment)) {
-			t.Errorf("%s:%d: %s\n\tcheck the exit code: `exits N command ...` (see the README's Tests section); "+
+			t.Errorf("%s:%d: %s\n\tcheck the exit code: `exits N command ...` (see docs/CONTRIBUTING.md); "+
 				"`! exec` is only for a background command the script kills with SIGKILL", filepath.Base(f), n, strings.TrimSpace(strings.Split(string(a.Comment), "\n")[n-1]))
 		}
 	}

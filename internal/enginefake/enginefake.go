@@ -19,6 +19,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/claude-bottle/bottle/internal/backend/all"
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
@@ -316,15 +317,15 @@ func (w *World) Project(name, state string, created time.Time) (agent, sidecar s
 	base := w.seq * 16
 	w.mu.Unlock()
 	labels := map[string]string{compose.LabelProject: name}
-	n := engine.Network{ID: ID(base + 1), Name: name + "_default", Labels: labels, Created: created}
-	v := engine.Volume{Name: name + "_home", Labels: labels, Created: created}
+	n := engine.Network{ID: ID(base + 1), Name: bottle.NetworkName(name, bottle.NetInternal), Labels: labels, Created: created}
+	v := engine.Volume{Name: bottle.VolumeName(name, bottle.VolHome), Labels: labels, Created: created}
 	var ids []string
-	for i, svc := range []string{"agent", "sidecar"} {
+	for i, svc := range []string{bottle.ServiceAgent, bottle.ServiceSidecar} {
 		l := map[string]string{compose.LabelProject: name, compose.LabelService: svc}
-		c := engine.Container{ID: ID(base + 2 + i), Name: name + "-" + svc + "-1", Labels: l, State: state, Created: created,
+		c := engine.Container{ID: ID(base + 2 + i), Name: bottle.ContainerName(name, svc), Labels: l, State: state, Created: created,
 			Networks: map[string]string{n.Name: n.ID}}
-		if svc == "agent" {
-			c.Mounts = []engine.Mount{{Type: "volume", Name: v.Name, Destination: "/home/agent"}}
+		if svc == bottle.ServiceAgent {
+			c.Mounts = []engine.Mount{{Type: "volume", Name: v.Name, Destination: bottle.AgentHome}}
 		}
 		w.Add(c)
 		ids = append(ids, c.ID)

@@ -1,5 +1,5 @@
 // Package exitcode is the one exit-code table every bottle tool uses. The
-// README's "Exit codes" section documents it; change both together.
+// docs/conventions.md ("Exit codes") documents it; change both together.
 package exitcode
 
 import (

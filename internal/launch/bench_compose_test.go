@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
 )
 
 // composePeer is the compose file docker compose brings the same bottle up
@@ -109,7 +111,7 @@ func TestComposePeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := composePeer(doc, "bt-x-cmp0", map[string][]byte{ServiceAgent: agentTar, ServiceSidecar: sidecarTar}, 500*time.Millisecond)
+	out, err := composePeer(doc, "bt-x-cmp0", map[string][]byte{bottle.ServiceAgent: agentTar, bottle.ServiceSidecar: sidecarTar}, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,10 +125,10 @@ func TestComposePeer(t *testing.T) {
 	if err := json.Unmarshal(out, &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "bt-x-cmp0" || d.Services[ServiceAgent].ContainerName != "bt-x-cmp0-agent-1" || d.Networks[NetInternal]["name"] != "bt-x-cmp0_internal" || d.Volumes[VolHome]["name"] != "bt-x-cmp0_home" {
+	if d.Name != "bt-x-cmp0" || d.Services[bottle.ServiceAgent].ContainerName != "bt-x-cmp0-agent-1" || d.Networks[bottle.NetInternal]["name"] != "bt-x-cmp0_internal" || d.Volumes[bottle.VolHome]["name"] != "bt-x-cmp0_home" {
 		t.Errorf("not renamed: %s", s)
 	}
-	if hc := d.Services[ServiceSidecar].Healthcheck; hc == nil || hc.Interval != "500ms" || hc.Retries != 3 {
+	if hc := d.Services[bottle.ServiceSidecar].Healthcheck; hc == nil || hc.Interval != "500ms" || hc.Retries != 3 {
 		t.Errorf("sidecar healthcheck %+v; want bottle's, probing every 500ms", hc)
 	}
 	var c struct {
@@ -145,10 +147,10 @@ func TestComposePeer(t *testing.T) {
 		}
 	}
 	for _, want := range []struct{ key, has string }{
-		{ServiceAgent + " " + AgentCAPath + " 0644", "BEGIN CERTIFICATE"},
-		{ServiceSidecar + " " + SidecarConfig + " 0644", "example.test"},
-		{ServiceSidecar + " " + SidecarCACert + " 0644", "BEGIN CERTIFICATE"},
-		{ServiceSidecar + " " + SidecarCAKey + " 0600", "PRIVATE KEY"},
+		{bottle.ServiceAgent + " " + bottle.AgentCAPath + " 0644", "BEGIN CERTIFICATE"},
+		{bottle.ServiceSidecar + " " + bottle.SidecarConfig + " 0644", "example.test"},
+		{bottle.ServiceSidecar + " " + bottle.SidecarCACert + " 0644", "BEGIN CERTIFICATE"},
+		{bottle.ServiceSidecar + " " + bottle.SidecarCAKey + " 0600", "PRIVATE KEY"},
 	} {
 		if !strings.Contains(got[want.key], want.has) {
 			t.Errorf("config %s: %q lacks %q (configs: %v)", want.key, got[want.key], want.has, c.Services)
@@ -181,7 +183,7 @@ func composeRound(dir, project string, doc []byte, spec Spec, wait bool) (up, do
 	// while it waits (compose waits on the engine's health status; the
 	// healthcheck as written probes every 10 s, and Docker 20.10 has no
 	// start_interval, so compose would wait 10 s for it).
-	data, err := composePeer(doc, project, map[string][]byte{ServiceAgent: agentTar, ServiceSidecar: sidecarTar}, sidecarProbeEvery)
+	data, err := composePeer(doc, project, map[string][]byte{bottle.ServiceAgent: agentTar, bottle.ServiceSidecar: sidecarTar}, sidecarProbeEvery)
 	if err != nil {
 		return 0, 0, err
 	}

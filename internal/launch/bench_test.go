@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/enginetest"
 )
@@ -167,12 +168,12 @@ func cliRound(dir, project string, spec Spec) (up, down time.Duration, err error
 		func() error { return docker(nil, "network", "create", "--label", label, egress) },
 		func() error { return docker(nil, "volume", "create", "--label", label, vol) },
 		func() error {
-			return docker(nil, "create", "--name", sidecar, "--label", label, "--network", internal, "--network-alias", "sidecar", spec.Sidecar.Image, "run", "--config", SidecarConfig)
+			return docker(nil, "create", "--name", sidecar, "--label", label, "--network", internal, "--network-alias", "sidecar", spec.Sidecar.Image, "run", "--config", bottle.SidecarConfig)
 		},
 		func() error { return docker(nil, "network", "connect", egress, sidecar) },
 		func() error { return docker(sidecarTar, "cp", "-", sidecar+":/") },
 		func() error {
-			args := []string{"create", "--name", agent, "--label", label, "--network", internal, "-v", vol + ":" + AgentHome}
+			args := []string{"create", "--name", agent, "--label", label, "--network", internal, "-v", vol + ":" + bottle.AgentHome}
 			for _, e := range Env(AgentEnv(spec)) {
 				args = append(args, "-e", e)
 			}

@@ -31,28 +31,28 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		redacted[k] = v
 	}
 	agent = Service{
-		Image: s.Image, ContainerName: p.ContainerName(ServiceAgent), Command: b.command(), Environment: redacted,
-		Networks: map[string]*Aliases{NetInternal: {Aliases: []string{ServiceAgent}}}, Volumes: []string{VolHome + ":" + AgentHome},
-		DependsOn: map[string]DependsOn{ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
+		Image: s.Image, ContainerName: p.ContainerName(bottle.ServiceAgent), Command: b.command(), Environment: redacted,
+		Networks: map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceAgent}}}, Volumes: []string{bottle.VolHome + ":" + bottle.AgentHome},
+		DependsOn: map[string]DependsOn{bottle.ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
 		Labels: composeGuard(p.Name),
 	}
 	if s.Workspace != "" {
-		agent.Volumes = append(agent.Volumes, s.Workspace+":"+AgentWorkspace)
-		agent.WorkingDir = AgentWorkspace
+		agent.Volumes = append(agent.Volumes, s.Workspace+":"+bottle.AgentWorkspace)
+		agent.WorkingDir = bottle.AgentWorkspace
 	}
 	cmd := s.Sidecar.Command
 	if cmd == nil {
-		cmd = []string{"run", "--config", SidecarConfig}
+		cmd = []string{"run", "--config", bottle.SidecarConfig}
 	}
 	hc := SidecarHealthcheck(s.Sidecar.Port)
 	sidecar = Service{
-		Image: s.Sidecar.Image, ContainerName: p.ContainerName(ServiceSidecar), Command: cmd,
-		Networks:    map[string]*Aliases{NetInternal: {Aliases: []string{ServiceSidecar}}, NetEgress: {Aliases: []string{ServiceSidecar}}},
+		Image: s.Sidecar.Image, ContainerName: p.ContainerName(bottle.ServiceSidecar), Command: cmd,
+		Networks:    map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceSidecar}}, bottle.NetEgress: {Aliases: []string{bottle.ServiceSidecar}}},
 		Healthcheck: &ComposeHealthcheck{Test: append([]string{"CMD"}, hc.Test...), Interval: hc.Interval.String(), Timeout: hc.Timeout.String(), StartPeriod: hc.StartPeriod.String(), Retries: hc.Retries},
 		Labels:      composeGuard(p.Name),
 	}
 	for _, n := range s.Sidecar.Networks {
-		sidecar.Networks[n] = &Aliases{Aliases: []string{ServiceSidecar}}
+		sidecar.Networks[n] = &Aliases{Aliases: []string{bottle.ServiceSidecar}}
 	}
 	return agent, sidecar, agentEnv
 }
@@ -103,12 +103,12 @@ func (b *Launched) create(ctx context.Context) error {
 	// Step 1: networks and the volume, and (meanwhile) the CA and archives.
 	var ca CA
 	var agentTar, sidecarTar []byte
-	for _, key := range []string{NetInternal, NetEgress} {
+	for _, key := range []string{bottle.NetInternal, bottle.NetEgress} {
 		run(func() error { return b.createNetwork(ctx, key) })
 	}
 	run(func() error {
-		name := p.VolumeName(VolHome)
-		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(VolHome, ConfigHash(p.volumeDef(VolHome))))
+		name := p.VolumeName(bottle.VolHome)
+		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(bottle.VolHome, ConfigHash(p.volumeDef(bottle.VolHome))))
 		b.noteCreate(err)
 		if err != nil {
 			return &StepError{"creating volume " + name, err}
@@ -140,20 +140,20 @@ func (b *Launched) create(ctx context.Context) error {
 
 	// Step 2: both containers, each created, connected and provisioned.
 	run(func() error {
-		id, err := b.createContainer(ctx, ServiceSidecar, engine.ContainerSpec{
-			Image: s.Sidecar.Image, Cmd: sidecarSvc.Command, Network: p.NetworkName(NetInternal), Aliases: []string{ServiceSidecar},
-			Labels: p.ContainerLabels(ServiceSidecar, ConfigHash(sidecarSvc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
+		id, err := b.createContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
+			Image: s.Sidecar.Image, Cmd: sidecarSvc.Command, Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceSidecar},
+			Labels: p.ContainerLabels(bottle.ServiceSidecar, ConfigHash(sidecarSvc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
 		})
 		if err != nil {
 			return err
 		}
-		nets := append([]string{p.NetworkName(NetEgress)}, s.Sidecar.Networks...)
+		nets := append([]string{p.NetworkName(bottle.NetEgress)}, s.Sidecar.Networks...)
 		for _, n := range nets {
 			if failed() {
 				return nil
 			}
 			// compose gives a service its name as an alias on every network
-			if err := b.eng.Connect(ctx, n, id, []string{ServiceSidecar}); err != nil {
+			if err := b.eng.Connect(ctx, n, id, []string{bottle.ServiceSidecar}); err != nil {
 				if cerrdefs.IsNotFound(err) {
 					err = fmt.Errorf("network %q does not exist", n)
 				}
@@ -170,15 +170,15 @@ func (b *Launched) create(ctx context.Context) error {
 	})
 	run(func() error {
 		spec := engine.ContainerSpec{
-			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(NetInternal), Aliases: []string{ServiceAgent},
-			Labels: p.ContainerLabels(ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(VolHome): AgentHome},
+			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
+			Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
 			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
 		}
 		if s.Workspace != "" {
-			spec.Binds = map[string]string{s.Workspace: AgentWorkspace}
-			spec.WorkingDir = AgentWorkspace
+			spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}
+			spec.WorkingDir = bottle.AgentWorkspace
 		}
-		id, err := b.createContainer(ctx, ServiceAgent, spec)
+		id, err := b.createContainer(ctx, bottle.ServiceAgent, spec)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (b *Launched) create(ctx context.Context) error {
 	// Step 3: the sidecar, and once it answers on its port, the agent: an
 	// agent started before its proxy listens would find every request
 	// refused, and a sidecar that dies at start-up fails the launch.
-	if err := b.eng.StartContainer(ctx, b.ids[ServiceSidecar]); err != nil {
+	if err := b.eng.StartContainer(ctx, b.ids[bottle.ServiceSidecar]); err != nil {
 		return &StepError{"starting the sidecar", err}
 	}
 	// Waiting is no create: an interrupt ends it at once.
@@ -241,14 +241,14 @@ func (b *Launched) create(ctx context.Context) error {
 		}
 		return err
 	}
-	b.setState(ServiceSidecar, "running")
+	b.setState(bottle.ServiceSidecar, "running")
 	if err := intr.Err(); err != nil {
 		return err
 	}
-	if err := b.eng.StartContainer(ctx, b.ids[ServiceAgent]); err != nil {
+	if err := b.eng.StartContainer(ctx, b.ids[bottle.ServiceAgent]); err != nil {
 		return &StepError{"starting the agent", err}
 	}
-	b.setState(ServiceAgent, "running")
+	b.setState(bottle.ServiceAgent, "running")
 	if err := intr.Err(); err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (b *Launched) createNetwork(ctx context.Context, key string) error {
 	// address of the host on it, so the agent reaches nothing but the
 	// sidecar (an internal bridge still lets it reach the host's own
 	// services through the gateway address).
-	internal := key == NetInternal
+	internal := key == bottle.NetInternal
 	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
 	b.noteCreate(err)
 	if err != nil {

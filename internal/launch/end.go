@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 // End snapshots the transcript, marks a crash with .preserve, removes
@@ -25,7 +27,7 @@ func (b *Launched) End(ctx context.Context, code int, crashed bool) (bool, error
 	}
 	if crashed {
 		note := fmt.Sprintf("agent exited with code %d at %s; kept so cleanup never removes the evidence (remove this file to let it go)\n", code, b.opt.Now().UTC().Format(time.RFC3339))
-		if err := os.WriteFile(filepath.Join(b.Project.StateDir, statedir.PreserveFile), []byte(note), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(b.Project.StateDir, bottle.PreserveFile), []byte(note), 0o600); err != nil {
 			errs = append(errs, fmt.Errorf("writing .preserve: %w", err))
 		}
 	}
@@ -42,11 +44,11 @@ func (b *Launched) End(ctx context.Context, code int, crashed bool) (bool, error
 // snapshot copies the agent's transcript tree into <state dir>/transcript/.
 // An agent that wrote nothing leaves no transcript.
 func (b *Launched) snapshot(ctx context.Context) (bool, error) {
-	id := b.ids[ServiceAgent]
+	id := b.ids[bottle.ServiceAgent]
 	if id == "" {
 		return false, nil
 	}
-	rc, err := b.eng.CopyFrom(ctx, id, AgentTranscript)
+	rc, err := b.eng.CopyFrom(ctx, id, bottle.AgentTranscript)
 	if engine.IsNotFound(err) {
 		return false, nil
 	}
@@ -54,5 +56,5 @@ func (b *Launched) snapshot(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer rc.Close()
-	return Extract(rc, filepath.Join(b.Project.StateDir, TranscriptDir))
+	return transcript.Extract(rc, filepath.Join(b.Project.StateDir, bottle.TranscriptDir))
 }

@@ -85,9 +85,6 @@ func (g *guardian) release() {
 	}
 }
 
-// GuardianLog is where a guardian writes what went wrong, in the state dir.
-const GuardianLog = "guardian.log"
-
 // Guard is the guardian's side: it waits on the launcher's pipe; when that
 // ends without the launcher's word, it ends the bottle in dir as a signal
 // would (agent SIGTERM, SIGKILL after opt.StopGrace, transcript snapshot,
@@ -114,20 +111,20 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	data, err := os.ReadFile(filepath.Join(dir, statedir.MetaFile))
+	data, err := os.ReadFile(filepath.Join(dir, bottle.MetaFile))
 	if err != nil {
 		return nil, err
 	}
 	var m statedir.Meta
 	var spec Spec
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", statedir.MetaFile, err)
+		return nil, fmt.Errorf("%s: %w", bottle.MetaFile, err)
 	}
 	if err := json.Unmarshal(m.Spec, &spec); len(m.Spec) > 0 && err != nil {
-		return nil, fmt.Errorf("%s: %w", statedir.MetaFile, err)
+		return nil, fmt.Errorf("%s: %w", bottle.MetaFile, err)
 	}
 	if m.Name == "" || m.Slug == "" {
-		return nil, fmt.Errorf("%s names no bottle", statedir.MetaFile)
+		return nil, fmt.Errorf("%s names no bottle", bottle.MetaFile)
 	}
 	opt.Prefix = m.Prefix
 	b := &Launched{
@@ -187,7 +184,7 @@ func (b *Launched) endOrphan(ctx context.Context, died time.Time) error {
 
 // WriteGuardianLog appends a guardian's failure to its log in dir.
 func WriteGuardianLog(dir string, now time.Time, err error) {
-	f, ferr := os.OpenFile(filepath.Join(dir, GuardianLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	f, ferr := os.OpenFile(filepath.Join(dir, bottle.GuardianLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 	if ferr != nil {
 		return
 	}

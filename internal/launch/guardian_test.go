@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
@@ -80,7 +81,7 @@ func TestGuardEndsOrphan(t *testing.T) {
 		}
 	}
 	f.copyFrom = func(id, p string) (io.ReadCloser, error) {
-		if id != agent || p != AgentTranscript {
+		if id != agent || p != bottle.AgentTranscript {
 			t.Errorf("CopyFrom %s %s", id, p)
 		}
 		return io.NopCloser(bytes.NewReader(transcriptTar(t))), nil
@@ -97,14 +98,14 @@ func TestGuardEndsOrphan(t *testing.T) {
 	if statedir.Locked(dir) {
 		t.Error("the guardian kept the lock")
 	}
-	if _, err := os.Stat(filepath.Join(dir, statedir.PreserveFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, bottle.PreserveFile)); err == nil {
 		t.Error(".preserve written: the user killed the launcher, the agent did not crash")
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "transcript", "project", "s.jsonl")); err != nil || string(b) != "{}\n" {
 		t.Errorf("transcript: %q, %v", b, err)
 	}
 	var m statedir.Meta
-	data, _ := os.ReadFile(filepath.Join(dir, statedir.MetaFile))
+	data, _ := os.ReadFile(filepath.Join(dir, bottle.MetaFile))
 	if err := json.Unmarshal(data, &m); err != nil || m.Ended == nil || m.ExitCode == nil || *m.ExitCode != 143 {
 		t.Errorf("bottle.json: %s (%v)", data, err)
 	}

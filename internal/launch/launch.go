@@ -185,5 +185,5 @@ func (b *Launched) Detach() error {
 func (b *Launched) AgentID() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.ids[ServiceAgent]
+	return b.ids[bottle.ServiceAgent]
 }

@@ -148,7 +148,7 @@ func (errNotFound) Error() string { return "not found" }
 func (errNotFound) NotFound()     {}
 
 func (f *fake) CreateNetwork(_ context.Context, s engine.NetworkSpec) (string, error) {
-	if in := strings.HasSuffix(s.Name, "_"+NetInternal); s.Internal != in || s.NoHostAddress != in {
+	if in := strings.HasSuffix(s.Name, "_"+bottle.NetInternal); s.Internal != in || s.NoHostAddress != in {
 		f.t.Errorf("network %s: internal=%v, no host address=%v", s.Name, s.Internal, s.NoHostAddress)
 	}
 	return f.do("network", s.Name, s.Labels)
@@ -336,7 +336,7 @@ func TestStartLabelsEverything(t *testing.T) {
 	}
 	for id, r := range f.live {
 		l := r.labels
-		if l[compose.LabelProject] != b.Project.Name || l[LabelSlug] != b.Project.Slug || l[LabelAgent] != "unit" || l[LabelVersion] != "v-test" {
+		if l[compose.LabelProject] != b.Project.Name || l[bottle.LabelSlug] != b.Project.Slug || l[bottle.LabelAgent] != "unit" || l[bottle.LabelVersion] != "v-test" {
 			t.Errorf("%s: labels %v", id, l)
 		}
 		if strings.HasPrefix(id, "container") {
@@ -360,7 +360,7 @@ func TestStartLabelsEverything(t *testing.T) {
 		}
 		if strings.HasPrefix(id, "container") {
 			want, image := "", "sha256:"+s.Sidecar.Image
-			if l[compose.LabelService] == ServiceAgent {
+			if l[compose.LabelService] == bottle.ServiceAgent {
 				want, image = "sidecar:service_healthy:false", "sha256:img"
 			}
 			if dep, ok := l[LabelDependsOn]; !ok || dep != want {
@@ -373,9 +373,9 @@ func TestStartLabelsEverything(t *testing.T) {
 	}
 	p := b.Project
 	for key, want := range map[string]string{
-		p.ContainerName(ServiceAgent) + "@" + p.NetworkName(NetInternal):   ServiceAgent,
-		p.ContainerName(ServiceSidecar) + "@" + p.NetworkName(NetInternal): ServiceSidecar,
-		b.ids[ServiceSidecar] + "@" + p.NetworkName(NetEgress):             ServiceSidecar,
+		p.ContainerName(bottle.ServiceAgent) + "@" + p.NetworkName(bottle.NetInternal):   bottle.ServiceAgent,
+		p.ContainerName(bottle.ServiceSidecar) + "@" + p.NetworkName(bottle.NetInternal): bottle.ServiceSidecar,
+		b.ids[bottle.ServiceSidecar] + "@" + p.NetworkName(bottle.NetEgress):             bottle.ServiceSidecar,
 	} {
 		if !slices.Equal(f.aliases[key], []string{want}) {
 			t.Errorf("aliases of %s = %v, want [%s]", key, f.aliases[key], want)
@@ -406,7 +406,7 @@ func TestStartLabelsEverything(t *testing.T) {
 		t.Error("the state dir is still locked after Detach")
 	}
 	info := b.Info()
-	if info.Status != "running" || len(info.Containers) != 2 || info.Containers[0].Service != ServiceAgent {
+	if info.Status != "running" || len(info.Containers) != 2 || info.Containers[0].Service != bottle.ServiceAgent {
 		t.Errorf("Info = %+v", info)
 	}
 }
@@ -446,10 +446,10 @@ func TestStartWaitsForSidecar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Detach()
-	sidecarStart := slices.Index(f.log, "start "+b.ids[ServiceSidecar])
-	agentStart := slices.Index(f.log, "start "+b.ids[ServiceAgent])
+	sidecarStart := slices.Index(f.log, "start "+b.ids[bottle.ServiceSidecar])
+	agentStart := slices.Index(f.log, "start "+b.ids[bottle.ServiceAgent])
 	lastProbe := slices.IndexFunc(f.log, func(l string) bool {
-		return l == "probe "+b.ids[ServiceSidecar]+" /pipelock healthcheck --addr 127.0.0.1:9001"
+		return l == "probe "+b.ids[bottle.ServiceSidecar]+" /pipelock healthcheck --addr 127.0.0.1:9001"
 	})
 	for i := lastProbe + 1; i < len(f.log); i++ {
 		if strings.HasPrefix(f.log[i], "probe ") {
@@ -611,10 +611,10 @@ func TestTeardownOrder(t *testing.T) {
 		return -1
 	}
 	agent, sidecar := b.containers[0], b.containers[1]
-	if agent.Service != ServiceAgent {
+	if agent.Service != bottle.ServiceAgent {
 		agent, sidecar = sidecar, agent
 	}
-	internal, egress := b.Project.NetworkName(NetInternal), b.Project.NetworkName(NetEgress)
+	internal, egress := b.Project.NetworkName(bottle.NetInternal), b.Project.NetworkName(bottle.NetEgress)
 	var internalID, egressID string
 	for _, n := range b.networks {
 		switch n.Name {
@@ -643,7 +643,7 @@ func TestTeardownOrder(t *testing.T) {
 	if pos("rm "+egressID) > pos("rm "+sidecar.ID) {
 		t.Errorf("the egress network waited for the sidecar's removal, not just its stop: %v", f.log)
 	}
-	if pos("rm "+b.Project.VolumeName(VolHome)) < pos("rm "+agent.ID) {
+	if pos("rm "+b.Project.VolumeName(bottle.VolHome)) < pos("rm "+agent.ID) {
 		t.Errorf("the volume went before the agent container: %v", f.log)
 	}
 	if len(f.live) != 0 {
@@ -705,8 +705,8 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.lock.Release()
-	ours := b.Project.ContainerLabels(ServiceAgent, "x", "")
-	other := Project{Name: b.Project.Name + "x"}.VolumeLabels(VolHome, "x")
+	ours := b.Project.ContainerLabels(bottle.ServiceAgent, "x", "")
+	other := Project{Name: b.Project.Name + "x"}.VolumeLabels(bottle.VolHome, "x")
 	f.mu.Lock()
 	f.live["stray-c"] = res{"container", b.Project.Name + "-agent-2", ours}
 	f.live["stray-n"] = res{"network", b.Project.Name + "_extra", b.Project.NetworkLabels("extra", "x")}

@@ -11,15 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
-)
-
-// The toolkit's own labels, on every container, network and volume.
-const (
-	LabelSlug    = "dev.bottle.slug"
-	LabelAgent   = "dev.bottle.agent"
-	LabelVersion = "dev.bottle.version"
 )
 
 // ComposeVersion is the compose version the labels claim, as compose writes
@@ -38,19 +32,10 @@ const (
 	// LabelImage is the ID of the container's image.
 	LabelImage = "com.docker.compose.image"
 	// DependsOnSidecar is the agent's: it starts once the sidecar is healthy.
-	DependsOnSidecar = ServiceSidecar + ":service_healthy:false"
+	DependsOnSidecar = bottle.ServiceSidecar + ":service_healthy:false"
 	// ComposeGuardVar, unset, makes compose refuse the compose file.
 	ComposeGuardVar = "BOTTLE_COMPOSE_FILE_IS_DOCUMENTATION"
 	labelGuard      = "dev.bottle.compose-file"
-)
-
-// Services and the keys of networks and volumes, as a compose file names them.
-const (
-	ServiceAgent   = "agent"
-	ServiceSidecar = "sidecar"
-	NetInternal    = "internal"
-	NetEgress      = "egress"
-	VolHome        = "home"
 )
 
 // NewSlug returns "<agent>-<5 random [a-z0-9]>".
@@ -74,26 +59,26 @@ type Project struct {
 }
 
 // NetworkName is a network's name, as compose names it: <project>_<key>.
-func (p Project) NetworkName(key string) string { return p.Name + "_" + key }
+func (p Project) NetworkName(key string) string { return bottle.NetworkName(p.Name, key) }
 
 // VolumeName is a volume's name: <project>_<key>.
-func (p Project) VolumeName(key string) string { return p.Name + "_" + key }
+func (p Project) VolumeName(key string) string { return bottle.VolumeName(p.Name, key) }
 
 // ContainerName is a service's container: <project>-<service>-1.
-func (p Project) ContainerName(service string) string { return p.Name + "-" + service + "-1" }
+func (p Project) ContainerName(service string) string { return bottle.ContainerName(p.Name, service) }
 
 // ComposeFile is the compose file the project would have: written into the
 // state dir and named by the config_files label, so compose can be pointed
 // at it.
-func (p Project) ComposeFile() string { return filepath.Join(p.StateDir, "compose.json") }
+func (p Project) ComposeFile() string { return filepath.Join(p.StateDir, bottle.ComposeFile) }
 
 func (p Project) own() map[string]string {
 	return map[string]string{
 		compose.LabelProject: p.Name,
 		compose.LabelVersion: ComposeVersion,
-		LabelSlug:            p.Slug,
-		LabelAgent:           p.Agent,
-		LabelVersion:         p.Version,
+		bottle.LabelSlug:     p.Slug,
+		bottle.LabelAgent:    p.Agent,
+		bottle.LabelVersion:  p.Version,
 	}
 }
 
@@ -200,9 +185,9 @@ type ComposeDoc struct {
 func (p Project) Compose(agent, sidecar Service, extraNetworks []string) ComposeDoc {
 	doc := ComposeDoc{
 		Name:     p.Name,
-		Services: map[string]Service{ServiceAgent: agent, ServiceSidecar: sidecar},
-		Networks: map[string]map[string]any{NetInternal: p.networkDef(NetInternal), NetEgress: p.networkDef(NetEgress)},
-		Volumes:  map[string]map[string]any{VolHome: p.volumeDef(VolHome)},
+		Services: map[string]Service{bottle.ServiceAgent: agent, bottle.ServiceSidecar: sidecar},
+		Networks: map[string]map[string]any{bottle.NetInternal: p.networkDef(bottle.NetInternal), bottle.NetEgress: p.networkDef(bottle.NetEgress)},
+		Volumes:  map[string]map[string]any{bottle.VolHome: p.volumeDef(bottle.VolHome)},
 	}
 	for _, n := range extraNetworks {
 		doc.Networks[n] = map[string]any{"name": n, "external": true}
@@ -213,7 +198,7 @@ func (p Project) Compose(agent, sidecar Service, extraNetworks []string) Compose
 // networkDef is a network of the bottle as the compose file defines it.
 func (p Project) networkDef(key string) map[string]any {
 	d := map[string]any{"name": p.NetworkName(key)}
-	if key == NetInternal {
+	if key == bottle.NetInternal {
 		// no route out, and no address of the host on it (see CreateNetwork)
 		d["internal"] = true
 		d["driver_opts"] = map[string]string{engine.InhibitIPv4: "true"}
@@ -243,17 +228,17 @@ func AgentEnv(s Spec) map[string]string {
 	for k, v := range s.Env {
 		env[k] = v
 	}
-	proxy := "http://" + ServiceSidecar + ":" + strconv.Itoa(s.Sidecar.Port)
+	proxy := "http://" + bottle.ServiceSidecar + ":" + strconv.Itoa(s.Sidecar.Port)
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
 		env[k] = proxy
 	}
-	noProxy := strings.Join([]string{"localhost", "127.0.0.1", "::1", ServiceSidecar}, ",")
+	noProxy := strings.Join([]string{"localhost", "127.0.0.1", "::1", bottle.ServiceSidecar}, ",")
 	env["NO_PROXY"], env["no_proxy"] = noProxy, noProxy
-	env["NODE_EXTRA_CA_CERTS"] = AgentCAPath
-	env["SSL_CERT_FILE"] = AgentCAPath
-	env["HOME"] = AgentHome
-	env["BOTTLE_PROMPT"] = AgentPrompt
-	env["BOTTLE_TRANSCRIPT_DIR"] = AgentTranscript
+	env["NODE_EXTRA_CA_CERTS"] = bottle.AgentCAPath
+	env["SSL_CERT_FILE"] = bottle.AgentCAPath
+	env["HOME"] = bottle.AgentHome
+	env["BOTTLE_PROMPT"] = bottle.AgentPrompt
+	env["BOTTLE_TRANSCRIPT_DIR"] = bottle.AgentTranscript
 	return env
 }
 

@@ -17,20 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Where things land inside the containers.
-const (
-	AgentHome       = "/home/agent"
-	AgentWorkspace  = "/workspace"
-	AgentCAPath     = "/usr/local/share/ca-certificates/bottle-proxy-ca.crt"
-	AgentPrompt     = AgentHome + "/prompt.md"
-	AgentSkills     = AgentHome + "/.claude/skills"
-	AgentTranscript = AgentHome + "/.claude/projects"
-	SidecarDir      = "/etc/pipelock"
-	SidecarConfig   = SidecarDir + "/pipelock.yaml"
-	SidecarCACert   = SidecarDir + "/ca.pem"
-	SidecarCAKey    = SidecarDir + "/ca-key.pem"
+	"github.com/claude-bottle/bottle/internal/bottle"
 )
 
 // CA is a bottle's own certificate authority: the sidecar signs the
@@ -100,7 +88,7 @@ func PipelockConfig(s Spec) []byte {
 	}
 	fmt.Fprintf(&b, "fetch_proxy:\n  listen: \"0.0.0.0:%d\"\n", s.Sidecar.Port)
 	b.WriteString("forward_proxy:\n  enabled: true\n")
-	fmt.Fprintf(&b, "tls_interception:\n  enabled: true\n  ca_cert: %q\n  ca_key: %q\n", SidecarCACert, SidecarCAKey)
+	fmt.Fprintf(&b, "tls_interception:\n  enabled: true\n  ca_cert: %q\n  ca_key: %q\n", bottle.SidecarCACert, bottle.SidecarCAKey)
 	list("passthrough_domains", "  ", s.Sidecar.Passthrough)
 	return []byte(b.String())
 }
@@ -208,13 +196,13 @@ func (a *Archive) Bytes() ([]byte, error) {
 // skills tree, git config and credential.
 func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 	a := NewArchive(now)
-	if err := a.File(AgentCAPath, 0o644, ca.CertPEM); err != nil {
+	if err := a.File(bottle.AgentCAPath, 0o644, ca.CertPEM); err != nil {
 		return nil, err
 	}
-	if err := a.dir(AgentHome, 0o755); err != nil {
+	if err := a.dir(bottle.AgentHome, 0o755); err != nil {
 		return nil, err
 	}
-	if err := a.dir(AgentTranscript, 0o755); err != nil {
+	if err := a.dir(bottle.AgentTranscript, 0o755); err != nil {
 		return nil, err
 	}
 	if s.Prompt != "" {
@@ -222,12 +210,12 @@ func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.File(AgentPrompt, 0o644, data); err != nil {
+		if err := a.File(bottle.AgentPrompt, 0o644, data); err != nil {
 			return nil, err
 		}
 	}
 	if s.Skills != "" {
-		if err := a.Tree(AgentSkills, s.Skills); err != nil {
+		if err := a.Tree(bottle.AgentSkills, s.Skills); err != nil {
 			return nil, err
 		}
 	}
@@ -247,13 +235,13 @@ func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := a.File(AgentHome+"/.git-credentials", 0o600, data); err != nil {
+			if err := a.File(bottle.AgentHome+"/.git-credentials", 0o600, data); err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(&cfg, "[credential]\n\thelper = \"store --file %s/.git-credentials\"\n", AgentHome)
+			fmt.Fprintf(&cfg, "[credential]\n\thelper = \"store --file %s/.git-credentials\"\n", bottle.AgentHome)
 		}
 		if cfg.Len() > 0 {
-			if err := a.File(AgentHome+"/.gitconfig", 0o644, []byte(cfg.String())); err != nil {
+			if err := a.File(bottle.AgentHome+"/.gitconfig", 0o644, []byte(cfg.String())); err != nil {
 				return nil, err
 			}
 		}
@@ -269,9 +257,9 @@ func SidecarFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 		mode int64
 		data []byte
 	}{
-		{SidecarConfig, 0o644, PipelockConfig(s)},
-		{SidecarCACert, 0o644, ca.CertPEM},
-		{SidecarCAKey, 0o600, ca.KeyPEM},
+		{bottle.SidecarConfig, 0o644, PipelockConfig(s)},
+		{bottle.SidecarCACert, 0o644, ca.CertPEM},
+		{bottle.SidecarCAKey, 0o600, ca.KeyPEM},
 	} {
 		if err := a.File(f.p, f.mode, f.data); err != nil {
 			return nil, err

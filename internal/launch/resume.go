@@ -21,11 +21,6 @@ import (
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
-// TranscriptDir is where End snapshots the agent's transcript tree (the
-// contents of AgentTranscript) inside the state dir, and where a resume
-// restores it from.
-const TranscriptDir = "transcript"
-
 // Saved is a bottle's state dir opened to start its bottle again
 // (bottle-launch --resume): checked, locked, its bottle.json read.
 type Saved struct {
@@ -92,9 +87,9 @@ func (sv *Saved) read(prefix, slug string, refuse func(string, ...any) error) er
 	if _, ok, err := statedir.ReadMeta(sv.Dir); err != nil {
 		return exitcode.BadInputf("--resume %s: %v", slug, err)
 	} else if !ok {
-		return refuse("%s has no %s: only bottles made by bottle-launch can be resumed", sv.Dir, statedir.MetaFile)
+		return refuse("%s has no %s: only bottles made by bottle-launch can be resumed", sv.Dir, bottle.MetaFile)
 	}
-	for _, name := range []string{statedir.MetaFile, statedir.ComposeFile} {
+	for _, name := range []string{bottle.MetaFile, bottle.ComposeFile} {
 		data, err := readRegular(filepath.Join(sv.Dir, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -104,20 +99,20 @@ func (sv *Saved) read(prefix, slug string, refuse func(string, ...any) error) er
 		}
 		sv.kept[name] = data
 	}
-	if err := json.Unmarshal(sv.kept[statedir.MetaFile], &sv.Meta); err != nil {
-		return exitcode.BadInputf("--resume %s: %s: %v", slug, statedir.MetaFile, err)
+	if err := json.Unmarshal(sv.kept[bottle.MetaFile], &sv.Meta); err != nil {
+		return exitcode.BadInputf("--resume %s: %s: %v", slug, bottle.MetaFile, err)
 	}
 	if err := json.Unmarshal(sv.Meta.Spec, &sv.Spec); len(sv.Meta.Spec) > 0 && err != nil {
-		return exitcode.BadInputf("--resume %s: %s: its spec: %v", slug, statedir.MetaFile, err)
+		return exitcode.BadInputf("--resume %s: %s: its spec: %v", slug, bottle.MetaFile, err)
 	}
 	m := sv.Meta
 	switch {
-	case m.Slug != slug || m.Backend != bottle.Docker || !ValidAgent(m.Agent) || m.Name == "":
-		return exitcode.BadInputf("--resume %s: its %s names no docker bottle of slug %s (slug %q, backend %q, agent %q)", slug, statedir.MetaFile, slug, m.Slug, m.Backend, m.Agent)
+	case m.Slug != slug || m.Backend != bottle.Docker || !bottle.ValidAgent(m.Agent) || m.Name == "":
+		return exitcode.BadInputf("--resume %s: its %s names no docker bottle of slug %s (slug %q, backend %q, agent %q)", slug, bottle.MetaFile, slug, m.Slug, m.Backend, m.Agent)
 	case m.Name != prefix+slug:
-		return refuse("its %s names %s, not %s%s: a bottle of another prefix (pass --prefix %s)", statedir.MetaFile, m.Name, prefix, slug, m.Prefix)
+		return refuse("its %s names %s, not %s%s: a bottle of another prefix (pass --prefix %s)", bottle.MetaFile, m.Name, prefix, slug, m.Prefix)
 	}
-	sv.Transcript = holdsFile(filepath.Join(sv.Dir, TranscriptDir))
+	sv.Transcript = holdsFile(filepath.Join(sv.Dir, bottle.TranscriptDir))
 	return nil
 }
 
@@ -187,7 +182,7 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 	}
 	sv.lock = nil
 	if sv.Transcript {
-		b.restore = filepath.Join(sv.Dir, TranscriptDir)
+		b.restore = filepath.Join(sv.Dir, bottle.TranscriptDir)
 	}
 	if err := b.writeMeta(nil); err != nil {
 		b.putBack()
@@ -218,7 +213,7 @@ func (b *Launched) command() []string {
 }
 
 // restoreTranscript copies the saved transcript tree into the agent's
-// AgentTranscript, every entry owned by u. It streams: a transcript may be
+// bottle.AgentTranscript, every entry owned by u. It streams: a transcript may be
 // large.
 func (b *Launched) restoreTranscript(ctx context.Context, id string, u User) error {
 	pr, pw := io.Pipe()
@@ -236,13 +231,13 @@ func (b *Launched) restoreTranscript(ctx context.Context, id string, u User) err
 	return err
 }
 
-// TranscriptArchive writes a tar of the host tree dir as AgentTranscript's
+// TranscriptArchive writes a tar of the host tree dir as bottle.AgentTranscript's
 // contents (entries relative to "/"), each owned by u: directories and
 // regular files only, never followed through a symlink (symlinks and
 // special files are left out).
 func TranscriptArchive(w io.Writer, dir string, u User, now time.Time) error {
 	tw := tar.NewWriter(w)
-	base := path.Clean(AgentTranscript)[1:]
+	base := path.Clean(bottle.AgentTranscript)[1:]
 	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err

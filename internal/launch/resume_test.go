@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
@@ -36,7 +37,7 @@ func savedTranscriptTar(t *testing.T, line string) []byte {
 func endedBottle(t *testing.T, f *fake, s Spec, opt Options, transcript []byte) string {
 	t.Helper()
 	f.copyFrom = func(id, p string) (io.ReadCloser, error) {
-		if p == AgentTranscript && transcript != nil {
+		if p == bottle.AgentTranscript && transcript != nil {
 			return io.NopCloser(bytes.NewReader(transcript)), nil
 		}
 		return nil, errNotFound{}
@@ -61,7 +62,7 @@ func claudeSpec() Spec {
 func (f *fake) agentCmd() []string {
 	var cmd []string
 	for _, s := range f.specs {
-		if strings.HasSuffix(s.Name, "-"+ServiceAgent+"-1") {
+		if strings.HasSuffix(s.Name, "-"+bottle.ServiceAgent+"-1") {
 			cmd = s.Cmd
 		}
 	}
@@ -139,7 +140,7 @@ func TestResumeRestoresTranscriptAndContinues(t *testing.T) {
 		if !restored {
 			t.Errorf("round %d: no copy restored the transcript", round)
 		}
-		m, err := os.ReadFile(filepath.Join(dir, statedir.MetaFile))
+		m, err := os.ReadFile(filepath.Join(dir, bottle.MetaFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,9 +185,9 @@ func TestResumeFailureKeepsStateDir(t *testing.T) {
 	f, _, opt := setup(t)
 	slug := endedBottle(t, f, claudeSpec(), opt, savedTranscriptTar(t, "x"))
 	dir := filepath.Join(opt.StateRoot, slug)
-	os.WriteFile(filepath.Join(dir, statedir.PreserveFile), []byte("keep\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, bottle.PreserveFile), []byte("keep\n"), 0o600)
 	before := map[string][]byte{}
-	for _, n := range []string{statedir.MetaFile, statedir.ComposeFile, statedir.PreserveFile, "transcript/-workspace/s1.jsonl"} {
+	for _, n := range []string{bottle.MetaFile, bottle.ComposeFile, bottle.PreserveFile, "transcript/-workspace/s1.jsonl"} {
 		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
 			t.Fatal(err)
@@ -230,7 +231,7 @@ func TestOpenSavedRefuses(t *testing.T) {
 	os.Mkdir(filepath.Join(root, "old-bbbbb"), 0o700)
 	os.WriteFile(filepath.Join(root, "old-bbbbb", "Dockerfile"), nil, 0o600)
 	os.Mkdir(filepath.Join(root, "bad-ccccc"), 0o700)
-	os.WriteFile(filepath.Join(root, "bad-ccccc", statedir.MetaFile), []byte("{"), 0o600)
+	os.WriteFile(filepath.Join(root, "bad-ccccc", bottle.MetaFile), []byte("{"), 0o600)
 	os.Symlink(filepath.Join(root, slug), filepath.Join(root, "link-ddddd"))
 	locked, err := statedir.Acquire(filepath.Join(root, slug))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -29,7 +30,7 @@ type Outcome struct {
 // transcript snapshot, everything removed, state dir kept, .preserve when
 // the agent crashed.
 func (b *Launched) Run(ctx context.Context, st Stdio) (Outcome, error) {
-	agent := b.ids[ServiceAgent]
+	agent := b.ids[bottle.ServiceAgent]
 	bg := context.WithoutCancel(ctx)
 	outDone := make(chan error, 1)
 	go func() {

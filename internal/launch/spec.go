@@ -220,7 +220,7 @@ func (s *Spec) Check(flagged map[string]string) error {
 	switch {
 	case s.Agent == "":
 		return fail("agent", "the spec names no agent: set \"agent\" (or pass --agent NAME)")
-	case !ValidAgent(s.Agent):
+	case !bottle.ValidAgent(s.Agent):
 		return fail("agent", "bad agent name %q: use 1-40 of [a-z0-9_-], starting with a letter or digit (it becomes part of container and network names)", s.Agent)
 	case strings.TrimSpace(s.Image) == "":
 		return fail("image", "the spec names no agent image: set \"image\" (or pass --image IMAGE)")
@@ -276,7 +276,7 @@ func (s *Spec) Check(flagged map[string]string) error {
 	}
 	if s.Skills != "" {
 		// the whole tree, as it will be copied: bounds, and not nothing
-		if err := NewArchive(time.Time{}).Tree(AgentSkills, s.Skills); err != nil {
+		if err := NewArchive(time.Time{}).Tree(bottle.AgentSkills, s.Skills); err != nil {
 			return err
 		}
 	}
@@ -293,9 +293,6 @@ func (s *Spec) Check(flagged map[string]string) error {
 	}
 	return nil
 }
-
-// ValidAgent reports whether name can be an agent's name (bottle.ValidAgent).
-func ValidAgent(name string) bool { return bottle.ValidAgent(name) }
 
 func validHost(h string) bool {
 	h = strings.TrimPrefix(h, "*.")

@@ -82,7 +82,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	if len(data) > limit {
 		return exitcode.BadInputf("the spec is too large: bottle.json would be %d bytes, more than %d; shorten its command, env or other lists", len(data), limit)
 	}
-	return writeFileAtomic(filepath.Join(b.Project.StateDir, statedir.MetaFile), append(data, '\n'), 0o600)
+	return writeFileAtomic(filepath.Join(b.Project.StateDir, bottle.MetaFile), append(data, '\n'), 0o600)
 }
 
 func writeFileAtomic(p string, data []byte, mode os.FileMode) error {

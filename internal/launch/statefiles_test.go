@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/statedir"
@@ -60,7 +61,7 @@ func TestMetaBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.lock.Release()
-	fi, err := os.Stat(filepath.Join(b.Project.StateDir, statedir.MetaFile))
+	fi, err := os.Stat(filepath.Join(b.Project.StateDir, bottle.MetaFile))
 	if err != nil || fi.Size() > MaxSpecMeta {
 		t.Fatalf("bottle.json: %v %v", fi, err)
 	}
@@ -78,7 +79,7 @@ func TestMetaKeys(t *testing.T) {
 	if err := b.writeMeta(func(m *statedir.Meta) { m.Detached = true }); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(b.Project.StateDir, statedir.MetaFile))
+	data, err := os.ReadFile(filepath.Join(b.Project.StateDir, bottle.MetaFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -205,10 +205,10 @@ func (b *Launched) teardown(ctx context.Context) error {
 	for _, n := range networks {
 		deps := gone
 		switch n.Name {
-		case b.Project.NetworkName(NetEgress):
-			deps = after(stopped, ServiceSidecar)
-		case b.Project.NetworkName(NetInternal):
-			deps = after(stopped, ServiceSidecar, ServiceAgent)
+		case b.Project.NetworkName(bottle.NetEgress):
+			deps = after(stopped, bottle.ServiceSidecar)
+		case b.Project.NetworkName(bottle.NetInternal):
+			deps = after(stopped, bottle.ServiceSidecar, bottle.ServiceAgent)
 		}
 		wg.Add(1)
 		go func() {
@@ -224,8 +224,8 @@ func (b *Launched) teardown(ctx context.Context) error {
 	}
 	for _, v := range volumes {
 		deps := gone
-		if v.Name == b.Project.VolumeName(VolHome) {
-			deps = after(gone, ServiceAgent)
+		if v.Name == b.Project.VolumeName(bottle.VolHome) {
+			deps = after(gone, bottle.ServiceAgent)
 		}
 		wg.Add(1)
 		go func() {

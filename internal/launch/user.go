@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -177,7 +178,7 @@ func OwnHome(archive []byte, u User) ([]byte, error) {
 	tr := tar.NewReader(bytes.NewReader(archive))
 	var out bytes.Buffer
 	tw := tar.NewWriter(&out)
-	home := strings.TrimPrefix(AgentHome, "/")
+	home := strings.TrimPrefix(bottle.AgentHome, "/")
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {

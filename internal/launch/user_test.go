@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
 )
 
 const testPasswd = `root:x:0:0:root:/root:/bin/sh
@@ -79,7 +81,7 @@ func TestOwnHome(t *testing.T) {
 	for name, want := range map[string]string{
 		"home": "0:0", "home/agent": "1000:1001", "home/agent/.claude": "1000:1001",
 		"home/agent/.claude/projects": "1000:1001", "home/agent/.gitconfig": "1000:1001",
-		strings.TrimPrefix(AgentCAPath, "/"): "0:0", "usr/local": "0:0",
+		strings.TrimPrefix(bottle.AgentCAPath, "/"): "0:0", "usr/local": "0:0",
 	} {
 		if got[name] != want {
 			t.Errorf("%s owned by %q, want %s (all: %v)", name, got[name], want, got)

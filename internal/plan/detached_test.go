@@ -30,7 +30,7 @@ func detachedWorld(t *testing.T) (*fake, []statedir.Entry) {
 	}
 	for i, e := range entries {
 		if m, ok := meta[e.Slug]; ok {
-			if err := os.WriteFile(filepath.Join(e.Path, statedir.MetaFile), []byte(m), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(e.Path, bottle.MetaFile), []byte(m), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			entries[i].Meta = true
@@ -129,7 +129,7 @@ func TestTranscriptMarked(t *testing.T) {
 	_, launched := project("made-aaaaa", "2h", "exited")
 	_, other := project("orig-bbbbb", "2h", "exited")
 	entries := dirs(t, root, 0, "made-aaaaa", "orig-bbbbb")
-	os.WriteFile(filepath.Join(entries[0].Path, statedir.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
+	os.WriteFile(filepath.Join(entries[0].Path, bottle.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
 	entries[0].Meta = true
 	f := &fake{name: bottle.Docker, inv: inventory(nil, launched, other)}
 	var asked []string

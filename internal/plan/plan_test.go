@@ -365,7 +365,7 @@ func TestBuildNotStateDirs(t *testing.T) {
 func TestBuildStateDirBackend(t *testing.T) {
 	root := t.TempDir()
 	e := dirs(t, root, time.Hour, "smol1", "plain2")
-	if err := os.WriteFile(filepath.Join(root, "smol1", statedir.MetaFile), []byte(`{"backend":"smolmachines"}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "smol1", bottle.MetaFile), []byte(`{"backend":"smolmachines"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for i := range e {
@@ -405,10 +405,10 @@ func TestBuildHostileBottleJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := syscall.Mkfifo(filepath.Join(root, "fifo-aaaaa", statedir.MetaFile), 0o600); err != nil {
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo-aaaaa", bottle.MetaFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("/dev/zero", filepath.Join(root, "zero-bbbbb", statedir.MetaFile)); err != nil {
+	if err := os.Symlink("/dev/zero", filepath.Join(root, "zero-bbbbb", bottle.MetaFile)); err != nil {
 		t.Fatal(err)
 	}
 	p := Make(context.Background(), []backend.Backend{oneBackend{}}, Options{StateRoot: root, Prefix: "p-"}) // a hang is the test timeout's to report

@@ -10,13 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,124 +94,6 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	m["result"] = res
 	return json.Marshal(m)
 }
-
-// Source reads plan lines from inputs in turn, numbered across them as if
-// they were one stream.
-type Source struct {
-	inputs []io.Reader
-	r      *jsonl.Reader
-	n      int
-	peeked *jsonl.Line
-}
-
-// NewSource returns a Source on inputs.
-func NewSource(inputs ...io.Reader) *Source { return &Source{inputs: inputs} }
-
-// Next returns the next line, io.EOF when every input is done, or the error
-// that stopped the reading.
-func (s *Source) Next() (jsonl.Line, error) {
-	if l := s.peeked; l != nil {
-		s.peeked = nil
-		return *l, nil
-	}
-	for {
-		if s.r == nil {
-			if len(s.inputs) == 0 {
-				return jsonl.Line{}, io.EOF
-			}
-			s.r, s.inputs = jsonl.NewReader(s.inputs[0]), s.inputs[1:]
-		}
-		l, err := s.r.Next()
-		if errors.Is(err, io.EOF) {
-			s.r = nil
-			continue
-		}
-		if err != nil {
-			return jsonl.Line{}, err
-		}
-		s.n++
-		l.N = s.n
-		return l, nil
-	}
-}
-
-// Empty reports whether the inputs hold no line at all; it reads ahead one
-// line, which Next then returns.
-func (s *Source) Empty() (bool, error) {
-	if s.peeked != nil {
-		return false, nil
-	}
-	l, err := s.Next()
-	if errors.Is(err, io.EOF) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	s.peeked = &l
-	return false, nil
-}
-
-// Read reads every input's lines, numbered across the inputs in order (as if
-// they were one stream). A read error stops the reading; the lines read so
-// far are returned with it.
-func Read(inputs ...io.Reader) ([]jsonl.Line, error) {
-	var lines []jsonl.Line
-	src := NewSource(inputs...)
-	for {
-		l, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			return lines, nil
-		}
-		if err != nil {
-			return lines, err
-		}
-		lines = append(lines, l)
-	}
-}
-
-// Summary counts a run's results.
-type Summary struct {
-	Counts map[string]int
-	// Interrupted is set when the run was told to stop before it was done.
-	Interrupted bool
-	DryRun      bool
-	// ReadErr is why the reading of the plan stopped early (the lines read
-	// before it were answered).
-	ReadErr error
-	// Unread is set when an interrupted run stopped before it had read the
-	// whole plan: the lines after the last answered one have no result.
-	Unread bool
-}
-
-// String is the one-line summary: "removed 12, gone 1, skipped 2, failed 0, invalid 0".
-func (s Summary) String() string {
-	first := bottle.Removed
-	if s.DryRun {
-		first = bottle.WouldRemove
-	}
-	var parts []string
-	for _, st := range []string{first, bottle.Gone, bottle.Skipped, bottle.Failed, bottle.Invalid} {
-		parts = append(parts, fmt.Sprintf("%s %d", st, s.Counts[st]))
-	}
-	out := strings.Join(parts, ", ")
-	if s.Interrupted {
-		out += " (interrupted)"
-	}
-	return out
-}
-
-// Total is how many lines were answered.
-func (s Summary) Total() int {
-	n := 0
-	for _, c := range s.Counts {
-		n += c
-	}
-	return n
-}
-
-// Ok reports whether every line ended removed, gone, skipped or would-remove.
-func (s Summary) Ok() bool { return s.Counts[bottle.Failed] == 0 && s.Counts[bottle.Invalid] == 0 }
 
 type task struct {
 	line   jsonl.Line
@@ -429,7 +306,7 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 			r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonInterrupted}, time.Now())
 		case t.item.Kind == bottle.KindStateDir:
 			r.mu.Lock()
-			if slug := stateSlug(t.item); r.wantDir[slug] {
+			if slug := slugOf(t.item, r.opt.Prefix); r.wantDir[slug] {
 				r.goingDir[slug] = true
 			}
 			r.mu.Unlock()
@@ -457,7 +334,7 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 				}
 			}
 			if t.item.Kind == bottle.KindComposeProject && r.opt.SaveTranscript != nil && !r.opt.DryRun {
-				r.wantDir[itemSlug(t.item, r.opt)] = true
+				r.wantDir[slugOf(t.item, r.opt.Prefix)] = true
 				t.settled = r.settle
 			}
 			r.mu.Unlock()
@@ -493,20 +370,13 @@ func (r *runner) removesDir(t *task) bool {
 		return false
 	}
 	<-t.settled
-	slug := itemSlug(t.item, r.opt)
+	slug := slugOf(t.item, r.opt.Prefix)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	going := r.goingDir[slug]
 	delete(r.wantDir, slug)
 	delete(r.goingDir, slug)
 	return going
-}
-
-func itemSlug(it bottle.Item, opt Options) string {
-	if it.Slug != "" {
-		return it.Slug
-	}
-	return bottle.Slug(it.Name, opt.Prefix)
 }
 
 // openTasks is a list of tasks that drops the answered ones now and then.
@@ -614,51 +484,6 @@ func (r *runner) removing(id string) bool {
 	return r.planned[id]
 }
 
-// dirSurvey is one survey of every backend and the state dir remover built
-// on it; it is good for the state dirs whose engine items before them were
-// all answered when it was taken.
-type dirSurvey struct {
-	covers int
-	sr     *statedir.Reclaimer
-	// rootErr: the state root does not look like one (most of it is not
-	// bottle state: the wrong directory), refused at the moment of acting.
-	rootErr error
-}
-
-// stateRemover returns a remover whose survey was taken after the first n
-// engine items were answered: one survey per run for a plan whose state
-// dirs come last, as bottle-plan-cleanup writes it.
-func (r *runner) stateRemover(n int) (*statedir.Reclaimer, error) {
-	r.surveyMu.Lock()
-	defer r.surveyMu.Unlock()
-	if r.dirs != nil && r.dirs.covers >= n {
-		return r.dirs.sr, r.dirs.rootErr
-	}
-	if err := statedir.CheckRoot(r.opt.StateRoot); err != nil {
-		r.dirs = &dirSurvey{covers: n, rootErr: err}
-		return nil, err
-	}
-	survey := backend.Ask(r.work, r.opt.Backends)
-	r.mu.Lock()
-	live := liveSlugs(survey, r.would, r.opt)
-	r.mu.Unlock()
-	askErr := survey.Err()
-	sr := &statedir.Reclaimer{
-		Root:    r.opt.StateRoot,
-		DryRun:  r.opt.DryRun,
-		Prefix:  r.opt.Prefix,
-		Engines: r.opt.Engines,
-		Live: func(slug string) (bool, error) {
-			if askErr != nil {
-				return false, askErr
-			}
-			return live[slug], nil
-		},
-	}
-	r.dirs = &dirSurvey{covers: n, sr: sr}
-	return sr, nil
-}
-
 // stateDir removes a state dir once every engine item read before it is
 // answered, asking every backend which bottles exist now.
 func (r *runner) stateDir(t *task) {
@@ -683,207 +508,11 @@ func (r *runner) stateDir(t *task) {
 		return
 	}
 	olderThan, _ := time.ParseDuration(t.item.OlderThan) // parse checked it
-	o := sr.Remove(statedir.FromItem(t.item, stateSlug(t.item), olderThan))
+	o := sr.Remove(statedir.FromItem(t.item, slugOf(t.item, r.opt.Prefix), olderThan))
 	release()
 	res := bottle.Result{Status: o.Status, Reason: o.Reason}
 	if o.Err != nil {
 		res.Error = o.Err.Error()
 	}
 	r.finish(t, res, start)
-}
-
-// liveSlugs is the survey's live slugs. Under --dry-run nothing was removed,
-// so a bottle this run would have removed (would: "backend/name" of the
-// engine items answered would-remove) does not keep its state dir: the dry
-// run answers what the real run would.
-func liveSlugs(survey *backend.Survey, would map[string]bool, opt Options) map[string]bool {
-	if !opt.DryRun {
-		return survey.Live()
-	}
-	live := map[string]bool{}
-	for name, inv := range survey.ByBackend {
-		for _, b := range inv.Bottles {
-			if !would[name+"/"+b.Name] {
-				live[b.Slug] = true
-			}
-		}
-		for _, slug := range inv.Claimed {
-			if !would[name+"/"+opt.Prefix+slug] {
-				live[slug] = true
-			}
-		}
-	}
-	return live
-}
-
-// launching reports whether a bottle-launch holds the lock of the state dir
-// of any slug the item names: a bottle still starting is never reaped.
-func launching(it bottle.Item, opt Options) bool {
-	slugs := []string{it.Slug, bottle.Slug(it.Name, opt.Prefix)}
-	if s, ok := bottle.BundleSlug(it.Name, opt.Prefix); ok {
-		slugs = append(slugs, s)
-	}
-	if it.Kind == bottle.KindStateDir {
-		slugs = append(slugs, it.Name)
-	}
-	for _, s := range slugs {
-		if bottle.ValidSlug(s) && statedir.Locked(filepath.Join(opt.StateRoot, s)) {
-			return true
-		}
-	}
-	return false
-}
-
-func stateSlug(it bottle.Item) string {
-	if it.Slug != "" {
-		return it.Slug
-	}
-	return it.Name
-}
-
-var itemType = reflect.TypeFor[bottle.Item]()
-
-// parse decodes and checks one line; it returns why the line is invalid, or "".
-func parse(t *task, opt Options) string {
-	if t.line.Err != nil {
-		t.fields = map[string]json.RawMessage{"input": t.line.Raw}
-		return t.line.Err.Error()
-	}
-	if err := json.Unmarshal(t.line.Raw, &t.fields); err != nil {
-		t.fields = map[string]json.RawMessage{"input": t.line.Raw}
-		return "not a JSON object: " + err.Error()
-	}
-	delete(t.fields, "result") // a result line fed back in is its item again
-	// A line must read the same to a person (jq is case-sensitive and
-	// would show the first of duplicate keys) as to the reaper (Go's
-	// encoding/json ignores case and keeps the last): the fields echoed
-	// are then exactly the fields acted on.
-	if err := jsonl.CheckKeys(t.line.Raw, itemType); err != nil {
-		return "not a plan item: " + err.Error()
-	}
-	if err := json.Unmarshal(t.line.Raw, &t.item); err != nil {
-		return "not a plan item: " + strings.TrimPrefix(err.Error(), "json: ")
-	}
-	it := &t.item
-	switch {
-	case it.Kind == "":
-		return "missing field kind"
-	case !slices.Contains(bottle.Kinds, it.Kind):
-		return fmt.Sprintf("unknown kind %q: a plan item is one of %s", it.Kind, strings.Join(bottle.Kinds, ", "))
-	case it.Backend == "":
-		return "missing field backend"
-	case !slices.Contains(bottle.BackendOrder, it.Backend):
-		return fmt.Sprintf("unknown backend %q: use one of %s", it.Backend, strings.Join(bottle.BackendOrder, ", "))
-	case it.Name == "":
-		return "missing field name"
-	}
-	if it.Kind == bottle.KindStateDir {
-		switch {
-		case it.Slug != "" && it.Slug != it.Name:
-			return fmt.Sprintf("slug %q and name %q differ: a state dir's name is its slug", it.Slug, it.Name)
-		case it.Path == "":
-			return "missing field path"
-		case !filepath.IsAbs(it.Path):
-			return fmt.Sprintf("path %q is not absolute", it.Path)
-		case !bottle.ValidSlug(stateSlug(*it)):
-			return fmt.Sprintf("%q is not a slug", stateSlug(*it))
-		case filepath.Clean(it.Path) != it.Path:
-			return fmt.Sprintf("path %q is not clean (no .., //, or trailing /)", it.Path)
-		}
-		if it.OlderThan != "" {
-			if d, err := time.ParseDuration(it.OlderThan); err != nil || d <= 0 {
-				return fmt.Sprintf("older_than %q is not a positive duration such as 168h0m0s", it.OlderThan)
-			}
-		}
-		// statedir.Reclaimer checks, at the moment it acts, that the path is
-		// the slug's dir directly under the state root.
-		return ""
-	}
-	if !bottle.HasPrefix(it.Name, opt.Prefix) {
-		return fmt.Sprintf("name %q does not start with the prefix %q", it.Name, opt.Prefix)
-	}
-	for _, b := range opt.Backends {
-		if rm, ok := b.(backend.Remover); ok && rm.Handles(*it) {
-			t.rm = rm
-			if c, ok := rm.(interface{ Check(bottle.Item) string }); ok {
-				return c.Check(*it)
-			}
-			return ""
-		}
-	}
-	return fmt.Sprintf("no backend here removes %s items of the %s backend", it.Kind, it.Backend)
-}
-
-// saveTranscript copies a compose project's transcript from its home
-// volume into its state dir before the project goes, unless this run
-// removes that dir too, there is none, or it is a dry run. It returns why
-// the item must not be removed ("" when it may).
-func saveTranscript(ctx context.Context, it bottle.Item, opt Options, dirGoes bool) string {
-	slug := it.Slug
-	if slug == "" {
-		slug = bottle.Slug(it.Name, opt.Prefix)
-	}
-	if opt.SaveTranscript == nil || opt.DryRun || it.Kind != bottle.KindComposeProject || dirGoes || !bottle.ValidSlug(slug) {
-		return ""
-	}
-	// Only a bottle bottle-launch made (its state dir holds bottle.json)
-	// keeps its transcript in a home volume this knows how to read.
-	dir := filepath.Join(opt.StateRoot, slug)
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return ""
-	}
-	if _, ok, _ := statedir.ReadMeta(dir); !ok {
-		return ""
-	}
-	if _, err := opt.SaveTranscript(ctx, it, dir); err != nil {
-		return fmt.Sprintf("saving its transcript into %s first: %v; nothing of it was removed (to let it go with its state dir: bottle-cleanup --name %s)", dir, err, slug)
-	}
-	return ""
-}
-
-// ReasonDetached is why an item of a running bottle launched with --detach
-// is kept when the plan did not take detached bottles.
-const ReasonDetached = "its bottle was launched with --detach and is running (plan it with --name or --include-detached to end it)"
-
-// guardDetached returns the item to act on: an item of a bottle launched
-// with --detach (and not ended), planned without --include-detached or
-// --name, is acted on as if planned with --not-running, so its remover
-// skips it when anything of it runs at this moment. guard reports whether
-// that was done.
-func guardDetached(it bottle.Item, opt Options) (bottle.Item, bool) {
-	if it.IncludeDetached || it.NotRunning {
-		return it, false
-	}
-	for _, s := range itemSlugs(it, opt) {
-		if bottle.ValidSlug(s) && statedir.LiveDetached(filepath.Join(opt.StateRoot, s)) {
-			it.NotRunning = true
-			return it, true
-		}
-	}
-	return it, false
-}
-
-// detachedResult says why a guarded item was skipped: its bottle runs, not
-// a --not-running the plan never had.
-func detachedResult(res bottle.Result, opt Options) bottle.Result {
-	mention := func(s string) bool { return strings.Contains(s, "not-running") }
-	if res.Status == bottle.Skipped && mention(res.Reason) {
-		res.Reason = ReasonDetached
-	}
-	for i := range res.Resources {
-		if r := &res.Resources[i]; r.Status == bottle.Skipped && mention(r.Reason) {
-			r.Reason = ReasonDetached
-		}
-	}
-	return res
-}
-
-// itemSlugs are the slugs an item may belong to: its own, its name's, a
-// bundle part's bottle's.
-func itemSlugs(it bottle.Item, opt Options) []string {
-	slugs := []string{it.Slug, bottle.Slug(it.Name, opt.Prefix)}
-	if s, ok := bottle.BundleSlug(it.Name, opt.Prefix); ok {
-		slugs = append(slugs, s)
-	}
-	return slugs
 }

@@ -409,7 +409,7 @@ func (e *env) statedir(slug string, preserve bool) bottle.Item {
 		e.t.Fatal(err)
 	}
 	if preserve {
-		os.WriteFile(filepath.Join(dir, statedir.PreserveFile), nil, 0o644)
+		os.WriteFile(filepath.Join(dir, bottle.PreserveFile), nil, 0o644)
 	}
 	t := statedir.Walk(dir)
 	changed := t.Changed
@@ -924,7 +924,7 @@ func TestTranscriptSavedFirst(t *testing.T) {
 	kept, going, broken := e.w.bottle("keep-1", "exited"), e.w.bottle("going-1", "exited"), e.w.bottle("broken-1", "exited")
 	for _, s := range []string{"keep-1", "going-1", "broken-1"} {
 		e.statedir(s, false)
-		os.WriteFile(filepath.Join(e.root, s, statedir.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
+		os.WriteFile(filepath.Join(e.root, s, bottle.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
 	}
 	var mu sync.Mutex
 	saved := map[string]bool{}
@@ -958,7 +958,7 @@ func TestTranscriptSavedFirst(t *testing.T) {
 	e2 := newEnv(t)
 	e2.opt.DryRun, e2.opt.SaveTranscript = true, e.opt.SaveTranscript
 	e2.statedir("keep-2", false)
-	os.WriteFile(filepath.Join(e2.root, "keep-2", statedir.MetaFile), []byte(`{}`), 0o600)
+	os.WriteFile(filepath.Join(e2.root, "keep-2", bottle.MetaFile), []byte(`{}`), 0o600)
 	e2.add(e2.w.bottle("keep-2", "exited"))
 	e2.run(context.Background())
 	if len(saved) != 0 {
@@ -975,7 +975,7 @@ func TestTranscriptDecidedAtAFullWindow(t *testing.T) {
 	e := newEnv(t)
 	proj := e.w.bottle("far-aaaa1", "exited")
 	e.statedir("far-aaaa1", false)
-	os.WriteFile(filepath.Join(e.root, "far-aaaa1", statedir.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
+	os.WriteFile(filepath.Join(e.root, "far-aaaa1", bottle.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
 	var saved atomic.Bool
 	e.opt.SaveTranscript = func(context.Context, bottle.Item, string) (bool, error) {
 		saved.Store(true)

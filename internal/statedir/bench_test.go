@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
 )
 
 // BenchmarkScan scans a root of 200 state dirs (20 preserved), each with a
@@ -21,7 +23,7 @@ func BenchmarkScan(b *testing.B) {
 			_ = os.WriteFile(filepath.Join(d, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
 		}
 		if i >= 180 {
-			_ = os.WriteFile(filepath.Join(d, PreserveFile), nil, 0o644)
+			_ = os.WriteFile(filepath.Join(d, bottle.PreserveFile), nil, 0o644)
 		}
 	}
 	b.ReportAllocs()

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
 )
 
 // Lock is an exclusive lock on a state dir, held by a running launcher. It
@@ -16,13 +18,13 @@ type Lock struct{ f *os.File }
 // Acquire takes the dir's lock without waiting; it fails when another
 // process holds it.
 func Acquire(dir string) (*Lock, error) {
-	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, bottle.LockFile), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("state dir lock: %w", err)
 	}
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("state dir lock: %s is not a regular file", filepath.Join(dir, LockFile))
+		return nil, fmt.Errorf("state dir lock: %s is not a regular file", filepath.Join(dir, bottle.LockFile))
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
@@ -56,7 +58,7 @@ func (l *Lock) Release() error {
 // lock file is opened, without blocking: a FIFO named .lock never hangs it
 // (and locks nothing).
 func Locked(dir string) bool {
-	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	f, err := os.OpenFile(filepath.Join(dir, bottle.LockFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}

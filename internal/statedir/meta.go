@@ -70,7 +70,7 @@ func LiveDetached(dir string) bool {
 // symlink, not a regular file (a FIFO or device is never opened in a way
 // that can block), unreadable, larger than MaxMeta, or not a JSON object.
 func ReadMeta(dir string) (m Meta, ok bool, err error) {
-	f, err := os.OpenFile(filepath.Join(dir, MetaFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	f, err := os.OpenFile(filepath.Join(dir, bottle.MetaFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return Meta{}, false, nil

@@ -34,7 +34,7 @@ func TestCheckRootRedTeam(t *testing.T) {
 	// BOTTLE_STATE_DIR=~/.claude-bottle, one level too high: its state/
 	// holds a preserved bottle dir.
 	high := t.TempDir()
-	write(t, filepath.Join(high, "state", "kept-aaaa1", PreserveFile), 0)
+	write(t, filepath.Join(high, "state", "kept-aaaa1", bottle.PreserveFile), 0)
 	write(t, filepath.Join(high, "state", "kept-aaaa1", "transcript.jsonl"), 10)
 	// A dir of source checkouts.
 	src := t.TempDir()
@@ -68,7 +68,7 @@ func TestCheckRootRedTeam(t *testing.T) {
 	// A state root with a few strays is used; the strays are named, and a
 	// dir a killed reaper left aside counts for nothing.
 	ok := t.TempDir()
-	write(t, filepath.Join(ok, "a-aaaa1", MetaFile), 2)
+	write(t, filepath.Join(ok, "a-aaaa1", bottle.MetaFile), 2)
 	write(t, filepath.Join(ok, "b-bbbb2", "transcript.jsonl"), 2)
 	mkdir(t, filepath.Join(ok, "c-cccc3"))
 	write(t, filepath.Join(ok, "notes.txt"), 2)
@@ -116,7 +116,7 @@ func TestRemoveNotStateDir(t *testing.T) {
 func TestRemovePreserveAnywhere(t *testing.T) {
 	root := t.TempDir()
 	write(t, filepath.Join(root, "a-aaaa1", "transcript.jsonl"), 3)
-	write(t, filepath.Join(root, "a-aaaa1", "work", "deep", PreserveFile), 0)
+	write(t, filepath.Join(root, "a-aaaa1", "work", "deep", bottle.PreserveFile), 0)
 	r := &Reclaimer{Root: root, Live: notLive}
 	o := r.Remove(planned(root, "a-aaaa1"))
 	if o.Status != bottle.Skipped || !strings.Contains(o.Reason, "preserved (work/deep/.preserve)") {
@@ -140,7 +140,7 @@ func TestRemovePreserveAfterRename(t *testing.T) {
 	write(t, filepath.Join(dir, "transcript.jsonl"), 3)
 	p := planned(root, "a-aaaa1")
 	r := &Reclaimer{Root: root, Live: func(string) (bool, error) {
-		write(t, filepath.Join(dir, "c", PreserveFile), 0)
+		write(t, filepath.Join(dir, "c", bottle.PreserveFile), 0)
 		return false, nil
 	}}
 	o := r.Remove(p)
@@ -242,19 +242,19 @@ func TestRemoveOlderThan(t *testing.T) {
 // removed (it may be a live bottle's of another prefix).
 func TestRemoveUnreadableMeta(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "big-aaaa1", MetaFile), 0)
+	write(t, filepath.Join(root, "big-aaaa1", bottle.MetaFile), 0)
 	big := `{"name":"other-big-aaaa1","spec":"` + strings.Repeat("x", MaxMeta) + `"}`
-	if err := os.WriteFile(filepath.Join(root, "big-aaaa1", MetaFile), []byte(big), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "big-aaaa1", bottle.MetaFile), []byte(big), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(root, "text-aaaa1", MetaFile), 5)
-	mkdir(t, filepath.Join(root, "dir-aaaa1", MetaFile))
+	write(t, filepath.Join(root, "text-aaaa1", bottle.MetaFile), 5)
+	mkdir(t, filepath.Join(root, "dir-aaaa1", bottle.MetaFile))
 	mkdir(t, filepath.Join(root, "fifo-aaaa1"))
-	if err := syscall.Mkfifo(filepath.Join(root, "fifo-aaaa1", MetaFile), 0o600); err != nil {
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo-aaaa1", bottle.MetaFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	mkdir(t, filepath.Join(root, "link-aaaa1"))
-	if err := os.Symlink("/dev/zero", filepath.Join(root, "link-aaaa1", MetaFile)); err != nil {
+	if err := os.Symlink("/dev/zero", filepath.Join(root, "link-aaaa1", bottle.MetaFile)); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -296,8 +296,8 @@ func TestRemoveOtherEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta := func(slug, engine string) {
-		write(t, filepath.Join(root, slug, MetaFile), 0)
-		if err := os.WriteFile(filepath.Join(root, slug, MetaFile), []byte(`{"name":"p-`+slug+`","engine":"`+engine+`"}`), 0o644); err != nil {
+		write(t, filepath.Join(root, slug, bottle.MetaFile), 0)
+		if err := os.WriteFile(filepath.Join(root, slug, bottle.MetaFile), []byte(`{"name":"p-`+slug+`","engine":"`+engine+`"}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -327,7 +327,7 @@ func TestFIFOLock(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "a-aaaa1")
 	mkdir(t, dir)
-	if err := syscall.Mkfifo(filepath.Join(dir, LockFile), 0o600); err != nil {
+	if err := syscall.Mkfifo(filepath.Join(dir, bottle.LockFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan string, 1)

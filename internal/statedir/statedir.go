@@ -22,19 +22,6 @@ import (
 	"github.com/claude-bottle/bottle/internal/exitcode"
 )
 
-// File names inside a state dir.
-const (
-	PreserveFile = ".preserve"
-	LockFile     = ".lock"
-	MetaFile     = "bottle.json"
-	ComposeFile  = "compose.json"
-	// A transcript is any entry whose name starts with "transcript"
-	// (transcript.jsonl, transcript/); a rebuilt Dockerfile is "Dockerfile"
-	// or "Dockerfile.*".
-	transcriptPrefix = "transcript"
-	dockerfileName   = "Dockerfile"
-)
-
 // Type says what an entry under the root is.
 type Type string
 
@@ -165,15 +152,15 @@ func inspect(e *Entry) {
 	hasLock := false
 	for _, de := range top {
 		switch n := de.Name(); {
-		case n == PreserveFile:
+		case n == bottle.PreserveFile:
 			e.Preserved = true
-		case n == LockFile:
+		case n == bottle.LockFile:
 			hasLock = true
-		case n == MetaFile:
+		case n == bottle.MetaFile:
 			e.Meta = true
-		case strings.HasPrefix(n, transcriptPrefix):
+		case strings.HasPrefix(n, bottle.TranscriptDir):
 			e.Transcript = true
-		case n == dockerfileName || strings.HasPrefix(n, dockerfileName+"."):
+		case n == bottle.Dockerfile || strings.HasPrefix(n, bottle.Dockerfile+"."):
 			e.Dockerfile = true
 		}
 	}
@@ -221,8 +208,8 @@ func Looks(path string) string {
 // bottleLeaves reports whether name is something a bottle leaves in its
 // state dir.
 func bottleLeaves(n string) bool {
-	return n == MetaFile || n == ComposeFile || n == LockFile || n == PreserveFile || strings.HasPrefix(n, transcriptPrefix) ||
-		n == dockerfileName || strings.HasPrefix(n, dockerfileName+".")
+	return n == bottle.MetaFile || n == bottle.ComposeFile || n == bottle.LockFile || n == bottle.PreserveFile || strings.HasPrefix(n, bottle.TranscriptDir) ||
+		n == bottle.Dockerfile || strings.HasPrefix(n, bottle.Dockerfile+".")
 }
 
 // SlugShape reports whether name has the shape of the slugs bottle-launch

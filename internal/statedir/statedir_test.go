@@ -86,11 +86,11 @@ func TestScan(t *testing.T) {
 	write(t, filepath.Join(root, "full-aaaa1", "deep", "deeper", "blob"), 1000)
 	write(t, filepath.Join(root, "tonly-bbbb2", "transcript", "part-1.jsonl"), 5)
 	write(t, filepath.Join(root, "donly-cccc3", "Dockerfile.rebuilt"), 7)
-	write(t, filepath.Join(root, "donly-cccc3", MetaFile), 2)
-	write(t, filepath.Join(root, "kept-dddd4", PreserveFile), 0)
-	write(t, filepath.Join(root, "kept-dddd4", LockFile), 0)
+	write(t, filepath.Join(root, "donly-cccc3", bottle.MetaFile), 2)
+	write(t, filepath.Join(root, "kept-dddd4", bottle.PreserveFile), 0)
+	write(t, filepath.Join(root, "kept-dddd4", bottle.LockFile), 0)
 	write(t, filepath.Join(root, "deepkept-hhhh8", "compose.json"), 0)
-	write(t, filepath.Join(root, "deepkept-hhhh8", "a", "b", PreserveFile), 0)
+	write(t, filepath.Join(root, "deepkept-hhhh8", "a", "b", bottle.PreserveFile), 0)
 	mkdir(t, filepath.Join(root, "empty-eeee5"))
 	write(t, filepath.Join(root, "notes.txt"), 3)
 	write(t, filepath.Join(root, ".reaping-x-123", "transcript.jsonl"), 3)
@@ -220,7 +220,7 @@ func TestLocked(t *testing.T) {
 	// A symlinked lock file is never followed.
 	d2 := filepath.Join(root, "b-bbbb2")
 	mkdir(t, d2)
-	if err := os.Symlink(filepath.Join(dir, LockFile), filepath.Join(d2, LockFile)); err != nil {
+	if err := os.Symlink(filepath.Join(dir, bottle.LockFile), filepath.Join(d2, bottle.LockFile)); err != nil {
 		t.Fatal(err)
 	}
 	if Locked(d2) {
@@ -296,8 +296,8 @@ func TestRemoveRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(root, "file-cccc3"), 1)
-	write(t, filepath.Join(root, "kept-dddd4", PreserveFile), 0)
-	write(t, filepath.Join(root, "kept-dddd4", MetaFile), 2)
+	write(t, filepath.Join(root, "kept-dddd4", bottle.PreserveFile), 0)
+	write(t, filepath.Join(root, "kept-dddd4", bottle.MetaFile), 2)
 	mkdir(t, filepath.Join(root, "locked-eeee5"))
 	holdLock(t, filepath.Join(root, "locked-eeee5"))
 	mkdir(t, filepath.Join(root, "live-ffff6"))
@@ -347,7 +347,7 @@ func TestRemoveRefusals(t *testing.T) {
 		t.Errorf("nil Live: %+v", o)
 	}
 	// Everything refused is still there, the symlink's target included.
-	for _, p := range []string{"ok-aaaa1/transcript", "link-bbbb2/precious", "file-cccc3", "kept-dddd4/" + PreserveFile, "locked-eeee5", "live-ffff6", "err-gggg7"} {
+	for _, p := range []string{"ok-aaaa1/transcript", "link-bbbb2/precious", "file-cccc3", "kept-dddd4/" + bottle.PreserveFile, "locked-eeee5", "live-ffff6", "err-gggg7"} {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
@@ -385,10 +385,10 @@ func TestRemoveLockTakenWhileChecking(t *testing.T) {
 	}
 	// The launcher's lock file is there from the start: taking the lock
 	// changes nothing on disk that the change check would see.
-	if err := os.WriteFile(filepath.Join(dir, MetaFile), []byte("{}"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(dir, LockFile), 0)
+	write(t, filepath.Join(dir, bottle.LockFile), 0)
 	p := planned(root, "late-aaaa1")
 	var lock *Lock
 	defer func() { lock.Release() }()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,7 +119,7 @@ func (w *walker) dir(fd int, rel string) {
 	}
 	for _, n := range names {
 		p := filepath.Join(rel, n)
-		if n == PreserveFile && w.t.Preserve == "" {
+		if n == bottle.PreserveFile && w.t.Preserve == "" {
 			w.t.Preserve = p
 		}
 		var st unix.Stat_t
@@ -209,7 +210,7 @@ func (r *unlinker) dir(fd int, rel string) {
 		return
 	}
 	for _, n := range names {
-		if n == PreserveFile {
+		if n == bottle.PreserveFile {
 			r.err = errPreserve
 			return
 		}

@@ -16,12 +16,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
-	"github.com/claude-bottle/bottle/internal/launch"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -34,10 +32,6 @@ type Engine interface {
 
 var _ Engine = (*engine.Client)(nil)
 
-// Dir is where a saved transcript goes inside the state dir (where
-// bottle-launch snapshots it too).
-const Dir = "transcript"
-
 // HomeVolume returns the item's home volume (<project>_home, what
 // bottle-launch makes) and whether it has one: only a docker compose
 // project's.
@@ -46,7 +40,7 @@ func HomeVolume(it bottle.Item) (string, bool) {
 		return "", false
 	}
 	for _, v := range it.Volumes {
-		if v.Name == it.Name+"_"+launch.VolHome {
+		if v.Name == bottle.VolumeName(it.Name, bottle.VolHome) {
 			return v.Name, true
 		}
 	}
@@ -70,7 +64,7 @@ func newSource(eng Engine, it bottle.Item, stateDir string) (*source, error) {
 	}
 	s := &source{eng: eng, volume: vol, helperFor: it.Name + "-transcript-"}
 	for _, c := range it.Containers {
-		if c.Service == launch.ServiceAgent || strings.HasSuffix(c.Name, "-"+launch.ServiceAgent+"-1") {
+		if c.Service == bottle.ServiceAgent || c.Name == bottle.ContainerName(it.Name, bottle.ServiceAgent) {
 			s.agent = c.ID
 		}
 	}
@@ -84,7 +78,7 @@ func newSource(eng Engine, it bottle.Item, stateDir string) (*source, error) {
 // the helper container when one was made. A missing tree is (nil, nil).
 func (s *source) open(ctx context.Context) (io.ReadCloser, func(), error) {
 	if s.agent != "" {
-		rc, err := s.eng.CopyFrom(ctx, s.agent, launch.AgentTranscript)
+		rc, err := s.eng.CopyFrom(ctx, s.agent, bottle.AgentTranscript)
 		switch {
 		case err == nil:
 			return rc, func() {}, nil
@@ -101,7 +95,7 @@ func (s *source) open(ctx context.Context) (io.ReadCloser, func(), error) {
 	rand.Read(b[:])
 	id, err := s.eng.CreateContainer(ctx, engine.ContainerSpec{
 		Name: s.helperFor + hex.EncodeToString(b[:]), Image: s.image, Cmd: []string{"true"},
-		Network: "none", Volumes: map[string]string{s.volume: launch.AgentHome},
+		Network: "none", Volumes: map[string]string{s.volume: bottle.AgentHome},
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating a container of %s to read %s: %w", s.image, s.volume, err)
@@ -111,7 +105,7 @@ func (s *source) open(ctx context.Context) (io.ReadCloser, func(), error) {
 		defer cancel()
 		_ = s.eng.RemoveContainer(ctx, id)
 	}
-	rc, err := s.eng.CopyFrom(ctx, id, launch.AgentTranscript)
+	rc, err := s.eng.CopyFrom(ctx, id, bottle.AgentTranscript)
 	if engine.IsNotFound(err) {
 		remove()
 		return nil, nil, nil
@@ -169,5 +163,5 @@ func Save(ctx context.Context, eng Engine, it bottle.Item, stateDir string) (boo
 	}
 	defer done()
 	defer rc.Close()
-	return launch.Extract(rc, filepath.Join(stateDir, Dir))
+	return Extract(rc, filepath.Join(stateDir, bottle.TranscriptDir))
 }

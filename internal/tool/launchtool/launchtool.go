@@ -351,7 +351,7 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 		live := slices.Contains(inv.Claimed, m.Slug) || slices.ContainsFunc(inv.Bottles, func(b bottle.Bottle) bool { return b.Slug == m.Slug })
 		if live {
 			return exitcode.Usagef("--resume %s: a bottle of this slug still exists on the %s backend: end it first, keeping its state dir (touch %s; bottle-cleanup --name %s)",
-				m.Slug, name, filepath.Join(saved.Dir, statedir.PreserveFile), m.Slug)
+				m.Slug, name, filepath.Join(saved.Dir, bottle.PreserveFile), m.Slug)
 		}
 	}
 	return nil

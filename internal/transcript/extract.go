@@ -1,4 +1,4 @@
-package launch
+package transcript
 
 import (
 	"archive/tar"

@@ -1,0 +1,63 @@
+package bottle
+
+// The shape of a bottle: what its resources are called, the labels the
+// toolkit writes on them, where things sit inside its containers and what
+// its state dir holds. bottle-launch makes bottles of this shape; every
+// other package reads it from here, never from the package that makes them.
+
+// Services, and the keys of networks and volumes, as a compose file names them.
+const (
+	ServiceAgent   = "agent"
+	ServiceSidecar = "sidecar"
+	NetInternal    = "internal"
+	NetEgress      = "egress"
+	VolHome        = "home"
+)
+
+// The toolkit's own labels, on every container, network and volume
+// bottle-launch makes.
+const (
+	LabelSlug    = "dev.bottle.slug"
+	LabelAgent   = "dev.bottle.agent"
+	LabelVersion = "dev.bottle.version"
+)
+
+// ContainerName is a service's container in a project, as compose names it:
+// <project>-<service>-1.
+func ContainerName(project, service string) string { return project + "-" + service + "-1" }
+
+// NetworkName is a project's network of a key, as compose names it: <project>_<key>.
+func NetworkName(project, key string) string { return project + "_" + key }
+
+// VolumeName is a project's volume of a key, as compose names it: <project>_<key>.
+func VolumeName(project, key string) string { return project + "_" + key }
+
+// Where things sit inside a bottle's containers.
+const (
+	AgentHome       = "/home/agent"
+	AgentWorkspace  = "/workspace"
+	AgentCAPath     = "/usr/local/share/ca-certificates/bottle-proxy-ca.crt"
+	AgentPrompt     = AgentHome + "/prompt.md"
+	AgentSkills     = AgentHome + "/.claude/skills"
+	AgentTranscript = AgentHome + "/.claude/projects"
+	SidecarDir      = "/etc/pipelock"
+	SidecarConfig   = SidecarDir + "/pipelock.yaml"
+	SidecarCACert   = SidecarDir + "/ca.pem"
+	SidecarCAKey    = SidecarDir + "/ca-key.pem"
+)
+
+// File names inside a state dir.
+const (
+	PreserveFile = ".preserve"
+	LockFile     = ".lock"
+	MetaFile     = "bottle.json"
+	ComposeFile  = "compose.json"
+	GuardianLog  = "guardian.log"
+	// TranscriptDir is where the agent's transcript tree is saved. The
+	// original tool wrote transcript.jsonl: any entry whose name starts
+	// with "transcript" is a transcript.
+	TranscriptDir = "transcript"
+	// Dockerfile is a rebuilt image's Dockerfile ("Dockerfile" or
+	// "Dockerfile.*"), which the original tool kept.
+	Dockerfile = "Dockerfile"
+)
