@@ -88,7 +88,8 @@ func composeVersion(config string) (string, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("docker compose version: %v: %s", err, strings.TrimSpace(stderr.String()))
+		first, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		return "", fmt.Errorf("docker compose version: %v: %s", err, first)
 	}
 	return strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), nil
 }
