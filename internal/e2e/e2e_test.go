@@ -52,6 +52,11 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	t.Cleanup(enginetest.Release)
+	t.Cleanup(func() {
+		if err := enginetest.StopShared(); err != nil {
+			t.Error(err)
+		}
+	})
 	if plugin := os.Getenv(composeEnv); plugin != "" {
 		dir := filepath.Join(t.TempDir(), "docker")
 		if err := makeDockerConfig(dir, plugin, os.Getenv("DOCKER_CONFIG")); err != nil {
@@ -76,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"at-end":          cmdAtEnd,
 			"readme":          cmdReadme,
 			"host-listen":     cmdHostListen,
+			"engine":          cmdEngine,
 		},
 	})
 }
@@ -132,7 +138,8 @@ func setup(e *testscript.Env) error {
 // (the image named by BOTTLE_TEST_PIPELOCK_IMAGE is on the engine; never
 // under -short), [compose] (the scripts see the docker compose plugin of the
 // release the labels claim, launch.ComposeVersion; under CI=true anything
-// else is an error) and fails loudly on unknown names.
+// else is an error), [engine2], [sshd], [podman] and [podman-cni] (see
+// engines_test.go), and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
@@ -147,6 +154,9 @@ func condition(cond string) (bool, error) {
 		return !testing.Short() && realPipelock() && engineReady() == nil, nil
 	case "compose":
 		return composeUse(testing.Short(), enginetest.Required(), func() (string, error) { return composeVersion(dockerConfig) })
+	case "engine2", "sshd", "podman", "podman-cni":
+		// engines and transports of the tests' own (engines_test.go)
+		return extraCondition(extraKinds[cond])
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
