@@ -58,6 +58,13 @@ func TestScripts(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	if plugin := os.Getenv(composeEnv); plugin != "" {
+		dir := filepath.Join(t.TempDir(), "docker")
+		if err := makeDockerConfig(dir, plugin, os.Getenv("DOCKER_CONFIG")); err != nil {
+			t.Fatal(err)
+		}
+		dockerConfig = dir
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
@@ -85,7 +92,8 @@ func TestScripts(t *testing.T) {
 var passEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "CI"}
 
 // setup pins the environment: a unique prefix ($P, also $BOTTLE_PREFIX), a
-// temporary state root ($BOTTLE_STATE_DIR) and HOME inside $WORK, and a
+// temporary state root ($BOTTLE_STATE_DIR) and HOME inside $WORK, the
+// scripts' own DOCKER_CONFIG when there is one (the compose plugin), and a
 // deferred purge of everything named with this script's token.
 func setup(e *testscript.Env) error {
 	token := enginetest.Token()
@@ -117,6 +125,9 @@ func setup(e *testscript.Env) error {
 		if v := os.Getenv(k); v != "" {
 			e.Setenv(k, v)
 		}
+	}
+	if dockerConfig != "" {
+		e.Setenv("DOCKER_CONFIG", dockerConfig)
 	}
 	e.Defer(func() {
 		// Only a script of a run whose engine is ready made anything (and
@@ -150,8 +161,9 @@ var goEnv = sync.OnceValue(func() map[string]string {
 // condition knows [docker] (the engine answers; skipped under -short; under
 // CI=true a missing engine is an error, never a skip), [root], [pipelock]
 // (the image named by BOTTLE_TEST_PIPELOCK_IMAGE is on the engine; never
-// under -short), [compose2] (the docker compose v2 plugin is installed, as
-// the scripts see it), [engine2], [sshd], [podman] and [podman-cni] (see
+// under -short), [compose] (the scripts see the docker compose plugin of the
+// release the labels claim, launch.ComposeVersion; under CI=true anything
+// else is an error), [engine2], [sshd], [podman] and [podman-cni] (see
 // engines_test.go), and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
@@ -165,8 +177,8 @@ func condition(cond string) (bool, error) {
 		// tests (never by them: no registry here); absent, even under CI,
 		// the scripts say so and run with the stand-in only.
 		return !testing.Short() && realPipelock() && engineReady() == nil, nil
-	case "compose2":
-		return hasCompose2(), nil
+	case "compose":
+		return composeUse(testing.Short(), enginetest.Required(), func() (string, error) { return composeVersion(dockerConfig) })
 	case "engine2", "sshd", "podman", "podman-cni":
 		// engines and transports of the tests' own (engines_test.go)
 		return extraCondition(extraKinds[cond])
@@ -177,27 +189,6 @@ func condition(cond string) (bool, error) {
 // engineReady is enginetest.Ready: the engine answers, the test images are
 // built and this binary holds the machine lock (an error under -short).
 func engineReady() error { return enginetest.Ready() }
-
-// hasCompose2 reports whether `docker compose version` works in the
-// environment the scripts run in: HOME is an empty $WORK/home there, so a
-// per-user plugin in the real ~/.docker/cli-plugins is not seen, and only
-// the variables setup passes on are set. (A condition cannot see the
-// script's own environment, so it builds the same one.)
-func hasCompose2() bool {
-	home, err := os.MkdirTemp("", "bottle-e2e-home-")
-	if err != nil {
-		return false
-	}
-	defer os.RemoveAll(home)
-	cmd := exec.Command("docker", "compose", "version")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
-	for _, k := range passEnv {
-		if v := os.Getenv(k); v != "" {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-	}
-	return cmd.Run() == nil
-}
 
 // exits N command [args...]
 //
