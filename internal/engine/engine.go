@@ -524,6 +524,12 @@ func IsUnreachable(err error) bool {
 // IsNotFound reports whether err is the engine's 404.
 func IsNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
 
+// IsNoSuchContainer reports whether err is the engine's 404 for a container
+// that does not exist (not, say, for a path that does not exist in one).
+func IsNoSuchContainer(err error) bool {
+	return IsNotFound(err) && strings.Contains(err.Error(), "No such container")
+}
+
 // IsActiveEndpoints reports whether a network removal failed because
 // containers are still attached (the engine answers 403 Forbidden).
 func IsActiveEndpoints(err error) bool {

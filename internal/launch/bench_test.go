@@ -60,7 +60,7 @@ func BenchmarkLaunchVsCLI(b *testing.B) {
 		}
 		apiUp = append(apiUp, time.Since(t0))
 		t1 := time.Now()
-		if err := bt.teardown(ctx); err != nil {
+		if err := bt.teardown(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
 		apiDown = append(apiDown, time.Since(t1))
