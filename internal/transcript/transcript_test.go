@@ -271,7 +271,9 @@ func TestSaveNeverMakesAVolume(t *testing.T) {
 	t.Run("gone", func(t *testing.T) {
 		f := enginefake.New(t)
 		f.OnCopyFrom = func(id, _ string) (io.ReadCloser, error) { return nil, enginefake.NotFound("container: " + id) }
-		f.OnInspectVolume = func(name string) (engine.Volume, error) { return engine.Volume{}, enginefake.NotFound("volume: " + name) }
+		f.OnInspectVolume = func(name string) (engine.Volume, error) {
+			return engine.Volume{}, enginefake.NotFound("volume: " + name)
+		}
 		s, err := transcript.Save(context.Background(), f, home(), stateDir(t), lim)
 		if err != nil || !s.None {
 			t.Errorf("Save = %+v, %v", s, err)
@@ -280,7 +282,9 @@ func TestSaveNeverMakesAVolume(t *testing.T) {
 	t.Run("made again", func(t *testing.T) {
 		f := enginefake.New(t)
 		f.OnCopyFrom = func(id, _ string) (io.ReadCloser, error) { return nil, enginefake.NotFound("container: " + id) }
-		f.OnInspectVolume = func(name string) (engine.Volume, error) { return engine.Volume{Name: name, Created: created.Add(time.Hour)}, nil }
+		f.OnInspectVolume = func(name string) (engine.Volume, error) {
+			return engine.Volume{Name: name, Created: created.Add(time.Hour)}, nil
+		}
 		_, err := transcript.Save(context.Background(), f, home(), stateDir(t), lim)
 		if err == nil || !strings.Contains(err.Error(), "was made again since the plan (created 2026-05-01T11:00:00Z, the plan says 2026-05-01T10:00:00Z): not read") {
 			t.Errorf("err = %v", err)
@@ -316,7 +320,9 @@ func TestSaveWithoutImage(t *testing.T) {
 	if _, err := transcript.Save(context.Background(), f, h, stateDir(t), lim); err == nil || !strings.Contains(err.Error(), "names no image to read volume "+vol) {
 		t.Errorf("no image: err = %v", err)
 	}
-	f.OnCreateContainer = func(spec engine.ContainerSpec) (string, error) { return "", enginefake.NotFound("image: " + spec.Image) }
+	f.OnCreateContainer = func(spec engine.ContainerSpec) (string, error) {
+		return "", enginefake.NotFound("image: " + spec.Image)
+	}
 	if _, err := transcript.Save(context.Background(), f, home(), stateDir(t), lim); err == nil || !strings.Contains(err.Error(), "its image bottle-test/agent, which could read volume "+vol+", is not on the engine") {
 		t.Errorf("image pruned: err = %v", err)
 	}
@@ -330,7 +336,9 @@ func TestSaveReplacesAndKeepsPartial(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "transcript", "old"), 0o700)
 	os.WriteFile(filepath.Join(dir, "transcript", "old", "earlier.jsonl"), []byte("earlier"), 0o600)
 	f := enginefake.New(t)
-	f.OnCopyFrom = func(string, string) (io.ReadCloser, error) { return tarOf("old/earlier.jsonl=earlier", "new.jsonl=new"), nil }
+	f.OnCopyFrom = func(string, string) (io.ReadCloser, error) {
+		return tarOf("old/earlier.jsonl=earlier", "new.jsonl=new"), nil
+	}
 	if _, err := transcript.Save(context.Background(), f, home(), dir, lim); err != nil {
 		t.Fatal(err)
 	}

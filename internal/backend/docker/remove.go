@@ -492,4 +492,3 @@ func (r *removal) volume(ctx context.Context, want bottle.Volume, project string
 		return r.call(ctx, func() error { return r.api.RemoveVolume(ctx, want.Name) })
 	})
 }
-
