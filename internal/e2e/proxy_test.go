@@ -84,6 +84,7 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv("DOCKER_CERT_PATH", ts.MkAbs("certs"))
 	} else {
 		sock := ts.MkAbs("engine.sock")
+		_ = os.Remove(sock) // an earlier proxy's: it goes on, unreachable
 		ln, err = net.Listen("unix", sock)
 		ts.Check(err)
 		ts.Setenv("DOCKER_HOST", "unix://"+sock)

@@ -67,9 +67,8 @@ func (b *watched) Read(p []byte) (int, error) {
 
 func (b *watched) Close() error {
 	b.w.disarm()
-	err := b.rc.Close()
-	b.cancel(nil)
-	return err
+	b.cancel(nil) // a read in flight ends now
+	return b.rc.Close()
 }
 
 // CopyFrom returns a tar of path inside the container. The answer's first
