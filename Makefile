@@ -7,7 +7,7 @@ RACE    ?= -race
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -s -w -X github.com/claude-bottle/bottle/internal/cli.Version=$(VERSION)
 
-.PHONY: all build run test unit bench fuzz clean
+.PHONY: all build run test unit darwin bench fuzz clean
 
 all: build
 
@@ -21,20 +21,36 @@ run: build
 
 # Unit, testscript and real-engine tests, all under the race detector.
 # scripts/engine.sh starts dockerd when none answers; under CI=true a missing
-# engine fails the run. The engine tests take a machine-wide lock:
-# scripts/engine-lock.sh says first who holds it, if anyone.
+# engine fails the run. scripts/test-deps.sh installs with apt-get what the
+# tests' own engines and transports need (openssh-server, podman) when
+# missing. scripts/compose.sh builds docker compose v5 (the release the
+# labels claim) from the Go module proxy once, into a cache outside the
+# repository; the scripts get it as a CLI plugin in a DOCKER_CONFIG of their
+# own (BOTTLE_TEST_COMPOSE names it). The engine tests take a machine-wide
+# lock: scripts/engine-lock.sh says first who holds it, if anyone.
 test:
+	@scripts/test-deps.sh || { [ "$$CI" = true ] && exit 1; echo "make test: test-deps.sh failed; the ssh and podman tests will skip" >&2; }
 	@scripts/engine.sh || { [ "$$CI" = true ] && exit 1; echo "make test: no Docker engine; engine tests will skip" >&2; }
 	@scripts/engine-lock.sh run scripts/test-images.sh || [ "$$CI" != true ]
+	@scripts/compose.sh >/dev/null || { [ "$$CI" != true ] || exit 1; echo "make test: docker compose could not be built; launch_compose will skip" >&2; }
 	@scripts/engine-lock.sh note
 	$(GO) vet ./...
-	$(GO) test -count=1 $(RACE) -timeout 40m ./...
+	@$(MAKE) --no-print-directory darwin
+	BOTTLE_TEST_COMPOSE=$${BOTTLE_TEST_COMPOSE:-$$(scripts/compose.sh path)} $(GO) test -count=1 $(RACE) -timeout 40m ./...
 
 # Unit tests only: -short skips every engine test and script. DOCKER_HOST
 # points nowhere and CI=true makes a test that still asks the engine fail
 # instead of skipping, so this target proves it needs no engine.
 unit:
 	CI=true DOCKER_HOST=unix:///nonexistent/bottle-make-unit.sock $(GO) test -count=1 -short ./...
+
+# A Mac is home for the smolmachines backend: vet for darwin/arm64 and compile
+# every package's tests for it (linked, not run), so `make unit` builds there.
+darwin:
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+		echo "GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $$d/ ./..." && \
+		GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o "$$d/" ./... >/dev/null
 
 bench: build
 	@scripts/engine.sh
