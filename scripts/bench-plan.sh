@@ -71,7 +71,7 @@ for i in $(seq 1 200); do
 	[ "$i" -gt 180 ] && : >"$d/.preserve"
 done
 
-plan() { "$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" >/dev/null; }
+plan() { "$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" --include-transcripts >/dev/null; }
 # The same discovery with the docker CLI and the shell: every container,
 # network and volume whose name carries the prefix, with what bottle-plan-
 # cleanup reports of them, and each state dir's size and flags.
@@ -84,7 +84,7 @@ cli() {
 }
 
 plan # check it works, warm the page cache
-items=$("$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" | wc -l)
+items=$("$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" --include-transcripts | wc -l)
 echo "bench-plan.sh: the plan holds $items items (want 20 projects + 8 containers + 4 networks + 180 state dirs = 212)" >&2
 
 now() { date +%s%N; }
@@ -99,11 +99,11 @@ mc=$(printf '%s\n' "${times_cli[@]}" | median)
 
 rss="unavailable (install GNU time: apt-get install time)"
 if [ -x /usr/bin/time ]; then
-	rss=$( { /usr/bin/time -f '%M' "$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" >/dev/null; } 2>&1 | tail -n1)
+	rss=$( { /usr/bin/time -f '%M' "$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" --include-transcripts >/dev/null; } 2>&1 | tail -n1)
 	rss="$(awk -v k="$rss" 'BEGIN {printf "%.1f", k/1024}') MB"
 elif command -v python3 >/dev/null; then
 	rss=$(python3 -c 'import resource,subprocess,sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); print("%.1f MB" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024))' \
-		"$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state")
+		"$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$state" --include-transcripts)
 fi
 
 starts=()

@@ -76,7 +76,7 @@ cli_way() {
 
 reap_way() {
 	local P=$1 S=$2
-	"$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$S" |
+	"$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$S" --include-transcripts |
 		"$BIN/bottle-reap" --prefix "$P" --state-dir "$S" --jobs "$JOBS" >"$work/result.jsonl" 2>"$work/summary.txt"
 }
 

@@ -43,7 +43,18 @@ type RemoveOptions struct {
 	// container with this ID. Under DryRun nothing is removed, so such a
 	// container's use of a network or volume does not keep it.
 	Removing func(containerID string) bool
+	// Rescue, if set, is the step a bottle's removal takes once its
+	// re-checks passed and before it removes anything, holding a slot of
+	// Acquire: it saves what must not go with the bottle (the agent's
+	// transcript, out of its home volume). An error wrapping ErrInterrupted
+	// keeps all of the item; any other keeps its home volume, answered
+	// failed with the error, and the rest goes. Not called under DryRun.
+	Rescue func(ctx context.Context, item bottle.Item) error
 }
+
+// ErrInterrupted is a step's answer when the run is stopping: nothing of
+// the item is removed.
+var ErrInterrupted = errors.New("interrupted")
 
 // Backend is one way of making bottles (docker compose projects, smolvm
 // machines). Tools only use this interface, so a backend plugs in without

@@ -188,12 +188,15 @@ type Item struct {
 	Volumes    []Volume    `json:"volumes,omitempty"`
 
 	// state-dir
-	Path       string     `json:"path,omitempty"`
-	SizeBytes  *int64     `json:"size_bytes,omitempty"`
-	Modified   *time.Time `json:"modified,omitempty"`
-	Transcript *bool      `json:"transcript,omitempty"`
-	Dockerfile *bool      `json:"dockerfile,omitempty"`
-	Resumable  *bool      `json:"resumable,omitempty"`
+	Path      string     `json:"path,omitempty"`
+	SizeBytes *int64     `json:"size_bytes,omitempty"`
+	Modified  *time.Time `json:"modified,omitempty"`
+	// Transcript: a state dir holds a transcript (a conversation); a
+	// compose project's home volume holds one (null: it cannot be told
+	// without creating anything).
+	Transcript *bool `json:"transcript,omitempty"`
+	Dockerfile *bool `json:"dockerfile,omitempty"`
+	Resumable  *bool `json:"resumable,omitempty"`
 	// Device and Inode are the dir's identity, Changed the newest
 	// modification or status change in its tree (nanoseconds): the reaper
 	// skips a dir that is another one now, or was changed since the plan.
@@ -222,10 +225,19 @@ type Item struct {
 	// reaper may remove it although its bottle was launched with --detach
 	// and runs. Without it, such an item is skipped.
 	IncludeDetached bool `json:"include_detached,omitempty"`
+	// IncludeTranscripts records that the plan was made with
+	// --include-transcripts: a state dir that holds a transcript (a
+	// conversation) may go. Without it such a dir is kept.
+	IncludeTranscripts bool `json:"include_transcripts,omitempty"`
+	// DiscardTranscript records that the plan named this bottle with
+	// --discard-transcript: its home volume goes without its transcript
+	// being saved (a person's choice for one that cannot be).
+	DiscardTranscript bool `json:"discard_transcript,omitempty"`
 }
 
 // MarshalJSON writes a compose project's containers, networks and volumes
-// always, as arrays (empty ones too); other kinds leave them out.
+// always, as arrays (empty ones too), and its transcript (null: unknown);
+// other kinds leave them out.
 func (it Item) MarshalJSON() ([]byte, error) {
 	type plain Item
 	if it.Kind != KindComposeProject {
@@ -236,7 +248,8 @@ func (it Item) MarshalJSON() ([]byte, error) {
 		Containers []Container `json:"containers"`
 		Networks   []Network   `json:"networks"`
 		Volumes    []Volume    `json:"volumes"`
-	}{plain(it), orEmpty(it.Containers), orEmpty(it.Networks), orEmpty(it.Volumes)})
+		Transcript *bool       `json:"transcript"`
+	}{plain(it), orEmpty(it.Containers), orEmpty(it.Networks), orEmpty(it.Volumes), it.Transcript})
 }
 
 func orEmpty[T any](s []T) []T {

@@ -57,6 +57,9 @@ const (
 	// original tool wrote transcript.jsonl: any entry whose name starts
 	// with "transcript" is a transcript.
 	TranscriptDir = "transcript"
+	// TranscriptPartial is what a save that stopped at one of its bounds
+	// (a hostile transcript) kept: a transcript too, though not whole.
+	TranscriptPartial = "transcript.partial"
 	// Dockerfile is a rebuilt image's Dockerfile ("Dockerfile" or
 	// "Dockerfile.*"), which the original tool kept.
 	Dockerfile = "Dockerfile"

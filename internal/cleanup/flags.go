@@ -6,6 +6,7 @@
 package cleanup
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 // Selection are the flags that choose what a plan holds:
@@ -29,6 +31,11 @@ type Selection struct {
 	Names      []string     `long:"name" unquote:"false" value-name:"NAME" description:"only the bottle NAME (repeatable): its name (prefix + slug) or its slug; a named bottle is taken even when it was launched with --detach and runs"`
 	// IncludeDetached takes running bottles launched with --detach too.
 	IncludeDetached bool `long:"include-detached" description:"also take bottles launched with --detach that are still running (left out otherwise)"`
+	// IncludeTranscripts takes conversations too.
+	IncludeTranscripts bool `long:"include-transcripts" description:"also take conversations: state dirs that hold an agent's transcript (kept otherwise; bottle-ls --state lists them)"`
+	// DiscardTranscript ends the named bottles without saving their
+	// transcripts.
+	DiscardTranscript bool `long:"discard-transcript" description:"with --name: end the bottle without saving its transcript (for one whose transcript cannot be saved); its home volume goes with it"`
 }
 
 // Options checks the selection and returns the plan options.
@@ -39,6 +46,9 @@ func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error)
 			return plan.Options{}, exitcode.Usagef("unknown --kind %q: use one of %s", k, strings.Join(bottle.Kinds, ", "))
 		}
 		kinds = append(kinds, string(k))
+	}
+	if s.DiscardTranscript && len(s.Names) == 0 {
+		return plan.Options{}, exitcode.Usagef("--discard-transcript needs --name: it ends the bottles named without saving their transcripts")
 	}
 	var names []string
 	for _, n := range s.Names {
@@ -51,7 +61,8 @@ func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error)
 		}
 	}
 	return plan.Options{StateRoot: scope.StateDir, Prefix: scope.Prefix, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning,
-		Kinds: kinds, Names: names, IncludeDetached: s.IncludeDetached, Now: now}, nil
+		Kinds: kinds, Names: names, IncludeDetached: s.IncludeDetached, IncludeTranscripts: s.IncludeTranscripts,
+		DiscardTranscript: s.DiscardTranscript, Now: now}, nil
 }
 
 // Kind is a --kind value; completion offers the kinds a plan item has.
@@ -93,4 +104,16 @@ func (r Reaping) Check() error {
 		return exitcode.Usagef("--jobs %d: use a number from 1 to 64", r.Jobs)
 	}
 	return nil
+}
+
+// Probe is the plan's Transcript question on eng: the agent container's
+// answer, never a container made to ask.
+func Probe(eng transcript.Engine) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+	return func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+		h, ok := transcript.HomeOf(it)
+		if !ok {
+			return false, false, nil
+		}
+		return transcript.Probe(ctx, eng, h)
+	}
 }

@@ -39,8 +39,8 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	prog := newProgress(t.Env)
 	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
 		Backends: set.Backends, Engines: set.Engines(), Progress: prog.update,
-		SaveTranscript: func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
-			return transcript.Save(ctx, set.Engine, it, dir)
+		Save: func(ctx context.Context, h transcript.Home, dir string) (transcript.Saved, error) {
+			return transcript.Save(ctx, set.Engine, h, dir, transcript.DefaultLimits)
 		}}
 	var records []reap.Record
 	var notPlan *reap.Record // the first line that is no plan item at all

@@ -79,6 +79,7 @@ func TestScripts(t *testing.T) {
 			"engine-proxy":    cmdEngineProxy,
 			"engine-requests": cmdEngineRequests,
 			"bind-mount":      cmdBindMount,
+			"mount-tmpfs":     cmdMountTmpfs,
 			"at-end":          cmdAtEnd,
 			"readme":          cmdReadme,
 			"host-listen":     cmdHostListen,
@@ -170,7 +171,12 @@ func condition(cond string) (bool, error) {
 	case "docker":
 		return enginetest.Use(testing.Short(), enginetest.Required(), engineReady)
 	case "root":
-		// real bind mounts (bind-mount) need root
+		// real mounts (bind-mount, mount-tmpfs) need root. Under CI=true a
+		// test that needs one must run, so not being root is an error
+		// there, never a skip.
+		if os.Geteuid() != 0 && enginetest.Required() && !testing.Short() {
+			return false, fmt.Errorf("[root]: not root, and CI=true: the scripts that need a real mount must run in CI (run the tests as root)")
+		}
 		return os.Geteuid() == 0, nil
 	case "pipelock":
 		// the real pipelock, built from its source by whoever runs the

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ type proxy struct {
 
 var proxies sync.Map // *testscript.TestScript → *proxy
 
-// engine-proxy [-tls [-anyclient]] [-hangup | -silent]
+// engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N]
 //
 // Starts a proxy to the real engine and points DOCKER_HOST at it:
 // a unix socket $WORK/engine.sock, or with -tls a TCP listener on
@@ -50,15 +51,21 @@ var proxies sync.Map // *testscript.TestScript → *proxy
 // -silent nothing is proxied either: every connection is taken and read,
 // and never answered (a hung engine). engine-requests prints what the proxy
 // saw (requests that arrived over plain HTTP at a TLS listener never get
-// that far).
+// that far). With -stall-archive every other request is proxied, but a
+// GET of a container's archive (a copy out of it) is never answered; with
+// -stall-archive-after N its answer starts and stops after N bytes of the
+// body, the connection kept open (a hung archive read, first byte or
+// midway).
 func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("engine-proxy", flag.ContinueOnError)
 	useTLS := fs.Bool("tls", false, "")
 	anyClient := fs.Bool("anyclient", false, "")
 	hangup := fs.Bool("hangup", false, "")
 	silent := fs.Bool("silent", false, "")
-	if neg || fs.Parse(args) != nil || fs.NArg() != 0 || (*anyClient && !*useTLS) || (*hangup && *silent) {
-		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup | -silent]")
+	stall := fs.Bool("stall-archive", false, "")
+	stallAfter := fs.Int64("stall-archive-after", -1, "")
+	if neg || fs.Parse(args) != nil || fs.NArg() != 0 || (*anyClient && !*useTLS) || (*hangup && *silent) || (*stall && *stallAfter >= 0) {
+		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N]")
 	}
 	p := &proxy{}
 	proxies.Store(ts, p)
@@ -77,6 +84,7 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv("DOCKER_CERT_PATH", ts.MkAbs("certs"))
 	} else {
 		sock := ts.MkAbs("engine.sock")
+		_ = os.Remove(sock) // an earlier proxy's: it goes on, unreachable
 		ln, err = net.Listen("unix", sock)
 		ts.Check(err)
 		ts.Setenv("DOCKER_HOST", "unix://"+sock)
@@ -135,14 +143,72 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 			return d.DialContext(ctx, "unix", sock)
 		}},
 	}
+	closed := make(chan struct{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.reqs = append(p.reqs, r.Method+" "+r.URL.Path)
 		p.mu.Unlock()
+		if r.Method == http.MethodGet && archivePath.MatchString(r.URL.Path) {
+			switch {
+			case *stall:
+				select {
+				case <-r.Context().Done():
+				case <-closed:
+				}
+				return
+			case *stallAfter >= 0:
+				rp.ServeHTTP(&stallWriter{ResponseWriter: w, left: *stallAfter, done: r.Context().Done(), closed: closed}, r)
+				return
+			}
+		}
 		rp.ServeHTTP(w, r)
 	})}
+	if *stallAfter >= 0 {
+		rp.FlushInterval = -1 // each write reaches the client at once
+	}
 	go func() { _ = srv.Serve(ln) }()
-	ts.Defer(func() { srv.Close() })
+	ts.Defer(func() { close(closed); srv.Close() })
+}
+
+// archivePath is the path of a container archive request (any API version).
+var archivePath = regexp.MustCompile(`^(/v[0-9.]+)?/containers/[^/]+/archive$`)
+
+// stallWriter passes the first left bytes of a body, then blocks every
+// write until the client goes away or the proxy closes.
+type stallWriter struct {
+	http.ResponseWriter
+	left   int64
+	done   <-chan struct{}
+	closed <-chan struct{}
+}
+
+func (s *stallWriter) Write(b []byte) (int, error) {
+	pass := b
+	if int64(len(pass)) > s.left {
+		pass = pass[:s.left]
+	}
+	if len(pass) > 0 {
+		n, err := s.ResponseWriter.Write(pass)
+		s.left -= int64(n)
+		s.Flush()
+		if err != nil {
+			return n, err
+		}
+	}
+	if len(pass) == len(b) {
+		return len(b), nil
+	}
+	select {
+	case <-s.done:
+	case <-s.closed:
+	}
+	return len(pass), io.ErrClosedPipe
+}
+
+func (s *stallWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // engine-requests: prints the requests the proxy saw since the last

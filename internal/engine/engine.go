@@ -134,7 +134,7 @@ const EnvTimeout = "BOTTLE_ENGINE_TIMEOUT"
 
 // Dial resolves the engine from the environment and returns a client for
 // it. It does not contact the engine; the first call does. Every call is
-// bounded by $BOTTLE_ENGINE_TIMEOUT, else DefaultTimeout.
+// bounded by $BOTTLE_ENGINE_TIMEOUT, else DefaultTimeout (see Open).
 func Dial(getenv func(string) string) (*Client, error) {
 	ep, err := Resolve(getenv)
 	if err != nil {
@@ -150,10 +150,13 @@ func Dial(getenv func(string) string) (*Client, error) {
 	return Open(ep)
 }
 
-// Open returns a client for ep. Each call of API (the lists, inspects and
-// removals, and the version ping) must be answered within ep.Timeout
-// (DefaultTimeout when zero); one that is not fails with a NoAnswerError
-// (inside an UnreachableError) naming the endpoint and the call.
+// Open returns a client for ep. Every call (lists, inspects, removals,
+// creates, starts, kills, execs, the version ping) must be answered within
+// ep.Timeout (DefaultTimeout when zero), and so must a copy's first byte
+// and each next one; a call that is not fails with a NoAnswerError (inside
+// an UnreachableError) naming the endpoint and the call. Only Wait and
+// Attach are not bounded: they last as long as the container runs, and the
+// callers that use them in an ending bound them.
 func Open(ep Endpoint) (*Client, error) {
 	if ep.Timeout <= 0 {
 		ep.Timeout = DefaultTimeout
@@ -520,6 +523,12 @@ func IsUnreachable(err error) bool {
 
 // IsNotFound reports whether err is the engine's 404.
 func IsNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// IsNoSuchContainer reports whether err is the engine's 404 for a container
+// that does not exist (not, say, for a path that does not exist in one).
+func IsNoSuchContainer(err error) bool {
+	return IsNotFound(err) && strings.Contains(err.Error(), "No such container")
+}
 
 // IsActiveEndpoints reports whether a network removal failed because
 // containers are still attached (the engine answers 403 Forbidden).

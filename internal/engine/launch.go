@@ -45,6 +45,9 @@ type ContainerSpec struct {
 	// Volumes maps a volume name to its mount path; Binds a host path to one.
 	Volumes map[string]string
 	Binds   map[string]string
+	// VolumeNoCopy mounts the volumes without copying the image's content
+	// at the mount path into an empty one.
+	VolumeNoCopy bool
 	// Healthcheck replaces the image's; nil keeps it.
 	Healthcheck *Healthcheck
 }
@@ -99,9 +102,11 @@ type Launcher interface {
 	// User: the image's USER unless the create set one), as written there.
 	ContainerUser(ctx context.Context, id string) (string, error)
 	// CopyTo extracts a tar archive at dir inside the container; files
-	// get the uid and gid of their tar headers, as they are.
+	// get the uid and gid of their tar headers, as they are. The engine
+	// must take each part of it within the engine timeout.
 	CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error
-	// CopyFrom returns a tar archive of path inside the container.
+	// CopyFrom returns a tar archive of path inside the container; its
+	// first byte, and each next one, must come within the engine timeout.
 	CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error)
 	StartContainer(ctx context.Context, id string) error
 	// Attach attaches to a container's stdio (stdin too when withStdin);
@@ -125,17 +130,21 @@ func (e *Client) CreateNetwork(ctx context.Context, spec NetworkSpec) (string, e
 	if spec.NoHostAddress {
 		opts.Options = map[string]string{InhibitIPv4: "true"}
 	}
+	ctx, cancel := e.bound(ctx, "POST /networks/create")
+	defer cancel()
 	res, err := e.c.NetworkCreate(ctx, spec.Name, opts)
 	if err != nil {
-		return "", e.wrap(err)
+		return "", e.answer(ctx, err)
 	}
 	return res.ID, nil
 }
 
 // CreateVolume creates a named local volume.
 func (e *Client) CreateVolume(ctx context.Context, name string, labels map[string]string) error {
+	ctx, cancel := e.bound(ctx, "POST /volumes/create")
+	defer cancel()
 	_, err := e.c.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Driver: "local", Labels: labels})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // CreateContainer creates a container; it does not pull its image.
@@ -147,7 +156,11 @@ func (e *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Network)}
 	for name, target := range spec.Volumes {
-		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: name, Target: target})
+		m := mount.Mount{Type: mount.TypeVolume, Source: name, Target: target}
+		if spec.VolumeNoCopy {
+			m.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+		}
+		hc.Mounts = append(hc.Mounts, m)
 	}
 	for src, target := range spec.Binds {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: target})
@@ -158,26 +171,35 @@ func (e *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 			spec.Network: {Aliases: spec.Aliases},
 		}}
 	}
+	if err := e.negotiate(ctx); err != nil {
+		return "", err
+	}
+	ctx, cancel := e.bound(ctx, "POST /containers/create")
+	defer cancel()
 	res, err := e.c.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: hc, NetworkingConfig: nc})
 	if err != nil {
-		return "", e.wrap(err)
+		return "", e.answer(ctx, err)
 	}
 	return res.ID, nil
 }
 
 // Connect joins a container to a network.
 func (e *Client) Connect(ctx context.Context, networkID, containerID string, aliases []string) error {
+	ctx, cancel := e.bound(ctx, "POST /networks/"+networkID+"/connect")
+	defer cancel()
 	_, err := e.c.NetworkConnect(ctx, networkID, client.NetworkConnectOptions{
 		Container: containerID, EndpointConfig: &network.EndpointSettings{Aliases: aliases},
 	})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // ContainerUser returns a container's configured user.
 func (e *Client) ContainerUser(ctx context.Context, id string) (string, error) {
+	ctx, cancel := e.bound(ctx, "GET /containers/"+id+"/json")
+	defer cancel()
 	res, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return "", e.wrap(err)
+		return "", e.answer(ctx, err)
 	}
 	if res.Container.Config == nil {
 		return "", nil
@@ -185,31 +207,16 @@ func (e *Client) ContainerUser(ctx context.Context, id string) (string, error) {
 	return res.Container.Config.User, nil
 }
 
-// CopyTo extracts tar at dir inside the container. CopyUIDGID is not set:
-// with it the engine looks the container's user up in the host's passwd
-// (Docker 20.10: "getent unable to find entry"); the headers' uid and gid
-// are applied as they are instead.
-func (e *Client) CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error {
-	_, err := e.c.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: dir, Content: tar})
-	return e.wrap(err)
-}
-
-// CopyFrom returns a tar of path inside the container.
-func (e *Client) CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error) {
-	res, err := e.c.CopyFromContainer(ctx, containerID, client.CopyFromContainerOptions{SourcePath: path})
-	if err != nil {
-		return nil, e.wrap(err)
-	}
-	return res.Content, nil
-}
-
 // StartContainer starts a created container.
 func (e *Client) StartContainer(ctx context.Context, id string) error {
+	ctx, cancel := e.bound(ctx, "POST /containers/"+id+"/start")
+	defer cancel()
 	_, err := e.c.ContainerStart(ctx, id, client.ContainerStartOptions{})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
-// Attach attaches to a container's streams.
+// Attach attaches to a container's streams. It is not bounded: the
+// attachment lasts as long as the container runs (the foreground relay).
 func (e *Client) Attach(ctx context.Context, id string, withStdin, tty bool) (*Attachment, error) {
 	res, err := e.c.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: withStdin, Stdout: true, Stderr: true})
 	if err != nil {
@@ -218,7 +225,9 @@ func (e *Client) Attach(ctx context.Context, id string, withStdin, tty bool) (*A
 	return &Attachment{conn: res.Conn, reader: res.Reader, tty: tty}, nil
 }
 
-// Wait waits for the container to stop and returns its exit code.
+// Wait waits for the container to stop and returns its exit code. It is
+// not bounded: it lasts as long as the container runs; a caller that waits
+// as part of an ending bounds it (ctx).
 func (e *Client) Wait(ctx context.Context, id string) (int, error) {
 	w := e.c.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
@@ -234,14 +243,18 @@ func (e *Client) Wait(ctx context.Context, id string) (int, error) {
 
 // Kill sends a signal to a running container.
 func (e *Client) Kill(ctx context.Context, id, signal string) error {
+	ctx, cancel := e.bound(ctx, "POST /containers/"+id+"/kill")
+	defer cancel()
 	_, err := e.c.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: signal})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // Resize sets a TTY container's terminal size.
 func (e *Client) Resize(ctx context.Context, id string, height, width uint) error {
+	ctx, cancel := e.bound(ctx, "POST /containers/"+id+"/resize")
+	defer cancel()
 	_, err := e.c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: height, Width: width})
-	return e.wrap(err)
+	return e.answer(ctx, err)
 }
 
 // IsAddressPoolExhausted reports whether a network creation failed because

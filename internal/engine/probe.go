@@ -55,9 +55,11 @@ var _ Prober = (*Client)(nil)
 
 // ContainerStatus inspects a container's state.
 func (e *Client) ContainerStatus(ctx context.Context, id string) (Status, error) {
+	ctx, cancel := e.bound(ctx, "GET /containers/"+id+"/json")
+	defer cancel()
 	res, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return Status{}, e.wrap(err)
+		return Status{}, e.answer(ctx, err)
 	}
 	var s Status
 	if st := res.Container.State; st != nil {
@@ -71,32 +73,40 @@ func (e *Client) ContainerStatus(ctx context.Context, id string) (Status, error)
 
 // Exec runs cmd in the container and waits for it.
 func (e *Client) Exec(ctx context.Context, id string, cmd []string) (int, string, error) {
+	ctx, cancel := e.bound(ctx, "POST /containers/"+id+"/exec")
+	defer cancel()
 	cr, err := e.c.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return -1, "", e.wrap(err)
+		return -1, "", e.answer(ctx, err)
 	}
 	att, err := e.c.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
 	if err != nil {
-		return -1, "", e.wrap(err)
+		return -1, "", e.answer(ctx, err)
 	}
+	// The output is read until the command ends: the bound's end closes
+	// the connection, so a command that never ends cannot hang this.
+	stop := context.AfterFunc(ctx, func() { att.Close() })
+	defer stop()
 	var out limited
 	_, err = stdcopy.StdCopy(&out, &out, att.Reader)
 	att.Close()
 	if err != nil {
-		return -1, out.String(), e.wrap(err)
+		return -1, out.String(), e.answer(ctx, err)
 	}
 	ins, err := e.c.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
 	if err != nil {
-		return -1, out.String(), e.wrap(err)
+		return -1, out.String(), e.answer(ctx, err)
 	}
 	return ins.ExitCode, out.String(), nil
 }
 
 // Logs returns the last tail lines of the container's stdout and stderr.
 func (e *Client) Logs(ctx context.Context, id string, tail int) (string, error) {
+	ctx, cancel := e.bound(ctx, "GET /containers/"+id+"/logs")
+	defer cancel()
 	rc, err := e.c.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(tail)})
 	if err != nil {
-		return "", e.wrap(err)
+		return "", e.answer(ctx, err)
 	}
 	defer rc.Close()
 	var out limited
@@ -109,9 +119,11 @@ func (e *Client) Logs(ctx context.Context, id string, tail int) (string, error) 
 
 // ImageID returns a local image's ID.
 func (e *Client) ImageID(ctx context.Context, ref string) (string, error) {
+	ctx, cancel := e.bound(ctx, "GET /images/"+ref+"/json")
+	defer cancel()
 	res, err := e.c.ImageInspect(ctx, ref)
 	if err != nil {
-		return "", e.wrap(err)
+		return "", e.answer(ctx, err)
 	}
 	return res.ID, nil
 }

@@ -80,7 +80,7 @@ func BenchmarkLaunchVsPeers(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		if err := bt.teardown(ctx); err != nil {
+		if err := bt.teardown(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
 		apiDown = append(apiDown, time.Since(t1))

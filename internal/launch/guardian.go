@@ -111,15 +111,15 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	data, err := os.ReadFile(filepath.Join(dir, bottle.MetaFile))
-	if err != nil {
+	// The one reader: size-capped, never through a symlink, never a FIFO.
+	m, ok, err := statedir.ReadMeta(dir)
+	switch {
+	case err != nil:
 		return nil, err
+	case !ok:
+		return nil, fmt.Errorf("%s has no %s", dir, bottle.MetaFile)
 	}
-	var m statedir.Meta
 	var spec Spec
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", bottle.MetaFile, err)
-	}
 	if err := json.Unmarshal(m.Spec, &spec); len(m.Spec) > 0 && err != nil {
 		return nil, fmt.Errorf("%s: %w", bottle.MetaFile, err)
 	}
@@ -131,7 +131,7 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 		eng: eng, opt: opt, spec: spec, Created: m.Created, ids: map[string]string{},
 		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version},
 		containers: m.Containers, networks: m.Networks, volumes: m.Volumes,
-		ended: m.Ended, exitCode: m.ExitCode,
+		ended: m.Ended, exitCode: m.ExitCode, transcript: m.Transcript,
 	}
 	for _, c := range m.Containers {
 		if c.Service != "" {
@@ -148,9 +148,15 @@ func (b *Launched) endOrphan(ctx context.Context, died time.Time) error {
 		errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", err))
 	}
 	if b.ended != nil {
-		// The launcher ended it and died before it said so: make sure.
+		// The launcher ended it and died before it said so: make sure,
+		// keeping what its ending kept (a home volume whose transcript
+		// could not be saved).
 		defer b.lock.Release()
-		if err := b.removeAll(ctx); err != nil {
+		var keep []string
+		if b.transcript == statedir.TranscriptInVolume {
+			keep = append(keep, b.Project.VolumeName(bottle.VolHome))
+		}
+		if err := b.removeAll(ctx, keep...); err != nil {
 			errs = append(errs, err)
 		}
 		return errors.Join(errs...)

@@ -50,9 +50,11 @@ type Launched struct {
 	attach *engine.Attachment
 	guard  *guardian // nil: not guarded
 
-	// A bottle resumed from its state dir: when and how it ended.
-	ended    *time.Time
-	exitCode *int
+	// A bottle taken back from its state dir: when and how it ended, and
+	// what its ending did with the transcript (statedir.Transcript*).
+	ended      *time.Time
+	exitCode   *int
+	transcript string
 
 	// A bottle started again from its state dir (bottle-launch --resume):
 	// restore is the saved transcript tree to copy into the new home

@@ -42,8 +42,10 @@ type fake struct {
 	// loseIf makes a create fail after the engine did it: the resource
 	// shows up in the second list call of its kind.
 	loseIf func(op, name string) bool
-	// inspect, when set, answers InspectContainer.
-	inspect func(id string) (engine.Container, error)
+	// inspect, when set, answers InspectContainer; inspectVolume,
+	// InspectVolume.
+	inspect       func(id string) (engine.Container, error)
+	inspectVolume func(name string) (engine.Volume, error)
 	// user is the USER the created containers report.
 	user string
 	// copyFrom, when set, answers CopyFrom; wait, Wait.
@@ -325,7 +327,10 @@ func (f *fake) InspectNetwork(_ context.Context, id string) (engine.Network, err
 	return engine.Network{}, f.unexpected("InspectNetwork " + id)
 }
 func (f *fake) InspectVolume(_ context.Context, name string) (engine.Volume, error) {
-	return engine.Volume{}, f.unexpected("InspectVolume " + name)
+	if f.inspectVolume == nil {
+		return engine.Volume{}, f.unexpected("InspectVolume " + name)
+	}
+	return f.inspectVolume(name)
 }
 
 var _ engine.Launcher = (*fake)(nil)
@@ -666,7 +671,7 @@ func TestTeardownOrder(t *testing.T) {
 			}
 		}
 	}
-	if err := b.teardown(context.Background()); err != nil {
+	if err := b.teardown(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	pos := func(prefix string) int {

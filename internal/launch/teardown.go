@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -67,8 +68,8 @@ func (b *Launched) ours(labels map[string]string) bool {
 }
 
 // remains lists what the engine still holds of this bottle (by its project
-// label), as "kind name" strings.
-func (b *Launched) remains(ctx context.Context) ([]string, error) {
+// label), as "kind name" strings, but the volumes kept.
+func (b *Launched) remains(ctx context.Context, keep []string) ([]string, error) {
 	w, err := engine.ListAll(ctx, b.eng)
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func (b *Launched) remains(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, v := range w.Volumes {
-		if b.ours(v.Labels) {
+		if b.ours(v.Labels) && !slices.Contains(keep, v.Name) {
 			left = append(left, "volume "+v.Name)
 		}
 	}
@@ -93,12 +94,12 @@ func (b *Launched) remains(ctx context.Context) ([]string, error) {
 	return left, nil
 }
 
-// removeAll removes everything of the bottle: what the launch recorded and
-// whatever the engine holds with its project label (sweep), again until a
-// listing shows nothing of it (a create the engine finishes late shows up
-// in a later round). It returns nil only once a listing proved the engine
-// holds nothing of the bottle.
-func (b *Launched) removeAll(ctx context.Context) error {
+// removeAll removes everything of the bottle but the volumes kept: what
+// the launch recorded and whatever the engine holds with its project label
+// (sweep), again until a listing shows nothing of it (a create the engine
+// finishes late shows up in a later round). It returns nil only once a
+// listing proved the engine holds nothing else of the bottle.
+func (b *Launched) removeAll(ctx context.Context, keep ...string) error {
 	const rounds = 4
 	var err error
 	for round := 0; round < rounds; round++ {
@@ -113,10 +114,10 @@ func (b *Launched) removeAll(ctx context.Context) error {
 		if _, serr := b.sweep(ctx); serr != nil {
 			errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", serr))
 		}
-		if terr := b.teardown(ctx); terr != nil {
+		if terr := b.teardown(ctx, keep); terr != nil {
 			errs = append(errs, terr)
 		}
-		left, lerr := b.remains(ctx)
+		left, lerr := b.remains(ctx, keep)
 		switch {
 		case lerr != nil:
 			errs = append(errs, fmt.Errorf("checking that nothing is left: %w", lerr))
@@ -132,10 +133,11 @@ func (b *Launched) removeAll(ctx context.Context) error {
 }
 
 // teardown removes every container this launch made, and each network and
-// volume as soon as the containers that use it are gone (the volume waits
-// for the agent, the egress network for the sidecar, the internal network
-// for both; anything else for every container). 404 counts as done.
-func (b *Launched) teardown(ctx context.Context) error {
+// volume (but those kept) as soon as the containers that use it are gone
+// (the volume waits for the agent, the egress network for the sidecar, the
+// internal network for both; anything else for every container). 404
+// counts as done. A container's wait for its kill is bounded.
+func (b *Launched) teardown(ctx context.Context, keep []string) error {
 	b.mu.Lock()
 	containers, networks, volumes := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)
 	b.mu.Unlock()
@@ -186,7 +188,9 @@ func (b *Launched) teardown(ctx context.Context) error {
 			// Best effort: a container that is not running (or not there)
 			// needs no kill; removal below reports what matters.
 			if err := b.eng.Kill(ctx, c.ID, "KILL"); err == nil {
-				_, _ = b.eng.Wait(ctx, c.ID)
+				wctx, cancel := context.WithTimeout(ctx, killWait)
+				_, _ = b.eng.Wait(wctx, c.ID)
+				cancel()
 			}
 			stop()
 			report(retry(ctx, engine.IsTransient, func() error {
@@ -223,6 +227,9 @@ func (b *Launched) teardown(ctx context.Context) error {
 		}()
 	}
 	for _, v := range volumes {
+		if slices.Contains(keep, v.Name) {
+			continue
+		}
 		deps := gone
 		if v.Name == b.Project.VolumeName(bottle.VolHome) {
 			deps = after(gone, bottle.ServiceAgent)
@@ -245,6 +252,10 @@ func (b *Launched) teardown(ctx context.Context) error {
 }
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+// killWait bounds the wait for a killed container to stop: the removal
+// that follows forces it anyway.
+const killWait = 10 * time.Second
 
 // retry runs f again, briefly, while its error is one that passes.
 func retry(ctx context.Context, again func(error) bool, f func() error) error {

@@ -40,7 +40,7 @@ func BenchmarkBuild(b *testing.B) {
 	s := survey(&fake{name: bottle.Docker, inv: inv})
 	b.ReportAllocs()
 	for b.Loop() {
-		p := Build(s, entries, nil, Options{Now: now})
+		p := Build(s, entries, nil, Options{Now: now, IncludeTranscripts: true})
 		if len(p.Items) != 212 {
 			b.Fatalf("%d items", len(p.Items))
 		}

@@ -2,10 +2,14 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/claude-bottle/bottle/internal/backend"
@@ -101,54 +105,87 @@ func TestDetachedTakenWhenAskedOrNamed(t *testing.T) {
 			t.Errorf("%s %s: include_detached not recorded", it.Kind, it.Name)
 		}
 	}
+	// --name ends the bottle and keeps its conversation: its dir (where
+	// the transcript will be saved) only with --include-transcripts
 	for _, name := range []string{prefix + "det1-aaaaa", "det1-aaaaa"} {
-		p = Build(survey(f), entries, nil, Options{Prefix: prefix, Now: now, Names: []string{NameSlug(name, prefix)}})
-		want := []string{"compose-project " + prefix + "det1-aaaaa", "state-dir det1-aaaaa"}
-		if !slices.Equal(itemNames(p), want) {
-			t.Errorf("--name %s: plan %q, want %q", name, itemNames(p), want)
-		}
-		for _, it := range p.Items {
-			if !it.IncludeDetached {
-				t.Errorf("--name: %s %s: include_detached not recorded", it.Kind, it.Name)
+		for _, include := range []bool{false, true} {
+			p = Build(survey(f), entries, nil, Options{Prefix: prefix, Now: now, Names: []string{NameSlug(name, prefix)}, IncludeTranscripts: include})
+			want := []string{"compose-project " + prefix + "det1-aaaaa"}
+			if include {
+				want = append(want, "state-dir det1-aaaaa")
+			}
+			if !slices.Equal(itemNames(p), want) {
+				t.Errorf("--name %s (include %v): plan %q, want %q", name, include, itemNames(p), want)
+			}
+			for _, it := range p.Items {
+				if !it.IncludeDetached || it.IncludeTranscripts != (include && it.Kind == bottle.KindStateDir) {
+					t.Errorf("--name: %s %s: include_detached %v, include_transcripts %v", it.Kind, it.Name, it.IncludeDetached, it.IncludeTranscripts)
+				}
+			}
+			switch {
+			case include && len(p.Notes) != 0:
+				t.Errorf("--name --include-transcripts: notes %q", p.Notes)
+			case !include && (len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "--name det1-aaaaa: its state dir "+entries[0].Path+" will hold the conversation")):
+				t.Errorf("--name: notes %q", p.Notes)
 			}
 		}
-		if len(p.Notes) != 0 {
-			t.Errorf("--name: notes %q", p.Notes)
-		}
 	}
+	// a name that matches nothing is an error that says how to list names
 	p = Build(survey(f), entries, nil, Options{Prefix: prefix, Now: now, Names: []string{"nope-zzzzz"}})
-	if len(p.Items) != 0 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "--name nope-zzzzz") {
-		t.Errorf("--name of nothing: items %q, notes %q", itemNames(p), p.Notes)
+	if len(p.Items) != 0 || len(p.Notes) != 0 || p.Unknown == nil ||
+		p.Unknown.Error() != "--name nope-zzzzz: no bottle and no state dir of that name (bottle-ls lists the bottles, bottle-ls --state the state dirs)" {
+		t.Errorf("--name of nothing: items %q, notes %q, err %v", itemNames(p), p.Notes, p.Unknown)
 	}
 }
 
 // The plan asks whether a compose project's home volume holds a transcript
-// only for bottles bottle-launch made (bottle.json), and says so in the item.
+// only for bottles bottle-launch made (bottle.json), and says so in the
+// item: the agent container's answer, else what the launcher recorded in
+// bottle.json, else null (it cannot tell without creating something).
 func TestTranscriptMarked(t *testing.T) {
 	root := t.TempDir()
-	_, launched := project("made-aaaaa", "2h", "exited")
+	_, asked := project("made-aaaaa", "2h", "exited")
+	_, told := project("told-ccccc", "2h", "exited")
+	_, unknown := project("unkn-ddddd", "2h", "exited")
 	_, other := project("orig-bbbbb", "2h", "exited")
-	entries := dirs(t, root, 0, "made-aaaaa", "orig-bbbbb")
-	os.WriteFile(filepath.Join(entries[0].Path, bottle.MetaFile), []byte(`{"backend":"docker"}`), 0o600)
-	entries[0].Meta = true
-	f := &fake{name: bottle.Docker, inv: inventory(nil, launched, other)}
-	var asked []string
-	opt := Options{Prefix: prefix, Now: now, Transcript: func(_ context.Context, it bottle.Item, dir string) (bool, error) {
-		asked = append(asked, it.Name+" "+filepath.Base(dir))
-		return true, nil
+	entries := dirs(t, root, 0, "made-aaaaa", "orig-bbbbb", "told-ccccc", "unkn-ddddd")
+	for _, i := range []int{0, 2, 3} {
+		entries[i].Meta = true
+	}
+	entries[2].Bottle.Transcript = statedir.TranscriptInVolume
+	f := &fake{name: bottle.Docker, inv: inventory(nil, asked, other, told, unknown)}
+	var mu sync.Mutex
+	var names []string
+	opt := Options{Prefix: prefix, Now: now, Transcript: func(_ context.Context, it bottle.Item) (bool, bool, error) {
+		mu.Lock()
+		names = append(names, it.Slug)
+		mu.Unlock()
+		return true, it.Slug == "made-aaaaa", nil
 	}}
-	p := makeWith(f, entries, opt)
-	if want := []string{prefix + "made-aaaaa made-aaaaa"}; !slices.Equal(asked, want) {
-		t.Errorf("asked %q, want %q", asked, want)
+	p := makeFrom(context.Background(), survey(f), entries, nil, opt)
+	sort.Strings(names)
+	if want := []string{"made-aaaaa", "told-ccccc", "unkn-ddddd"}; !slices.Equal(names, want) {
+		t.Errorf("asked %q, want %q", names, want)
 	}
 	for _, it := range p.Items {
-		has := it.Transcript != nil && *it.Transcript
-		if it.Kind == bottle.KindComposeProject && has != (it.Slug == "made-aaaaa") {
-			t.Errorf("%s: transcript %v", it.Name, has)
+		if it.Kind != bottle.KindComposeProject {
+			continue
+		}
+		got := "null"
+		if it.Transcript != nil {
+			got = strconv.FormatBool(*it.Transcript)
+		}
+		want := map[string]string{"made-aaaaa": "true", "told-ccccc": "true", "unkn-ddddd": "null", "orig-bbbbb": "null"}[it.Slug]
+		if got != want {
+			t.Errorf("%s: transcript %s, want %s", it.Name, got, want)
 		}
 	}
-}
-
-func makeWith(f *fake, entries []statedir.Entry, opt Options) *Plan {
-	return finish(context.Background(), Build(survey(f), entries, nil, opt), entries, opt)
+	// a probe that fails is a note; the item says null
+	opt.Transcript = func(context.Context, bottle.Item) (bool, bool, error) { return false, false, errors.New("no answer") }
+	p = makeFrom(context.Background(), survey(&fake{name: bottle.Docker, inv: inventory(nil, asked)}), entries[:1], nil, opt)
+	if len(p.Items) == 0 || p.Items[0].Transcript != nil || !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "cannot tell whether its home volume holds a transcript: no answer")
+	}) {
+		t.Errorf("a failed probe: items %+v, notes %q", p.Items, p.Notes)
+	}
 }

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 // Options select what the plan holds.
@@ -39,11 +41,20 @@ type Options struct {
 	// IncludeDetached takes running bottles launched with --detach too;
 	// without it (or a name) they are live and left out.
 	IncludeDetached bool
+	// IncludeTranscripts takes conversations too: state dirs that hold a
+	// transcript, and the dirs of planned bottles whose home volume may
+	// hold one (the reaper saves it there first). Without it they stay.
+	IncludeTranscripts bool
+	// DiscardTranscript marks the named bottles' items: their home volumes
+	// go without their transcripts being saved. Only with Names.
+	DiscardTranscript bool
 	// Transcript, when set, tells whether a planned compose project's home
-	// volume holds a transcript (what would be lost with it); it is asked
-	// for the projects of bottles bottle-launch made (their state dir holds
-	// bottle.json), and the item then says "transcript": true.
-	Transcript func(ctx context.Context, it bottle.Item, stateDir string) (bool, error)
+	// volume holds a transcript, from what can be read without creating
+	// anything (its agent container); known is false when it cannot tell.
+	// It is asked for the projects of bottles bottle-launch made (their
+	// state dir holds bottle.json); what the launcher recorded in
+	// bottle.json answers when it cannot tell.
+	Transcript func(ctx context.Context, it bottle.Item) (has, known bool, err error)
 	Now        time.Time
 }
 
@@ -66,10 +77,13 @@ type Plan struct {
 	// Err is set when a backend could not be asked: the plan is incomplete
 	// (it lists no state dir) and the tool must exit non-zero.
 	Err error
+	// Unknown is set when a --name matches no bottle and no state dir:
+	// the tool says so and exits non-zero.
+	Unknown error
 }
 
-// Make asks every backend and scans the state root, concurrently, and
-// returns the plan.
+// Make asks every backend and scans the state root, concurrently, asks
+// whether the planned projects hold transcripts, and returns the plan.
 func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	var survey *backend.Survey
 	var entries []statedir.Entry
@@ -78,55 +92,61 @@ func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	wg.Go(func() { survey = backend.Ask(ctx, backends) })
 	wg.Go(func() { entries, scanErr = statedir.Scan(opt.StateRoot) })
 	wg.Wait()
-	return finish(ctx, Build(survey, entries, scanErr, opt), entries, opt)
+	return makeFrom(ctx, survey, entries, scanErr, opt)
 }
 
-// finish adds what needs the engine again: whether planned projects hold a
-// transcript.
-func finish(ctx context.Context, p *Plan, entries []statedir.Entry, opt Options) *Plan {
+// makeFrom is Make on the answers of the survey and the scan.
+func makeFrom(ctx context.Context, survey *backend.Survey, entries []statedir.Entry, scanErr error, opt Options) *Plan {
+	var notes []string
 	if opt.Transcript != nil {
-		markTranscripts(ctx, p, entries, opt)
+		notes = probeTranscripts(ctx, survey, entries, opt)
 	}
+	p := Build(survey, entries, scanErr, opt)
+	p.Notes = append(p.Notes, notes...)
 	return p
 }
 
-// markTranscripts asks, a few at a time, whether each planned compose
-// project of a launcher-made bottle holds a transcript in its home volume.
-func markTranscripts(ctx context.Context, p *Plan, entries []statedir.Entry, opt Options) {
-	meta := map[string]string{}
+// probeTranscripts asks, a few at a time, whether the compose project of
+// each bottle bottle-launch made (its state dir holds bottle.json) holds a
+// transcript in its home volume, and records the answers it gets in the
+// survey's items. It returns notes for the ones it could not ask.
+func probeTranscripts(ctx context.Context, survey *backend.Survey, entries []statedir.Entry, opt Options) []string {
+	// Only what may be planned: a launcher's bottle or a running detached
+	// one that is not taken is not even read.
+	made := map[string]bool{}
 	for _, e := range entries {
-		if e.Type == statedir.Dir && e.Meta {
-			meta[e.Slug] = e.Path
+		if e.Type == statedir.Dir && e.Meta && !e.Locked && (!statedir.LiveDetached(e.Path) || opt.takesDetached(e.Slug)) {
+			made[e.Slug] = true
 		}
 	}
+	var notes []string
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
-	for i := range p.Items {
-		it := &p.Items[i]
-		dir, ok := meta[it.Slug]
-		if !ok || it.Kind != bottle.KindComposeProject {
-			continue
+	for _, inv := range survey.ByBackend {
+		for i := range inv.Items {
+			it := &inv.Items[i]
+			if !made[it.Slug] || it.Kind != bottle.KindComposeProject || !opt.keep(*it) {
+				continue
+			}
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				has, known, err := opt.Transcript(ctx, *it)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					notes = append(notes, fmt.Sprintf("%s: cannot tell whether its home volume holds a transcript: %v", it.Name, err))
+				case known:
+					it.Transcript = &has
+				}
+			})
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			has, err := opt.Transcript(ctx, *it, dir)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				p.Notes = append(p.Notes, fmt.Sprintf("%s: cannot tell whether its home volume holds a transcript: %v", it.Name, err))
-				return
-			}
-			if has {
-				t := true
-				it.Transcript = &t
-			}
-		}()
 	}
 	wg.Wait()
+	sort.Strings(notes)
+	return notes
 }
 
 // Build makes the plan from answers already in hand.
@@ -162,9 +182,28 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 	liveDetached := func(slug string) bool {
 		return slug != "" && detached[slug] && slices.ContainsFunc(bySlug[slug], func(o bottle.Item) bool { return o.Running() })
 	}
+	// What the launcher or its guardian last recorded in bottle.json says
+	// whether a project's home volume holds a transcript, when the agent
+	// container could not tell.
+	byDir := map[string]statedir.Entry{}
+	for _, e := range entries {
+		if e.Type == statedir.Dir {
+			byDir[e.Slug] = e
+		}
+	}
+	exists := map[string]bool{} // slugs with anything in any backend or a state dir
+	for _, it := range all {
+		exists[it.Slug] = true
+	}
+	for slug := range byDir {
+		exists[slug] = true
+	}
 	named := map[string]bool{}
 	noted := map[string]bool{}
 	inPlan := map[string]bool{} // backend/kind/name of planned items
+	// volumeHolds: the slugs of planned projects whose home volume holds,
+	// or may hold, a transcript the reaper will save into their state dir.
+	volumeHolds := map[string]bool{}
 	for _, it := range all {
 		if inUse[it.Slug] && it.Slug != "" {
 			p.Notes = append(p.Notes, fmt.Sprintf("left out %s %s: its bottle-launch is still running", it.Kind, it.Name))
@@ -182,6 +221,17 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		}
 		it.NotRunning = opt.NotRunning
 		it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
+		if it.Kind == bottle.KindComposeProject {
+			if e, ok := byDir[it.Slug]; ok && e.Meta {
+				if it.Transcript == nil {
+					it.Transcript = recorded(e.Bottle.Transcript)
+				}
+				if _, home := transcript.HomeOf(it); home && (it.Transcript == nil || *it.Transcript) {
+					volumeHolds[it.Slug] = true
+				}
+			}
+			it.DiscardTranscript = opt.DiscardTranscript && slices.Contains(opt.Names, it.Slug)
+		}
 		p.Items = append(p.Items, it)
 		inPlan[key(it)] = true
 		named[it.Slug] = true
@@ -209,6 +259,7 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 	case !survey.Complete():
 	default:
 		live := survey.Live()
+		kept := 0
 		for _, e := range entries {
 			if e.Type == statedir.Aside {
 				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s is a state dir an interrupted bottle-reap was removing; nothing here removes it: check it and rm -rf it", e.Path))
@@ -223,13 +274,35 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			if e.Preserved || e.Locked || !bottle.ValidSlug(e.Slug) {
+				if e.Preserved && slices.Contains(opt.Names, e.Slug) && !noted[e.Slug] {
+					noted[e.Slug] = true
+					p.Notes = append(p.Notes, fmt.Sprintf("--name %s: its state dir %s has %s, which keeps it (remove that file to let it go)", e.Slug, e.Path, bottle.PreserveFile))
+				}
 				continue
 			}
 			if why := leftAlone(e, opt); why != "" {
 				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s left alone: %s", e.Path, why))
 				continue
 			}
-			it := e.Item()
+			// A conversation stays unless asked for: a dir that holds a
+			// transcript, or will once its bottle's is saved into it.
+			if !opt.IncludeTranscripts && (e.Transcript || live[e.Slug] && volumeHolds[e.Slug]) && opt.keepDir(e) {
+				switch {
+				case slices.Contains(opt.Names, e.Slug):
+					if !noted[e.Slug] {
+						noted[e.Slug] = true
+						holds := "holds the conversation (its transcript)"
+						if !e.Transcript {
+							holds = "will hold the conversation (its transcript, saved there before the bottle goes)"
+						}
+						p.Notes = append(p.Notes, fmt.Sprintf("--name %s: its state dir %s %s and stays; add --include-transcripts to remove it too", e.Slug, e.Path, holds))
+					}
+				default:
+					kept++
+				}
+				continue
+			}
+			it := e.Item(e.Resumable(opt.Prefix, opt.Engines, live[e.Slug]))
 			it.Backend = bottle.Docker
 			if e.Meta && slices.Contains(bottle.BackendOrder, e.Bottle.Backend) {
 				it.Backend = e.Bottle.Backend
@@ -252,16 +325,30 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				it.OlderThan = opt.OlderThan.String()
 			}
 			it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
+			it.IncludeTranscripts = opt.IncludeTranscripts
 			p.Items = append(p.Items, it)
 			named[it.Slug] = true
 		}
+		if kept > 0 {
+			dirs := "state dirs that hold"
+			if kept == 1 {
+				dirs = "state dir that holds"
+			}
+			p.Notes = append(p.Notes, fmt.Sprintf("kept %d %s a conversation (an agent's transcript; a planned bottle's is saved there before it goes): bottle-ls --state lists them; --include-transcripts plans them too", kept, dirs))
+		}
 	}
+	var unknown []error
 	for _, n := range opt.Names {
-		if !named[n] && !noted[n] {
+		switch {
+		case named[n] || noted[n]:
+		case !exists[n] && p.Err == nil:
+			unknown = append(unknown, fmt.Errorf("--name %s: no bottle and no state dir of that name (bottle-ls lists the bottles, bottle-ls --state the state dirs)", n))
+		default:
 			noted[n] = true
 			p.Notes = append(p.Notes, fmt.Sprintf("--name %s: nothing of that bottle is left to clean up", n))
 		}
 	}
+	p.Unknown = errors.Join(unknown...)
 	Order(p.Items)
 	return p
 }
@@ -323,6 +410,28 @@ func (o Options) keep(it bottle.Item) bool {
 		}
 	}
 	return true
+}
+
+// keepDir reports whether the selection takes the state dir, by what it
+// says of dirs (its kind, name and age).
+func (o Options) keepDir(e statedir.Entry) bool {
+	mod := e.Modified
+	return o.keep(bottle.Item{Kind: bottle.KindStateDir, Slug: e.Slug, Modified: &mod})
+}
+
+// recorded is what bottle.json's transcript says of the home volume: it
+// holds the transcript (the ending could not save it), or not (saved, or
+// none), or nothing is recorded.
+func recorded(s string) *bool {
+	var b bool
+	switch s {
+	case statedir.TranscriptInVolume:
+		b = true
+	case statedir.TranscriptSaved, statedir.TranscriptNone:
+	default:
+		return nil
+	}
+	return &b
 }
 
 // leftAlone says why a state dir that looks like one is still never an

@@ -110,7 +110,7 @@ func dirs(t *testing.T, root string, modified time.Duration, slugs ...string) []
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, statedir.Entry{Slug: s, Path: p, Type: statedir.Dir, Modified: now.Add(-modified), SizeBytes: 10, Transcript: true})
+		out = append(out, statedir.Entry{Slug: s, Path: p, Type: statedir.Dir, Modified: now.Add(-modified), SizeBytes: 10})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/ansi"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 var kindTitle = map[string]string{
@@ -146,15 +147,4 @@ func Age(now, t time.Time) string {
 }
 
 // Size prints a byte count for a person: 512 B, 12.3 KiB, 4.0 MiB.
-func Size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func Size(n int64) string { return transcript.Size(n) }

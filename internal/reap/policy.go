@@ -6,16 +6,63 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
-// The bottle policy the streaming reaper calls: which slugs an item
-// belongs to, whether a bottle is still being launched, whether a detached
-// bottle is kept, the transcript rescue, and which bottles keep their state
-// dirs.
+// Policy is the bottle policy the streaming engine (Run) calls: which
+// items wait, how an item is acted on, what is saved before a bottle goes,
+// and how state dirs are removed. Bottles is the one the tools use; the
+// engine's own tests give simpler ones.
+type Policy interface {
+	// Prepare is asked before an item is acted on: a reason to skip it now
+	// (a launcher still runs its bottle), else the item to hand to its
+	// remover and how to word the remover's result.
+	Prepare(it bottle.Item) (act bottle.Item, skip string, word func(bottle.Result) bottle.Result)
+	// Rescue is the step a bottle's removal takes after its re-checks,
+	// holding a --jobs slot (see backend.RemoveOptions.Rescue); ctx ends
+	// when the run is interrupted.
+	Rescue(ctx context.Context, it bottle.Item) error
+	// StateDirs returns the remover of state dirs, on one survey of every
+	// backend taken now; would holds the engine items ("backend/name") a
+	// dry run answered would-remove. An error (the state root is not one)
+	// keeps every state dir.
+	StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error)
+}
+
+// DirRemover removes state dirs, as planned, re-checking each at the moment
+// it acts.
+type DirRemover interface {
+	Remove(it bottle.Item) bottle.Result
+}
+
+// Bottles is the bottle policy: slugs, the launcher's lock, detached
+// bottles, the transcript rescue, state dirs.
+type Bottles struct {
+	Prefix    string
+	StateRoot string
+	DryRun    bool
+	Backends  []backend.Backend
+	Engines   []string
+	// Save saves a bottle's transcript out of its home into its state
+	// dir; nil saves nothing (and then nothing is kept for it either).
+	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
+
+	mu sync.Mutex
+	// wrote is what the rescue wrote into a state dir in this run, by
+	// slug: the dir's removal takes it as its own.
+	wrote map[string]*statedir.Wrote
+}
+
+// NewBottles is the policy of a run with opt.
+func NewBottles(opt Options) *Bottles {
+	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Save: opt.Save}
+}
 
 // slugOf is the slug of the bottle an item is of: its slug field, else a
 // state dir's name, else its name less the prefix ("" when it has none).
@@ -39,108 +86,34 @@ func slugsOf(it bottle.Item, prefix string) []string {
 	return slugs
 }
 
+// Prepare: a bottle whose launcher holds its state dir's lock waits; an
+// item of a running detached bottle the plan did not take is acted on as
+// if planned with --not-running (see guardDetached).
+func (b *Bottles) Prepare(it bottle.Item) (bottle.Item, string, func(bottle.Result) bottle.Result) {
+	if b.launching(it) {
+		return it, ReasonLaunching, nil
+	}
+	if it.Kind == bottle.KindStateDir {
+		return it, "", same
+	}
+	act, guarded := b.guardDetached(it)
+	if !guarded {
+		return act, "", same
+	}
+	return act, "", detachedResult
+}
+
+func same(r bottle.Result) bottle.Result { return r }
+
 // launching reports whether a bottle-launch holds the lock of the state dir
 // of any slug the item names: a bottle still starting is never reaped.
-func launching(it bottle.Item, opt Options) bool {
-	for _, s := range slugsOf(it, opt.Prefix) {
-		if bottle.ValidSlug(s) && statedir.Locked(filepath.Join(opt.StateRoot, s)) {
+func (b *Bottles) launching(it bottle.Item) bool {
+	for _, s := range slugsOf(it, b.Prefix) {
+		if bottle.ValidSlug(s) && statedir.Locked(filepath.Join(b.StateRoot, s)) {
 			return true
 		}
 	}
 	return false
-}
-
-// liveSlugs is the survey's live slugs. Under --dry-run nothing was removed,
-// so a bottle this run would have removed (would: "backend/name" of the
-// engine items answered would-remove) does not keep its state dir: the dry
-// run answers what the real run would.
-func liveSlugs(survey *backend.Survey, would map[string]bool, opt Options) map[string]bool {
-	if !opt.DryRun {
-		return survey.Live()
-	}
-	live := map[string]bool{}
-	for name, inv := range survey.ByBackend {
-		for _, b := range inv.Bottles {
-			if !would[name+"/"+b.Name] {
-				live[b.Slug] = true
-			}
-		}
-		for _, slug := range inv.Claimed {
-			if !would[name+"/"+opt.Prefix+slug] {
-				live[slug] = true
-			}
-		}
-	}
-	return live
-}
-
-// dirSurvey is one survey of every backend and the state dir remover built
-// on it; it is good for the state dirs whose engine items before them were
-// all answered when it was taken.
-type dirSurvey struct {
-	covers int
-	sr     *statedir.Reclaimer
-	// rootErr: the state root does not look like one (most of it is not
-	// bottle state: the wrong directory), refused at the moment of acting.
-	rootErr error
-}
-
-// stateRemover returns a remover whose survey was taken after the first n
-// engine items were answered: one survey per run for a plan whose state
-// dirs come last, as bottle-plan-cleanup writes it.
-func (r *runner) stateRemover(n int) (*statedir.Reclaimer, error) {
-	r.surveyMu.Lock()
-	defer r.surveyMu.Unlock()
-	if r.dirs != nil && r.dirs.covers >= n {
-		return r.dirs.sr, r.dirs.rootErr
-	}
-	if err := statedir.CheckRoot(r.opt.StateRoot); err != nil {
-		r.dirs = &dirSurvey{covers: n, rootErr: err}
-		return nil, err
-	}
-	survey := backend.Ask(r.work, r.opt.Backends)
-	r.mu.Lock()
-	live := liveSlugs(survey, r.would, r.opt)
-	r.mu.Unlock()
-	askErr := survey.Err()
-	sr := &statedir.Reclaimer{
-		Root:    r.opt.StateRoot,
-		DryRun:  r.opt.DryRun,
-		Prefix:  r.opt.Prefix,
-		Engines: r.opt.Engines,
-		Live: func(slug string) (bool, error) {
-			if askErr != nil {
-				return false, askErr
-			}
-			return live[slug], nil
-		},
-	}
-	r.dirs = &dirSurvey{covers: n, sr: sr}
-	return sr, nil
-}
-
-// saveTranscript copies a compose project's transcript from its home
-// volume into its state dir before the project goes, unless this run
-// removes that dir too, there is none, or it is a dry run. It returns why
-// the item must not be removed ("" when it may).
-func saveTranscript(ctx context.Context, it bottle.Item, opt Options, dirGoes bool) string {
-	slug := slugOf(it, opt.Prefix)
-	if opt.SaveTranscript == nil || opt.DryRun || it.Kind != bottle.KindComposeProject || dirGoes || !bottle.ValidSlug(slug) {
-		return ""
-	}
-	// Only a bottle bottle-launch made (its state dir holds bottle.json)
-	// keeps its transcript in a home volume this knows how to read.
-	dir := filepath.Join(opt.StateRoot, slug)
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return ""
-	}
-	if _, ok, _ := statedir.ReadMeta(dir); !ok {
-		return ""
-	}
-	if _, err := opt.SaveTranscript(ctx, it, dir); err != nil {
-		return fmt.Sprintf("saving its transcript into %s first: %v; nothing of it was removed (to let it go with its state dir: bottle-cleanup --name %s)", dir, err, slug)
-	}
-	return ""
 }
 
 // ReasonDetached is why an item of a running bottle launched with --detach
@@ -152,12 +125,12 @@ const ReasonDetached = "its bottle was launched with --detach and is running (pl
 // --name, is acted on as if planned with --not-running, so its remover
 // skips it when anything of it runs at this moment. guard reports whether
 // that was done.
-func guardDetached(it bottle.Item, opt Options) (bottle.Item, bool) {
+func (b *Bottles) guardDetached(it bottle.Item) (bottle.Item, bool) {
 	if it.IncludeDetached || it.NotRunning {
 		return it, false
 	}
-	for _, s := range slugsOf(it, opt.Prefix) {
-		if bottle.ValidSlug(s) && statedir.LiveDetached(filepath.Join(opt.StateRoot, s)) {
+	for _, s := range slugsOf(it, b.Prefix) {
+		if bottle.ValidSlug(s) && statedir.LiveDetached(filepath.Join(b.StateRoot, s)) {
 			it.NotRunning = true
 			return it, true
 		}
@@ -167,7 +140,7 @@ func guardDetached(it bottle.Item, opt Options) (bottle.Item, bool) {
 
 // detachedResult says why a guarded item was skipped: its bottle runs, not
 // a --not-running the plan never had.
-func detachedResult(res bottle.Result, opt Options) bottle.Result {
+func detachedResult(res bottle.Result) bottle.Result {
 	mention := func(s string) bool { return strings.Contains(s, "not-running") }
 	if res.Status == bottle.Skipped && mention(res.Reason) {
 		res.Reason = ReasonDetached
@@ -179,3 +152,121 @@ func detachedResult(res bottle.Result, opt Options) bottle.Result {
 	}
 	return res
 }
+
+// Rescue saves a compose project's transcript out of its home volume into
+// its state dir before the project goes, whatever the plan says of that
+// dir (what happens to the dir is decided when it is reached: it may stay
+// for many reasons). Only a bottle bottle-launch made has both (its state
+// dir holds bottle.json naming it); a bottle planned with
+// discard_transcript is not saved. It records the dir's tree before and
+// after its write, so the dir's own removal takes the write as this run's.
+// An error keeps the home volume; ctx's end (an interrupt) keeps the whole
+// bottle, with nothing half-written left.
+func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
+	slug := slugOf(it, b.Prefix)
+	h, ok := transcript.HomeOf(it)
+	if b.Save == nil || b.DryRun || it.DiscardTranscript || !ok || !bottle.ValidSlug(slug) {
+		return nil
+	}
+	dir := filepath.Join(b.StateRoot, slug)
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil
+	}
+	m, ok, err := statedir.ReadMeta(dir)
+	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
+		return nil
+	}
+	h.Image = m.Image()
+	before := statedir.Walk(dir)
+	_, err = b.Save(ctx, h, dir)
+	after := statedir.Walk(dir)
+	b.mu.Lock()
+	if b.wrote == nil {
+		b.wrote = map[string]*statedir.Wrote{}
+	}
+	b.wrote[slug] = &statedir.Wrote{Before: before, After: after}
+	b.mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %v", backend.ErrInterrupted, err)
+	case err != nil:
+		return fmt.Errorf("its transcript could not be saved into %s: %v; the volume is kept (it holds the only copy): retry with bottle-cleanup --name %s, or let it go with bottle-cleanup --name %s --discard-transcript", dir, err, slug, slug)
+	}
+	return nil
+}
+
+// wrote is the rescue's write into the dir of slug, or nil.
+func (b *Bottles) wroteInto(slug string) *statedir.Wrote {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.wrote[slug]
+}
+
+// liveSlugs is the survey's live slugs. Under --dry-run nothing was removed,
+// so a bottle this run would have removed (would: "backend/name" of the
+// engine items answered would-remove) does not keep its state dir: the dry
+// run answers what the real run would.
+func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefix string) map[string]bool {
+	if !dryRun {
+		return survey.Live()
+	}
+	live := map[string]bool{}
+	for name, inv := range survey.ByBackend {
+		for _, b := range inv.Bottles {
+			if !would[name+"/"+b.Name] {
+				live[b.Slug] = true
+			}
+		}
+		for _, slug := range inv.Claimed {
+			if !would[name+"/"+prefix+slug] {
+				live[slug] = true
+			}
+		}
+	}
+	return live
+}
+
+// StateDirs checks the state root and asks every backend which bottles
+// exist now.
+func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error) {
+	if err := statedir.CheckRoot(b.StateRoot); err != nil {
+		return nil, err
+	}
+	survey := backend.Ask(ctx, b.Backends)
+	live := liveSlugs(survey, would, b.DryRun, b.Prefix)
+	askErr := survey.Err()
+	return &dirs{b: b, sr: &statedir.Reclaimer{
+		Root:    b.StateRoot,
+		DryRun:  b.DryRun,
+		Prefix:  b.Prefix,
+		Engines: b.Engines,
+		Live: func(slug string) (bool, error) {
+			if askErr != nil {
+				return false, askErr
+			}
+			return live[slug], nil
+		},
+	}}, nil
+}
+
+// dirs removes state dirs through a Reclaimer, taking the rescue's own
+// writes as its own.
+type dirs struct {
+	b  *Bottles
+	sr *statedir.Reclaimer
+}
+
+func (d *dirs) Remove(it bottle.Item) bottle.Result {
+	slug := slugOf(it, d.b.Prefix)
+	olderThan, _ := time.ParseDuration(it.OlderThan) // parse checked it
+	p := statedir.FromItem(it, slug, olderThan)
+	p.Wrote = d.b.wroteInto(slug)
+	o := d.sr.Remove(p)
+	res := bottle.Result{Status: o.Status, Reason: o.Reason}
+	if o.Err != nil {
+		res.Error = o.Err.Error()
+	}
+	return res
+}
+
+var _ Policy = (*Bottles)(nil)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/jsonl"
-	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 // DefaultJobs is how many engine calls run at once unless told otherwise:
@@ -69,10 +70,13 @@ type Options struct {
 	// Progress, if set, is called after each answered line with the
 	// lines answered and the lines read so far.
 	Progress func(done, read int)
-	// SaveTranscript, if set, copies a compose project's transcript out of
-	// its home volume into its state dir before the project goes (unless
-	// that state dir is itself removed in this run).
-	SaveTranscript func(ctx context.Context, it bottle.Item, stateDir string) (bool, error)
+	// Save, if set, saves a bottle's transcript out of its home volume
+	// into its state dir: the rescue each compose project's removal takes
+	// before its home volume goes (see Bottles.Rescue).
+	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
+	// Policy, if set, is the bottle policy the run calls instead of
+	// NewBottles(opt)'s.
+	Policy Policy
 }
 
 // Record is one output line: the input line's fields as given, plus result.
@@ -108,10 +112,6 @@ type task struct {
 	deps []*task
 	// engineBefore counts, for a state dir, the engine items read before it.
 	engineBefore int
-	// settled, for a compose project, is closed once the reader has read
-	// all it can for now (the end of the plan, or a full window): whether
-	// the project's state dir is in this run is known by then.
-	settled chan struct{}
 	// started is set once the task holds a --jobs slot: its removal may
 	// have begun.
 	started atomic.Bool
@@ -132,12 +132,16 @@ func (t *task) isDone() bool {
 // runner is one run's shared state.
 type runner struct {
 	opt Options
+	pol Policy
 	// ctx is the caller's (a signal cancels it); stop is cancelled by ctx
 	// or when the output broke: nothing new starts once it is. work is
 	// never cancelled: the engine calls in flight finish.
 	ctx, stop, work context.Context
 	stopNow         context.CancelFunc
 	sem             chan struct{}
+	// rescues are the rescues in flight: an interrupt ends them (ctx), and
+	// the run waits for their clean-up before it returns.
+	rescues sync.WaitGroup
 
 	mu       sync.Mutex
 	answered int
@@ -152,12 +156,22 @@ type runner struct {
 	// --dry-run only, where they stay: their use of a network or volume of
 	// the plan does not keep it).
 	planned map[string]bool
-	// wantDir are the slugs of compose projects waiting to know whether
-	// their state dir is removed in this run (goingDir); both hold at most
-	// a window's worth.
-	wantDir, goingDir map[string]bool
-	settle            chan struct{}
 }
+
+// dirSurvey is a state dir remover on one survey of every backend; it is
+// good for the state dirs whose engine items before them were all answered
+// when it was taken.
+type dirSurvey struct {
+	covers int
+	dr     DirRemover
+	// err: the state root does not look like one (most of it is not
+	// bottle state: the wrong directory), refused at the moment of acting.
+	err error
+}
+
+// RescueWait bounds how long a run that ends waits for the rescues in
+// flight to clean up (a helper container to remove, a temp dir).
+const RescueWait = 10 * time.Second
 
 // Run answers every line src yields: invalid ones at once, the others by
 // removing them through their backend (state dirs through
@@ -183,10 +197,14 @@ func Run(ctx context.Context, src *Source, opt Options, emit func(Record) error)
 		opt.Grace = DefaultGrace
 	}
 	sum := Summary{Counts: map[string]int{}, DryRun: opt.DryRun}
-	r := &runner{opt: opt, ctx: ctx, work: context.WithoutCancel(ctx), sem: make(chan struct{}, opt.Jobs), would: map[string]bool{},
-		planned: map[string]bool{}, wantDir: map[string]bool{}, goingDir: map[string]bool{}, settle: make(chan struct{})}
+	r := &runner{opt: opt, pol: opt.Policy, ctx: ctx, work: context.WithoutCancel(ctx), sem: make(chan struct{}, opt.Jobs), would: map[string]bool{},
+		planned: map[string]bool{}}
+	if r.pol == nil {
+		r.pol = NewBottles(opt)
+	}
 	r.stop, r.stopNow = context.WithCancel(ctx)
 	defer r.stopNow()
+	defer r.waitRescues()
 
 	// After a signal: removals in flight get the grace period (expired),
 	// the reading of lines still to be answered as interrupted a little
@@ -266,7 +284,6 @@ func Run(ctx context.Context, src *Source, opt Options, emit func(Record) error)
 // written.
 func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct{}, quit <-chan struct{}) {
 	defer close(pending)
-	defer r.settleNow(true)
 	// Tasks read so far that may not be answered yet: the stray containers
 	// and machines (stray networks and volumes wait for them) and every
 	// engine item (state dirs wait for them). Pruned as they are answered,
@@ -276,15 +293,8 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 	for {
 		select {
 		case window <- struct{}{}:
-		default:
-			// a full window: what waits for the lines ahead gets its
-			// answer now, or the window would never drain
-			r.settleNow(false)
-			select {
-			case window <- struct{}{}:
-			case <-quit:
-				return
-			}
+		case <-quit:
+			return
 		}
 		if r.stop.Err() != nil && r.ctx.Err() == nil {
 			return // the output broke: nothing more is answered
@@ -309,11 +319,6 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 		case r.stop.Err() != nil:
 			r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonInterrupted}, time.Now())
 		case t.item.Kind == bottle.KindStateDir:
-			r.mu.Lock()
-			if slug := slugOf(t.item, r.opt.Prefix); r.wantDir[slug] {
-				r.goingDir[slug] = true
-			}
-			r.mu.Unlock()
 			t.deps = engine.open()
 			t.engineBefore = engineRead
 			go r.stateDir(t)
@@ -337,10 +342,6 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 					r.planned[c.ID] = true
 				}
 			}
-			if t.item.Kind == bottle.KindComposeProject && r.opt.SaveTranscript != nil && !r.opt.DryRun {
-				r.wantDir[slugOf(t.item, r.opt.Prefix)] = true
-				t.settled = r.settle
-			}
 			r.mu.Unlock()
 			engine.add(t)
 			engineRead++
@@ -348,39 +349,6 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 		}
 		pending <- t
 	}
-}
-
-// settleNow tells the compose projects read so far that every line the
-// reader could read before them now is read; at the end of the plan it
-// stays so.
-func (r *runner) settleNow(final bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	select {
-	case <-r.settle:
-		return // already final
-	default:
-	}
-	close(r.settle)
-	if !final {
-		r.settle = make(chan struct{})
-	}
-}
-
-// removesDir waits until the reader has settled and reports whether the
-// state dir of t's bottle is removed in this run too.
-func (r *runner) removesDir(t *task) bool {
-	if t.settled == nil {
-		return false
-	}
-	<-t.settled
-	slug := slugOf(t.item, r.opt.Prefix)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	going := r.goingDir[slug]
-	delete(r.wantDir, slug)
-	delete(r.goingDir, slug)
-	return going
 }
 
 // openTasks is a list of tasks that drops the answered ones now and then.
@@ -462,21 +430,36 @@ func (r *runner) engineItem(t *task) {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonInterrupted}, start)
 		return
 	}
-	if launching(t.item, r.opt) {
-		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonLaunching}, start)
+	act, skip, word := r.pol.Prepare(t.item)
+	if skip != "" {
+		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: skip}, start)
 		return
 	}
-	going := r.removesDir(t)
-	if why := saveTranscript(r.work, t.item, r.opt, going); why != "" {
-		r.finish(t, bottle.Result{Status: bottle.Failed, Error: why}, start)
-		return
+	res := t.rm.Remove(r.work, act, backend.RemoveOptions{DryRun: r.opt.DryRun, Acquire: r.acquire(t), Removing: r.removing, Rescue: r.rescue})
+	r.finish(t, word(res), start)
+}
+
+// rescue is the policy's rescue, ended by an interrupt (not by a broken
+// output: what is in flight then finishes), and waited for at the end.
+func (r *runner) rescue(_ context.Context, it bottle.Item) error {
+	r.rescues.Add(1)
+	defer r.rescues.Done()
+	return r.pol.Rescue(r.ctx, it)
+}
+
+// waitRescues waits, for RescueWait at most, until the rescues in flight
+// have cleaned up: an interrupted one removes its helper container and
+// what it half wrote.
+func (r *runner) waitRescues() {
+	done := make(chan struct{})
+	go func() {
+		r.rescues.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(RescueWait):
 	}
-	it, guard := guardDetached(t.item, r.opt)
-	res := t.rm.Remove(r.work, it, backend.RemoveOptions{DryRun: r.opt.DryRun, Acquire: r.acquire(t), Removing: r.removing})
-	if guard {
-		res = detachedResult(res, r.opt)
-	}
-	r.finish(t, res, start)
 }
 
 // removing reports whether the plan (so far read) removes the container:
@@ -497,13 +480,14 @@ func (r *runner) stateDir(t *task) {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonInterrupted}, start)
 		return
 	}
-	sr, rootErr := r.stateRemover(t.engineBefore)
+	dr, rootErr := r.stateDirs(t.engineBefore)
 	if rootErr != nil {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: rootErr.Error()}, start)
 		return
 	}
-	if launching(t.item, r.opt) {
-		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonLaunching}, start)
+	act, skip, word := r.pol.Prepare(t.item)
+	if skip != "" {
+		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: skip}, start)
 		return
 	}
 	release, err := r.acquire(t)(r.stop)
@@ -511,12 +495,24 @@ func (r *runner) stateDir(t *task) {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: err.Error()}, start)
 		return
 	}
-	olderThan, _ := time.ParseDuration(t.item.OlderThan) // parse checked it
-	o := sr.Remove(statedir.FromItem(t.item, slugOf(t.item, r.opt.Prefix), olderThan))
+	res := dr.Remove(act)
 	release()
-	res := bottle.Result{Status: o.Status, Reason: o.Reason}
-	if o.Err != nil {
-		res.Error = o.Err.Error()
+	r.finish(t, word(res), start)
+}
+
+// stateDirs returns a state dir remover whose survey was taken after the
+// first n engine items were answered: one survey per run for a plan whose
+// state dirs come last, as bottle-plan-cleanup writes it.
+func (r *runner) stateDirs(n int) (DirRemover, error) {
+	r.surveyMu.Lock()
+	defer r.surveyMu.Unlock()
+	if r.dirs != nil && r.dirs.covers >= n {
+		return r.dirs.dr, r.dirs.err
 	}
-	r.finish(t, res, start)
+	r.mu.Lock()
+	would := maps.Clone(r.would)
+	r.mu.Unlock()
+	dr, err := r.pol.StateDirs(r.work, would)
+	r.dirs = &dirSurvey{covers: n, dr: dr, err: err}
+	return dr, err
 }

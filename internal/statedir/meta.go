@@ -44,6 +44,27 @@ type Meta struct {
 	Detached bool       `json:"detached,omitempty"`
 	Ended    *time.Time `json:"ended,omitempty"`
 	ExitCode *int       `json:"exit_code,omitempty"`
+	// Transcript is what the ending did with the agent's transcript:
+	// TranscriptSaved, TranscriptNone or TranscriptInVolume; "" before an
+	// ending recorded it.
+	Transcript string `json:"transcript,omitempty"`
+}
+
+// What an ending did with the transcript (Meta.Transcript).
+const (
+	// TranscriptSaved: the snapshot is in the dir; the volume went after.
+	TranscriptSaved = "saved"
+	// TranscriptNone: the home volume held none.
+	TranscriptNone = "none"
+	// TranscriptInVolume: it could not be saved whole, so the home volume
+	// was kept with it: the only copy is there.
+	TranscriptInVolume = "in-volume"
+)
+
+// NamesDocker reports whether m names a docker bottle of slug: what
+// bottle-launch --resume needs of a bottle.json (besides its prefix).
+func (m Meta) NamesDocker(slug string) bool {
+	return m.Slug == slug && m.Backend == bottle.Docker && bottle.ValidAgent(m.Agent) && m.Name != ""
 }
 
 // Image is the agent's image the spec names (reading a home volume needs

@@ -50,12 +50,40 @@ type Planned struct {
 	// OlderThan, when set, is the plan's --older-than: a dir modified
 	// more recently than that is kept.
 	OlderThan time.Duration
+	// IncludeTranscripts lets a dir that holds a transcript (a
+	// conversation) go; without it such a dir is kept.
+	IncludeTranscripts bool
+	// Wrote, when set, is what this run itself wrote into the dir since
+	// the plan (its bottle's transcript, saved before the bottle went).
+	Wrote *Wrote
 }
+
+// Wrote is a write of this run's own into a state dir: the dir's tree
+// right before it and right after. A dir unchanged since the plan up to
+// that write counts as unchanged by it, and as old as it was.
+type Wrote struct {
+	Before, After Tree
+}
+
+// accept is p with its own write taken in: the plan's view moved past it,
+// when nothing else had changed the dir before it. It returns the newest
+// modification to count the dir's age from.
+func (p Planned) accept(t Tree) (Planned, time.Time) {
+	w := p.Wrote
+	if w == nil || w.Before.ID != p.ID || w.After.ID != p.ID || w.Before.Changed.After(p.Changed) || t.Changed.After(w.After.Changed) {
+		return p, t.Modified
+	}
+	p.Changed = w.After.Changed
+	return p, w.Before.Modified
+}
+
+// ReasonConversation is why a dir that holds a transcript stays.
+const ReasonConversation = "it holds a conversation (a transcript): kept; plan with --include-transcripts to remove it too"
 
 // FromItem is the Planned of a state-dir plan item; an item without its
 // identity has a zero ID (Remove answers it invalid).
 func FromItem(it bottle.Item, slug string, olderThan time.Duration) Planned {
-	p := Planned{Slug: slug, Path: it.Path, OlderThan: olderThan}
+	p := Planned{Slug: slug, Path: it.Path, OlderThan: olderThan, IncludeTranscripts: it.IncludeTranscripts}
 	if it.Device != nil && it.Inode != nil {
 		p.ID = Identity{Device: *it.Device, Inode: *it.Inode}
 	}
@@ -68,7 +96,8 @@ func FromItem(it bottle.Item, slug string, olderThan time.Duration) Planned {
 // Remove removes the state dir a plan named, if and only if it is a real
 // directory directly under the root named by the slug, is the very dir the
 // plan saw and unchanged since, still looks like a bottle's state dir,
-// holds no .preserve anywhere, no mount, a bottle.json that can be read
+// holds no transcript (unless the plan included conversations), no
+// .preserve anywhere, no mount, a bottle.json that can be read
 // whole and names this prefix and an engine this run asked, is not locked
 // by a launcher, and has no live bottle. It moves the dir aside, checks
 // again, and removes it without crossing into another file system.
@@ -109,11 +138,15 @@ func (r *Reclaimer) Remove(p Planned) Outcome {
 	if why := Looks(dir); why != "" {
 		return Outcome{Status: bottle.Skipped, Reason: "not a bottle's state dir: " + why}
 	}
+	if !p.IncludeTranscripts && HoldsTranscript(dir) {
+		return Outcome{Status: bottle.Skipped, Reason: ReasonConversation}
+	}
 	t := Walk(dir)
+	p, modified := p.accept(t)
 	if o, stop := r.checkTree(p, t, ""); stop {
 		return o
 	}
-	if why := r.keep(slug, dir, t, p.OlderThan); why != "" {
+	if why := r.keep(slug, dir, modified, p.OlderThan); why != "" {
 		return Outcome{Status: bottle.Skipped, Reason: why}
 	}
 	if r.DryRun {
@@ -143,6 +176,9 @@ func (r *Reclaimer) Remove(p Planned) Outcome {
 	// rename is checked again on what was moved.
 	if o, stop := r.checkTree(p, Walk(aside), " while removing"); stop {
 		return putBack(o)
+	}
+	if !p.IncludeTranscripts && HoldsTranscript(aside) {
+		return putBack(Outcome{Status: bottle.Skipped, Reason: ReasonConversation})
 	}
 	if Locked(aside) {
 		// A bottle-launch took the lock after the check above; it holds the
@@ -185,7 +221,7 @@ func (r *Reclaimer) checkTree(p Planned, t Tree, when string) (Outcome, bool) {
 }
 
 // keep returns why the dir must stay, or "".
-func (r *Reclaimer) keep(slug, dir string, t Tree, olderThan time.Duration) string {
+func (r *Reclaimer) keep(slug, dir string, modified time.Time, olderThan time.Duration) string {
 	m, ok, err := ReadMeta(dir)
 	if err != nil {
 		return "its " + err.Error() + ": it may belong to any bottle"
@@ -203,7 +239,7 @@ func (r *Reclaimer) keep(slug, dir string, t Tree, olderThan time.Duration) stri
 		if r.Now != nil {
 			now = r.Now
 		}
-		if age := now().Sub(t.Modified); age < olderThan {
+		if age := now().Sub(modified); age < olderThan {
 			return fmt.Sprintf("changed since plan: modified %s ago, not older than --older-than %s any more", age.Round(time.Second), olderThan)
 		}
 	}

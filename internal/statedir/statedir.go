@@ -72,8 +72,30 @@ type Entry struct {
 	WalkErr error
 }
 
-// Resumable reports whether the dir holds what a resume needs.
-func (e Entry) Resumable() bool { return e.Transcript && e.Dockerfile }
+// Resumable reports whether bottle-launch --resume would start the dir's
+// bottle again, as far as the dir tells: it looks like a state dir, holds
+// a bottle.json that reads whole and names a docker bottle of its slug and
+// of prefix, made on one of engines (or ended), and no launcher holds it.
+// live is whether a bottle of its slug exists in any backend (then it is
+// not resumable: the bottle must end first).
+func (e Entry) Resumable(prefix string, engines []string, live bool) bool {
+	m := e.Bottle
+	return e.Type == Dir && e.NotState == "" && e.Meta && e.MetaErr == nil && !e.Locked && !live &&
+		m.NamesDocker(e.Slug) && m.Name == prefix+e.Slug && (m.Ended != nil || OtherEngine(m, engines) == "")
+}
+
+// HoldsTranscript reports whether the directory at dir holds a
+// transcript (an entry named transcript*, as Entry.Transcript says): a
+// conversation, which only a plan that asked for conversations removes.
+func HoldsTranscript(dir string) bool {
+	f, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, bottle.TranscriptDir) })
+}
 
 // Scan lists the entries directly under root, sorted by name. A missing
 // root is an empty list. Dot-entries are not slugs and are left out, except
@@ -263,10 +285,11 @@ func Refuse(root string, entries []Entry) error {
 	return exitcode.Usagef("state root %s: %d of its %d entries do not look like bottle state (dirs named <agent>-<5 letters or digits> holding bottle.json, a transcript or a Dockerfile): is it the right directory? pass --state-dir or set BOTTLE_STATE_DIR to the state root, e.g. ~/.claude-bottle/state", root, bad, total)
 }
 
-// Item turns a state dir entry into a plan item.
-func (e Entry) Item() bottle.Item {
+// Item turns a state dir entry into a plan item; resumable is whether
+// its bottle could be resumed (see Resumable).
+func (e Entry) Item(resumable bool) bottle.Item {
 	size, mod := e.SizeBytes, e.Modified.UTC().Truncate(time.Second)
-	tr, df, res := e.Transcript, e.Dockerfile, e.Resumable()
+	tr, df, res := e.Transcript, e.Dockerfile, resumable
 	dev, ino, changed := e.ID.Device, e.ID.Inode, e.Changed.UTC()
 	return bottle.Item{
 		Backend:    "", // state dirs belong to no backend; the plan sets it

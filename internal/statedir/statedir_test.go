@@ -119,7 +119,7 @@ func TestScan(t *testing.T) {
 		if e.Path != filepath.Join(root, e.Slug) {
 			t.Errorf("%s: path %s", e.Slug, e.Path)
 		}
-		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v %s", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable(), e.Preserved, e.Meta, e.NotState))
+		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v %s", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable("bt-", nil, false), e.Preserved, e.Meta, e.NotState))
 	}
 	want := []string{
 		".reaping-x-123 aside size=0 t=false d=false r=false p=false m=false ",
@@ -127,7 +127,7 @@ func TestScan(t *testing.T) {
 		"donly-cccc3 dir size=9 t=false d=true r=false p=false m=true ",
 		"empty-eeee5 dir size=0 t=false d=false r=false p=false m=false ",
 		"fifo-gggg7 other size=0 t=false d=false r=false p=false m=false ",
-		"full-aaaa1 dir size=1120 t=true d=true r=true p=false m=false ",
+		"full-aaaa1 dir size=1120 t=true d=true r=false p=false m=false ",
 		"kept-dddd4 dir size=0 t=false d=false r=false p=true m=false ",
 		"link-ffff6 symlink size=0 t=false d=false r=false p=false m=false ",
 		"notes.txt file size=0 t=false d=false r=false p=false m=false ",
@@ -145,7 +145,7 @@ func TestScan(t *testing.T) {
 	}
 
 	e := entries[5] // after .reaping-x-123, deepkept, donly, empty, fifo
-	it := e.Item()
+	it := e.Item(true)
 	if it.Kind != bottle.KindStateDir || it.Name != "full-aaaa1" || it.Slug != "full-aaaa1" || *it.SizeBytes != 1120 ||
 		!*it.Transcript || !*it.Dockerfile || !*it.Resumable || !it.Modified.Equal(newest) || it.Path != e.Path {
 		t.Fatalf("item %+v", it)
@@ -230,11 +230,84 @@ func TestLocked(t *testing.T) {
 
 func notLive(string) (bool, error) { return false, nil }
 
-// planned is the dir root/slug as a plan records it now.
+// planned is the dir root/slug as a plan records it now, made with
+// --include-transcripts (the dirs of these tests hold transcripts:
+// TestConversationKept tests the rule).
 func planned(root, slug string) Planned {
 	p := filepath.Join(root, slug)
 	t := Walk(p)
-	return Planned{Slug: slug, Path: p, ID: t.ID, Changed: t.Changed}
+	return Planned{Slug: slug, Path: p, ID: t.ID, Changed: t.Changed, IncludeTranscripts: true}
+}
+
+// A dir that holds a transcript is a conversation: only a plan made with
+// --include-transcripts removes it, and one that gets a transcript after
+// the checks (while being removed) is put back.
+func TestConversationKept(t *testing.T) {
+	root := t.TempDir()
+	r := &Reclaimer{Root: root, Live: notLive}
+	for _, name := range []string{"transcript.jsonl", "transcript", bottle.TranscriptPartial} {
+		dir := filepath.Join(root, "c-aaaa1")
+		os.RemoveAll(dir)
+		write(t, filepath.Join(dir, name, "x"), 3)
+		if name == "transcript.jsonl" {
+			os.RemoveAll(dir)
+			write(t, filepath.Join(dir, name), 3)
+		}
+		p := planned(root, "c-aaaa1")
+		p.IncludeTranscripts = false
+		if o := r.Remove(p); o.Status != bottle.Skipped || o.Reason != ReasonConversation {
+			t.Errorf("%s: %+v", name, o)
+		}
+		if !HoldsTranscript(dir) {
+			t.Errorf("%s: gone", name)
+		}
+		if o := r.Remove(planned(root, "c-aaaa1")); o.Status != bottle.Removed {
+			t.Errorf("%s, --include-transcripts: %+v", name, o)
+		}
+	}
+}
+
+// A write of the run's own (the transcript it saved before the bottle
+// went) does not make the dir "changed since plan", nor younger; a change
+// by anyone else before it, or after it, still does.
+func TestOwnWriteAccepted(t *testing.T) {
+	root := t.TempDir()
+	r := &Reclaimer{Root: root, Live: notLive, Now: func() time.Time { return time.Now().Add(48 * time.Hour) }}
+	mk := func(slug string) (string, Planned) {
+		dir := filepath.Join(root, slug)
+		write(t, filepath.Join(dir, bottle.ComposeFile), 2)
+		old := time.Now().Add(-24 * time.Hour)
+		os.Chtimes(filepath.Join(dir, bottle.ComposeFile), old, old)
+		os.Chtimes(dir, old, old)
+		p := planned(root, slug)
+		p.OlderThan = 60 * time.Hour
+		return dir, p
+	}
+	ownWrite := func(dir string, p *Planned) {
+		time.Sleep(10 * time.Millisecond)
+		before := Walk(dir)
+		write(t, filepath.Join(dir, "transcript", "s.jsonl"), 5)
+		p.Wrote = &Wrote{Before: before, After: Walk(dir)}
+	}
+	dir, p := mk("own-aaaa1")
+	ownWrite(dir, &p)
+	if o := r.Remove(p); o.Status != bottle.Removed {
+		t.Errorf("own write: %+v", o)
+	}
+	dir, p = mk("before-bbbb2")
+	time.Sleep(10 * time.Millisecond)
+	write(t, filepath.Join(dir, "other"), 1)
+	ownWrite(dir, &p)
+	if o := r.Remove(p); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "changed since plan") {
+		t.Errorf("changed before the own write: %+v", o)
+	}
+	dir, p = mk("after-cccc3")
+	ownWrite(dir, &p)
+	time.Sleep(10 * time.Millisecond)
+	write(t, filepath.Join(dir, "other"), 1)
+	if o := r.Remove(p); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "changed since plan") {
+		t.Errorf("changed after the own write: %+v", o)
+	}
 }
 
 func TestRemove(t *testing.T) {
@@ -407,5 +480,53 @@ func TestRemoveLockTakenWhileChecking(t *testing.T) {
 	}
 	if des, _ := os.ReadDir(root); len(des) != 1 {
 		t.Errorf("root holds %d entries, want 1 (nothing left aside)", len(des))
+	}
+}
+
+// Resumable is what bottle-launch --resume accepts, as far as the dir
+// tells: a bottle.json naming a docker bottle of the slug and the prefix,
+// on an engine asked (or ended), no launcher, no live bottle. A transcript
+// or a Dockerfile has nothing to do with it.
+func TestResumable(t *testing.T) {
+	root := t.TempDir()
+	meta := func(slug, body string) Entry {
+		write(t, filepath.Join(root, slug, bottle.MetaFile), 0)
+		if err := os.WriteFile(filepath.Join(root, slug, bottle.MetaFile), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		es, err := Scan(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.Slug == slug {
+				return e
+			}
+		}
+		t.Fatalf("no entry %s", slug)
+		return Entry{}
+	}
+	good := `{"backend":"docker","name":"bt-res-aaaa1","slug":"res-aaaa1","agent":"res","engine":"unix:///e.sock"}`
+	e := meta("res-aaaa1", good)
+	engines := []string{"unix:///e.sock"}
+	if !e.Resumable("bt-", engines, false) {
+		t.Errorf("a bottle.json of the slug and prefix: not resumable")
+	}
+	for what, ok := range map[string]bool{
+		"live":              e.Resumable("bt-", engines, true),
+		"another prefix":    e.Resumable("xx-", engines, false),
+		"another engine":    e.Resumable("bt-", []string{"unix:///other.sock"}, false),
+		"another slug":      meta("res-bbbb2", good).Resumable("bt-", engines, false),
+		"not docker":        meta("res-cccc3", `{"backend":"smolmachines","name":"bt-res-cccc3","slug":"res-cccc3","agent":"res"}`).Resumable("bt-", engines, false),
+		"no bottle.json":    Entry{Slug: "x-aaaa1", Type: Dir}.Resumable("bt-", engines, false),
+		"an unreadable one": meta("res-dddd4", `[]`).Resumable("bt-", engines, false),
+	} {
+		if ok {
+			t.Errorf("%s: resumable", what)
+		}
+	}
+	ended := meta("res-eeee5", `{"backend":"docker","name":"bt-res-eeee5","slug":"res-eeee5","agent":"res","engine":"unix:///other.sock","ended":"2026-01-01T00:00:00Z"}`)
+	if !ended.Resumable("bt-", engines, false) {
+		t.Errorf("an ended bottle of another engine is resumable here")
 	}
 }

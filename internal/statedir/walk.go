@@ -160,6 +160,32 @@ func relOr(rel string) string {
 	return rel
 }
 
+// RemoveTree removes the directory at path (not followed if a symlink)
+// and everything in it that is on its file system, as rm -r
+// --one-file-system does, whatever it holds (a .preserve too): for dirs the
+// toolkit moved aside itself. A directory on another file system inside it
+// is left, with the dirs above it, and named in the error.
+func RemoveTree(path string) error {
+	fd, err := openDir(unix.AT_FDCWD, path)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	r := unlinker{fs: fsOf(fd, &st), anyPreserve: true}
+	r.dir(fd, "")
+	switch {
+	case r.mount != "":
+		return fmt.Errorf("%s is on another file system (a mount point): it was left", filepath.Join(path, r.mount))
+	case r.err != nil:
+		return r.err
+	}
+	return os.Remove(path)
+}
+
 // errPreserve stops a removal that meets a .preserve.
 var errPreserve = errors.New("a .preserve appeared while removing")
 
@@ -192,6 +218,8 @@ type unlinker struct {
 	fs    fsID
 	mount string
 	err   error
+	// anyPreserve removes a .preserve like any file.
+	anyPreserve bool
 }
 
 func (r *unlinker) fail(rel string, err error) {
@@ -210,7 +238,7 @@ func (r *unlinker) dir(fd int, rel string) {
 		return
 	}
 	for _, n := range names {
-		if n == bottle.PreserveFile {
+		if n == bottle.PreserveFile && !r.anyPreserve {
 			r.err = errPreserve
 			return
 		}

@@ -1,9 +1,16 @@
-// Package transcript reads an agent's transcript out of its bottle's home
-// volume through the Engine API, so that reaping a bottle whose launcher is
-// gone (detached, killed) does not lose it: from the agent container while
-// it exists, else from a created, never-started container of the bottle's
-// own image that mounts the volume (the archive API reads a created
-// container's volumes; nothing runs).
+// Package transcript saves an agent's transcript out of its bottle's home
+// volume into the bottle's state dir, through the Engine API: from the
+// agent container while it exists, else (only when saving, never when
+// planning) from a created, never-started helper container of the
+// bottle's own image that mounts the volume (the archive API reads a
+// created container's volumes; nothing runs). Every bottle ending uses it:
+// the launcher's, the guardian's and the reaper's.
+//
+// A save writes into a hidden temp dir of the state dir and renames it to
+// transcript/ only when it is whole, so an interrupted save never leaves a
+// half snapshot; the helper is removed on every path. The transcript comes
+// from inside the sandbox, so extraction is bounded (Limits) and never
+// writes outside the state dir.
 package transcript
 
 import (
@@ -23,89 +30,237 @@ import (
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
-// Engine is what reading a transcript needs of the engine.
+// Engine is what saving a transcript needs of the engine. Probe only
+// copies out of an existing container.
 type Engine interface {
-	CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error)
 	CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error)
+	CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error)
 	RemoveContainer(ctx context.Context, id string) error
+	InspectVolume(ctx context.Context, name string) (engine.Volume, error)
+	RemoveVolume(ctx context.Context, name string) error
 }
 
 var _ Engine = (*engine.Client)(nil)
 
-// HomeVolume returns the item's home volume (<project>_home, what
-// bottle-launch makes) and whether it has one: only a docker compose
-// project's.
-func HomeVolume(it bottle.Item) (string, bool) {
+// Home is where a bottle's transcript is: its home volume, and its agent
+// container while it exists.
+type Home struct {
+	// Project names the helper container: <project>-transcript-<hex>.
+	Project string
+	// Agent is the agent container's ID, "" when none is known.
+	Agent string
+	// Volume is the home volume's name.
+	Volume string
+	// Created is when the volume was made, as the plan or the launch saw
+	// it: a helper never reads a volume made since. Nil checks nothing.
+	Created *time.Time
+	// Image is the agent's image, for a helper; "" when unknown.
+	Image string
+}
+
+// HomeOf is the home of a plan item: a docker compose project with a home
+// volume (<project>_home, what bottle-launch makes). Its Image is the
+// caller's to set (bottle.json's).
+func HomeOf(it bottle.Item) (Home, bool) {
 	if it.Backend != bottle.Docker || it.Kind != bottle.KindComposeProject {
-		return "", false
+		return Home{}, false
 	}
+	h := Home{Project: it.Name}
 	for _, v := range it.Volumes {
 		if v.Name == bottle.VolumeName(it.Name, bottle.VolHome) {
-			return v.Name, true
+			h.Volume, h.Created = v.Name, v.Created
 		}
 	}
-	return "", false
-}
-
-// source is where to read the volume from: the agent container when the
-// item lists one, else a helper made from the bottle's image (bottle.json).
-type source struct {
-	eng       Engine
-	agent     string
-	image     string
-	volume    string
-	helperFor string // the helper's name prefix: <project>-transcript-
-}
-
-func newSource(eng Engine, it bottle.Item, stateDir string) (*source, error) {
-	vol, ok := HomeVolume(it)
-	if !ok {
-		return nil, nil
+	if h.Volume == "" {
+		return Home{}, false
 	}
-	s := &source{eng: eng, volume: vol, helperFor: it.Name + "-transcript-"}
 	for _, c := range it.Containers {
 		if c.Service == bottle.ServiceAgent || c.Name == bottle.ContainerName(it.Name, bottle.ServiceAgent) {
-			s.agent = c.ID
+			h.Agent = c.ID
 		}
 	}
-	if m, ok, _ := statedir.ReadMeta(stateDir); ok {
-		s.image = m.Image()
-	}
-	return s, nil
+	return h, true
 }
 
-// open returns a tar of the transcript tree, and a function that removes
-// the helper container when one was made. A missing tree is (nil, nil).
-func (s *source) open(ctx context.Context) (io.ReadCloser, func(), error) {
-	if s.agent != "" {
-		rc, err := s.eng.CopyFrom(ctx, s.agent, bottle.AgentTranscript)
+// Probe tells whether the home holds a transcript (a regular file under the
+// agent's transcript tree) from what can be read without creating
+// anything: the agent container, while it exists. known is false when it
+// cannot tell that way (no agent container, or it is gone).
+func Probe(ctx context.Context, eng Engine, h Home) (has, known bool, err error) {
+	if h.Agent == "" {
+		return false, false, nil
+	}
+	rc, err := eng.CopyFrom(ctx, h.Agent, bottle.AgentTranscript)
+	switch {
+	case engine.IsNoSuchContainer(err):
+		return false, false, nil
+	case engine.IsNotFound(err):
+		return false, true, nil // the container is there, the tree is not
+	case err != nil:
+		return false, false, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return false, true, nil
+		}
+		if err != nil {
+			return false, false, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			return true, true, nil
+		}
+	}
+}
+
+// Saved is what a Save did.
+type Saved struct {
+	// None: the home holds no transcript (its tree is absent or holds no
+	// file, or the volume is gone): nothing was written, nothing is lost.
+	None bool
+	// Files and Bytes were written into <state dir>/transcript/.
+	Files int
+	Bytes int64
+}
+
+// Temp is how the names of a save's hidden working dirs in a state dir
+// start.
+const Temp = ".transcript-"
+
+// Save copies the home's transcript into <stateDir>/transcript/ (replacing
+// an earlier snapshot, which the home holds too: a resume restored it).
+// The state dir must be a real directory (never followed through a
+// symlink). It reads the agent container while it exists; else a helper:
+// only when the volume exists, made when Created says, mounted without
+// copying the image into it, and removed again on every path (a create
+// that made the volume anew, because it vanished meanwhile, removes it).
+//
+// When a bound of lim stops the extraction, what was written before it is
+// kept in <stateDir>/transcript.partial/ (replacing an earlier one) and a
+// *BoundError says so; an earlier snapshot stays as it was. Any other
+// failure, ctx's end included, leaves nothing of this save.
+func Save(ctx context.Context, eng Engine, h Home, stateDir string, lim Limits) (Saved, error) {
+	if fi, err := os.Lstat(stateDir); err != nil || !fi.IsDir() {
+		return Saved{}, fmt.Errorf("%s is not a directory", stateDir)
+	}
+	rc, done, err := open(ctx, eng, h)
+	if err != nil || rc == nil {
+		return Saved{None: rc == nil && err == nil}, err
+	}
+	defer done()
+	defer rc.Close()
+	stop := context.AfterFunc(ctx, func() { rc.Close() }) // a read in flight ends with ctx
+	defer stop()
+
+	tmp := filepath.Join(stateDir, Temp+randomHex())
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return Saved{}, err
+	}
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return Saved{}, err
+	}
+	st, err := Extract(rc, root, lim)
+	root.Close()
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	var be *BoundError
+	switch {
+	case errors.As(err, &be):
+		partial := filepath.Join(stateDir, bottle.TranscriptPartial)
+		if ierr := install(tmp, partial); ierr != nil {
+			os.RemoveAll(tmp)
+			return Saved{}, errors.Join(err, ierr)
+		}
+		be.Kept = partial
+		return Saved{Files: st.Files, Bytes: st.Bytes}, be
+	case err != nil:
+		os.RemoveAll(tmp)
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (interrupted: nothing of it was kept)", context.Cause(ctx))
+		}
+		return Saved{}, err
+	case st.Files == 0:
+		os.RemoveAll(tmp)
+		return Saved{None: true}, nil
+	}
+	if err := install(tmp, filepath.Join(stateDir, bottle.TranscriptDir)); err != nil {
+		os.RemoveAll(tmp)
+		return Saved{}, err
+	}
+	return Saved{Files: st.Files, Bytes: st.Bytes}, nil
+}
+
+// open returns a tar of the transcript tree and a function that removes
+// the helper container when one was made; (nil, nil, nil) when the home
+// holds no tree.
+func open(ctx context.Context, eng Engine, h Home) (io.ReadCloser, func(), error) {
+	if h.Agent != "" {
+		rc, err := eng.CopyFrom(ctx, h.Agent, bottle.AgentTranscript)
 		switch {
 		case err == nil:
 			return rc, func() {}, nil
-		case !engine.IsNotFound(err):
+		case engine.IsNoSuchContainer(err):
+			// gone: a helper reads the volume
+		case engine.IsNotFound(err):
+			return nil, nil, nil // the agent mounts the volume; the tree is not there
+		default:
 			return nil, nil, err
 		}
-		// 404: the container is gone, or the tree does not exist in it;
-		// a helper tells the two apart.
 	}
-	if s.image == "" {
-		return nil, nil, errors.New("its agent container is gone and its bottle.json names no image to read the home volume with")
+	if h.Volume == "" {
+		return nil, nil, errors.New("no home volume is known to read it from")
 	}
-	var b [3]byte
-	rand.Read(b[:])
-	id, err := s.eng.CreateContainer(ctx, engine.ContainerSpec{
-		Name: s.helperFor + hex.EncodeToString(b[:]), Image: s.image, Cmd: []string{"true"},
-		Network: "none", Volumes: map[string]string{s.volume: bottle.AgentHome},
+	v, err := eng.InspectVolume(ctx, h.Volume)
+	switch {
+	case engine.IsNotFound(err):
+		return nil, nil, nil // the volume is gone, and what it held with it
+	case err != nil:
+		return nil, nil, err
+	case h.Created != nil && !sameSecond(v.Created, *h.Created):
+		return nil, nil, fmt.Errorf("volume %s was made again since the plan (created %s, the plan says %s): not read", h.Volume, stamp(v.Created), stamp(*h.Created))
+	}
+	if h.Image == "" {
+		return nil, nil, fmt.Errorf("its agent container is gone and its %s names no image to read volume %s with", bottle.MetaFile, h.Volume)
+	}
+	id, err := eng.CreateContainer(ctx, engine.ContainerSpec{
+		Name: h.Project + "-transcript-" + randomHex()[:6], Image: h.Image, Cmd: []string{"true"},
+		Network: "none", Volumes: map[string]string{h.Volume: bottle.AgentHome}, VolumeNoCopy: true,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating a container of %s to read %s: %w", s.image, s.volume, err)
+		if engine.IsNotFound(err) {
+			return nil, nil, fmt.Errorf("its agent container is gone, and its image %s, which could read volume %s, is not on the engine: %w", h.Image, h.Volume, err)
+		}
+		return nil, nil, fmt.Errorf("creating a container of %s to read volume %s: %w", h.Image, h.Volume, err)
 	}
 	remove := func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		// Even when ctx ended: a helper is never left behind.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_ = s.eng.RemoveContainer(ctx, id)
+		_ = eng.RemoveContainer(rctx, id)
 	}
-	rc, err := s.eng.CopyFrom(ctx, id, bottle.AgentTranscript)
+	// The create mounts the volume by name, and the engine makes one that
+	// does not exist: if it vanished since the inspect above, this one is
+	// new and empty, and goes again with the helper.
+	again, err := eng.InspectVolume(ctx, h.Volume)
+	if err != nil || !sameSecond(again.Created, v.Created) {
+		remove()
+		if err == nil && len(again.Labels) == 0 {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_ = eng.RemoveVolume(rctx, h.Volume)
+			cancel()
+			return nil, nil, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("volume %s was made again while it was being read", h.Volume)
+		}
+		return nil, nil, err
+	}
+	rc, err := eng.CopyFrom(ctx, id, bottle.AgentTranscript)
 	if engine.IsNotFound(err) {
 		remove()
 		return nil, nil, nil
@@ -117,51 +272,41 @@ func (s *source) open(ctx context.Context) (io.ReadCloser, func(), error) {
 	return rc, remove, nil
 }
 
-// Has reports whether the item's home volume holds a transcript (a regular
-// file under the agent's transcript tree). Items without a home volume
-// hold none.
-func Has(ctx context.Context, eng Engine, it bottle.Item, stateDir string) (bool, error) {
-	s, err := newSource(eng, it, stateDir)
-	if s == nil || err != nil {
-		return false, err
-	}
-	rc, done, err := s.open(ctx)
-	if rc == nil || err != nil {
-		return false, err
-	}
-	defer done()
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		if h.Typeflag == tar.TypeReg {
-			return true, nil
+// install renames the dir tmp to final, replacing what is there: that is
+// moved aside first and removed after, on its own file system only.
+func install(tmp, final string) error {
+	old := ""
+	if _, err := os.Lstat(final); err == nil {
+		old = filepath.Join(filepath.Dir(final), Temp+"old-"+randomHex())
+		if err := os.Rename(final, old); err != nil {
+			return err
 		}
 	}
+	if err := os.Rename(tmp, final); err != nil {
+		if old != "" {
+			_ = os.Rename(old, final)
+		}
+		return err
+	}
+	if old != "" {
+		// What cannot go (a mount inside it) stays aside, hidden; the state
+		// dir's removal says so.
+		_ = statedir.RemoveTree(old)
+	}
+	return nil
 }
 
-// Save copies the item's transcript into <stateDir>/transcript/ and
-// reports whether a file was written. The state dir must be a real
-// directory (never followed through a symlink).
-func Save(ctx context.Context, eng Engine, it bottle.Item, stateDir string) (bool, error) {
-	if fi, err := os.Lstat(stateDir); err != nil || !fi.IsDir() {
-		return false, fmt.Errorf("%s is not a directory", stateDir)
+func sameSecond(a, b time.Time) bool { return a.Truncate(time.Second).Equal(b.Truncate(time.Second)) }
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
 	}
-	s, err := newSource(eng, it, stateDir)
-	if s == nil || err != nil {
-		return false, err
-	}
-	rc, done, err := s.open(ctx)
-	if rc == nil || err != nil {
-		return false, err
-	}
-	defer done()
-	defer rc.Close()
-	return Extract(rc, filepath.Join(stateDir, bottle.TranscriptDir))
+	return t.UTC().Format(time.RFC3339)
+}
+
+func randomHex() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

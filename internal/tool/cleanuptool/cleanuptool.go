@@ -12,14 +12,12 @@ import (
 	"io"
 	"strings"
 
-	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/statedir"
-	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 const usage = `[OPTIONS]
@@ -88,9 +86,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return err
 	}
 	popt.Engines = set.Engines()
-	popt.Transcript = func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
-		return transcript.Has(ctx, set.Engine, it, dir)
-	}
+	popt.Transcript = cleanup.Probe(set.Engine)
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()
 	for _, n := range pl.Notes {
@@ -98,6 +94,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	}
 	if pl.Err != nil {
 		return fmt.Errorf("%w (the plan is incomplete; nothing was removed)", pl.Err)
+	}
+	if pl.Unknown != nil {
+		return pl.Unknown // a name mistyped: nothing of the others goes either
 	}
 	if len(pl.Items) == 0 {
 		fmt.Fprintln(t.Env.Stderr, "nothing to clean up")

@@ -416,8 +416,8 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 	for name, inv := range s.ByBackend {
 		live := slices.Contains(inv.Claimed, m.Slug) || slices.ContainsFunc(inv.Bottles, func(b bottle.Bottle) bool { return b.Slug == m.Slug })
 		if live {
-			return exitcode.Usagef("--resume %s: a bottle of this slug still exists on the %s backend: end it first, keeping its state dir (touch %s; bottle-cleanup --name %s)",
-				m.Slug, name, filepath.Join(saved.Dir, bottle.PreserveFile), m.Slug)
+			return exitcode.Usagef("--resume %s: a bottle of this slug still exists on the %s backend: end it first with bottle-cleanup --name %s, which saves its conversation and keeps its state dir (touch %s to keep the dir whatever it holds)",
+				m.Slug, name, m.Slug, filepath.Join(saved.Dir, bottle.PreserveFile))
 		}
 	}
 	return nil

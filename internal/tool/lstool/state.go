@@ -36,7 +36,7 @@ type StateDir struct {
 
 // states lists the state dirs under the root with the bottle that owns
 // each: a survey of every backend and a scan of the root, at once.
-func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend.Backend, scope cli.Scope) error {
+func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend.Backend, engines []string, scope cli.Scope) error {
 	var survey *backend.Survey
 	var entries []statedir.Entry
 	var scanErr error
@@ -54,18 +54,20 @@ func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend
 			owner[b.Slug] = b.Name
 		}
 	}
-	for slug := range survey.Live() {
+	live := survey.Live()
+	for slug := range live {
 		if _, ok := owner[slug]; !ok {
 			owner[slug] = bottle.ProjectName(scope.Prefix, slug)
 		}
 	}
+	complete := survey.Complete()
 	var dirs []StateDir
 	for _, e := range entries {
 		if e.Type != statedir.Dir {
 			continue
 		}
 		d := StateDir{Name: e.Slug, Path: e.Path, SizeBytes: e.SizeBytes, Modified: e.Modified.UTC().Truncate(time.Second),
-			Preserved: e.Preserved, Resumable: e.Resumable(), Transcript: e.Transcript, Dockerfile: e.Dockerfile,
+			Preserved: e.Preserved, Resumable: complete && e.Resumable(scope.Prefix, engines, live[e.Slug]), Transcript: e.Transcript, Dockerfile: e.Dockerfile,
 			Launcher: e.Locked, Detached: e.Meta && statedir.LiveDetached(e.Path)}
 		if n, ok := owner[e.Slug]; ok {
 			d.Bottle = &n
@@ -110,13 +112,14 @@ func stateTable(p *cli.Printer, dirs []StateDir, env cli.Env) error {
 		if d.Preserved {
 			flags = append(flags, "preserved")
 		}
-		switch {
-		case d.Resumable:
-			flags = append(flags, "resumable")
-		case d.Transcript:
+		if d.Transcript {
 			flags = append(flags, "transcript")
-		case d.Dockerfile:
+		}
+		if d.Dockerfile {
 			flags = append(flags, "Dockerfile")
+		}
+		if d.Resumable {
+			flags = append(flags, "resumable")
 		}
 		if d.Launcher {
 			flags = append(flags, "launcher running")

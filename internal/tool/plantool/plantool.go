@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/statedir"
-	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 const usage = `[OPTIONS]
@@ -68,9 +66,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	defer set.Close()
 	popt.Engines = set.Engines()
 
-	popt.Transcript = func(ctx context.Context, it bottle.Item, dir string) (bool, error) {
-		return transcript.Has(ctx, set.Engine, it, dir)
-	}
+	popt.Transcript = cleanup.Probe(set.Engine)
 	pl := plan.Make(ctx, set.Backends, popt)
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)
@@ -91,5 +87,5 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if pl.Err != nil {
 		return fmt.Errorf("%w (the plan is incomplete: no state dir is listed)", pl.Err)
 	}
-	return nil
+	return pl.Unknown
 }

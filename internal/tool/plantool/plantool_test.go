@@ -3,6 +3,8 @@ package plantool
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,47 @@ func TestPlanBackendFails(t *testing.T) {
 	}
 	if s := x.Stderr.String(); !strings.Contains(s, "engine exploded") || !strings.Contains(s, "the plan is incomplete") {
 		t.Errorf("stderr: %q", s)
+	}
+}
+
+// Planning writes nothing: for a bottle bottle-launch made whose agent
+// container is gone, the plan reads what exists (nothing to read: the
+// strict fake fails any create or copy) and says "transcript": null; a
+// project's transcript is always in the item.
+func TestPlanWritesNothing(t *testing.T) {
+	x, w := world(t)
+	agent, _ := w.Project(p+"gone-aaaa1", "exited", tooltest.Now.Add(-time.Hour))
+	delete(w.Containers, agent)
+	dir := filepath.Join(x.StateDir, "gone-aaaa1")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(`{"backend":"docker","name":"`+p+`gone-aaaa1","slug":"gone-aaaa1","spec":{"image":"i"}}`), 0o600)
+	if code := x.Exec(); code != exitcode.OK {
+		t.Fatalf("exit %d: %s", code, x.Stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(x.Stdout.String()), "\n") {
+		if strings.Contains(l, `"kind":"compose-project"`) && !strings.Contains(l, `"transcript":null`) {
+			t.Errorf("a project's transcript is not null: %s", l)
+		}
+	}
+	if calls := x.Engine.Calls("create-container"); len(calls) != 0 {
+		t.Errorf("the plan made containers: %v", calls)
+	}
+	if strings.Contains(x.Stdout.String(), `"kind":"state-dir"`) {
+		t.Errorf("the dir of a bottle whose volume may hold a transcript was planned: %s", x.Stdout)
+	}
+}
+
+// --name that matches nothing: exit 1, one line that says how to list
+// names; --discard-transcript needs --name.
+func TestPlanNameOfNothing(t *testing.T) {
+	x, _ := world(t)
+	if code := x.Exec("--name", "nope-zzzzz"); code != exitcode.Failure {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if s := x.Stderr.String(); s != "bottle-plan-cleanup: --name nope-zzzzz: no bottle and no state dir of that name (bottle-ls lists the bottles, bottle-ls --state the state dirs)\n" {
+		t.Errorf("stderr %q", s)
+	}
+	if code := x.Exec("--discard-transcript"); code != exitcode.Usage || !strings.Contains(x.Stderr.String(), "--discard-transcript needs --name") {
+		t.Errorf("--discard-transcript alone: exit %d, %q", code, x.Stderr)
 	}
 }

@@ -20,6 +20,12 @@
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
+//
+// A hostile agent's transcript, for the tests of its rescue: with
+// AGENT_TRANSCRIPT_SPARSE=N the transcript also holds project/zz-sparse.bin,
+// a sparse file N bytes long that takes no blocks in the volume; with
+// AGENT_TRANSCRIPT_DENSE=N, project/zz-dense.bin, N bytes written out
+// (made once: a later start keeps it).
 package main
 
 import (
@@ -107,6 +113,45 @@ func transcript(mode string) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "agent: transcript:", err)
 	}
+	if n, _ := strconv.ParseInt(os.Getenv("AGENT_TRANSCRIPT_SPARSE"), 10, 64); n > 0 {
+		f, err := os.Create(filepath.Join(dir, "project", "zz-sparse.bin"))
+		if err == nil {
+			err = f.Truncate(n)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "agent: sparse transcript file:", err)
+		}
+	}
+	if n, _ := strconv.ParseInt(os.Getenv("AGENT_TRANSCRIPT_DENSE"), 10, 64); n > 0 {
+		p := filepath.Join(dir, "project", "zz-dense.bin")
+		if _, err := os.Stat(p); err != nil {
+			if err := writeDense(p, n); err != nil {
+				fmt.Fprintln(os.Stderr, "agent: dense transcript file:", err)
+			}
+		}
+	}
+}
+
+// writeDense writes n bytes of a line pattern to p.
+func writeDense(p string, n int64) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	line := []byte(strings.Repeat("{\"role\":\"agent\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n", 64))
+	for n > 0 {
+		b := line
+		if int64(len(b)) > n {
+			b = b[:n]
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return err
+		}
+		n -= int64(len(b))
+	}
+	return f.Close()
 }
 
 func homeCheck() bool {

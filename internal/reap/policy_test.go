@@ -1,0 +1,264 @@
+package reap
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/claude-bottle/bottle/internal/transcript"
+)
+
+// The policy on its own: no runner, no engine.
+
+func policy(t *testing.T, sv *saver) (*Bottles, string) {
+	root := t.TempDir()
+	return &Bottles{Prefix: prefix, StateRoot: root, Save: sv.save}, root
+}
+
+func composeItem(slug string) bottle.Item {
+	name := prefix + slug
+	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return bottle.Item{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: name, Slug: slug,
+		Containers: []bottle.Container{{Name: name + "-agent-1", ID: newID(), Service: bottle.ServiceAgent}},
+		Volumes:    []bottle.Volume{{Name: name + "_home", ID: name + "_home", Created: &made}}}
+}
+
+func writeMeta(t *testing.T, dir, body string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Prepare: a bottle whose launcher holds the lock waits; an item of a
+// running detached bottle the plan did not take is acted on with
+// --not-running, its result worded for it; --name (include_detached) and
+// state dirs pass as they are.
+func TestPolicyPrepare(t *testing.T) {
+	b, root := policy(t, &saver{})
+	writeMeta(t, filepath.Join(root, "det-aaaa1"), `{"detached":true}`)
+	it := composeItem("det-aaaa1")
+	act, skip, word := b.Prepare(it)
+	if skip != "" || !act.NotRunning {
+		t.Fatalf("detached: %+v, %q", act, skip)
+	}
+	res := word(bottle.Result{Status: bottle.Skipped, Reason: "running again (the plan was made with --not-running)"})
+	if res.Reason != ReasonDetached {
+		t.Errorf("worded %q", res.Reason)
+	}
+	it.IncludeDetached = true
+	if act, _, _ := b.Prepare(it); act.NotRunning {
+		t.Error("a named detached bottle is guarded")
+	}
+	lock, err := statedir.Acquire(filepath.Join(root, "det-aaaa1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if _, skip, _ := b.Prepare(it); skip != ReasonLaunching {
+		t.Errorf("launching: skip %q", skip)
+	}
+	dir := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindStateDir, Name: "x-bbbb2", Slug: "x-bbbb2"}
+	if act, skip, word := b.Prepare(dir); skip != "" || act.NotRunning || word(bottle.Result{Reason: "r"}).Reason != "r" {
+		t.Errorf("state dir: %+v %q", act, skip)
+	}
+}
+
+// The rescue saves into the bottle's own state dir only (bottle.json of
+// this bottle), with the image bottle.json names; it records its write for
+// the dir's removal; its failure names the volume's way out; an interrupt
+// is ErrInterrupted; a dry run, a discarded transcript, a dir that is not
+// the bottle's save nothing.
+func TestPolicyRescue(t *testing.T) {
+	sv := &saver{fail: map[string]error{"bad-cccc3": errors.New("disk on fire")}}
+	b, root := policy(t, sv)
+	good := func(slug string) {
+		writeMeta(t, filepath.Join(root, slug), `{"backend":"docker","name":"`+prefix+slug+`","slug":"`+slug+`","spec":{"image":"img:1"}}`)
+	}
+	good("ok-aaaa1")
+	good("bad-cccc3")
+	writeMeta(t, filepath.Join(root, "foreign-dddd4"), `{"backend":"docker","name":"other-foreign-dddd4"}`)
+	os.MkdirAll(filepath.Join(root, "nometa-eeee5"), 0o700)
+	os.Symlink(filepath.Join(root, "ok-aaaa1"), filepath.Join(root, "link-ffff6"))
+
+	if err := b.Rescue(context.Background(), composeItem("ok-aaaa1")); err != nil {
+		t.Fatal(err)
+	}
+	if h := sv.saved["ok-aaaa1"]; h.Image != "img:1" || h.Volume != prefix+"ok-aaaa1_home" || h.Created == nil {
+		t.Errorf("saved with %+v", h)
+	}
+	if w := b.wroteInto("ok-aaaa1"); w == nil || !w.After.Changed.After(w.Before.Changed) || w.After.ID != w.Before.ID {
+		t.Errorf("write not recorded: %+v", w)
+	}
+	err := b.Rescue(context.Background(), composeItem("bad-cccc3"))
+	if err == nil || errors.Is(err, backend.ErrInterrupted) || !strings.Contains(err.Error(), "its transcript could not be saved into "+filepath.Join(root, "bad-cccc3")+": disk on fire; the volume is kept") {
+		t.Errorf("failed save: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Rescue(ctx, composeItem("ok-aaaa1")); !errors.Is(err, backend.ErrInterrupted) {
+		t.Errorf("interrupted: %v", err)
+	}
+
+	sv.saved = nil
+	for _, slug := range []string{"foreign-dddd4", "nometa-eeee5", "link-ffff6", "none-gggg7"} {
+		if err := b.Rescue(context.Background(), composeItem(slug)); err != nil {
+			t.Errorf("%s: %v", slug, err)
+		}
+	}
+	discard := composeItem("ok-aaaa1")
+	discard.DiscardTranscript = true
+	b.Rescue(context.Background(), discard)
+	noHome := composeItem("ok-aaaa1")
+	noHome.Volumes = nil
+	b.Rescue(context.Background(), noHome)
+	b.DryRun = true
+	b.Rescue(context.Background(), composeItem("ok-aaaa1"))
+	if len(sv.saved) != 0 {
+		t.Errorf("saved %v", sv.saved)
+	}
+}
+
+// The state dir remover refuses a state root that is not one, and takes
+// the rescue's own write as no change.
+func TestPolicyStateDirs(t *testing.T) {
+	sv := &saver{}
+	b, root := policy(t, sv)
+	for _, n := range []string{"a", "b", "c"} {
+		os.MkdirAll(filepath.Join(root, "not-a-state-dir-"+n), 0o700)
+	}
+	if _, err := b.StateDirs(context.Background(), nil); err == nil {
+		t.Error("a root that is not a state root was taken")
+	}
+
+	b, root = policy(t, sv)
+	slug := "own-aaaa1"
+	writeMeta(t, filepath.Join(root, slug), `{"backend":"docker","name":"`+prefix+slug+`","slug":"`+slug+`","spec":{"image":"i"}}`)
+	e := &env{t: t, root: root}
+	planned := e.statedir(slug, false)
+	planned.IncludeTranscripts = true
+	time.Sleep(10 * time.Millisecond)
+	if err := b.Rescue(context.Background(), composeItem(slug)); err != nil {
+		t.Fatal(err)
+	}
+	dr, err := b.StateDirs(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := dr.Remove(planned); res.Status != bottle.Removed {
+		t.Errorf("after the rescue's own write: %+v", res)
+	}
+}
+
+// The rescue is a step of the removal it protects: after the detached and
+// --not-running re-checks (a running detached bottle, or a project running
+// again, is never read), holding a --jobs slot (nothing else runs while
+// it does, with --jobs 1), and counted as started: an interrupt during it
+// keeps the whole bottle, and the run waits for its clean-up.
+func TestRescueInsideTheRemoval(t *testing.T) {
+	t.Run("after the re-checks", func(t *testing.T) {
+		e := newEnv(t)
+		sv := &saver{}
+		e.opt.Save = sv.save
+		e.launched("det-aaaa1")
+		os.WriteFile(filepath.Join(e.root, "det-aaaa1", bottle.MetaFile), []byte(`{"backend":"docker","name":"`+prefix+`det-aaaa1","slug":"det-aaaa1","detached":true}`), 0o600)
+		e.launched("again-bbbb2")
+		again := e.w.bottle("again-bbbb2", "running")
+		again.NotRunning = true
+		e.add(e.w.bottle("det-aaaa1", "running"), again)
+		res, _ := e.run(context.Background())
+		status(t, res[0], bottle.Skipped, ReasonDetached)
+		status(t, res[1], bottle.Skipped, "--not-running")
+		if len(sv.saved) != 0 {
+			t.Errorf("read the transcripts of running bottles: %v", sv.saved)
+		}
+	})
+	t.Run("holding a slot", func(t *testing.T) {
+		e := newEnv(t)
+		e.opt.Jobs = 1
+		e.launched("one-aaaa1")
+		e.launched("two-bbbb2")
+		inRescue, release := make(chan struct{}), make(chan struct{})
+		var mu sync.Mutex
+		rescues := 0
+		e.opt.Save = func(context.Context, transcript.Home, string) (transcript.Saved, error) {
+			mu.Lock()
+			rescues++
+			first := rescues == 1
+			mu.Unlock()
+			if first {
+				close(inRescue)
+				<-release
+			}
+			return transcript.Saved{None: true}, nil
+		}
+		e.add(e.w.bottle("one-aaaa1", "exited"), e.w.bottle("two-bbbb2", "exited"))
+		done := make(chan struct{})
+		var res []bottle.Result
+		go func() { res, _ = e.run(context.Background()); close(done) }()
+		<-inRescue
+		calls := e.f.logLen()
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		if n := e.f.logLen(); n != calls || rescues != 1 {
+			t.Errorf("while the rescue held the only slot: %d more engine calls, %d rescues", n-calls, rescues)
+		}
+		mu.Unlock()
+		close(release)
+		<-done
+		status(t, res[0], bottle.Removed, "")
+		status(t, res[1], bottle.Removed, "")
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		e := newEnv(t)
+		e.launched("int-aaaa1")
+		var mu sync.Mutex
+		cleaned := false
+		inRescue := make(chan struct{})
+		e.opt.Save = func(ctx context.Context, _ transcript.Home, _ string) (transcript.Saved, error) {
+			close(inRescue)
+			<-ctx.Done()
+			time.Sleep(DefaultGrace + 200*time.Millisecond) // a clean-up slower than the grace
+			mu.Lock()
+			cleaned = true
+			mu.Unlock()
+			return transcript.Saved{}, ctx.Err()
+		}
+		proj := e.w.bottle("int-aaaa1", "exited")
+		e.add(proj, e.w.strayContainer("s-bbbb2"))
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-inRescue; cancel() }()
+		res, sum := e.run(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		if !cleaned {
+			t.Error("the run returned before the rescue cleaned up")
+		}
+		status(t, res[0], bottle.Failed, ErrInFlight)
+		if !sum.Interrupted {
+			t.Error("not interrupted")
+		}
+		for _, c := range proj.Containers {
+			if _, ok := e.w.containers[c.ID]; !ok {
+				t.Errorf("%s was removed after an interrupted rescue", c.Name)
+			}
+		}
+	})
+}
+
+func (f *fake) logLen() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.log)
+}
