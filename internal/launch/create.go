@@ -58,6 +58,9 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 }
 
 func (b *Launched) create(ctx context.Context) error {
+	if b.smol != nil {
+		return b.smolCreate(ctx)
+	}
 	p, s := b.Project, b.spec
 	agentSvc, sidecarSvc, agentEnv := b.services()
 	doc := p.Compose(agentSvc, sidecarSvc, s.Sidecar.Networks)

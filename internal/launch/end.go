@@ -44,6 +44,9 @@ func (b *Launched) End(ctx context.Context, code int, crashed bool) (bool, error
 // snapshot copies the agent's transcript tree into <state dir>/transcript/.
 // An agent that wrote nothing leaves no transcript.
 func (b *Launched) snapshot(ctx context.Context) (bool, error) {
+	if b.smol != nil {
+		return b.smolSnapshot(ctx)
+	}
 	id := b.ids[bottle.ServiceAgent]
 	if id == "" {
 		return false, nil

@@ -30,6 +30,9 @@ type Outcome struct {
 // transcript snapshot, everything removed, state dir kept, .preserve when
 // the agent crashed.
 func (b *Launched) Run(ctx context.Context, st Stdio) (Outcome, error) {
+	if b.smol != nil {
+		return b.smolRun(ctx, st)
+	}
 	agent := b.ids[bottle.ServiceAgent]
 	bg := context.WithoutCancel(ctx)
 	outDone := make(chan error, 1)

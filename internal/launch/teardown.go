@@ -99,6 +99,9 @@ func (b *Launched) remains(ctx context.Context) ([]string, error) {
 // in a later round). It returns nil only once a listing proved the engine
 // holds nothing of the bottle.
 func (b *Launched) removeAll(ctx context.Context) error {
+	if b.smol != nil {
+		return b.smolRemoveAll(ctx)
+	}
 	const rounds = 4
 	var err error
 	for round := 0; round < rounds; round++ {

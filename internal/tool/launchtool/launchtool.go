@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/smolvm"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
@@ -50,12 +51,13 @@ the flags say otherwise, the saved transcript restored into the new home's
 type options struct {
 	cli.Common
 	cli.Scope
-	Spec   string   `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
-	Agent  string   `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
-	Image  string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
-	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
-	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
-	Resume string   `long:"resume" unquote:"false" value-name:"SLUG" description:"start the bottle of this slug again from its state dir (transcript restored, the agent continues)"`
+	Spec    string   `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
+	Agent   string   `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
+	Image   string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
+	Allow   []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
+	Detach  bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
+	Resume  string   `long:"resume" unquote:"false" value-name:"SLUG" description:"start the bottle of this slug again from its state dir (transcript restored, the agent continues)"`
+	Backend string   `long:"backend" unquote:"false" value-name:"BACKEND" choice:"docker" choice:"smolmachines" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
@@ -121,6 +123,14 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		Attach: foreground, Stdin: foreground && !specFromStdin, TTY: foreground && !specFromStdin && t.Env.StdinTTY,
 		Now: t.Env.Now,
 	}
+	if spec.Backend == bottle.Smolmachines {
+		// Asked once, before anything is made: smolvm's version, the
+		// machine's name, the agent's image.
+		c, cerr := smolvm.Find(t.Env.Getenv)
+		if opt.Smol, err = launch.PrepareSmol(ctx, eng, c, cerr, spec, prefixOf(o, saved), os.Environ()); err != nil {
+			return err
+		}
+	}
 	if foreground {
 		// The guardian is this program again, in its hidden mode.
 		exe, err := os.Executable()
@@ -164,7 +174,12 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		st.Stdin = t.Env.Stdin
 	}
 	var restore func()
-	if opt.TTY {
+	switch {
+	case opt.TTY && spec.Backend == bottle.Smolmachines:
+		// smolvm puts the terminal in raw mode itself and does not restore
+		// it when it is killed.
+		restore = keepTerminal(t.Env)
+	case opt.TTY:
 		restore = terminal(ctx, t.Env, eng, b)
 	}
 	out, err := b.Run(ctx, st)
@@ -245,6 +260,9 @@ func applyFlags(spec *launch.Spec, o options, dir string) error {
 	if o.Allow != nil {
 		spec.Sidecar.Allow, flagged["allow"] = o.Allow, "--allow"
 	}
+	if o.Backend != "" {
+		spec.Backend, flagged["backend"] = o.Backend, "--backend"
+	}
 	spec.Resolve(dir)
 	spec.Defaults()
 	if err := spec.Check(flagged); err != nil {
@@ -277,7 +295,13 @@ func guard(ctx context.Context, t *cli.Tool, dir string) error {
 	eng, err := engine.Dial(t.Env.Getenv)
 	if err == nil {
 		defer eng.Close()
-		err = launch.Guard(ctx, eng, dir, pipe, statedir.Adopt(lockFile), launch.Options{Now: t.Env.Now, Version: cli.VersionString()})
+		// A smolmachines bottle's machine is ended through smolvm.
+		c, cerr := smolvm.Find(t.Env.Getenv)
+		var sm *launch.Smol
+		if cerr == nil && c.Present() {
+			sm = &launch.Smol{CLI: c, Environ: os.Environ()}
+		}
+		err = launch.Guard(ctx, eng, dir, pipe, statedir.Adopt(lockFile), launch.Options{Now: t.Env.Now, Version: cli.VersionString(), Smol: sm})
 	}
 	if err != nil {
 		launch.WriteGuardianLog(dir, time.Now(), err)
@@ -355,4 +379,12 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 		}
 	}
 	return nil
+}
+
+// prefixOf is the prefix the bottle's names take: a resumed bottle's own.
+func prefixOf(o options, saved *launch.Saved) string {
+	if saved != nil {
+		return saved.Meta.Prefix
+	}
+	return o.Prefix
 }

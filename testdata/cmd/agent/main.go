@@ -20,6 +20,8 @@
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
+//
+// Called as sleep, tar or kill, it is that command (tools.go).
 package main
 
 import (
@@ -41,6 +43,7 @@ import (
 )
 
 func main() {
+	tool()
 	mode := "check"
 	if len(os.Args) > 1 {
 		mode = os.Args[1]
