@@ -92,10 +92,11 @@ func smolExit(err error) exitResult {
 // smolStop stops the agent as a signal to the launcher asks: SIGTERM to
 // every process of the agent's user in the machine's workload container
 // (`kill -TERM -1` run there, which spares the container's init, the idle
-// workload, and kill itself), then, after StopGrace, the machine is
-// stopped (smolvm's stop: the guest's agent syncs, then SIGTERM, SIGKILL),
-// which ends the exec. cmd, when given, is the foreground exec, whose end
-// is the agent's.
+// workload, and kill itself), SIGKILL the same way after StopGrace (the
+// machine keeps running, so the transcript can still be read), and only
+// then, when the exec still has not ended, the machine is stopped
+// (smolvm's stop: the guest's agent syncs, then SIGTERM, SIGKILL). cmd,
+// when given, is the foreground exec, whose end is the agent's.
 func (b *Launched) smolStop(ctx context.Context, exited chan exitResult, cmd *exec.Cmd) exitResult {
 	grace := b.opt.StopGrace
 	if grace <= 0 {
@@ -106,6 +107,12 @@ func (b *Launched) smolStop(ctx context.Context, exited chan exitResult, cmd *ex
 	case r := <-exited:
 		return r
 	case <-time.After(grace):
+	}
+	b.smolKill(ctx, "-KILL")
+	select {
+	case r := <-exited:
+		return r
+	case <-time.After(10 * time.Second):
 	}
 	_ = b.smol.CLI.StopWithin(ctx, b.smol.machine, smolStopTimeout)
 	select {
@@ -198,9 +205,10 @@ func (b *Launched) smolSnapshot(ctx context.Context) (bool, error) {
 // smolEndOrphan ends a smolmachines bottle whose launcher died at died, as
 // a signal would: the agent (still running as the dead launcher's exec) is
 // asked to stop; once nothing of it answers `kill -0 -1` or StopGrace is
-// over, the transcript is saved, the machine and the bundle removed.
-// bottle.json's exit_code is 0 when the agent ended within the grace (its
-// own code went with the launcher's exec), 137 when it had to be killed.
+// over (then it gets SIGKILL), the transcript is saved, the machine and
+// the bundle removed. bottle.json's exit_code is 0 when the agent ended
+// within the grace (its own code went with the launcher's exec), 137 when
+// it had to be killed.
 func (b *Launched) smolEndOrphan(ctx context.Context, died time.Time) error {
 	var errs []error
 	if err := b.smolSweep(ctx); err != nil {
@@ -234,6 +242,9 @@ func (b *Launched) smolEndOrphan(ctx context.Context, died time.Time) error {
 				code = 0
 				break
 			}
+		}
+		if code != 0 {
+			b.smolKill(ctx, "-KILL")
 		}
 	}
 	if _, err := b.End(ctx, code, false); err != nil {

@@ -20,6 +20,7 @@
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
+//	deaf   ignores SIGTERM and SIGINT and sleeps until killed
 //
 // Called as sleep, tar or kill, it is that command (tools.go).
 package main
@@ -65,6 +66,12 @@ func main() {
 		fmt.Println("agent: stopped")
 	case "cat":
 		io.Copy(os.Stdout, os.Stdin)
+	case "deaf":
+		fmt.Println("agent: sleeping, deaf to SIGTERM and SIGINT")
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "check":
 		if !check() {
 			os.Exit(1)
