@@ -21,15 +21,22 @@ run: build
 
 # Unit, testscript and real-engine tests, all under the race detector.
 # scripts/engine.sh starts dockerd when none answers; under CI=true a missing
-# engine fails the run. The engine tests take a machine-wide lock:
-# scripts/engine-lock.sh says first who holds it, if anyone.
+# engine fails the run. scripts/test-deps.sh installs with apt-get what the
+# tests' own engines and transports need (openssh-server, podman) when
+# missing. scripts/compose.sh builds docker compose v5 (the release the
+# labels claim) from the Go module proxy once, into a cache outside the
+# repository; the scripts get it as a CLI plugin in a DOCKER_CONFIG of their
+# own (BOTTLE_TEST_COMPOSE names it). The engine tests take a machine-wide
+# lock: scripts/engine-lock.sh says first who holds it, if anyone.
 test:
+	@scripts/test-deps.sh || { [ "$$CI" = true ] && exit 1; echo "make test: test-deps.sh failed; the ssh and podman tests will skip" >&2; }
 	@scripts/engine.sh || { [ "$$CI" = true ] && exit 1; echo "make test: no Docker engine; engine tests will skip" >&2; }
 	@scripts/engine-lock.sh run scripts/test-images.sh || [ "$$CI" != true ]
+	@scripts/compose.sh >/dev/null || { [ "$$CI" != true ] || exit 1; echo "make test: docker compose could not be built; launch_compose will skip" >&2; }
 	@scripts/engine-lock.sh note
 	$(GO) vet ./...
 	@$(MAKE) --no-print-directory darwin
-	$(GO) test -count=1 $(RACE) -timeout 40m ./...
+	BOTTLE_TEST_COMPOSE=$${BOTTLE_TEST_COMPOSE:-$$(scripts/compose.sh path)} $(GO) test -count=1 $(RACE) -timeout 40m ./...
 
 # Unit tests only: -short skips every engine test and script. DOCKER_HOST
 # points nowhere and CI=true makes a test that still asks the engine fail

@@ -52,6 +52,18 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	t.Cleanup(enginetest.Release)
+	t.Cleanup(func() {
+		if err := enginetest.StopShared(); err != nil {
+			t.Error(err)
+		}
+	})
+	if plugin := os.Getenv(composeEnv); plugin != "" {
+		dir := filepath.Join(t.TempDir(), "docker")
+		if err := makeDockerConfig(dir, plugin, os.Getenv("DOCKER_CONFIG")); err != nil {
+			t.Fatal(err)
+		}
+		dockerConfig = dir
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
@@ -70,6 +82,7 @@ func TestScripts(t *testing.T) {
 			"readme":            cmdReadme,
 			"host-listen":       cmdHostListen,
 			"machines-confined": cmdMachinesConfined,
+			"engine":            cmdEngine,
 		},
 	})
 }
@@ -79,7 +92,8 @@ func TestScripts(t *testing.T) {
 var passEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "CI"}
 
 // setup pins the environment: a unique prefix ($P, also $BOTTLE_PREFIX), a
-// temporary state root ($BOTTLE_STATE_DIR) and HOME inside $WORK, and a
+// temporary state root ($BOTTLE_STATE_DIR) and HOME inside $WORK, the
+// scripts' own DOCKER_CONFIG when there is one (the compose plugin), and a
 // deferred purge of everything named with this script's token.
 func setup(e *testscript.Env) error {
 	token := enginetest.Token()
@@ -104,6 +118,9 @@ func setup(e *testscript.Env) error {
 			e.Setenv(k, v)
 		}
 	}
+	if dockerConfig != "" {
+		e.Setenv("DOCKER_CONFIG", dockerConfig)
+	}
 	e.Defer(func() {
 		// Only a script of a run whose engine is ready made anything (and
 		// under -short no script may touch the engine at all).
@@ -121,8 +138,10 @@ func setup(e *testscript.Env) error {
 // condition knows [docker] (the engine answers; skipped under -short; under
 // CI=true a missing engine is an error, never a skip), [root], [pipelock]
 // (the image named by BOTTLE_TEST_PIPELOCK_IMAGE is on the engine; never
-// under -short), [compose2] (the docker compose v2 plugin is installed, as
-// the scripts see it) and fails loudly on unknown names.
+// under -short), [compose] (the scripts see the docker compose plugin of the
+// release the labels claim, launch.ComposeVersion; under CI=true anything
+// else is an error), [engine2], [sshd], [podman] and [podman-cni] (see
+// engines_test.go), and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
@@ -135,8 +154,11 @@ func condition(cond string) (bool, error) {
 		// tests (never by them: no registry here); absent, even under CI,
 		// the scripts say so and run with the stand-in only.
 		return !testing.Short() && realPipelock() && engineReady() == nil, nil
-	case "compose2":
-		return hasCompose2(), nil
+	case "compose":
+		return composeUse(testing.Short(), enginetest.Required(), func() (string, error) { return composeVersion(dockerConfig) })
+	case "engine2", "sshd", "podman", "podman-cni":
+		// engines and transports of the tests' own (engines_test.go)
+		return extraCondition(extraKinds[cond])
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
@@ -144,27 +166,6 @@ func condition(cond string) (bool, error) {
 // engineReady is enginetest.Ready: the engine answers, the test images are
 // built and this binary holds the machine lock (an error under -short).
 func engineReady() error { return enginetest.Ready() }
-
-// hasCompose2 reports whether `docker compose version` works in the
-// environment the scripts run in: HOME is an empty $WORK/home there, so a
-// per-user plugin in the real ~/.docker/cli-plugins is not seen, and only
-// the variables setup passes on are set. (A condition cannot see the
-// script's own environment, so it builds the same one.)
-func hasCompose2() bool {
-	home, err := os.MkdirTemp("", "bottle-e2e-home-")
-	if err != nil {
-		return false
-	}
-	defer os.RemoveAll(home)
-	cmd := exec.Command("docker", "compose", "version")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
-	for _, k := range passEnv {
-		if v := os.Getenv(k); v != "" {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-	}
-	return cmd.Run() == nil
-}
 
 // exits N command [args...]
 //

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -134,41 +133,6 @@ func (r *recorder) Log(...any)                         {}
 func (r *recorder) FailNow()                           { r.failed = true; panic(errFailNow) }
 func (r *recorder) Run(_ string, f func(testscript.T)) { f(r) }
 func (r *recorder) Verbose() bool                      { return false }
-
-// TestCompose2LooksWhereScriptsLook: a compose v2 plugin in the real HOME
-// (~/.docker/cli-plugins) is invisible to the scripts, which run with
-// HOME=$WORK/home, so [compose2] must not see it either.
-func TestCompose2LooksWhereScriptsLook(t *testing.T) {
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("no docker CLI")
-	}
-	if hasCompose2() {
-		t.Skip("compose v2 is installed machine-wide: nothing to tell apart")
-	}
-	home := t.TempDir()
-	plugins := filepath.Join(home, ".docker", "cli-plugins")
-	if err := os.MkdirAll(plugins, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	plugin := `#!/bin/sh
-if [ "$1" = docker-cli-plugin-metadata ]; then
-	echo '{"SchemaVersion":"0.1.0","Vendor":"bottle test","Version":"v2.99.0","ShortDescription":"fake"}'
-	exit 0
-fi
-echo "Docker Compose version v2.99.0"
-`
-	if err := os.WriteFile(filepath.Join(plugins, "docker-compose"), []byte(plugin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("HOME", home)
-	t.Setenv("DOCKER_CONFIG", "")
-	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
-		t.Skipf("the docker CLI does not take the fake per-user plugin (%v): nothing to tell apart", err)
-	}
-	if hasCompose2() {
-		t.Error("[compose2] saw the per-user plugin of the real HOME; the scripts run with HOME=$WORK/home and would not")
-	}
-}
 
 // TestEngineUse: -short never runs an engine test and never asks the
 // engine; CI=true turns a missing engine into an error; otherwise a missing

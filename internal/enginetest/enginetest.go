@@ -234,11 +234,26 @@ func BuildImages() error {
 // Purge removes every container, network and volume whose name (or compose
 // project) contains token, and reports what it could not remove. Tokens are
 // random, so nothing else can match.
-func Purge(token string) error {
+func Purge(token string) error { return purge(os.Getenv, token) }
+
+// PurgeHost is Purge on the engine at host (a DOCKER_HOST value).
+func PurgeHost(host, token string) error {
+	return purge(func(k string) string {
+		switch k {
+		case "DOCKER_HOST":
+			return host
+		case "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS":
+			return ""
+		}
+		return os.Getenv(k)
+	}, token)
+}
+
+func purge(getenv func(string) string, token string) error {
 	if len(token) < 6 {
 		return fmt.Errorf("refusing to purge with a short token %q", token)
 	}
-	eng, err := engine.Dial(os.Getenv)
+	eng, err := engine.Dial(getenv)
 	if err != nil {
 		return err
 	}

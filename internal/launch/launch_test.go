@@ -352,7 +352,7 @@ func TestStartLabelsEverything(t *testing.T) {
 	// name as an alias on every network it joins
 	for id, r := range f.live {
 		l := r.labels
-		if l[compose.LabelVersion] != "2.40.3" {
+		if l[compose.LabelVersion] != "5.6.0" {
 			t.Errorf("%s: compose version %q", id, l[compose.LabelVersion])
 		}
 		if !strings.HasPrefix(id, "container") && l[compose.LabelConfigHash] == "" {

@@ -16,10 +16,12 @@ import (
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
-// ComposeVersion is the compose version the labels claim: the compose v2
-// release whose labels, aliases and commands bottle's were checked
-// against (ls, ps, logs, stop, start, down -p).
-const ComposeVersion = "2.40.3"
+// ComposeVersion is the compose version the labels claim, as compose writes
+// its own (no "v"): the release whose labels, aliases and commands bottle's
+// are checked against in CI (launch_compose: ls, ps, logs, stop, start,
+// down -p; scripts/compose.sh builds it). Compose only writes this label,
+// never reads it.
+const ComposeVersion = "5.6.0"
 
 // Labels compose writes that bottle-launch writes too.
 const (
