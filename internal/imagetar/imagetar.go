@@ -186,10 +186,11 @@ func Inspect(r io.Reader, tools []string) (Facts, error) {
 	f.Group = account(view, "etc/group")
 	f.Tools = map[string]bool{}
 	for _, dir := range strings.Split(f.Config.Path(), ":") {
-		d := resolveDir(view, clean(dir))
-		for _, t := range tools {
-			if n, ok := view[d+"/"+t]; ok && !n.dir {
-				f.Tools[t] = true
+		for _, d := range []string{clean(dir), resolveDir(view, clean(dir))} {
+			for _, t := range tools {
+				if n, ok := view[d+"/"+t]; ok && !n.dir {
+					f.Tools[t] = true
+				}
 			}
 		}
 	}
@@ -256,7 +257,7 @@ func scanLayer(r *bufio.Reader, tools []string) *layerFacts {
 			continue
 		}
 		switch {
-		case name == "etc/passwd" || name == "etc/group":
+		case accountFile(name):
 			n := node{link: h.Linkname}
 			if h.Typeflag == tar.TypeReg {
 				n.link = ""
@@ -281,6 +282,13 @@ func scanLayer(r *bufio.Reader, tools []string) *layerFacts {
 			lf.nodes[name] = node{dir: true}
 		}
 	}
+}
+
+// accountFile reports whether a layer member may be an account file or the
+// target of an account file's symlink (etc/passwd -> passwd.real).
+func accountFile(name string) bool {
+	dir, base := path.Split(name)
+	return dir == "etc/" && (strings.HasPrefix(base, "passwd") || strings.HasPrefix(base, "group"))
 }
 
 // account returns an account file's contents, following one symlink.
