@@ -33,11 +33,11 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 
-	"github.com/claude-bottle/bottle/internal/backend/smolvm"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/imagetar"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 )
 
 // The machine's network: smolvm's virtio-net gateway (guest 100.96.0.2/30,
@@ -79,10 +79,10 @@ var (
 // Smol is what a smolmachines launch needs, prepared (PrepareSmol) before
 // anything is made. A guardian gets one with CLI and Environ only.
 type Smol struct {
-	CLI     *smolvm.CLI
-	Version smolvm.Version
+	CLI     *smolvmcli.CLI
+	Version smolvmcli.Version
 	// Environ is the launcher's environment: smolvm runs with it, without
-	// the proxy variables (smolvm.LaunchEnv).
+	// the proxy variables (smolvmcli.LaunchEnv).
 	Environ []string
 	Image   imagetar.Facts
 	User    User
@@ -113,25 +113,25 @@ func smolRefuse(format string, args ...any) error {
 // PrepareSmol checks, before anything is made, that a smolmachines bottle
 // can be made of spec with this smolvm and engine, and reads what the
 // launch needs: smolvm's version (asked once; older than
-// smolvm.MinLaunchVersion is refused), the machine name smolvm would take,
+// smolvmcli.MinLaunchVersion is refused), the machine name smolvm would take,
 // the agent's image on the engine (read once through `docker save`: its
 // config, its user as its own /etc/passwd says, the commands on its PATH).
-func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvm.CLI, cliErr error, spec Spec, prefix string, environ []string) (*Smol, error) {
+func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvmcli.CLI, cliErr error, spec Spec, prefix string, environ []string) (*Smol, error) {
 	switch {
 	case cliErr != nil:
 		return nil, cliErr
 	case !cli.Present():
-		return nil, fmt.Errorf("the smolmachines backend needs smolvm %s or later: put smolvm on PATH or name it in %s", smolvm.MinLaunchVersion, smolvm.EnvBinary)
+		return nil, fmt.Errorf("the smolmachines backend needs smolvm %s or later: put smolvm on PATH or name it in %s", smolvmcli.MinLaunchVersion, smolvmcli.EnvBinary)
 	}
 	v, err := cli.Version(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("asking smolvm its version: %w", err)
 	}
-	if v.Less(smolvm.MinLaunchVersion) {
-		return nil, fmt.Errorf("smolvm %s (%s) is too old: the smolmachines backend needs smolvm %s or later (machine cp --mode/--uid/--gid)", v, cli.Path, smolvm.MinLaunchVersion)
+	if v.Less(smolvmcli.MinLaunchVersion) {
+		return nil, fmt.Errorf("smolvm %s (%s) is too old: the smolmachines backend needs smolvm %s or later (machine cp --mode/--uid/--gid)", v, cli.Path, smolvmcli.MinLaunchVersion)
 	}
 	// The slug's suffix is five letters or digits: any stands for all.
-	if why := smolvm.CheckName(bottle.ProjectName(prefix, spec.Agent+"-a0000")); why != "" {
+	if why := smolvmcli.CheckName(bottle.ProjectName(prefix, spec.Agent+"-a0000")); why != "" {
 		return nil, smolRefuse("smolvm cannot name a machine %s<agent>-<slug>: %s; choose another prefix or agent name", prefix, why)
 	}
 	if _, err := eng.ImageID(ctx, spec.Image); err != nil {
@@ -208,7 +208,7 @@ func (b *Launched) backend() string {
 
 // smolEnv is smolvm's environment for a call, with extra variables.
 func (s *smolBottle) env(extra ...string) []string {
-	return smolvm.LaunchEnv(s.Environ, extra...)
+	return smolvmcli.LaunchEnv(s.Environ, extra...)
 }
 
 // smolCreate makes a smolmachines bottle whose state dir is made: the
@@ -699,7 +699,7 @@ func (b *Launched) smolRemoveAll(ctx context.Context) error {
 			if !sm.made {
 				return
 			}
-			if err := sm.CLI.DeleteWithin(ctx, sm.machine, smolStopTimeout); err != nil && !smolvm.IsNotFound(err) {
+			if err := sm.CLI.DeleteWithin(ctx, sm.machine, smolStopTimeout); err != nil && !smolvmcli.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("deleting machine %s: %w", sm.machine, err))
 			}
 		})

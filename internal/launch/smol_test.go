@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/claude-bottle/bottle/internal/backend/smolvm"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 )
 
 // smolLaunched is a smolmachines bottle as smolCreate has it once the
@@ -115,13 +115,13 @@ func TestSmolHome(t *testing.T) {
 }
 
 // smolvmScript is a smolvm that answers --version with out.
-func smolvmScript(t *testing.T, out string) *smolvm.CLI {
+func smolvmScript(t *testing.T, out string) *smolvmcli.CLI {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "smolvm")
 	if err := os.WriteFile(p, []byte("#!/bin/sh\necho '"+out+"'\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &smolvm.CLI{Path: p, Timeout: 10 * time.Second}
+	return &smolvmcli.CLI{Path: p, Timeout: 10 * time.Second}
 }
 
 // TestPrepareSmolRefuses: what is refused before the engine is asked
@@ -129,7 +129,7 @@ func smolvmScript(t *testing.T, out string) *smolvm.CLI {
 func TestPrepareSmolRefuses(t *testing.T) {
 	ctx := context.Background()
 	spec := Spec{Backend: bottle.Smolmachines, Agent: "a", Image: "img"}
-	if _, err := PrepareSmol(ctx, nil, &smolvm.CLI{}, nil, spec, "cb-", nil); err == nil || err.Error() != "the smolmachines backend needs smolvm 1.9.0 or later: put smolvm on PATH or name it in BOTTLE_SMOLVM" {
+	if _, err := PrepareSmol(ctx, nil, &smolvmcli.CLI{}, nil, spec, "cb-", nil); err == nil || err.Error() != "the smolmachines backend needs smolvm 1.9.0 or later: put smolvm on PATH or name it in BOTTLE_SMOLVM" {
 		t.Errorf("no smolvm: %v", err)
 	}
 	why := errors.New("BOTTLE_SMOLVM=x: no executable file there")

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/claude-bottle/bottle/internal/backend/smolvm"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
@@ -147,7 +147,7 @@ func (b *Launched) smolKill(ctx context.Context, sig string) bool {
 			cmd = []string{"sh", "-c", "kill " + sig + " -1"}
 		}
 		_, err := sm.CLI.RunWith(ctx, smolCallTimeout, sm.env(), nil, append([]string{"machine", "exec", "--name", sm.machine, "--"}, cmd...)...)
-		var ee *smolvm.ExitError
+		var ee *smolvmcli.ExitError
 		if errors.As(err, &ee) && (ee.Code == 126 || ee.Code == 127) {
 			continue
 		}

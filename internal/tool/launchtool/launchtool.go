@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/backend/smolvm"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/launch"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -126,7 +126,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if spec.Backend == bottle.Smolmachines {
 		// Asked once, before anything is made: smolvm's version, the
 		// machine's name, the agent's image.
-		c, cerr := smolvm.Find(t.Env.Getenv)
+		c, cerr := smolvmcli.Find(t.Env.Getenv)
 		if opt.Smol, err = launch.PrepareSmol(ctx, eng, c, cerr, spec, prefixOf(o, saved), os.Environ()); err != nil {
 			return err
 		}
@@ -296,7 +296,7 @@ func guard(ctx context.Context, t *cli.Tool, dir string) error {
 	if err == nil {
 		defer eng.Close()
 		// A smolmachines bottle's machine is ended through smolvm.
-		c, cerr := smolvm.Find(t.Env.Getenv)
+		c, cerr := smolvmcli.Find(t.Env.Getenv)
 		var sm *launch.Smol
 		if cerr == nil && c.Present() {
 			sm = &launch.Smol{CLI: c, Environ: os.Environ()}

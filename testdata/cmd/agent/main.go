@@ -4,7 +4,8 @@
 // argument):
 //
 //	check  reads the prompt, skills, git config, credential and CA it was
-//	       given, tries a direct connection out (must fail) and requests
+//	       given, tries a direct connection out (must fail), resolving the
+//	       names in $RESOLVE_DENIED (must fail) and requests
 //	       through $HTTP_PROXY to $ALLOWED_URL (must pass) and $DENIED_URL
 //	       (must be refused); prints one line per finding and exits 0 only
 //	       when everything is as a bottle promises, 1 otherwise
@@ -313,6 +314,15 @@ func netFindings(fail func(string, ...any)) bool {
 			fail("direct %s: connected", addr)
 		} else {
 			fmt.Printf("direct %s: blocked\n", addr)
+		}
+	}
+
+	// Names must not resolve: DNS would be a way out.
+	for _, name := range strings.Fields(os.Getenv("RESOLVE_DENIED")) {
+		if addrs, err := net.LookupHost(name); err == nil {
+			fail("resolve %s: %s", name, strings.Join(addrs, ","))
+		} else {
+			fmt.Printf("resolve %s: refused\n", name)
 		}
 	}
 

@@ -1,11 +1,11 @@
-package smolvm
+package smolvmcli
 
 // What bottle-launch asks of smolvm beyond what the backend lists, stops
 // and deletes: its version, a machine's creation from an image archive,
 // its start, file copies into it and commands run in it. Every rule here
-// was read from smol-machines/smolvm at v1.9.3 (file references in
-// ../shared notes and docs/backends.md); the stand-in internal/smolvmfake
-// copies the same rules.
+// was read from smol-machines/smolvm at v1.9.3 (file references beside
+// each; docs/bottle-launch.md); the stand-in internal/smolvmfake copies
+// the same rules.
 
 import (
 	"context"

@@ -1,4 +1,10 @@
-package smolvm
+// Package smolvmcli runs the smolvm command-line tool (smol-machines/smolvm):
+// where it is ($BOTTLE_SMOLVM or PATH), its machines (`machine ls --json`,
+// both shapes of created_at), stopping and deleting them for the
+// smolmachines backend, and what bottle-launch asks besides (version,
+// create, start, cp, exec). Every call has a timeout; a missing machine is
+// a NotFoundError.
+package smolvmcli
 
 import (
 	"bytes"
