@@ -25,13 +25,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
@@ -231,17 +230,9 @@ func (b *Launched) smolCreate(intr context.Context) error {
 	// The bundle: its network, the CA and the sidecar's config, its
 	// container (published on 127.0.0.1 only), started and answering.
 	net := bottle.BundleNetworkName(b.opt.Prefix, p.Slug)
-	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: net, Labels: b.smolLabels()})
-	b.noteCreate(err)
-	if err != nil {
-		if engine.IsAddressPoolExhausted(err) {
-			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
-		}
-		return &StepError{"creating network " + net, err}
+	if err := b.makeNetwork(ctx, engine.NetworkSpec{Name: net, Labels: b.smolLabels()}); err != nil {
+		return err
 	}
-	b.mu.Lock()
-	b.networks = append(b.networks, bottle.Network{Name: net, ID: id})
-	b.mu.Unlock()
 	ca, err := NewCA(p.Name, b.Created)
 	if err != nil {
 		return &StepError{"making the CA", err}
@@ -259,7 +250,7 @@ func (b *Launched) smolCreate(intr context.Context) error {
 		cmd = []string{"run", "--config", bottle.SidecarConfig}
 	}
 	name := bottle.BundleContainerName(b.opt.Prefix, p.Slug)
-	cid, err := b.smolContainer(ctx, engine.ContainerSpec{
+	cid, err := b.makeContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
 		Name: name, Image: s.Sidecar.Image, Cmd: cmd, Network: net, Aliases: []string{bottle.ServiceSidecar},
 		Labels: b.smolLabels(), Healthcheck: SidecarHealthcheck(s.Sidecar.Port), PublishLocal: []int{s.Sidecar.Port},
 	})
@@ -342,26 +333,6 @@ func (b *Launched) smolCreate(intr context.Context) error {
 // compose project's (those would make it the docker backend's).
 func (b *Launched) smolLabels() map[string]string {
 	return map[string]string{bottle.LabelSlug: b.Project.Slug, bottle.LabelAgent: b.Project.Agent, bottle.LabelVersion: b.Project.Version}
-}
-
-// smolContainer creates the bundle container and records it.
-func (b *Launched) smolContainer(ctx context.Context, spec engine.ContainerSpec) (string, error) {
-	id, err := b.eng.CreateContainer(ctx, spec)
-	b.noteCreate(err)
-	if err != nil {
-		switch {
-		case engine.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image"):
-			err = fmt.Errorf("image %q is not on this engine (bottle-launch does not pull: run docker pull %s)", spec.Image, spec.Image)
-		case cerrdefs.IsConflict(err):
-			err = fmt.Errorf("the name %s is already taken: %w", spec.Name, err)
-		}
-		return "", &StepError{"creating the sidecar container", err}
-	}
-	b.mu.Lock()
-	b.ids[bottle.ServiceSidecar] = id
-	b.containers = append(b.containers, bottle.Container{Name: spec.Name, ID: id, Service: bottle.ServiceSidecar, State: "created"})
-	b.mu.Unlock()
-	return id, nil
 }
 
 // smolAgentEnv splits the agent's environment: what the launcher sets (the
@@ -683,55 +654,45 @@ func (b *Launched) smolRemoveAll(ctx context.Context) error {
 	if sm.machine == "" {
 		sm.machine = b.Project.Name
 	}
-	const rounds = 4
-	var err error
-	for round := 0; round < rounds; round++ {
-		if round > 0 {
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(time.Duration(round) * 250 * time.Millisecond):
-			}
-		}
+	return untilGone(ctx, func() []error {
 		var errs []error
+		var mu sync.Mutex
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			if !sm.made {
 				return
 			}
 			if err := sm.CLI.DeleteWithin(ctx, sm.machine, smolStopTimeout); err != nil && !smolvmcli.IsNotFound(err) {
+				mu.Lock()
 				errs = append(errs, fmt.Errorf("deleting machine %s: %w", sm.machine, err))
+				mu.Unlock()
 			}
 		})
-		var terr error
 		wg.Go(func() {
-			if serr := b.smolSweep(ctx); serr != nil {
-				terr = fmt.Errorf("listing the bottle's resources: %w", serr)
-				return
+			err := b.smolSweep(ctx)
+			if err != nil {
+				err = fmt.Errorf("listing the bottle's resources: %w", err)
+			} else {
+				err = b.teardown(ctx)
 			}
-			terr = b.teardown(ctx)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
 		})
 		wg.Wait()
-		if terr != nil {
-			errs = append(errs, terr)
-		}
 		left, lerr := b.smolRemains(ctx)
 		switch {
 		case lerr != nil:
 			errs = append(errs, fmt.Errorf("checking that nothing is left: %w", lerr))
 		case len(left) > 0:
 			errs = append(errs, fmt.Errorf("still there: %s", strings.Join(left, ", ")))
-			for _, l := range left {
-				// A machine made although its create failed: delete it too.
-				sm.made = sm.made || strings.HasPrefix(l, "machine ")
-			}
+			// a machine made although its create failed: delete it too
+			sm.made = sm.made || slices.ContainsFunc(left, func(l string) bool { return strings.HasPrefix(l, "machine ") })
 		}
-		if len(errs) == 0 {
-			return nil
-		}
-		err = errors.Join(errs...)
-	}
-	return err
+		return errs
+	})
 }
 
 // TranscriptTree writes a tar of the host tree dir with entries relative to

@@ -44,7 +44,6 @@ func (b *Launched) smolRun(ctx context.Context, st Stdio) (Outcome, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	}
 	var out Outcome
-	var errs []error
 	exited := make(chan exitResult, 1)
 	if err := cmd.Start(); err != nil {
 		exited <- exitResult{code: -1, err: err}
@@ -58,18 +57,7 @@ func (b *Launched) smolRun(ctx context.Context, st Stdio) (Outcome, error) {
 		out.Interrupted = true
 		res = b.smolStop(bg, exited, cmd)
 	}
-	out.ExitCode = res.code
-	if res.err != nil {
-		errs = append(errs, fmt.Errorf("running the agent: %w", res.err))
-		out.ExitCode = -1
-	}
-	out.Crashed = !out.Interrupted && out.ExitCode != 0
-	saved, err := b.End(bg, out.ExitCode, out.Crashed)
-	out.Transcript = saved
-	if err != nil {
-		errs = append(errs, err)
-	}
-	return out, errors.Join(errs...)
+	return b.finish(bg, out, res, "running the agent")
 }
 
 // smolExit turns a smolvm exec's end into the agent's exit code: smolvm

@@ -288,13 +288,9 @@ func (f *fake) exec(p parsed) int {
 	if err != nil {
 		return f.fail(err)
 	}
-	refs := map[string]string{}
-	for _, s := range p.vals["secret-env"] {
-		g, h, ok := strings.Cut(s, "=")
-		if !ok || g == "" || h == "" {
-			return f.fail(fmt.Errorf("config operation failed: --secret-env: expected GUEST_VAR=HOST_VAR, got '%s'", s))
-		}
-		refs[g] = h
+	refs, err := secretRefs(p.vals["secret-env"])
+	if err != nil {
+		return f.fail(err)
 	}
 	extra, err := f.secrets(refs)
 	if err != nil {

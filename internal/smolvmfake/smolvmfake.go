@@ -551,13 +551,9 @@ func (f *fake) create(p parsed) int {
 			return f.fail(fmt.Errorf("invalid mount path: guest path must be absolute: %s", guest))
 		}
 	}
-	secrets := map[string]string{}
-	for _, s := range p.vals["secret-env"] {
-		g, h, ok := strings.Cut(s, "=")
-		if !ok || g == "" || h == "" {
-			return f.fail(fmt.Errorf("config operation failed: --secret-env: expected GUEST_VAR=HOST_VAR, got '%s'", s))
-		}
-		secrets[g] = h
+	secrets, err := secretRefs(p.vals["secret-env"])
+	if err != nil {
+		return f.fail(err)
 	}
 	st, err := f.load()
 	if err != nil {
@@ -721,6 +717,19 @@ func (f *fake) start(p parsed) int {
 	}
 	fmt.Fprintf(f.stdout, "Machine '%s' running (PID: %d)\n", name, pid)
 	return 0
+}
+
+// secretRefs reads --secret-env GUEST_VAR=HOST_VAR values.
+func secretRefs(vals []string) (map[string]string, error) {
+	refs := map[string]string{}
+	for _, s := range vals {
+		g, h, ok := strings.Cut(s, "=")
+		if !ok || g == "" || h == "" {
+			return nil, fmt.Errorf("config operation failed: --secret-env: expected GUEST_VAR=HOST_VAR, got '%s'", s)
+		}
+		refs[g] = h
+	}
+	return refs, nil
 }
 
 // recordEnv is a machine's env at start and exec (record_env_with_secrets):
