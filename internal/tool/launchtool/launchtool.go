@@ -1,5 +1,6 @@
 // Package launchtool is bottle-launch: start one bottle on the docker
-// backend, in the foreground (default) or detached.
+// backend (or, --backend smolmachines, in a smolvm microVM with its sidecar
+// in Docker), in the foreground (default) or detached.
 package launchtool
 
 import (
@@ -31,7 +32,11 @@ const usage = `[OPTIONS]
 Starts one bottle on the docker backend from a JSON spec (--spec FILE, or
 stdin when it is not a terminal): an internal network, an egress network, a
 volume for the agent's home, the egress-proxy sidecar and the agent, all
-compose-labelled as project <prefix><agent>-<5 random>.
+compose-labelled as project <prefix><agent>-<5 random>. With --backend
+smolmachines (or "backend": "smolmachines" in the spec) the agent runs in a
+smolvm machine <prefix><slug> made from its image (docker save), allowed to
+reach only smolvm's gateway, and the sidecar in Docker as
+<prefix>sidecars-<slug> on <prefix>bundle-<slug>, published on 127.0.0.1.
 
 In the foreground (default) the agent's stdio is attached and its exit code
 is bottle-launch's; when it ends (or on SIGINT, SIGTERM, SIGHUP) the
