@@ -140,7 +140,7 @@ func Decode(r io.Reader, source string) (Spec, error) {
 		case errors.As(err, &te):
 			return Spec{}, bad("spec %s: field %q must be %s, not %s", source, te.Field, typeName(te.Type.String()), te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return Spec{}, bad("spec %s: unknown field %s (known: backend, agent, image, command, continue, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks})",
+			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, continue, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks}, backend)",
 				source, strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return Spec{}, bad("spec %s: %v", source, err)
