@@ -129,6 +129,10 @@ func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvmcli.CLI, c
 	if v.Less(smolvmcli.MinLaunchVersion) {
 		return nil, fmt.Errorf("smolvm %s (%s) is too old: the smolmachines backend needs smolvm %s or later (machine cp --mode/--uid/--gid)", v, cli.Path, smolvmcli.MinLaunchVersion)
 	}
+	if strings.Contains(spec.Workspace, ":") {
+		// smolvm reads -v HOST:GUEST[:ro] from the right (storage.rs)
+		return nil, smolRefuse("workspace %s holds ':', which smolvm's -v HOST:GUEST cannot carry; use a path without one", spec.Workspace)
+	}
 	// The slug's suffix is five letters or digits: any stands for all.
 	if why := smolvmcli.CheckName(bottle.ProjectName(prefix, spec.Agent+"-a0000")); why != "" {
 		return nil, smolRefuse("smolvm cannot name a machine %s<agent>-<slug>: %s; choose another prefix or agent name", prefix, why)

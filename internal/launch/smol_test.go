@@ -143,6 +143,10 @@ func TestPrepareSmolRefuses(t *testing.T) {
 	if _, err := PrepareSmol(ctx, nil, smolvmScript(t, "what?"), nil, spec, "cb-", nil); err == nil || !strings.Contains(err.Error(), `not "smolvm X.Y.Z"`) {
 		t.Errorf("a smolvm that says no version: %v", err)
 	}
+	ws := Spec{Backend: bottle.Smolmachines, Agent: "a", Image: "img", Workspace: "/src/a:b"}
+	if _, err := PrepareSmol(ctx, nil, smolvmScript(t, "smolvm 1.9.3"), nil, ws, "cb-", nil); exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "workspace /src/a:b holds ':'") {
+		t.Errorf("a workspace with ':': %v", err)
+	}
 	for _, c := range []struct{ prefix, agent string }{{"cb.", "a"}, {"cb-", "a--b"}, {"-cb", "a"}} {
 		spec.Agent = c.agent
 		_, err := PrepareSmol(ctx, nil, smolvmScript(t, "smolvm 1.9.3"), nil, spec, c.prefix, nil)
