@@ -5,15 +5,16 @@
 #   podman  podman, netavark, aardvark-dns, containernetworking-plugins
 #           (scripts/podman.sh: podman's Docker-compatible API; both of its
 #           network backends)
+#   zsh     zsh              (completion.txtar: the zsh completion script)
 # dockerd (scripts/engine2.sh) is the machine's own. With no argument it
 # installs everything. Nothing is started: the package scripts start no
 # service where /usr/sbin/policy-rc.d forbids it (it does on these
 # machines); sshd.sh and podman.sh start private instances.
 #
-#   test-deps.sh [sshd] [podman]
+#   test-deps.sh [sshd] [podman] [zsh]
 set -euo pipefail
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(sshd podman)
+[ ${#want[@]} -gt 0 ] || want=(sshd podman zsh)
 pkgs=()
 for w in "${want[@]}"; do
 	case "$w" in
@@ -23,7 +24,8 @@ for w in "${want[@]}"; do
 		[ -x /usr/lib/podman/netavark ] || pkgs+=(netavark aardvark-dns)
 		[ -x /usr/lib/cni/bridge ] || pkgs+=(containernetworking-plugins)
 		;;
-	*) echo "usage: test-deps.sh [sshd] [podman]" >&2; exit 2 ;;
+	zsh) command -v zsh >/dev/null 2>&1 || pkgs+=(zsh) ;;
+	*) echo "usage: test-deps.sh [sshd] [podman] [zsh]" >&2; exit 2 ;;
 	esac
 done
 [ ${#pkgs[@]} -gt 0 ] || exit 0

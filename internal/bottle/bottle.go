@@ -1,7 +1,8 @@
 // Package bottle holds the toolkit's model: the names a bottle's resources
 // carry, the bottles that exist, the items of a cleanup plan and the result a
-// reaper gives for each. Every tool speaks these types as JSON lines; the
-// docs/ pages of the tools (docs/bottle-ls.md, docs/bottle-plan-cleanup.md, docs/bottle-reap.md) are their contract.
+// reaper gives for each. Every tool speaks these types as JSON lines;
+// docs/formats.md (plan items, results) and docs/bottle-ls.md (bottles)
+// are their contract.
 package bottle
 
 import (
@@ -163,10 +164,14 @@ type Bottle struct {
 	StateDir   *string     `json:"state_dir"`
 	// Launcher is true while a bottle-launch process holds the state dir's lock.
 	Launcher bool `json:"launcher,omitempty"`
+	// Detached is true when its bottle.json says it was launched with
+	// --detach and has not ended: no launcher ends it, and plans leave it
+	// out unless asked.
+	Detached bool `json:"detached,omitempty"`
 }
 
 // Item is one thing a cleanup plan would remove. Which fields are set
-// depends on Kind; docs/bottle-plan-cleanup.md lists them.
+// depends on Kind; docs/formats.md lists them.
 type Item struct {
 	Backend string     `json:"backend"`
 	Kind    string     `json:"kind"`
@@ -276,9 +281,12 @@ const (
 
 // Result is what a reaper did with one item.
 type Result struct {
-	Status    string `json:"status"`
-	Reason    string `json:"reason,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// File and Line are where the item was read: the plan file, as named
+	// (absent for stdin alone), and the line's number in it.
+	File      string `json:"file,omitempty"`
 	Line      int    `json:"line,omitempty"`
 	ElapsedMS int64  `json:"elapsed_ms"`
 	// Resources details a compose project's members, one entry each.

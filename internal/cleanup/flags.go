@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jessevdk/go-flags"
+
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -23,7 +25,7 @@ import (
 type Selection struct {
 	OlderThan  cli.Duration `long:"older-than" unquote:"false" value-name:"DURATION" description:"only what was created (state dirs: modified) more than DURATION ago: 90m, 36h, 7d, 2w"`
 	NotRunning bool         `long:"not-running" description:"leave out projects, containers and machines that have something running"`
-	Kinds      []string     `long:"kind" unquote:"false" value-name:"KIND" description:"only items of KIND (repeatable): compose-project, container, network, volume, machine, state-dir"`
+	Kinds      []Kind       `long:"kind" unquote:"false" value-name:"KIND" description:"only items of KIND (repeatable): compose-project, container, network, volume, machine, state-dir"`
 	Names      []string     `long:"name" unquote:"false" value-name:"NAME" description:"only the bottle NAME (repeatable): its name (prefix + slug) or its slug; a named bottle is taken even when it was launched with --detach and runs"`
 	// IncludeDetached takes running bottles launched with --detach too.
 	IncludeDetached bool `long:"include-detached" description:"also take bottles launched with --detach that are still running (left out otherwise)"`
@@ -31,10 +33,12 @@ type Selection struct {
 
 // Options checks the selection and returns the plan options.
 func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error) {
+	var kinds []string
 	for _, k := range s.Kinds {
-		if !slices.Contains(bottle.Kinds, k) {
+		if !slices.Contains(bottle.Kinds, string(k)) {
 			return plan.Options{}, exitcode.Usagef("unknown --kind %q: use one of %s", k, strings.Join(bottle.Kinds, ", "))
 		}
+		kinds = append(kinds, string(k))
 	}
 	var names []string
 	for _, n := range s.Names {
@@ -47,7 +51,21 @@ func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error)
 		}
 	}
 	return plan.Options{StateRoot: scope.StateDir, Prefix: scope.Prefix, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning,
-		Kinds: s.Kinds, Names: names, IncludeDetached: s.IncludeDetached, Now: now}, nil
+		Kinds: kinds, Names: names, IncludeDetached: s.IncludeDetached, Now: now}, nil
+}
+
+// Kind is a --kind value; completion offers the kinds a plan item has.
+type Kind string
+
+// Complete implements go-flags' Completer.
+func (Kind) Complete(match string) []flags.Completion {
+	var out []flags.Completion
+	for _, k := range bottle.Kinds {
+		if strings.HasPrefix(k, match) {
+			out = append(out, flags.Completion{Item: k})
+		}
+	}
+	return out
 }
 
 // Reaping are the flags bottle-reap and bottle-cleanup share: how to reap.

@@ -43,7 +43,11 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 			return transcript.Save(ctx, set.Engine, it, dir)
 		}}
 	var records []reap.Record
+	var notPlan *reap.Record // the first line that is no plan item at all
 	emit := func(rec reap.Record) error {
+		if rec.NotPlan && notPlan == nil {
+			notPlan = &rec
+		}
 		if p.Table() {
 			records = append(records, rec)
 			return nil
@@ -56,6 +60,15 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 		if err := table(p, records); err != nil && emitErr == nil {
 			emitErr = err
 		}
+	}
+	if notPlan != nil {
+		// Something else than a plan was given: say what a plan is.
+		where := "stdin"
+		if f := notPlan.Result.File; f != "" && f != "-" {
+			where = f
+		}
+		t.Errorf("%s line %d is no plan item (%s): a plan is the JSON lines bottle-plan-cleanup prints, one item a line; make one with bottle-plan-cleanup > plan.jsonl",
+			where, notPlan.Result.Line, notPlan.Result.Reason)
 	}
 	if sum.Total() > 0 {
 		fmt.Fprintln(t.Env.Stderr, sum.String())
@@ -96,6 +109,9 @@ func table(p *cli.Printer, records []reap.Record) error {
 		kind, name := unquote(rec.Fields["kind"]), unquote(rec.Fields["name"])
 		if rec.Result.Status == bottle.Invalid {
 			name = fmt.Sprintf("line %d", rec.Result.Line)
+			if f := rec.Result.File; f != "" {
+				name = fmt.Sprintf("%s line %d", f, rec.Result.Line)
+			}
 		}
 		tb.Row(rec.Result.Status, kind, name, rec.Result.Reason+rec.Result.Error)
 	}

@@ -206,12 +206,22 @@ type Common struct {
 // done=true when the tool should stop now with err's code: --help (printed on
 // stdout, exit 0), --version (likewise) or a usage error.
 func (t *Tool) Parse(opts any, args []string, usage string) (rest []string, done bool, err error) {
-	p := flags.NewNamedParser(t.Name, flags.HelpFlag|flags.PassDoubleDash)
-	p.Usage = usage
-	if _, err := p.AddGroup("Options", "", opts); err != nil {
-		return nil, true, fmt.Errorf("internal: flags: %w", err)
+	p, err := newParser(t.Name, usage, opts)
+	if err != nil {
+		return nil, true, err
+	}
+	// GO_FLAGS_COMPLETION in the environment (go-flags reads it from the
+	// process) asks for completions of args instead of a run: they are
+	// printed on stdout, and the tool stops there.
+	completed := false
+	p.CompletionHandler = func(items []flags.Completion) {
+		completed = true
+		printCompletions(t.Env.Stdout, items, t.Env.Getenv("GO_FLAGS_COMPLETION") == "verbose")
 	}
 	rest, err = p.ParseArgs(args)
+	if completed {
+		return nil, true, nil
+	}
 	if err != nil {
 		var fe *flags.Error
 		if errors.As(err, &fe) && fe.Type == flags.ErrHelp {

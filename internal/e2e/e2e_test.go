@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -112,6 +113,14 @@ func setup(e *testscript.Env) error {
 	if realPipelock() {
 		e.Setenv("SIDECAR", os.Getenv("BOTTLE_TEST_PIPELOCK_IMAGE"))
 	}
+	// $REPO: the repository, for scripts that read its files (the
+	// completion scripts, scripts/*.sh).
+	e.Setenv("REPO", repoRoot)
+	// Go's caches as the test runs with them: scripts that build (the
+	// scripts/*-image.sh) then start warm, HOME being $WORK/home.
+	for k, v := range goEnv() {
+		e.Setenv(k, v)
+	}
 	e.Setenv(smolvmfake.EnvState, filepath.Join(e.WorkDir, "smolvm-machines.json"))
 	for _, k := range passEnv {
 		if v := os.Getenv(k); v != "" {
@@ -134,6 +143,22 @@ func setup(e *testscript.Env) error {
 	})
 	return nil
 }
+
+// goEnv is Go's cache and module settings of this test's environment.
+var goEnv = sync.OnceValue(func() map[string]string {
+	env := map[string]string{}
+	keys := []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOPROXY", "GONOSUMDB", "GOSUMDB", "GOTOOLCHAIN"}
+	out, err := exec.Command("go", append([]string{"env"}, keys...)...).Output()
+	if err != nil {
+		return env
+	}
+	for i, v := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if i < len(keys) && v != "" {
+			env[keys[i]] = v
+		}
+	}
+	return env
+})
 
 // condition knows [docker] (the engine answers; skipped under -short; under
 // CI=true a missing engine is an error, never a skip), [root], [pipelock]

@@ -11,6 +11,9 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// repoRoot is the repository the scripts run in.
+var repoRoot, _ = filepath.Abs(filepath.Join("..", ".."))
+
 // readmePath is the README whose examples testdata/script/readme_*.txtar
 // run, so the README cannot drift from what the tools do.
 var readmePath, _ = filepath.Abs(filepath.Join("..", "..", "README.md"))
@@ -18,9 +21,11 @@ var readmePath, _ = filepath.Abs(filepath.Join("..", "..", "README.md"))
 // readme NAME writes the fenced block that follows the README's
 // `<!-- readme-test: NAME ... -->` marker into $WORK, one file per command:
 // readme-NAME-<n>.sh for the n-th command line (comments and blank lines
-// left out). In a cron block, environment lines (PATH=...) are left out
-// (the script's PATH holds the binaries) and each job line loses its five
-// schedule fields: what is left is what cron hands to /bin/sh.
+// left out). In a cron block, environment lines (MAILTO=..., PATH=...) go
+// to readme-NAME-env.sh instead (as sh assignments, exported; the scripts
+// source it to run a line with cron's environment), and each job line
+// loses its five schedule fields: what is left is what cron hands to
+// /bin/sh.
 func cmdReadme(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: readme NAME")
@@ -28,13 +33,16 @@ func cmdReadme(ts *testscript.TestScript, neg bool, args []string) {
 	block, err := readmeBlock(readmePath, args[0])
 	ts.Check(err)
 	n := 0
+	var env strings.Builder
 	for _, line := range block.lines {
 		t := strings.TrimSpace(line)
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
 		if block.lang == "cron" {
-			if cronEnv.MatchString(t) {
+			if m := cronEnv.FindStringSubmatch(t); m != nil {
+				// cron takes the value as written, no expansion
+				fmt.Fprintf(&env, "%s='%s'; export %s\n", m[1], strings.ReplaceAll(m[2], "'", `'\''`), m[1])
 				continue
 			}
 			m := cronJob.FindStringSubmatch(t)
@@ -49,10 +57,13 @@ func cmdReadme(ts *testscript.TestScript, neg bool, args []string) {
 	if n == 0 {
 		ts.Fatalf("README block %q holds no command", args[0])
 	}
+	if block.lang == "cron" {
+		ts.Check(os.WriteFile(ts.MkAbs(fmt.Sprintf("readme-%s-env.sh", args[0])), []byte(env.String()), 0o644))
+	}
 }
 
 var (
-	cronEnv = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	cronEnv = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
 	cronJob = regexp.MustCompile(`^(?:\S+\s+){5}(\S.*)$`)
 )
 

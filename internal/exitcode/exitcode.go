@@ -16,6 +16,18 @@ const (
 	Interrupted = 130 // stopped by SIGINT/SIGTERM before the work was done
 )
 
+// Table is the table with what each code means, for the man pages.
+var Table = []struct {
+	Code    int
+	Meaning string
+}{
+	{OK, "done, an empty result included (bottle-launch in the foreground: the agent's own exit code)"},
+	{Failure, "runtime or partial failure: the engine or a backend could not be asked (a plan is then incomplete), an item failed or was invalid, a --jq runtime error, a launch that failed (what it made is removed), a cleanup not confirmed"},
+	{Usage, "usage: an unknown flag, a stray argument, a bad flag value or --jq expression, a state root or plan file that cannot be used, no terminal to ask and no --yes"},
+	{BadInput, "input the tool cannot use at all: a bad bottle-launch spec (refused before anything is made)"},
+	{Interrupted, "interrupted by SIGINT or SIGTERM (bottle-launch: also SIGHUP); what was answered is written"},
+}
+
 // Error is an error that knows the exit code it ends a tool with.
 type Error struct {
 	Code int

@@ -43,9 +43,11 @@ func (w *Writer) Write(v any) error {
 
 // Line is one line of input.
 type Line struct {
-	N   int             // 1-based line number
-	Raw json.RawMessage // the line without its newline (cut to 200 bytes when too long)
-	Err error           // why the line is not a JSON object, or nil
+	N int // 1-based line number
+	// File is the input's name, when it has one (the file it was read from).
+	File string
+	Raw  json.RawMessage // the line without its newline (cut to 200 bytes when too long)
+	Err  error           // why the line is not a JSON object, or nil
 }
 
 // ErrTooLong is reported for lines over MaxLine.

@@ -114,7 +114,7 @@ func (b *Launched) create(ctx context.Context) error {
 		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(bottle.VolHome, ConfigHash(p.volumeDef(bottle.VolHome))))
 		b.noteCreate(err)
 		if err != nil {
-			return &StepError{"creating volume " + name, err}
+			return &StepError{"creating the home volume", err}
 		}
 		b.mu.Lock()
 		b.volumes = append(b.volumes, bottle.Volume{Name: name, ID: name})
@@ -268,18 +268,18 @@ func (b *Launched) createNetwork(ctx context.Context, key string) error {
 	// sidecar (an internal bridge still lets it reach the host's own
 	// services through the gateway address).
 	internal := key == bottle.NetInternal
-	return b.makeNetwork(ctx, engine.NetworkSpec{Name: p.NetworkName(key), Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
+	return b.makeNetwork(ctx, "creating the "+key+" network", engine.NetworkSpec{Name: p.NetworkName(key), Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
 }
 
-// makeNetwork creates a network and records it.
-func (b *Launched) makeNetwork(ctx context.Context, spec engine.NetworkSpec) error {
+// makeNetwork creates a network and records it; step names it in an error.
+func (b *Launched) makeNetwork(ctx context.Context, step string, spec engine.NetworkSpec) error {
 	id, err := b.eng.CreateNetwork(ctx, spec)
 	b.noteCreate(err)
 	if err != nil {
 		if engine.IsAddressPoolExhausted(err) {
 			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
 		}
-		return &StepError{"creating network " + spec.Name, err}
+		return &StepError{step, err}
 	}
 	b.mu.Lock()
 	b.networks = append(b.networks, bottle.Network{Name: spec.Name, ID: id})
@@ -289,8 +289,15 @@ func (b *Launched) makeNetwork(ctx context.Context, spec engine.NetworkSpec) err
 
 func (b *Launched) createContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
 	spec.Name = b.Project.ContainerName(service)
-	// compose labels a container with its image's ID
-	imageID, err := b.eng.ImageID(ctx, spec.Image)
+	// compose labels a container with its image's ID (checkImages found
+	// it; an image removed since is not found by the create either)
+	b.mu.Lock()
+	imageID, ok := b.images[spec.Image]
+	b.mu.Unlock()
+	var err error
+	if !ok {
+		imageID, err = b.eng.ImageID(ctx, spec.Image)
+	}
 	if err != nil {
 		return "", &StepError{"creating the " + service + " container", containerErr(spec, err)}
 	}

@@ -46,6 +46,7 @@ type Launched struct {
 	volumes    []bottle.Volume
 	containers []bottle.Container
 	ids        map[string]string // service -> container ID
+	images     map[string]string // image reference -> ID (checkImages)
 	created    bool              // a create may have made something
 
 	lock   *statedir.Lock
@@ -74,7 +75,10 @@ type StepError struct {
 	Err  error
 }
 
-func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+// Error puts the cause first and the step after it, as every tool's
+// messages do: "cannot reach the Docker engine at ...; check ... (while
+// creating the egress network)".
+func (e *StepError) Error() string { return e.Err.Error() + " (while " + e.Step + ")" }
 func (e *StepError) Unwrap() error { return e.Err }
 
 // UndoError is a failed launch that could not remove all it made.
@@ -84,7 +88,7 @@ type UndoError struct {
 }
 
 func (e *UndoError) Error() string {
-	return fmt.Sprintf("%v; cleaning up also failed: %v (run bottle-cleanup)", e.Err, e.Undo)
+	return fmt.Sprintf("%v; removing what it made failed too: %v; run bottle-cleanup", e.Err, e.Undo)
 }
 func (e *UndoError) Unwrap() error { return e.Err }
 
@@ -99,6 +103,9 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*L
 	}
 	b := &Launched{eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC()}
 	if err := b.setBackend(); err != nil {
+		return nil, err
+	}
+	if err := b.checkImages(ctx); err != nil {
 		return nil, err
 	}
 	if err := b.makeStateDir(); err != nil {

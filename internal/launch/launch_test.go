@@ -59,6 +59,10 @@ type fake struct {
 	// copied in (by container ID), in order.
 	specs  []engine.ContainerSpec
 	copies []copied
+	// imageErr, when set, answers ImageID for ref; images records the
+	// references looked up.
+	imageErr func(ref string) error
+	images   []string
 }
 
 type copied struct {
@@ -203,6 +207,14 @@ func (f *fake) Logs(_ context.Context, id string, tail int) (string, error) {
 	return "pipelock: starting\nload TLS CA: parse CA key: x509: failed to parse private key\n", err
 }
 func (f *fake) ImageID(_ context.Context, ref string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.images = append(f.images, ref)
+	if f.imageErr != nil {
+		if err := f.imageErr(ref); err != nil {
+			return "", err
+		}
+	}
 	return "sha256:" + ref, nil
 }
 func (f *fake) CopyTo(_ context.Context, id, _ string, r io.Reader) error {
@@ -323,6 +335,62 @@ func setup(t *testing.T) (*fake, Spec, Options) {
 	s := Spec{Agent: "unit", Image: "img"}
 	s.Defaults()
 	return f, s, Options{Prefix: "bt-unit-", StateRoot: filepath.Join(t.TempDir(), "state"), Version: "v-test", Now: time.Now}
+}
+
+// Both images are looked up before anything is made, and every missing
+// one is named in one error; the IDs found label the containers, with no
+// second lookup.
+func TestStartChecksImagesFirst(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		missing []string
+		sidecar string
+		want    string
+	}{
+		{"both", []string{"img", DefaultSidecarImage}, "", "the agent image img and the sidecar image " + DefaultSidecarImage + " are not on this engine, and bottle-launch does not pull: docker pull them, or build them (docs/images.md says how); nothing was made"},
+		{"sidecar", []string{"pl:local"}, "pl:local", "the sidecar image pl:local is not on this engine, and bottle-launch does not pull: docker pull it, or build it"},
+		{"one image for both", []string{"img"}, "img", "the agent and sidecar image img is not on this engine"},
+		{"engine down", nil, "", "cannot reach the Docker engine"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, s, opt := setup(t)
+			if c.sidecar != "" {
+				s.Sidecar.Image = c.sidecar
+			}
+			f.imageErr = func(ref string) error {
+				if c.missing == nil {
+					return &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///nowhere.sock"}, Err: syscall.ENOENT}
+				}
+				if slices.Contains(c.missing, ref) {
+					return errNotFound{}
+				}
+				return nil
+			}
+			_, err := Start(context.Background(), f, s, opt)
+			var mi *MissingImagesError
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) || (c.missing != nil) != errors.As(err, &mi) {
+				t.Fatalf("Start = %v, want %q", err, c.want)
+			}
+			if len(f.log) != 0 {
+				t.Errorf("engine calls after the check: %v", f.log)
+			}
+			if _, err := os.Stat(opt.StateRoot); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the state root was made: %v", err)
+			}
+		})
+	}
+	f, s, opt := setup(t)
+	if _, err := Start(context.Background(), f, s, opt); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.images, []string{"img", DefaultSidecarImage}) {
+		t.Errorf("images looked up: %v, want each once", f.images)
+	}
+	for _, sp := range f.specs {
+		if sp.Labels[LabelImage] != "sha256:"+sp.Image {
+			t.Errorf("%s: image label %q", sp.Name, sp.Labels[LabelImage])
+		}
+	}
 }
 
 func TestStartLabelsEverything(t *testing.T) {
@@ -472,7 +540,7 @@ func TestSidecarExitsAtStartup(t *testing.T) {
 		return engine.Status{State: "exited", ExitCode: 1}, 1
 	}
 	_, err := Start(context.Background(), f, s, opt)
-	if err == nil || !strings.Contains(err.Error(), "starting the sidecar: the sidecar ("+DefaultSidecarImage+") exited with code 1 during start-up; its last log lines: pipelock: starting | load TLS CA: parse CA key") {
+	if err == nil || !strings.HasPrefix(err.Error(), "the sidecar ("+DefaultSidecarImage+") exited with code 1 during start-up; its last log lines: pipelock: starting | load TLS CA: parse CA key") || !strings.HasSuffix(err.Error(), " (while starting the sidecar)") {
 		t.Fatalf("Start = %v", err)
 	}
 	if slices.ContainsFunc(f.log, func(l string) bool {

@@ -51,7 +51,7 @@ func OpenSaved(root, prefix, slug string) (*Saved, error) {
 		return exitcode.Usagef("--resume %s: "+format, append([]any{slug}, args...)...)
 	}
 	if !statedir.SlugShape(slug) {
-		return nil, refuse("not a slug: give the <agent>-<5 letters or digits> that bottle-ls --state shows")
+		return nil, refuse("not a bottle's name or slug: give the %s<agent>-<5 letters or digits> or the slug alone, as bottle-ls --state shows them", prefix)
 	}
 	dir := filepath.Join(root, slug)
 	fi, err := os.Lstat(dir)
@@ -179,6 +179,10 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 		eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC(),
 		Project: Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: sv.Dir, Version: opt.Version},
 		lock:    sv.lock, kept: sv.kept,
+	}
+	if err := b.checkImages(ctx); err != nil {
+		sv.Release()
+		return nil, err
 	}
 	sv.lock = nil
 	if sv.Transcript {

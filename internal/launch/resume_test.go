@@ -220,6 +220,28 @@ func TestResumeFailureKeepsStateDir(t *testing.T) {
 	}
 }
 
+// A resume whose images are not on the engine is refused before anything
+// is made or written, naming them; the dir is left as it was, unlocked.
+func TestResumeChecksImagesFirst(t *testing.T) {
+	f, _, opt := setup(t)
+	slug := endedBottle(t, f, claudeSpec(), opt, nil)
+	dir := filepath.Join(opt.StateRoot, slug)
+	meta, _ := os.ReadFile(filepath.Join(dir, bottle.MetaFile))
+	sv, err := OpenSaved(opt.StateRoot, opt.Prefix, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.log = nil
+	f.imageErr = func(string) error { return errNotFound{} }
+	var mi *MissingImagesError
+	if _, err := sv.Start(context.Background(), f, claudeSpec(), opt); !errors.As(err, &mi) || len(mi.Images) != 2 {
+		t.Fatalf("Start = %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, bottle.MetaFile)); !bytes.Equal(got, meta) || len(f.log) != 0 || statedir.Locked(dir) {
+		t.Errorf("bottle.json changed %v, engine calls %v, locked %v", !bytes.Equal(got, meta), f.log, statedir.Locked(dir))
+	}
+}
+
 // What cannot be resumed is refused with one line naming the slug, before
 // anything is made.
 func TestOpenSavedRefuses(t *testing.T) {
@@ -241,7 +263,7 @@ func TestOpenSavedRefuses(t *testing.T) {
 		prefix, slug, want string
 		code               int
 	}{
-		{opt.Prefix, "../etc", "not a slug", exitcode.Usage},
+		{opt.Prefix, "../etc", "not a bottle's name or slug: give the " + opt.Prefix + "<agent>-<5 letters or digits> or the slug alone", exitcode.Usage},
 		{opt.Prefix, "gone-zzzzz", "no state dir", exitcode.Usage},
 		{opt.Prefix, "link-ddddd", "is not a directory", exitcode.Usage},
 		{opt.Prefix, "junk-aaaaa", "does not look like a bottle's state dir", exitcode.Usage},

@@ -137,11 +137,9 @@ func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvmcli.CLI, c
 	if why := smolvmcli.CheckName(bottle.ProjectName(prefix, spec.Agent+"-a0000")); why != "" {
 		return nil, smolRefuse("smolvm cannot name a machine %s<agent>-<slug>: %s; choose another prefix or agent name", prefix, why)
 	}
-	if _, err := eng.ImageID(ctx, spec.Image); err != nil {
-		if engine.IsNotFound(err) {
-			return nil, fmt.Errorf("image %q is not on this engine (bottle-launch does not pull: run docker pull %s)", spec.Image, spec.Image)
-		}
-		return nil, fmt.Errorf("image %s: %w", spec.Image, err)
+	// Both images, as any launch checks them (every missing one named).
+	if err := (&Launched{eng: eng, spec: spec}).checkImages(ctx); err != nil {
+		return nil, err
 	}
 	images, ok := eng.(engine.Images)
 	if !ok {
@@ -234,7 +232,7 @@ func (b *Launched) smolCreate(intr context.Context) error {
 	// The bundle: its network, the CA and the sidecar's config, its
 	// container (published on 127.0.0.1 only), started and answering.
 	net := bottle.BundleNetworkName(b.opt.Prefix, p.Slug)
-	if err := b.makeNetwork(ctx, engine.NetworkSpec{Name: net, Labels: b.smolLabels()}); err != nil {
+	if err := b.makeNetwork(ctx, "creating the bundle network", engine.NetworkSpec{Name: net, Labels: b.smolLabels()}); err != nil {
 		return err
 	}
 	ca, err := NewCA(p.Name, b.Created)

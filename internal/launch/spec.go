@@ -47,7 +47,7 @@ var DefaultAllow = []string{"api.anthropic.com"}
 // compressed or streamed answers can be refused.
 var DefaultPassthrough = []string{"api.anthropic.com"}
 
-// Spec is what a bottle is made of. Paths are host paths, relative to the
+// Spec is what a bottle is made of (docs/formats.md). Paths are host paths, relative to the
 // spec file's directory (the working directory for a spec on stdin).
 type Spec struct {
 	// Backend is where the bottle runs: docker (also when absent) or
@@ -215,7 +215,8 @@ func (s *Spec) AllowList() []string {
 }
 
 // Check refuses a spec the launcher cannot use, before anything is made.
-// flagged names the fields that came from flags (agent, image, allow).
+// flagged names the fields that came from flags (agent, image, allow,
+// sidecar-image).
 func (s *Spec) Check(flagged map[string]string) error {
 	fail := func(field, format string, args ...any) error {
 		return &SpecError{Flag: flagged[field], Msg: fmt.Sprintf(format, args...)}
@@ -232,7 +233,7 @@ func (s *Spec) Check(flagged map[string]string) error {
 	case strings.ContainsAny(s.Image, " \t\n"):
 		return fail("image", "bad image %q: an image reference has no spaces", s.Image)
 	case strings.ContainsAny(s.Sidecar.Image, " \t\n"):
-		return bad("bad sidecar image %q: an image reference has no spaces", s.Sidecar.Image)
+		return fail("sidecar-image", "bad sidecar image %q: an image reference has no spaces", s.Sidecar.Image)
 	case s.Sidecar.Port < 1 || s.Sidecar.Port > 65535:
 		return bad("bad sidecar port %d: use 1-65535", s.Sidecar.Port)
 	}

@@ -131,7 +131,7 @@ func TestStartOwnsHomeByImageUser(t *testing.T) {
 	f2, s2, opt2 := setup(t)
 	f2.user = "ghost"
 	f2.copyFrom = f.copyFrom
-	if _, err := Start(context.Background(), f2, s2, opt2); err == nil || !strings.Contains(err.Error(), `resolving the agent image's user: the image's user "ghost" is not in its /etc/passwd`) {
+	if _, err := Start(context.Background(), f2, s2, opt2); err == nil || !strings.Contains(err.Error(), `the image's user "ghost" is not in its /etc/passwd (while resolving the agent image's user)`) {
 		t.Fatalf("Start = %v", err)
 	}
 	if len(f2.live) != 0 {

@@ -20,10 +20,12 @@ var itemType = reflect.TypeFor[bottle.Item]()
 func parse(t *task, opt Options) string {
 	if t.line.Err != nil {
 		t.fields = map[string]json.RawMessage{"input": t.line.Raw}
+		t.notPlan = true
 		return t.line.Err.Error()
 	}
 	if err := json.Unmarshal(t.line.Raw, &t.fields); err != nil {
 		t.fields = map[string]json.RawMessage{"input": t.line.Raw}
+		t.notPlan = true
 		return "not a JSON object: " + err.Error()
 	}
 	delete(t.fields, "result") // a result line fed back in is its item again
@@ -32,14 +34,17 @@ func parse(t *task, opt Options) string {
 	// encoding/json ignores case and keeps the last): the fields echoed
 	// are then exactly the fields acted on.
 	if err := jsonl.CheckKeys(t.line.Raw, itemType); err != nil {
+		t.notPlan = true
 		return "not a plan item: " + err.Error()
 	}
 	if err := json.Unmarshal(t.line.Raw, &t.item); err != nil {
+		t.notPlan = true
 		return "not a plan item: " + strings.TrimPrefix(err.Error(), "json: ")
 	}
 	it := &t.item
 	switch {
 	case it.Kind == "":
+		t.notPlan = true
 		return "missing field kind"
 	case !slices.Contains(bottle.Kinds, it.Kind):
 		return fmt.Sprintf("unknown kind %q: a plan item is one of %s", it.Kind, strings.Join(bottle.Kinds, ", "))

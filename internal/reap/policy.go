@@ -179,4 +179,3 @@ func detachedResult(res bottle.Result, opt Options) bottle.Result {
 	}
 	return res
 }
-

@@ -79,6 +79,9 @@ type Options struct {
 type Record struct {
 	Fields map[string]json.RawMessage
 	Result bottle.Result
+	// NotPlan: the line is no plan item at all (not JSON, or JSON of
+	// another shape), as when something else than a plan was given.
+	NotPlan bool
 }
 
 // MarshalJSON writes the fields and "result" as one object.
@@ -96,10 +99,11 @@ func (r Record) MarshalJSON() ([]byte, error) {
 }
 
 type task struct {
-	line   jsonl.Line
-	fields map[string]json.RawMessage
-	item   bottle.Item
-	rm     backend.Remover // nil for state dirs and invalid lines
+	line    jsonl.Line
+	notPlan bool // parse found no plan item at all
+	fields  map[string]json.RawMessage
+	item    bottle.Item
+	rm      backend.Remover // nil for state dirs and invalid lines
 	// deps are the tasks that must be answered before this one starts.
 	deps []*task
 	// engineBefore counts, for a state dir, the engine items read before it.
@@ -244,7 +248,7 @@ func Run(ctx context.Context, src *Source, opt Options, emit func(Record) error)
 		<-t.done
 		sum.Counts[t.res.Status]++
 		if emitErr == nil {
-			if emitErr = emit(Record{Fields: t.fields, Result: t.res}); emitErr != nil {
+			if emitErr = emit(Record{Fields: t.fields, Result: t.res, NotPlan: t.notPlan}); emitErr != nil {
 				r.stopNow() // start nothing more; what is in flight finishes
 			}
 		}
@@ -407,7 +411,7 @@ func (o *openTasks) open() []*task {
 // the grace period was already answered).
 func (r *runner) finish(t *task, res bottle.Result, start time.Time) {
 	t.once.Do(func() {
-		res.Line = t.line.N
+		res.File, res.Line = t.line.File, t.line.N
 		res.ElapsedMS = time.Since(start).Milliseconds()
 		res.Time = time.Now().UTC().Format(time.RFC3339)
 		t.res = res

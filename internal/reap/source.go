@@ -2,22 +2,33 @@ package reap
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/claude-bottle/bottle/internal/jsonl"
 )
 
-// Source reads plan lines from inputs in turn, numbered across them as if
-// they were one stream.
+// Source reads plan lines from inputs in turn. Each input's lines are
+// numbered from 1, as an editor numbers them; an input made with File
+// gives its lines its name too.
 type Source struct {
 	inputs []io.Reader
 	r      *jsonl.Reader
-	n      int
+	name   string
 	peeked *jsonl.Line
 }
 
 // NewSource returns a Source on inputs.
 func NewSource(inputs ...io.Reader) *Source { return &Source{inputs: inputs} }
+
+// File names an input: every line read from it carries the name (its
+// results say "file": name).
+func File(name string, r io.Reader) io.Reader { return named{r, name} }
+
+type named struct {
+	io.Reader
+	name string
+}
 
 // Next returns the next line, io.EOF when every input is done, or the error
 // that stopped the reading.
@@ -31,7 +42,12 @@ func (s *Source) Next() (jsonl.Line, error) {
 			if len(s.inputs) == 0 {
 				return jsonl.Line{}, io.EOF
 			}
-			s.r, s.inputs = jsonl.NewReader(s.inputs[0]), s.inputs[1:]
+			in := s.inputs[0]
+			s.inputs, s.name = s.inputs[1:], ""
+			if n, ok := in.(named); ok {
+				in, s.name = n.Reader, n.name
+			}
+			s.r = jsonl.NewReader(in)
 		}
 		l, err := s.r.Next()
 		if errors.Is(err, io.EOF) {
@@ -39,10 +55,12 @@ func (s *Source) Next() (jsonl.Line, error) {
 			continue
 		}
 		if err != nil {
+			if s.name != "" {
+				err = fmt.Errorf("%s: %w", s.name, err)
+			}
 			return jsonl.Line{}, err
 		}
-		s.n++
-		l.N = s.n
+		l.File = s.name
 		return l, nil
 	}
 }
@@ -64,8 +82,7 @@ func (s *Source) Empty() (bool, error) {
 	return false, nil
 }
 
-// Read reads every input's lines, numbered across the inputs in order (as if
-// they were one stream). A read error stops the reading; the lines read so
+// Read reads every input's lines, each input's numbered from 1. A read error stops the reading; the lines read so
 // far are returned with it.
 func Read(inputs ...io.Reader) ([]jsonl.Line, error) {
 	var lines []jsonl.Line

@@ -34,6 +34,11 @@ or --jq, the results are JSON lines on stdout and the plan goes to stderr.`
 // Prompt is what bottle-cleanup asks, on stderr.
 const Prompt = "remove all of the above? [y/N] "
 
+// Manual is bottle-cleanup's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-cleanup", Summary: "find what is left over of bottles, show it, ask once, remove it", Usage: usage, Options: &options{}}
+}
+
 type options struct {
 	cli.Common
 	cli.Scope

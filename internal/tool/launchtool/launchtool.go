@@ -23,6 +23,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/launch"
+	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
@@ -46,23 +47,38 @@ killed (SIGKILL) is covered by its guardian, a process of its own that
 then ends the bottle the same way. --detach prints the bottle as one JSON
 line (bottle-ls's shape) and leaves it running.
 
---resume SLUG starts the bottle of that slug again from its state dir: same
+--resume NAME starts that bottle again from its state dir (NAME is the
+bottle's name or its slug, as bottle-ls --state shows them): same
 slug and state dir, the spec from its bottle.json (env values taken again
 from the environment: bottle.json keeps their names only) unless --spec or
 the flags say otherwise, the saved transcript restored into the new home's
 ~/.claude/projects, and the spec's "continue" args (for a claude command:
 --continue) appended to the command so the agent continues.`
 
+// Manual is bottle-launch's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-launch", Summary: "start a bottle: an AI agent in a container whose only way out is an egress proxy", Usage: usage, Options: &options{},
+		Env: [][2]string{{EnvSidecarImage, "the sidecar image when neither --sidecar-image nor the spec names one (default " + launch.DefaultSidecarImage + ")"}},
+	}
+}
+
+// EnvSidecarImage names the sidecar's image when neither --sidecar-image
+// nor the spec does.
+const EnvSidecarImage = "BOTTLE_SIDECAR_IMAGE"
+
 type options struct {
 	cli.Common
 	cli.Scope
-	Spec    string   `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
-	Agent   string   `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
-	Image   string   `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
+	Spec  string `long:"spec" unquote:"false" value-name:"FILE" description:"the bottle spec (JSON); default: stdin when it is not a terminal"`
+	Agent string `long:"agent" unquote:"false" value-name:"NAME" description:"the agent's name (overrides the spec's)"`
+	Image string `long:"image" unquote:"false" value-name:"IMAGE" description:"the agent's image (overrides the spec's)"`
+
+	SidecarImage string `long:"sidecar-image" unquote:"false" value-name:"IMAGE" description:"the egress-proxy sidecar's image (overrides the spec's; default $BOTTLE_SIDECAR_IMAGE, else ghcr.io/luckypipewrench/pipelock:latest)"`
+
 	Allow   []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach  bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
-	Resume  string   `long:"resume" unquote:"false" value-name:"SLUG" description:"start the bottle of this slug again from its state dir (transcript restored, the agent continues)"`
-	Backend string   `long:"backend" unquote:"false" value-name:"BACKEND" choice:"docker" choice:"smolmachines" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
+	Resume  string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
+	Backend string   `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
@@ -97,7 +113,8 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	var specFromStdin bool
 	var err error
 	if o.Resume != "" {
-		if saved, err = launch.OpenSaved(o.StateDir, o.Prefix, o.Resume); err != nil {
+		// the name or the slug, as --name takes them
+		if saved, err = launch.OpenSaved(o.StateDir, o.Prefix, plan.NameSlug(o.Resume, o.Prefix)); err != nil {
 			return err
 		}
 		defer saved.Release() // a no-op once the bottle has its lock
@@ -152,20 +169,31 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	}
 	if err != nil {
 		var ue *launch.UndoError
+		var se *launch.StepError
+		var mi *launch.MissingImagesError
 		switch {
 		case errors.As(err, &ue) && errors.Is(err, context.Canceled):
 			return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted while starting; removing what was made failed: %v (run bottle-cleanup)", ue.Undo)}
 		case errors.As(err, &ue):
-			return fmt.Errorf("launch failed: %w", err)
+			return err
 		case errors.Is(err, context.Canceled):
 			// Start checked the engine: nothing of the bottle is left.
 			return &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf("interrupted while starting; removed what was made")}
+		case errors.As(err, &mi), exitcode.Of(err) != exitcode.Failure:
+			return err
+		case errors.As(err, &se):
+			// The cause first, then the step; Start checked the engine
+			// holds nothing of the bottle.
+			return fmt.Errorf("%w; the launch stopped there and removed what it had made", err)
 		}
-		return fmt.Errorf("launch failed, nothing was left behind: %w", err)
+		// Before anything was made (the engine could not be asked).
+		return err
 	}
 	if o.Detach {
 		derr := b.Detach()
-		if err := jsonl.NewWriter(t.Env.Stdout).Write(b.Info()); err != nil {
+		info := b.Info()
+		info.Detached = true
+		if err := jsonl.NewWriter(t.Env.Stdout).Write(info); err != nil {
 			return err
 		}
 		return derr
@@ -191,14 +219,20 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if restore != nil {
 		restore()
 	}
-	switch {
-	case out.Crashed:
-		t.Errorf("the agent exited with code %d; its state dir %s is kept with .preserve", out.ExitCode, b.Project.StateDir)
-	case out.Interrupted:
-		t.Errorf("stopped %s; its state dir %s stays", b.Project.Name, b.Project.StateDir)
-	}
+	// Every ending says where the state dir is and how to go on from it.
 	if err != nil {
 		t.Errorf("%v", err)
+	}
+	resume := "resume with: " + resumeCommand(t.Env, o, b.Project.Slug)
+	switch {
+	case out.Crashed:
+		t.Errorf("the agent exited with code %d; its state dir %s is kept with .preserve; %s", out.ExitCode, b.Project.StateDir, resume)
+	case out.Interrupted:
+		t.Errorf("stopped %s; its state dir %s stays; %s", b.Project.Name, b.Project.StateDir, resume)
+	default:
+		t.Errorf("the agent exited with code %d; its state dir %s stays; %s", out.ExitCode, b.Project.StateDir, resume)
+	}
+	if err != nil {
 		if out.ExitCode > 0 {
 			return exitcode.Silent{Code: out.ExitCode}
 		}
@@ -211,6 +245,32 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return exitcode.Silent{Code: exitcode.Failure}
 	}
 	return exitcode.Silent{Code: out.ExitCode}
+}
+
+// resumeCommand is the command that starts the bottle of slug again: with
+// --prefix and --state-dir when they were given as flags (the environment
+// that gave them otherwise gives them again).
+func resumeCommand(env cli.Env, o options, slug string) string {
+	cmd := "bottle-launch --resume " + slug
+	var def cli.Scope
+	if def.Resolve(env) != nil {
+		return cmd
+	}
+	if o.Prefix != def.Prefix {
+		cmd += " --prefix " + shellQuote(o.Prefix)
+	}
+	if o.StateDir != def.StateDir {
+		cmd += " --state-dir " + shellQuote(o.StateDir)
+	}
+	return cmd
+}
+
+// shellQuote quotes s for sh when it holds anything but plain characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+=:@%,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // readSpec reads the spec, applies the flags and checks it; it reports
@@ -249,12 +309,12 @@ func readSpec(env cli.Env, o options) (launch.Spec, bool, error) {
 	case o.Agent == "" || o.Image == "":
 		return spec, false, exitcode.Usagef("no spec: pass --spec FILE, pipe the spec on stdin, or give at least --agent and --image")
 	}
-	return spec, fromStdin, applyFlags(&spec, o, dir)
+	return spec, fromStdin, applyFlags(&spec, env, o, dir)
 }
 
 // applyFlags applies the flags to spec, resolves its paths against dir,
 // fills in the defaults and checks it.
-func applyFlags(spec *launch.Spec, o options, dir string) error {
+func applyFlags(spec *launch.Spec, env cli.Env, o options, dir string) error {
 	flagged := map[string]string{}
 	if o.Agent != "" {
 		spec.Agent, flagged["agent"] = o.Agent, "--agent"
@@ -264,6 +324,12 @@ func applyFlags(spec *launch.Spec, o options, dir string) error {
 	}
 	if o.Allow != nil {
 		spec.Sidecar.Allow, flagged["allow"] = o.Allow, "--allow"
+	}
+	switch v := env.Getenv(EnvSidecarImage); {
+	case o.SidecarImage != "":
+		spec.Sidecar.Image, flagged["sidecar-image"] = o.SidecarImage, "--sidecar-image"
+	case spec.Sidecar.Image == "" && v != "":
+		spec.Sidecar.Image, flagged["sidecar-image"] = v, "$"+EnvSidecarImage
 	}
 	if o.Backend != "" {
 		spec.Backend, flagged["backend"] = o.Backend, "--backend"
@@ -347,7 +413,7 @@ func resumeSpec(env cli.Env, o options, saved *launch.Saved) (launch.Spec, bool,
 			return spec, false, exitcode.Usagef("--resume %s: bottle.json keeps env names, not their values: set %s in the environment (or pass --spec FILE with the values)", m.Slug, strings.Join(missing, ", "))
 		}
 		// bottle.json's paths are absolute already.
-		if err := applyFlags(&spec, o, saved.Dir); err != nil {
+		if err := applyFlags(&spec, env, o, saved.Dir); err != nil {
 			return spec, false, err
 		}
 	}

@@ -1,10 +1,15 @@
 package launchtool
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/launch"
 	"github.com/claude-bottle/bottle/internal/tool/tooltest"
 )
 
@@ -42,5 +47,79 @@ func TestLaunchUsage(t *testing.T) {
 				t.Errorf("stdout %q, stderr %q", x.Stdout, x.Stderr)
 			}
 		})
+	}
+}
+
+// The sidecar's image: --sidecar-image beats the spec, which beats
+// $BOTTLE_SIDECAR_IMAGE, which beats pipelock's published image; a bad
+// one is refused naming where it came from.
+func TestSidecarImage(t *testing.T) {
+	for _, c := range []struct {
+		name, flag, spec, env, want string
+	}{
+		{"default", "", "", "", launch.DefaultSidecarImage},
+		{"env", "", "", "pl:env", "pl:env"},
+		{"spec over env", "", "pl:spec", "pl:env", "pl:spec"},
+		{"flag over all", "pl:flag", "pl:spec", "pl:env", "pl:flag"},
+	} {
+		spec := launch.Spec{Agent: "a", Image: "img", Sidecar: launch.Sidecar{Image: c.spec}}
+		err := applyFlags(&spec, envOf(map[string]string{EnvSidecarImage: c.env}), options{SidecarImage: c.flag}, t.TempDir())
+		if err != nil || spec.Sidecar.Image != c.want {
+			t.Errorf("%s: sidecar image %q, %v; want %q", c.name, spec.Sidecar.Image, err, c.want)
+		}
+	}
+	spec := launch.Spec{Agent: "a", Image: "img"}
+	err := applyFlags(&spec, envOf(map[string]string{EnvSidecarImage: "bad image"}), options{}, t.TempDir())
+	if exitcode.Of(err) != exitcode.Usage || err.Error() != `$BOTTLE_SIDECAR_IMAGE: bad sidecar image "bad image": an image reference has no spaces (see bottle-launch --help)` {
+		t.Errorf("bad env: %v", err)
+	}
+	err = applyFlags(&spec, envOf(nil), options{SidecarImage: "x y"}, t.TempDir())
+	if exitcode.Of(err) != exitcode.Usage || !strings.HasPrefix(err.Error(), `--sidecar-image: bad sidecar image "x y"`) {
+		t.Errorf("bad flag: %v", err)
+	}
+}
+
+// An engine that cannot be reached: one line, the cause first (no step
+// with a random name in front of it), exit 1, nothing made. --resume takes
+// the bottle's name as well as its slug: with either it gets as far as the
+// engine.
+func TestLaunchEngineDown(t *testing.T) {
+	for _, args := range [][]string{
+		{"--agent", "a", "--image", "img"},
+		{"--resume", "res-abcde"},
+		{"--resume", tooltest.Prefix + "res-abcde"},
+	} {
+		x := tooltest.New(t, Run)
+		enginefake.NewWorld().Wire(x.Engine) // no bottle of the slug exists
+		x.Vars["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
+		x.Env.StdinTTY = true
+		dir := filepath.Join(x.StateDir, "res-abcde")
+		os.MkdirAll(dir, 0o700)
+		os.WriteFile(filepath.Join(dir, "bottle.json"), []byte(`{"backend":"docker","name":"`+tooltest.Prefix+`res-abcde","slug":"res-abcde","agent":"res","prefix":"`+tooltest.Prefix+`",
+			"spec":{"agent":"res","image":"img","sidecar":{"image":"pl","port":8888,"allow":["api.anthropic.com"]}},"ended":"2026-03-04T00:00:00Z"}`), 0o600)
+		code := x.Exec(args...)
+		if code != exitcode.Failure || !strings.HasPrefix(x.Stderr.String(), "bottle-launch: cannot reach the Docker engine at unix:///nonexistent/docker.sock (from DOCKER_HOST): ") ||
+			strings.Count(x.Stderr.String(), "\n") != 1 || x.Stdout.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, x.Stderr)
+		}
+		entries, _ := os.ReadDir(x.StateDir)
+		if len(entries) != 1 {
+			t.Errorf("%q: state root holds %d entries", args, len(entries))
+		}
+	}
+}
+
+// The command a foreground ending prints to resume: --prefix and
+// --state-dir only when they were given as flags.
+func TestResumeCommand(t *testing.T) {
+	home := t.TempDir()
+	env := envOf(map[string]string{"HOME": home, "BOTTLE_PREFIX": "bt-env-"})
+	o := options{Scope: cli.Scope{Prefix: "bt-env-", StateDir: filepath.Join(home, ".claude-bottle", "state")}}
+	if got := resumeCommand(env, o, "a-abcde"); got != "bottle-launch --resume a-abcde" {
+		t.Errorf("from the environment: %q", got)
+	}
+	o.Prefix, o.StateDir = "bt-flag-", "/tmp/my state"
+	if got := resumeCommand(env, o, "a-abcde"); got != "bottle-launch --resume a-abcde --prefix bt-flag- --state-dir '/tmp/my state'" {
+		t.Errorf("from flags: %q", got)
 	}
 }

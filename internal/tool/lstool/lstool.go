@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -22,6 +23,11 @@ when stdout is not a terminal (or with --json), an aligned table otherwise.
 With --state, lists the state dirs instead: each with what it holds
 (preserved, resumable, transcript, Dockerfile), its size and age, and the
 bottle that owns it, if any.`
+
+// Manual is bottle-ls's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-ls", Summary: "list the bottles that exist, in every backend (or their state dirs)", Usage: usage, Options: &options{}}
+}
 
 type options struct {
 	cli.Common
@@ -64,6 +70,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() && bottle.ValidSlug(bottles[i].Slug) {
 			bottles[i].StateDir = &dir
 			bottles[i].Launcher = statedir.Locked(dir)
+			bottles[i].Detached = statedir.LiveDetached(dir)
 		}
 	}
 	sort.SliceStable(bottles, func(i, j int) bool {
@@ -97,6 +104,7 @@ func table(p *cli.Printer, bottles []bottle.Bottle, env cli.Env) error {
 	}
 	tb := p.NewTable("NAME", "BACKEND", "STATUS", "AGE", "CONTAINERS", "STATE DIR")
 	tb.ColorColumn(2, func(s string) string {
+		s, _, _ = strings.Cut(s, " ")
 		switch s {
 		case bottle.StatusRunning:
 			return "green"
@@ -127,7 +135,11 @@ func table(p *cli.Printer, bottles []bottle.Bottle, env cli.Env) error {
 				dir += " (launcher running)"
 			}
 		}
-		tb.Row(b.Name, b.Backend, b.Status, age, containers, dir)
+		status := b.Status
+		if b.Detached {
+			status += " (detached)"
+		}
+		tb.Row(b.Name, b.Backend, status, age, containers, dir)
 	}
 	return tb.Flush()
 }

@@ -3,6 +3,8 @@ package lstool
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +84,51 @@ func TestListEngineFails(t *testing.T) {
 	}
 	if !strings.Contains(x.Stderr.String(), "engine exploded") {
 		t.Errorf("stderr: %q", x.Stderr)
+	}
+}
+
+// A bottle launched with --detach that has not ended is marked: in the
+// table's STATUS and as "detached" in its JSON; one that ended, or a
+// foreground one, is not.
+func TestListDetached(t *testing.T) {
+	x := tooltest.New(t, Run)
+	w := enginefake.NewWorld()
+	w.Wire(x.Engine)
+	w.Project(p+"det-aaaa1", "running", tooltest.Now.Add(-time.Hour))
+	w.Project(p+"fg-aaaa1", "running", tooltest.Now.Add(-time.Hour))
+	w.Project(p+"ended-aaaa1", "running", tooltest.Now.Add(-time.Hour))
+	for slug, meta := range map[string]string{
+		"det-aaaa1":   `{"backend":"docker","name":"` + p + `det-aaaa1","slug":"det-aaaa1","detached":true}`,
+		"fg-aaaa1":    `{"backend":"docker","name":"` + p + `fg-aaaa1","slug":"fg-aaaa1"}`,
+		"ended-aaaa1": `{"backend":"docker","name":"` + p + `ended-aaaa1","slug":"ended-aaaa1","detached":true,"ended":"2026-03-04T00:00:00Z"}`,
+	} {
+		dir := filepath.Join(x.StateDir, slug)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "bottle.json"), []byte(meta), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := x.Exec("--jq", `select(.detached) | .name`); code != exitcode.OK || x.Stdout.String() != p+"det-aaaa1\n" {
+		t.Errorf("detached in JSON: exit %d, %q (stderr %q)", code, x.Stdout, x.Stderr)
+	}
+	x.Env.StdoutTTY = true
+	if code := x.Exec(); code != exitcode.OK {
+		t.Fatalf("exit %d: %s", code, x.Stderr)
+	}
+	rows := map[string]string{}
+	for _, l := range strings.Split(x.Stdout.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 3 {
+			rows[f[0]] = l
+		}
+	}
+	if !strings.Contains(rows[p+"det-aaaa1"], " running (detached) ") {
+		t.Errorf("the detached bottle's row: %q", rows[p+"det-aaaa1"])
+	}
+	for _, n := range []string{p + "fg-aaaa1", p + "ended-aaaa1"} {
+		if strings.Contains(rows[n], "detached") || rows[n] == "" {
+			t.Errorf("row %q", rows[n])
+		}
 	}
 }

@@ -24,6 +24,11 @@ One JSON object per item when stdout is not a terminal (or with
 --json); grouped by backend for a person at a terminal. Pipe it into
 bottle-reap to remove exactly that.`
 
+// Manual is bottle-plan-cleanup's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-plan-cleanup", Summary: "list what is left over of bottles, as plan items", Usage: usage, Options: &options{}}
+}
+
 type options struct {
 	cli.Common
 	cli.Scope

@@ -11,6 +11,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/reap"
 )
 
 const usage = `[OPTIONS] [PLAN-FILE...]
@@ -18,10 +19,16 @@ const usage = `[OPTIONS] [PLAN-FILE...]
 Removes the plan items bottle-plan-cleanup wrote, read from stdin or from
 the files named (- is stdin), re-checking each at the moment it acts. One
 result line per input line, in input order: the item plus
-"result": {status, reason|error, line, elapsed_ms, time}. Status is removed, gone,
+"result": {status, reason|error, file, line, elapsed_ms, time} (file: the
+plan file the line is in, when files are named; line: its number there). Status is removed, gone,
 skipped, failed, invalid or (with --dry-run) would-remove. A summary goes to
 stderr. Exit 0 when nothing failed and no line was invalid, 1 otherwise,
 130 when interrupted.`
+
+// Manual is bottle-reap's manual: its --help and man page.
+func Manual() cli.Manual {
+	return cli.Manual{Name: "bottle-reap", Summary: "remove exactly the items of a plan, re-checking each as it acts", Usage: usage, Options: &options{}}
+}
 
 type options struct {
 	cli.Common
@@ -65,7 +72,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		inputs = nil
 		for _, f := range files {
 			if f == "-" {
-				inputs = append(inputs, t.Env.Stdin)
+				inputs = append(inputs, reap.File("-", t.Env.Stdin))
 				continue
 			}
 			fh, err := os.Open(f)
@@ -83,7 +90,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 				}
 				return exitcode.Usagef("cannot read plan file %s: %v; name a file of plan lines (bottle-plan-cleanup > plan.jsonl), or - for stdin", f, err)
 			}
-			inputs = append(inputs, fh)
+			inputs = append(inputs, reap.File(f, fh))
 		}
 	}
 	return cleanup.Reap(ctx, t, inputs, o.Scope, o.Reaping, p)

@@ -92,3 +92,50 @@ func TestReapUsage(t *testing.T) {
 		t.Errorf("terminal: exit %d, %q", code, x.Stderr)
 	}
 }
+
+// Several plan files: each line's result names its file and its own line
+// number there; a file that is no plan gets one line on stderr saying what
+// a plan is and how to make one, naming the file and the line.
+func TestReapNamesFileAndLine(t *testing.T) {
+	x := tooltest.New(t, Run)
+	enginefake.NewWorld().Wire(x.Engine)
+	dir := t.TempDir()
+	gone := func(n int) string {
+		return fmt.Sprintf(`{"backend":"docker","kind":"network","name":%q,"id":%q}`+"\n", p+"gone-n", enginefake.ID(n))
+	}
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "notes.txt")
+	os.WriteFile(a, []byte(gone(1)+gone(2)), 0o600)
+	os.WriteFile(b, []byte("\nnetworks to remove:\n"+gone(3)), 0o600)
+	x.Env.Stdin = strings.NewReader(gone(4))
+	if code := x.Exec(a, b, "-"); code != exitcode.Failure {
+		t.Errorf("exit %d, want 1", code)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(x.Stdout.String()), "\n") {
+		var r struct{ Result bottle.Result }
+		json.Unmarshal([]byte(l), &r)
+		got = append(got, fmt.Sprintf("%s:%d %s", r.Result.File, r.Result.Line, r.Result.Status))
+	}
+	want := []string{a + ":1 gone", a + ":2 gone", b + ":2 invalid", b + ":3 gone", "-:1 gone"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("results %q, want %q", got, want)
+	}
+	hint := "bottle-reap: " + b + " line 2 is no plan item (not a JSON object): a plan is the JSON lines bottle-plan-cleanup prints, one item a line; make one with bottle-plan-cleanup > plan.jsonl\n"
+	if !strings.HasPrefix(x.Stderr.String(), hint) || strings.Count(x.Stderr.String(), "\n") != 2 {
+		t.Errorf("stderr %q, want %q and the summary", x.Stderr, hint)
+	}
+
+	// A plan on stdin alone: no file in the results, "stdin" in the hint.
+	x.Env.Stdin = strings.NewReader(gone(1) + "{\"name\":\"x\"}\n")
+	x.Exec()
+	if !strings.Contains(x.Stdout.String(), `"result":{"status":"gone","line":1,`) || !strings.HasPrefix(x.Stderr.String(), "bottle-reap: stdin line 2 is no plan item (missing field kind): ") {
+		t.Errorf("stdin: stdout %q, stderr %q", x.Stdout, x.Stderr)
+	}
+	// An item that is one, but refused (another prefix), is no cause for
+	// the hint.
+	x.Env.Stdin = strings.NewReader(`{"backend":"docker","kind":"network","name":"other-n","id":"x"}` + "\n")
+	x.Exec()
+	if strings.Contains(x.Stderr.String(), "plan item") || !strings.Contains(x.Stdout.String(), `does not start with the prefix`) {
+		t.Errorf("refused item: stdout %q, stderr %q", x.Stdout, x.Stderr)
+	}
+}
