@@ -307,7 +307,7 @@ func (b *Launched) smolCreate(intr context.Context) error {
 		return err
 	}
 	if err := sm.CLI.Start(context.WithoutCancel(intr), sm.env(), sm.machine, smolStartTimeout); err != nil {
-		return &StepError{"starting machine " + sm.machine, err}
+		return &StepError{"starting the machine", err}
 	}
 	if err := step(nil); err != nil {
 		return err
@@ -437,9 +437,9 @@ func (b *Launched) smolCreateMachine(intr context.Context) error {
 	}
 	switch {
 	case err != nil && msg != "":
-		return &StepError{"creating machine " + sm.machine, fmt.Errorf("smolvm machine create: %s", msg)}
+		return &StepError{"creating the machine", fmt.Errorf("smolvm machine create: %s", msg)}
 	case err != nil:
-		return &StepError{"creating machine " + sm.machine, fmt.Errorf("smolvm machine create: %w", err)}
+		return &StepError{"creating the machine", fmt.Errorf("smolvm machine create: %w", err)}
 	case xerr != nil && !errors.Is(xerr, io.ErrClosedPipe):
 		return &StepError{"reading image " + s.Image + " (docker save)", xerr}
 	}
