@@ -6,15 +6,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# The agent's image has sleep, tar and kill too (the agent binary, called by
+# those names: testdata/cmd/agent/tools.go), as a smolmachines bottle needs.
+tools() { # tools DIR
+	mkdir -p "$1/bin"
+	for t in sleep tar kill; do ln -sf /agent "$1/bin/$t"; done
+}
 for src in testdata/cmd/*/; do
 	name=$(basename "$src")
 	image="bottle-test/$name:latest"
 	mkdir -p "$out/$name"
 	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$out/$name/$name" "./$src"
+	members=$name
+	if [ "$name" = agent ]; then
+		tools "$out/$name"
+		members="$name bin"
+	fi
 	sum=$(sha256sum "$out/$name/$name" | cut -c1-16)
+	if [ "$members" != "$name" ]; then
+		sum=$( (echo "$sum"; echo "$members") | sha256sum | cut -c1-16)
+	fi
 	have=$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" 2>/dev/null | sed -n 's/^BOTTLE_TEST_SUM=//p' || true)
 	[ "$have" = "$sum" ] && continue
-	tar -C "$out/$name" -cf "$out/$name.tar" "$name"
+	tar -C "$out/$name" -cf "$out/$name.tar" $members
 	docker import --change "ENTRYPOINT [\"/$name\"]" --change "ENV BOTTLE_TEST_SUM=$sum" "$out/$name.tar" "$image" >/dev/null
 	echo "test-images.sh: built $image" >&2
 done
@@ -27,13 +41,14 @@ variant() { # variant NAME USER [PASSWD-LINE GROUP-LINE]
 	local name=$1 user=$2 dir="$out/variant-$1"
 	mkdir -p "$dir/etc"
 	cp "$out/agent/agent" "$dir/agent"
+	tools "$dir"
 	if [ $# -gt 2 ]; then
 		printf 'root:x:0:0:root:/root:/sbin/nologin\n%s\n' "$3" >"$dir/etc/passwd"
 		printf 'root:x:0:\n%s\n' "$4" >"$dir/etc/group"
 	fi
 	local image="bottle-test/$name:latest"
 	local sum
-	sum=$( (cd "$dir" && find . -type f | sort | xargs sha256sum; echo "$user") | sha256sum | cut -c1-16)
+	sum=$( (cd "$dir" && find . -type f | sort | xargs sha256sum; find . -type l | sort; echo "$user") | sha256sum | cut -c1-16)
 	local have
 	have=$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$image" 2>/dev/null | sed -n 's/^BOTTLE_TEST_SUM=//p' || true)
 	[ "$have" = "$sum" ] && return 0

@@ -73,17 +73,18 @@ func TestScripts(t *testing.T) {
 		Setup:               setup,
 		Condition:           condition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":           cmdExits,
-			"purge":           cmdPurge,
-			"without-smolvm":  cmdWithoutSmolvm,
-			"engine-proxy":    cmdEngineProxy,
-			"engine-requests": cmdEngineRequests,
-			"bind-mount":      cmdBindMount,
-			"mount-tmpfs":     cmdMountTmpfs,
-			"at-end":          cmdAtEnd,
-			"readme":          cmdReadme,
-			"host-listen":     cmdHostListen,
-			"engine":          cmdEngine,
+			"exits":             cmdExits,
+			"purge":             cmdPurge,
+			"without-smolvm":    cmdWithoutSmolvm,
+			"engine-proxy":      cmdEngineProxy,
+			"engine-requests":   cmdEngineRequests,
+			"bind-mount":        cmdBindMount,
+			"mount-tmpfs":       cmdMountTmpfs,
+			"at-end":            cmdAtEnd,
+			"readme":            cmdReadme,
+			"host-listen":       cmdHostListen,
+			"machines-confined": cmdMachinesConfined,
+			"engine":            cmdEngine,
 		},
 	})
 }
@@ -139,6 +140,7 @@ func setup(e *testscript.Env) error {
 		if err := enginetest.Purge(token); err != nil {
 			e.T().Fatal(err)
 		}
+		removeFakeImages(token)
 	})
 	return nil
 }

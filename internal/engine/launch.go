@@ -50,6 +50,10 @@ type ContainerSpec struct {
 	VolumeNoCopy bool
 	// Healthcheck replaces the image's; nil keeps it.
 	Healthcheck *Healthcheck
+	// PublishLocal are container TCP ports published on the host's
+	// 127.0.0.1 only, each at a free port the engine picks when the
+	// container starts (PublishedPort tells which).
+	PublishLocal []int
 }
 
 // Attachment is a running container's attached stdio.
@@ -155,6 +159,9 @@ func (e *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		AttachStdout: true, AttachStderr: true, Healthcheck: spec.Healthcheck.config(),
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Network)}
+	if err := publishLocal(cfg, hc, spec.PublishLocal); err != nil {
+		return "", err
+	}
 	for name, target := range spec.Volumes {
 		m := mount.Mount{Type: mount.TypeVolume, Source: name, Target: target}
 		if spec.VolumeNoCopy {

@@ -58,6 +58,9 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 }
 
 func (b *Launched) create(ctx context.Context) error {
+	if b.smol != nil {
+		return b.smolCreate(ctx)
+	}
 	p, s := b.Project, b.spec
 	agentSvc, sidecarSvc, agentEnv := b.services()
 	doc := p.Compose(agentSvc, sidecarSvc, s.Sidecar.Networks)
@@ -260,22 +263,26 @@ const callTimeout = 2 * time.Minute
 
 func (b *Launched) createNetwork(ctx context.Context, key string) error {
 	p := b.Project
-	name := p.NetworkName(key)
 	// The internal network is the agent's only one: no route out, and no
 	// address of the host on it, so the agent reaches nothing but the
 	// sidecar (an internal bridge still lets it reach the host's own
 	// services through the gateway address).
 	internal := key == bottle.NetInternal
-	id, err := b.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: name, Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
+	return b.makeNetwork(ctx, "creating the "+key+" network", engine.NetworkSpec{Name: p.NetworkName(key), Internal: internal, NoHostAddress: internal, Labels: p.NetworkLabels(key, ConfigHash(p.networkDef(key)))})
+}
+
+// makeNetwork creates a network and records it; step names it in an error.
+func (b *Launched) makeNetwork(ctx context.Context, step string, spec engine.NetworkSpec) error {
+	id, err := b.eng.CreateNetwork(ctx, spec)
 	b.noteCreate(err)
 	if err != nil {
 		if engine.IsAddressPoolExhausted(err) {
 			err = fmt.Errorf("%w; the engine has no address pool left for another network: leaked networks of killed bottles are the usual cause — see them with bottle-plan-cleanup --kind network and remove them with bottle-cleanup", err)
 		}
-		return &StepError{"creating the " + key + " network", err}
+		return &StepError{step, err}
 	}
 	b.mu.Lock()
-	b.networks = append(b.networks, bottle.Network{Name: name, ID: id})
+	b.networks = append(b.networks, bottle.Network{Name: spec.Name, ID: id})
 	b.mu.Unlock()
 	return nil
 }
@@ -291,28 +298,37 @@ func (b *Launched) createContainer(ctx context.Context, service string, spec eng
 	if !ok {
 		imageID, err = b.eng.ImageID(ctx, spec.Image)
 	}
-	if err == nil {
-		spec.Labels[LabelImage] = imageID
-	}
-	var id string
-	if err == nil {
-		id, err = b.eng.CreateContainer(ctx, spec)
-		b.noteCreate(err)
-	}
 	if err != nil {
-		switch {
-		case cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image"):
-			err = fmt.Errorf("image %q is not on this engine (bottle-launch does not pull: run docker pull %s)", spec.Image, spec.Image)
-		case cerrdefs.IsConflict(err):
-			err = fmt.Errorf("the name %s is already taken: %w", spec.Name, err)
-		}
-		return "", &StepError{"creating the " + service + " container", err}
+		return "", &StepError{"creating the " + service + " container", containerErr(spec, err)}
+	}
+	spec.Labels[LabelImage] = imageID
+	return b.makeContainer(ctx, service, spec)
+}
+
+// makeContainer creates service's container (named spec.Name) and records it.
+func (b *Launched) makeContainer(ctx context.Context, service string, spec engine.ContainerSpec) (string, error) {
+	id, err := b.eng.CreateContainer(ctx, spec)
+	b.noteCreate(err)
+	if err != nil {
+		return "", &StepError{"creating the " + service + " container", containerErr(spec, err)}
 	}
 	b.mu.Lock()
 	b.ids[service] = id
 	b.containers = append(b.containers, bottle.Container{Name: spec.Name, ID: id, Service: service, State: "created"})
 	b.mu.Unlock()
 	return id, nil
+}
+
+// containerErr says what a failed container create means: an image not on
+// the engine, a name taken.
+func containerErr(spec engine.ContainerSpec, err error) error {
+	switch {
+	case cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image"):
+		return fmt.Errorf("image %q is not on this engine (bottle-launch does not pull: run docker pull %s)", spec.Image, spec.Image)
+	case cerrdefs.IsConflict(err):
+		return fmt.Errorf("the name %s is already taken: %w", spec.Name, err)
+	}
+	return err
 }
 
 func (b *Launched) setState(service, state string) {

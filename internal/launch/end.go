@@ -57,6 +57,9 @@ func (b *Launched) End(ctx context.Context, code int, crashed bool) (bool, error
 // container of the bottle's image that reads the home volume. An agent
 // that wrote nothing leaves no transcript.
 func (b *Launched) snapshot(ctx context.Context) (bool, error) {
+	if b.smol != nil {
+		return b.smolSnapshot(ctx)
+	}
 	h := transcript.Home{Project: b.Project.Name, Agent: b.AgentID(), Volume: b.Project.VolumeName(bottle.VolHome), Image: b.spec.Image}
 	s, err := transcript.Save(ctx, b.eng, h, b.Project.StateDir, transcript.DefaultLimits)
 	return err == nil && !s.None, err

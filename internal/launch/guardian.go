@@ -138,11 +138,23 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 			b.ids[c.Service] = c.ID
 		}
 	}
+	if m.Backend == bottle.Smolmachines {
+		b.spec.Backend = bottle.Smolmachines
+		if err := b.setBackend(); err != nil {
+			return nil, err
+		}
+		// A create may have made the machine: removing one that is not
+		// there is no error.
+		b.smol.machine, b.smol.made = m.Name, true
+	}
 	return b, nil
 }
 
 // endOrphan ends a bottle whose launcher died at died.
 func (b *Launched) endOrphan(ctx context.Context, died time.Time) error {
+	if b.smol != nil {
+		return b.smolEndOrphan(ctx, died)
+	}
 	var errs []error
 	if _, err := b.sweep(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", err))

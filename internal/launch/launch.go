@@ -27,6 +27,9 @@ type Options struct {
 	// Guardian, when set, is started once the state dir is made: it ends
 	// the bottle if the launcher dies without ending it (foreground only).
 	Guardian *GuardianCmd
+	// Smol is a smolmachines launch's smolvm and image (PrepareSmol); a
+	// guardian's has the smolvm only.
+	Smol *Smol
 }
 
 // Launched is a bottle this launcher made (Start) or took back from its
@@ -63,6 +66,9 @@ type Launched struct {
 	// start fails.
 	restore string
 	kept    map[string][]byte
+
+	// smol is a smolmachines bottle's machine (nil: a docker bottle).
+	smol *smolBottle
 }
 
 // StepError says which step of a launch failed.
@@ -98,6 +104,9 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*L
 		opt.Now = time.Now
 	}
 	b := &Launched{eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC()}
+	if err := b.setBackend(); err != nil {
+		return nil, err
+	}
 	if err := b.checkImages(ctx); err != nil {
 		return nil, err
 	}
@@ -163,6 +172,9 @@ func (b *Launched) dropStateDir() error {
 
 // Info is the bottle as bottle-ls shows it.
 func (b *Launched) Info() bottle.Bottle {
+	if b.smol != nil {
+		return b.smolInfo()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cs, ns, vs := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)

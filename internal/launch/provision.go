@@ -220,33 +220,48 @@ func AgentFiles(s Spec, ca CA, now time.Time) ([]byte, error) {
 		}
 	}
 	if g := s.Git; g != nil {
-		var cfg strings.Builder
-		if g.User != "" || g.Email != "" {
-			cfg.WriteString("[user]\n")
-			if g.User != "" {
-				fmt.Fprintf(&cfg, "\tname = \"%s\"\n", g.User)
-			}
-			if g.Email != "" {
-				fmt.Fprintf(&cfg, "\temail = \"%s\"\n", g.Email)
-			}
+		cfg, cred, err := gitFiles(*g)
+		if err != nil {
+			return nil, err
 		}
-		if g.Credential != "" {
-			data, err := readHostFile(g.Credential, "git credential", MaxFileBytes)
-			if err != nil {
+		if cred != nil {
+			if err := a.File(bottle.AgentHome+"/.git-credentials", 0o600, cred); err != nil {
 				return nil, err
 			}
-			if err := a.File(bottle.AgentHome+"/.git-credentials", 0o600, data); err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(&cfg, "[credential]\n\thelper = \"store --file %s/.git-credentials\"\n", bottle.AgentHome)
 		}
-		if cfg.Len() > 0 {
-			if err := a.File(bottle.AgentHome+"/.gitconfig", 0o644, []byte(cfg.String())); err != nil {
+		if cfg != nil {
+			if err := a.File(bottle.AgentHome+"/.gitconfig", 0o644, cfg); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return a.Bytes()
+}
+
+// gitFiles are the agent's ~/.gitconfig (the user, the email, git's store
+// helper pointed at the credential) and ~/.git-credentials (the host
+// file's contents), each nil when there is nothing to write.
+func gitFiles(g Git) (cfg, cred []byte, err error) {
+	var b strings.Builder
+	if g.User != "" || g.Email != "" {
+		b.WriteString("[user]\n")
+		if g.User != "" {
+			fmt.Fprintf(&b, "\tname = \"%s\"\n", g.User)
+		}
+		if g.Email != "" {
+			fmt.Fprintf(&b, "\temail = \"%s\"\n", g.Email)
+		}
+	}
+	if g.Credential != "" {
+		if cred, err = readHostFile(g.Credential, "git credential", MaxFileBytes); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(&b, "[credential]\n\thelper = \"store --file %s/.git-credentials\"\n", bottle.AgentHome)
+	}
+	if b.Len() > 0 {
+		cfg = []byte(b.String())
+	}
+	return cfg, cred, nil
 }
 
 // SidecarFiles is what the sidecar gets: its config and the CA with its key.

@@ -107,8 +107,8 @@ func (sv *Saved) read(prefix, slug string, refuse func(string, ...any) error) er
 	}
 	m := sv.Meta
 	switch {
-	case m.Slug != slug || m.Backend != bottle.Docker || !bottle.ValidAgent(m.Agent) || m.Name == "":
-		return exitcode.BadInputf("--resume %s: its %s names no docker bottle of slug %s (slug %q, backend %q, agent %q)", slug, bottle.MetaFile, slug, m.Slug, m.Backend, m.Agent)
+	case m.Slug != slug || (m.Backend != bottle.Docker && m.Backend != bottle.Smolmachines) || !bottle.ValidAgent(m.Agent) || m.Name == "":
+		return exitcode.BadInputf("--resume %s: its %s names no bottle of slug %s (slug %q, backend %q, agent %q)", slug, bottle.MetaFile, slug, m.Slug, m.Backend, m.Agent)
 	case m.Name != prefix+slug:
 		return refuse("its %s names %s, not %s%s: a bottle of another prefix (pass --prefix %s)", bottle.MetaFile, m.Name, prefix, slug, m.Prefix)
 	}
@@ -188,6 +188,11 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 	if sv.Transcript {
 		b.restore = filepath.Join(sv.Dir, bottle.TranscriptDir)
 	}
+	if err := b.setBackend(); err != nil {
+		b.putBack()
+		b.lock.Release()
+		return nil, err
+	}
 	if err := b.writeMeta(nil); err != nil {
 		b.putBack()
 		b.lock.Release()
@@ -240,8 +245,13 @@ func (b *Launched) restoreTranscript(ctx context.Context, id string, u User) err
 // regular files only, never followed through a symlink (symlinks and
 // special files are left out).
 func TranscriptArchive(w io.Writer, dir string, u User, now time.Time) error {
+	return writeTranscriptTar(w, dir, path.Clean(bottle.AgentTranscript)[1:], u, now)
+}
+
+// writeTranscriptTar writes a tar of the host tree dir with entries under base
+// ("" for relative ones), each owned by u.
+func writeTranscriptTar(w io.Writer, dir, base string, u User, now time.Time) error {
 	tw := tar.NewWriter(w)
-	base := path.Clean(bottle.AgentTranscript)[1:]
 	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -30,6 +30,9 @@ type Outcome struct {
 // transcript snapshot, everything removed, state dir kept, .preserve when
 // the agent crashed.
 func (b *Launched) Run(ctx context.Context, st Stdio) (Outcome, error) {
+	if b.smol != nil {
+		return b.smolRun(ctx, st)
+	}
 	agent := b.ids[bottle.ServiceAgent]
 	bg := context.WithoutCancel(ctx)
 	outDone := make(chan error, 1)
@@ -68,15 +71,22 @@ func (b *Launched) Run(ctx context.Context, st Stdio) (Outcome, error) {
 	if b.attach != nil {
 		b.attach.Close()
 	}
+	return b.finish(bg, out, res, "waiting for the agent")
+}
+
+// finish ends the bottle once its agent ended (res; what says what failed
+// when the end is not known): a non-zero exit that was not asked for is a
+// crash.
+func (b *Launched) finish(ctx context.Context, out Outcome, res exitResult, what string) (Outcome, error) {
 	out.ExitCode = res.code
 	var errs []error
 	if res.err != nil {
-		errs = append(errs, fmt.Errorf("waiting for the agent: %w", res.err))
+		errs = append(errs, fmt.Errorf("%s: %w", what, res.err))
 		out.ExitCode = -1
 	}
 	out.Crashed = !out.Interrupted && out.ExitCode != 0
-	end, err := b.End(bg, out.ExitCode, out.Crashed)
-	out.Transcript = end
+	saved, err := b.End(ctx, out.ExitCode, out.Crashed)
+	out.Transcript = saved
 	if err != nil {
 		errs = append(errs, err)
 	}

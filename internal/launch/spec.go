@@ -50,6 +50,9 @@ var DefaultPassthrough = []string{"api.anthropic.com"}
 // Spec is what a bottle is made of (docs/formats.md). Paths are host paths, relative to the
 // spec file's directory (the working directory for a spec on stdin).
 type Spec struct {
+	// Backend is where the bottle runs: docker (also when absent) or
+	// smolmachines (the agent in a smolvm microVM, its sidecar in Docker).
+	Backend string   `json:"backend,omitempty"`
 	Agent   string   `json:"agent"`
 	Image   string   `json:"image"`
 	Command []string `json:"command,omitempty"`
@@ -137,7 +140,7 @@ func Decode(r io.Reader, source string) (Spec, error) {
 		case errors.As(err, &te):
 			return Spec{}, bad("spec %s: field %q must be %s, not %s", source, te.Field, typeName(te.Type.String()), te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, continue, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks})",
+			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, continue, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks}, backend)",
 				source, strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return Spec{}, bad("spec %s: %v", source, err)
@@ -219,6 +222,8 @@ func (s *Spec) Check(flagged map[string]string) error {
 		return &SpecError{Flag: flagged[field], Msg: fmt.Sprintf(format, args...)}
 	}
 	switch {
+	case s.Backend != "" && s.Backend != bottle.Docker && s.Backend != bottle.Smolmachines:
+		return fail("backend", "bad backend %q: use docker or smolmachines", s.Backend)
 	case s.Agent == "":
 		return fail("agent", "the spec names no agent: set \"agent\" (or pass --agent NAME)")
 	case !bottle.ValidAgent(s.Agent):

@@ -56,7 +56,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	b.mu.Lock()
 	spec, err := json.Marshal(b.spec.Redacted())
 	m := statedir.Meta{
-		Backend: bottle.Docker, Name: b.Project.Name, Slug: b.Project.Slug, Agent: b.spec.Agent, Prefix: b.opt.Prefix,
+		Backend: b.backend(), Name: b.Project.Name, Slug: b.Project.Slug, Agent: b.spec.Agent, Prefix: b.opt.Prefix,
 		Created: b.Created.Truncate(time.Second), Spec: spec,
 		Containers: nonNil(b.containers), Networks: nonNil(b.networks), Volumes: nonNil(b.volumes),
 	}

@@ -100,16 +100,10 @@ func (b *Launched) remains(ctx context.Context, keep []string) ([]string, error)
 // finishes late shows up in a later round). It returns nil only once a
 // listing proved the engine holds nothing else of the bottle.
 func (b *Launched) removeAll(ctx context.Context, keep ...string) error {
-	const rounds = 4
-	var err error
-	for round := 0; round < rounds; round++ {
-		if round > 0 {
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(time.Duration(round) * 250 * time.Millisecond):
-			}
-		}
+	if b.smol != nil {
+		return b.smolRemoveAll(ctx)
+	}
+	return untilGone(ctx, func() []error {
 		var errs []error
 		if _, serr := b.sweep(ctx); serr != nil {
 			errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", serr))
@@ -124,6 +118,25 @@ func (b *Launched) removeAll(ctx context.Context, keep ...string) error {
 		case len(left) > 0:
 			errs = append(errs, fmt.Errorf("still on the engine: %s", strings.Join(left, ", ")))
 		}
+		return errs
+	})
+}
+
+// untilGone runs round (removals, then a look at what is left) until one
+// reports no error, four times at most, waiting a little longer before
+// each next one: what a late create made shows up in a later round.
+func untilGone(ctx context.Context, round func() []error) error {
+	const rounds = 4
+	var err error
+	for i := 0; i < rounds; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(i) * 250 * time.Millisecond):
+			}
+		}
+		errs := round()
 		if len(errs) == 0 {
 			return nil
 		}

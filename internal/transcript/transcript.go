@@ -150,8 +150,20 @@ func Save(ctx context.Context, eng Engine, h Home, stateDir string, lim Limits) 
 		return Saved{None: rc == nil && err == nil}, err
 	}
 	defer done()
+	return SaveFrom(ctx, rc, stateDir, lim)
+}
+
+// SaveFrom saves the transcript tree in the tar rc (entries under one top
+// directory, as the archive API and `tar -C $(dirname T) $(basename T)`
+// give it) into <stateDir>/transcript/, as Save does: bounded by lim,
+// through a temp dir renamed once whole. It closes rc, at once when ctx
+// ends (a read in flight ends with it).
+func SaveFrom(ctx context.Context, rc io.ReadCloser, stateDir string, lim Limits) (Saved, error) {
 	defer rc.Close()
-	stop := context.AfterFunc(ctx, func() { rc.Close() }) // a read in flight ends with ctx
+	if fi, err := os.Lstat(stateDir); err != nil || !fi.IsDir() {
+		return Saved{}, fmt.Errorf("%s is not a directory", stateDir)
+	}
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
 	defer stop()
 
 	tmp := filepath.Join(stateDir, Temp+randomHex())

@@ -9,6 +9,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 )
 
 // Handles reports whether item is a smolmachines machine, bundle container
@@ -112,13 +113,13 @@ func (b *Backend) removeMachine(ctx context.Context, it bottle.Item, opt backend
 		return failed(b.CLIErr)
 	}
 	if !b.CLI.Present() {
-		return failed(ErrMissing)
+		return failed(smolvmcli.ErrMissing)
 	}
 	ms, err := b.CLI.List(ctx)
 	if err != nil {
 		return failed(err)
 	}
-	var m *Machine
+	var m *smolvmcli.Machine
 	for i := range ms {
 		if ms[i].Name == it.Name {
 			m = &ms[i]
@@ -143,11 +144,11 @@ func (b *Backend) removeMachine(ctx context.Context, it bottle.Item, opt backend
 	// Stop first, as the issue asks; delete stops a running machine itself
 	// too, so a failed stop is said but does not stop the delete.
 	stopErr := b.CLI.Stop(ctx, it.Name)
-	if IsNotFound(stopErr) {
+	if smolvmcli.IsNotFound(stopErr) {
 		return bottle.Result{Status: bottle.Gone, Reason: "removed by someone else while reaping"}
 	}
 	if err := b.CLI.Delete(ctx, it.Name); err != nil {
-		if IsNotFound(err) {
+		if smolvmcli.IsNotFound(err) {
 			return bottle.Result{Status: bottle.Gone, Reason: "removed by someone else while reaping"}
 		}
 		if stopErr != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
 )
 
@@ -109,7 +110,7 @@ func TestRemoveMachine(t *testing.T) {
 		t.Error("smolvm was asked to act on a machine it could not list")
 	}
 	// No smolvm at reap time: failed, never gone.
-	b.CLI = &CLI{}
+	b.CLI = &smolvmcli.CLI{}
 	if r := b.Remove(ctx, machineItem(p+"third-3", nil), opt); r.Status != bottle.Failed {
 		t.Errorf("no smolvm: %+v", r)
 	}
@@ -153,7 +154,7 @@ func TestRemoveContainer(t *testing.T) {
 		},
 		removeContainer: func(id string) error { removed += id + " "; return nil },
 	}
-	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p, Lone: docker.Lone{API: eng}}
+	b := &Backend{CLI: &smolvmcli.CLI{}, API: eng, Prefix: p, Lone: docker.Lone{API: eng}}
 
 	if r := b.Remove(ctx, bundleContainer(idC1), backend.RemoveOptions{DryRun: true}); r.Status != bottle.WouldRemove || removed != "" {
 		t.Errorf("dry run: %+v, removed %q", r, removed)
@@ -207,7 +208,7 @@ func TestRemoveNetwork(t *testing.T) {
 			return nil
 		},
 	}
-	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p, Lone: docker.Lone{API: eng}}
+	b := &Backend{CLI: &smolvmcli.CLI{}, API: eng, Prefix: p, Lone: docker.Lone{API: eng}}
 	it := bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: p + "bundle-s-1", ID: idN1}
 	if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Removed || attempts != 3 {
 		t.Errorf("remove: %+v after %d attempts", r, attempts)

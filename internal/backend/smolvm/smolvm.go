@@ -20,6 +20,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 )
 
 // StatusGone is a smolmachines bottle's status when its machine is gone
@@ -29,7 +30,7 @@ const StatusGone = bottle.StatusOrphaned
 // Backend is the smolmachines backend.
 type Backend struct {
 	// CLI runs smolvm; nil or without Path means no smolvm on this host.
-	CLI *CLI
+	CLI *smolvmcli.CLI
 	// CLIErr is why smolvm could not be resolved ($BOTTLE_SMOLVM names no
 	// executable): every call then fails with it.
 	CLIErr error
@@ -57,7 +58,7 @@ var (
 // New resolves smolvm from getenv and returns the backend for prefix; lone
 // removes the bundle containers and networks.
 func New(getenv func(string) string, api engine.API, prefix string, lone Lone) *Backend {
-	c, err := Find(getenv)
+	c, err := smolvmcli.Find(getenv)
 	return &Backend{CLI: c, CLIErr: err, API: api, Prefix: prefix, Lone: lone}
 }
 
@@ -65,7 +66,7 @@ func New(getenv func(string) string, api engine.API, prefix string, lone Lone) *
 func (b *Backend) Name() string { return bottle.Smolmachines }
 
 // machines lists the machines; none, without error, when there is no smolvm.
-func (b *Backend) machines(ctx context.Context) ([]Machine, error) {
+func (b *Backend) machines(ctx context.Context) ([]smolvmcli.Machine, error) {
 	if b.CLIErr != nil {
 		return nil, b.CLIErr
 	}
@@ -84,7 +85,7 @@ func (b *Backend) Inventory(ctx context.Context) (backend.Inventory, error) {
 // InventoryFrom is Inventory reading the engine through a survey's
 // listings, which the docker backend of the same survey shares.
 func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backend.Inventory, error) {
-	var ms []Machine
+	var ms []smolvmcli.Machine
 	var w engine.World
 	var mErr, wErr error
 	var wg sync.WaitGroup
@@ -102,7 +103,7 @@ func (b *Backend) InventoryFrom(ctx context.Context, l *backend.Listings) (backe
 
 type group struct {
 	slug       string
-	machine    *Machine
+	machine    *smolvmcli.Machine
 	containers []engine.Container
 	networks   []engine.Network
 }
@@ -122,7 +123,7 @@ func Bundle(name string, labels map[string]string, prefix string) (string, bool)
 // one bottle per slug, and one plan item per machine, bundle container and
 // bundle network. Machines and resources not named with the prefix are
 // left out.
-func Classify(ms []Machine, w engine.World, prefix string) backend.Inventory {
+func Classify(ms []smolvmcli.Machine, w engine.World, prefix string) backend.Inventory {
 	groups := map[string]*group{}
 	get := func(slug string) *group {
 		g := groups[slug]

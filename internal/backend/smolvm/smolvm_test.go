@@ -13,6 +13,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
 )
 
@@ -147,7 +148,7 @@ func world() engine.World {
 }
 
 func TestClassify(t *testing.T) {
-	ms := []Machine{
+	ms := []smolvmcli.Machine{
 		{Name: p + "vm-only-3", State: "stopped", Created: t0.Add(-time.Hour)},
 		{Name: p + "smol-1", State: "running", Created: t0.Add(-time.Minute)},
 		{Name: "other-vm", State: "running"},
@@ -257,7 +258,7 @@ func TestInventoryAvailability(t *testing.T) {
 	eng.t = t
 
 	// No smolvm: no machines, no error, bundle parts still found.
-	b := &Backend{CLI: &CLI{}, API: eng, Prefix: p}
+	b := &Backend{CLI: &smolvmcli.CLI{}, API: eng, Prefix: p}
 	inv, err := b.Inventory(ctx)
 	if err != nil || len(inv.Bottles) != 3 {
 		t.Fatalf("without smolvm: %d bottles, %v; want the 3 bundle-only bottles, no error", len(inv.Bottles), err)
@@ -281,8 +282,8 @@ func TestInventoryAvailability(t *testing.T) {
 	}
 
 	// $BOTTLE_SMOLVM naming nothing: unknown too.
-	b = New(func(k string) string { return map[string]string{EnvBinary: "/nonexistent/smolvm"}[k] }, eng, p, docker.Lone{API: eng})
-	if _, err := b.Inventory(ctx); err == nil || !strings.Contains(err.Error(), EnvBinary) {
+	b = New(func(k string) string { return map[string]string{smolvmcli.EnvBinary: "/nonexistent/smolvm"}[k] }, eng, p, docker.Lone{API: eng})
+	if _, err := b.Inventory(ctx); err == nil || !strings.Contains(err.Error(), smolvmcli.EnvBinary) {
 		t.Errorf("bad $BOTTLE_SMOLVM: err = %v", err)
 	}
 
@@ -294,7 +295,7 @@ func TestInventoryAvailability(t *testing.T) {
 		networks:   func() ([]engine.Network, error) { return nil, down },
 		volumes:    func() ([]engine.Volume, error) { return nil, down },
 	}
-	b = &Backend{CLI: &CLI{}, API: eng2, Prefix: p}
+	b = &Backend{CLI: &smolvmcli.CLI{}, API: eng2, Prefix: p}
 	if _, err := b.Inventory(ctx); !errors.Is(err, down) {
 		t.Errorf("engine down: err = %v", err)
 	}
@@ -310,7 +311,7 @@ func TestSurveySharesOneListing(t *testing.T) {
 		networks:   func() ([]engine.Network, error) { return w.Networks, nil },
 		volumes:    func() ([]engine.Volume, error) { return w.Volumes, nil },
 	}
-	backends := []backend.Backend{&docker.Backend{API: eng, Prefix: p}, &Backend{CLI: &CLI{}, API: eng, Prefix: p}}
+	backends := []backend.Backend{&docker.Backend{API: eng, Prefix: p}, &Backend{CLI: &smolvmcli.CLI{}, API: eng, Prefix: p}}
 	s := backend.Ask(context.Background(), backends)
 	if !s.Complete() || calls != 1 {
 		t.Errorf("complete %v, %d container listings; want one", s.Complete(), calls)

@@ -1,5 +1,6 @@
 // Package launchtool is bottle-launch: start one bottle on the docker
-// backend, in the foreground (default) or detached.
+// backend (or, --backend smolmachines, in a smolvm microVM with its sidecar
+// in Docker), in the foreground (default) or detached.
 package launchtool
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/launch"
 	"github.com/claude-bottle/bottle/internal/plan"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -31,7 +33,11 @@ const usage = `[OPTIONS]
 Starts one bottle on the docker backend from a JSON spec (--spec FILE, or
 stdin when it is not a terminal): an internal network, an egress network, a
 volume for the agent's home, the egress-proxy sidecar and the agent, all
-compose-labelled as project <prefix><agent>-<5 random>.
+compose-labelled as project <prefix><agent>-<5 random>. With --backend
+smolmachines (or "backend": "smolmachines" in the spec) the agent runs in a
+smolvm machine <prefix><slug> made from its image (docker save), allowed to
+reach only smolvm's gateway, and the sidecar in Docker as
+<prefix>sidecars-<slug> on <prefix>bundle-<slug>, published on 127.0.0.1.
 
 In the foreground (default) the agent's stdio is attached and its exit code
 is bottle-launch's; when it ends (or on SIGINT, SIGTERM, SIGHUP) the
@@ -69,9 +75,10 @@ type options struct {
 
 	SidecarImage string `long:"sidecar-image" unquote:"false" value-name:"IMAGE" description:"the egress-proxy sidecar's image (overrides the spec's; default $BOTTLE_SIDECAR_IMAGE, else ghcr.io/luckypipewrench/pipelock:latest)"`
 
-	Allow  []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
-	Detach bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
-	Resume string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
+	Allow   []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
+	Detach  bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
+	Resume  string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
+	Backend string   `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
@@ -138,6 +145,14 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		Attach: foreground, Stdin: foreground && !specFromStdin, TTY: foreground && !specFromStdin && t.Env.StdinTTY,
 		Now: t.Env.Now,
 	}
+	if spec.Backend == bottle.Smolmachines {
+		// Asked once, before anything is made: smolvm's version, the
+		// machine's name, the agent's image.
+		c, cerr := smolvmcli.Find(t.Env.Getenv)
+		if opt.Smol, err = launch.PrepareSmol(ctx, eng, c, cerr, spec, prefixOf(o, saved), os.Environ()); err != nil {
+			return err
+		}
+	}
 	if foreground {
 		// The guardian is this program again, in its hidden mode.
 		exe, err := os.Executable()
@@ -192,7 +207,12 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		st.Stdin = t.Env.Stdin
 	}
 	var restore func()
-	if opt.TTY {
+	switch {
+	case opt.TTY && spec.Backend == bottle.Smolmachines:
+		// smolvm puts the terminal in raw mode itself and does not restore
+		// it when it is killed.
+		restore = keepTerminal(t.Env)
+	case opt.TTY:
 		restore = terminal(ctx, t.Env, eng, b)
 	}
 	out, err := b.Run(ctx, st)
@@ -311,6 +331,9 @@ func applyFlags(spec *launch.Spec, env cli.Env, o options, dir string) error {
 	case spec.Sidecar.Image == "" && v != "":
 		spec.Sidecar.Image, flagged["sidecar-image"] = v, "$"+EnvSidecarImage
 	}
+	if o.Backend != "" {
+		spec.Backend, flagged["backend"] = o.Backend, "--backend"
+	}
 	spec.Resolve(dir)
 	spec.Defaults()
 	if err := spec.Check(flagged); err != nil {
@@ -343,7 +366,13 @@ func guard(ctx context.Context, t *cli.Tool, dir string) error {
 	eng, err := engine.Dial(t.Env.Getenv)
 	if err == nil {
 		defer eng.Close()
-		err = launch.Guard(ctx, eng, dir, pipe, statedir.Adopt(lockFile), launch.Options{Now: t.Env.Now, Version: cli.VersionString()})
+		// A smolmachines bottle's machine is ended through smolvm.
+		c, cerr := smolvmcli.Find(t.Env.Getenv)
+		var sm *launch.Smol
+		if cerr == nil && c.Present() {
+			sm = &launch.Smol{CLI: c, Environ: os.Environ()}
+		}
+		err = launch.Guard(ctx, eng, dir, pipe, statedir.Adopt(lockFile), launch.Options{Now: t.Env.Now, Version: cli.VersionString(), Smol: sm})
 	}
 	if err != nil {
 		launch.WriteGuardianLog(dir, time.Now(), err)
@@ -421,4 +450,12 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 		}
 	}
 	return nil
+}
+
+// prefixOf is the prefix the bottle's names take: a resumed bottle's own.
+func prefixOf(o options, saved *launch.Saved) string {
+	if saved != nil {
+		return saved.Meta.Prefix
+	}
+	return o.Prefix
 }

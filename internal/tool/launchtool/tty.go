@@ -62,3 +62,19 @@ func terminal(ctx context.Context, env cli.Env, eng engine.Launcher, b *launch.L
 		_ = unix.IoctlSetTermios(fd, ioctlSetTermios, old)
 	}
 }
+
+// keepTerminal saves the terminal's settings and returns what restores
+// them: smolvm's exec -t puts the terminal in raw mode itself (and keeps
+// the guest's window size in step), but leaves it raw when it is killed.
+func keepTerminal(env cli.Env) func() {
+	in, ok := env.Stdin.(fder)
+	if !ok {
+		return func() {}
+	}
+	fd := int(in.Fd())
+	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	if err != nil {
+		return func() {}
+	}
+	return func() { _ = unix.IoctlSetTermios(fd, ioctlSetTermios, old) }
+}

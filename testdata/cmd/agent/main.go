@@ -4,7 +4,8 @@
 // argument):
 //
 //	check  reads the prompt, skills, git config, credential and CA it was
-//	       given, tries a direct connection out (must fail) and requests
+//	       given, tries a direct connection out (must fail), resolving the
+//	       names in $RESOLVE_DENIED (must fail) and requests
 //	       through $HTTP_PROXY to $ALLOWED_URL (must pass) and $DENIED_URL
 //	       (must be refused); prints one line per finding and exits 0 only
 //	       when everything is as a bottle promises, 1 otherwise
@@ -20,6 +21,9 @@
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
 //	cat    copies stdin to stdout, then exits 0
+//	deaf   ignores SIGTERM and SIGINT and sleeps until killed
+//
+// Called as sleep, tar or kill, it is that command (tools.go).
 //
 // A hostile agent's transcript, for the tests of its rescue: with
 // AGENT_TRANSCRIPT_SPARSE=N the transcript also holds project/zz-sparse.bin,
@@ -47,6 +51,7 @@ import (
 )
 
 func main() {
+	tool()
 	mode := "check"
 	if len(os.Args) > 1 {
 		mode = os.Args[1]
@@ -68,6 +73,12 @@ func main() {
 		fmt.Println("agent: stopped")
 	case "cat":
 		io.Copy(os.Stdout, os.Stdin)
+	case "deaf":
+		fmt.Println("agent: sleeping, deaf to SIGTERM and SIGINT")
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "check":
 		if !check() {
 			os.Exit(1)
@@ -348,6 +359,15 @@ func netFindings(fail func(string, ...any)) bool {
 			fail("direct %s: connected", addr)
 		} else {
 			fmt.Printf("direct %s: blocked\n", addr)
+		}
+	}
+
+	// Names must not resolve: DNS would be a way out.
+	for _, name := range strings.Fields(os.Getenv("RESOLVE_DENIED")) {
+		if addrs, err := net.LookupHost(name); err == nil {
+			fail("resolve %s: %s", name, strings.Join(addrs, ","))
+		} else {
+			fmt.Printf("resolve %s: refused\n", name)
 		}
 	}
 

@@ -1,4 +1,4 @@
-package smolvm
+package smolvmcli
 
 import (
 	"context"

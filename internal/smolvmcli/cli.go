@@ -1,4 +1,10 @@
-package smolvm
+// Package smolvmcli runs the smolvm command-line tool (smol-machines/smolvm):
+// where it is ($BOTTLE_SMOLVM or PATH), its machines (`machine ls --json`,
+// both shapes of created_at), stopping and deleting them for the
+// smolmachines backend, and what bottle-launch asks besides (version,
+// create, start, cp, exec). Every call has a timeout; a missing machine is
+// a NotFoundError.
+package smolvmcli
 
 import (
 	"bytes"
@@ -6,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,21 +123,34 @@ var ErrMissing = errors.New("no smolvm binary: set " + EnvBinary + " or put smol
 // run runs smolvm with args, stdin empty, and returns its stdout. A non-zero
 // exit, a timeout or a failure to start is an error carrying smolvm's stderr.
 func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
+	return c.RunWith(ctx, c.Timeout, nil, nil, args...)
+}
+
+// RunWith runs smolvm with args within timeout (0: ctx's only), with env
+// (nil: this process's) and stdin (nil: empty, so a prompt is answered
+// "no" and never hangs), and returns its stdout. A non-zero exit, a
+// timeout or a failure to start is an error carrying smolvm's stderr
+// (its "Error: " prefix dropped).
+func (c *CLI) RunWith(ctx context.Context, timeout time.Duration, env []string, stdin io.Reader, args ...string) ([]byte, error) {
 	if !c.Present() {
 		return nil, ErrMissing
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	cmd := exec.CommandContext(ctx, c.Path, args...)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdin = nil // EOF: a prompt is answered "no", never hangs
+	cmd.Env = env
+	cmd.Stdin = stdin
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// A child that keeps our pipes open must not keep us waiting.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	what := "smolvm " + strings.Join(args, " ")
 	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("%s: no answer within %s (%s)", what, c.Timeout, c.Path)
+		return nil, fmt.Errorf("%s: no answer within %s (%s)", what, timeout, c.Path)
 	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -140,13 +160,27 @@ func (c *CLI) run(ctx context.Context, args ...string) ([]byte, error) {
 				msg = strings.TrimSpace(stdout.String())
 			}
 			if msg == "" {
-				return nil, fmt.Errorf("%s: exit %d", what, ee.ExitCode())
+				return nil, &ExitError{What: what, Code: ee.ExitCode()}
 			}
-			return nil, fmt.Errorf("%s: exit %d: %s", what, ee.ExitCode(), oneLine(msg))
+			return nil, &ExitError{What: what, Code: ee.ExitCode(), Msg: oneLine(msg)}
 		}
 		return nil, fmt.Errorf("%s: %v", what, err)
 	}
 	return stdout.Bytes(), nil
+}
+
+// ExitError is a smolvm call that exited non-zero.
+type ExitError struct {
+	What string // "smolvm machine ..."
+	Code int
+	Msg  string // its stderr (or stdout), one line, without "Error: "
+}
+
+func (e *ExitError) Error() string {
+	if e.Msg == "" {
+		return fmt.Sprintf("%s: exit %d", e.What, e.Code)
+	}
+	return fmt.Sprintf("%s: exit %d: %s", e.What, e.Code, e.Msg)
 }
 
 func oneLine(s string) string {

@@ -1,0 +1,705 @@
+package launch
+
+// The smolmachines backend of a launch: the agent in a smolvm microVM
+// "<prefix><slug>", its egress proxy in a bundle in Docker (container
+// "<prefix>sidecars-<slug>" on network "<prefix>bundle-<slug>", published
+// on the host's 127.0.0.1 only). The machine reaches nothing but smolvm's
+// gateway (--allow-host 100.96.0.1), which relays host.smolvm.internal:P
+// to the host's 127.0.0.1:P: the proxy. smolvm itself is driven through
+// its CLI only; every rule used was read from smol-machines/smolvm v1.9.3
+// (src/cli/machine.rs, src/cli/vm_common.rs, crates/smolvm-network,
+// crates/smolvm-agent/src/nsfile.rs and storage.rs).
+//
+// Where the docker and smolmachines launches differ, the docker methods
+// (create, Run, snapshot, removeAll, Info, endOrphan) hand over to the
+// smol* ones when b.smol is set; everything else (the spec, the state dir,
+// the lock, bottle.json, the CA and the sidecar's config, the guardian, the
+// ending's order) is the same code.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/exitcode"
+	"github.com/claude-bottle/bottle/internal/imagetar"
+	"github.com/claude-bottle/bottle/internal/smolvmcli"
+)
+
+// The machine's network: smolvm's virtio-net gateway (guest 100.96.0.2/30,
+// gateway and DNS 100.96.0.1; crates/smolvm-network/src/lib.rs), whose
+// name host.smolvm.internal it answers itself even under an allow-host
+// filter (stack.rs classify_dns_query), and whose TCP relay dials the
+// host's 127.0.0.1:P for a connection to the gateway's port P
+// (tcp_relay.rs).
+const (
+	SmolGateway     = "100.96.0.1"
+	SmolGatewayName = "host.smolvm.internal"
+)
+
+// SmolIdle is the machine's workload: smolvm runs the image's ENTRYPOINT
+// and CMD at start unless told otherwise (vm_common.rs
+// default_workload_to_image), which would start the agent headless; the
+// agent runs through `machine exec` instead. It is smolvm's own idle
+// command (lib.rs DEFAULT_IDLE_CMD).
+var SmolIdle = []string{"sleep", "infinity"}
+
+// Tools an agent image needs on its PATH on smolmachines: sleep for the
+// idle workload, tar for the trees (skills in, a resumed transcript in,
+// the transcript out). kill (or sh's kill) lets a stop be graceful; without
+// both the machine is stopped at once.
+var (
+	smolNeeds    = []string{"sleep", "tar"}
+	smolOptional = []string{"kill", "sh"}
+)
+
+// Timeouts of the smolvm calls of a launch. A first start flattens the image
+// in the guest; a create reads the whole image.
+var (
+	smolCreateTimeout = 20 * time.Minute
+	smolStartTimeout  = 20 * time.Minute
+	smolCallTimeout   = 2 * time.Minute
+	smolStopTimeout   = time.Minute
+)
+
+// Smol is what a smolmachines launch needs, prepared (PrepareSmol) before
+// anything is made. A guardian gets one with CLI and Environ only.
+type Smol struct {
+	CLI     *smolvmcli.CLI
+	Version smolvmcli.Version
+	// Environ is the launcher's environment: smolvm runs with it, without
+	// the proxy variables (smolvmcli.LaunchEnv).
+	Environ []string
+	Image   imagetar.Facts
+	User    User
+	// Entrypoint and Cmd are the image's: a machine exec runs the
+	// ENTRYPOINT with the spec's command, or the image's CMD when the spec
+	// has none, as a container would.
+	Entrypoint, Cmd []string
+	// Kill is how the agent is asked to stop inside the machine ("" when
+	// the image has no kill and no sh: the machine is then stopped).
+	Kill string
+}
+
+// smolBottle is a smolmachines bottle's own part of a Launched.
+type smolBottle struct {
+	*Smol
+	machine string // the machine's name: the project's name
+	made    bool   // a machine create may have made it
+	port    int    // the proxy's port on the host's 127.0.0.1
+	ca      []byte // the bottle's CA certificate, for the machine's trust
+}
+
+// SmolmachinesRefusal is a spec or an image a smolmachines launch refuses
+// before anything is made.
+func smolRefuse(format string, args ...any) error {
+	return exitcode.BadInputf(format, args...)
+}
+
+// PrepareSmol checks, before anything is made, that a smolmachines bottle
+// can be made of spec with this smolvm and engine, and reads what the
+// launch needs: smolvm's version (asked once; older than
+// smolvmcli.MinLaunchVersion is refused), the machine name smolvm would take,
+// the agent's image on the engine (read once through `docker save`: its
+// config, its user as its own /etc/passwd says, the commands on its PATH).
+func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvmcli.CLI, cliErr error, spec Spec, prefix string, environ []string) (*Smol, error) {
+	switch {
+	case cliErr != nil:
+		return nil, cliErr
+	case !cli.Present():
+		return nil, fmt.Errorf("the smolmachines backend needs smolvm %s or later: put smolvm on PATH or name it in %s", smolvmcli.MinLaunchVersion, smolvmcli.EnvBinary)
+	}
+	v, err := cli.Version(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("asking smolvm its version: %w", err)
+	}
+	if v.Less(smolvmcli.MinLaunchVersion) {
+		return nil, fmt.Errorf("smolvm %s (%s) is too old: the smolmachines backend needs smolvm %s or later (machine cp --mode/--uid/--gid)", v, cli.Path, smolvmcli.MinLaunchVersion)
+	}
+	if strings.Contains(spec.Workspace, ":") {
+		// smolvm reads -v HOST:GUEST[:ro] from the right (storage.rs)
+		return nil, smolRefuse("workspace %s holds ':', which smolvm's -v HOST:GUEST cannot carry; use a path without one", spec.Workspace)
+	}
+	// The slug's suffix is five letters or digits: any stands for all.
+	if why := smolvmcli.CheckName(bottle.ProjectName(prefix, spec.Agent+"-a0000")); why != "" {
+		return nil, smolRefuse("smolvm cannot name a machine %s<agent>-<slug>: %s; choose another prefix or agent name", prefix, why)
+	}
+	// Both images, as any launch checks them (every missing one named).
+	if err := (&Launched{eng: eng, spec: spec}).checkImages(ctx); err != nil {
+		return nil, err
+	}
+	images, ok := eng.(engine.Images)
+	if !ok {
+		return nil, errors.New("this engine cannot save images (docker save), which a smolmachines launch needs")
+	}
+	rc, err := images.SaveImage(ctx, spec.Image)
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s (docker save): %w", spec.Image, err)
+	}
+	facts, err := imagetar.Inspect(rc, append(slicesClone(smolNeeds), smolOptional...))
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s (docker save): %w", spec.Image, err)
+	}
+	sm := &Smol{CLI: cli, Version: v, Environ: environ, Image: facts}
+	var missing []string
+	for _, t := range smolNeeds {
+		if !facts.Tools[t] {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, smolRefuse("image %s has no %s on its PATH (%s): on smolmachines the machine idles with `sleep infinity` and trees go in and out with tar; use an image that has them (busybox or coreutils)",
+			spec.Image, strings.Join(missing, " or "), facts.Config.Path())
+	}
+	switch {
+	case facts.Tools["kill"]:
+		sm.Kill = "kill"
+	case facts.Tools["sh"]:
+		sm.Kill = "sh"
+	}
+	if sm.User, err = ResolveUser(facts.Config.User, facts.Passwd, facts.Group); err != nil {
+		return nil, smolRefuse("image %s: %v", spec.Image, err)
+	}
+	// As the container runtime does: the image's ENTRYPOINT, then the
+	// spec's command in place of its CMD.
+	sm.Entrypoint, sm.Cmd = facts.Config.Entrypoint, facts.Config.Cmd
+	if len(spec.Command) > 0 {
+		sm.Cmd = nil
+	}
+	if len(sm.Entrypoint)+len(sm.Cmd)+len(spec.Command) == 0 {
+		return nil, smolRefuse("image %s has neither ENTRYPOINT nor CMD and the spec no command: give \"command\"", spec.Image)
+	}
+	return sm, nil
+}
+
+// setBackend gives the bottle its backend's part: a smolmachines spec
+// needs the prepared Smol in the options.
+func (b *Launched) setBackend() error {
+	if b.spec.Backend != bottle.Smolmachines {
+		return nil
+	}
+	if b.opt.Smol == nil || b.opt.Smol.CLI == nil {
+		return errors.New("a smolmachines launch needs its smolvm prepared (PrepareSmol)")
+	}
+	b.smol = &smolBottle{Smol: b.opt.Smol}
+	return nil
+}
+
+// backend is the bottle's backend, as bottle.json says it.
+func (b *Launched) backend() string {
+	if b.smol != nil {
+		return bottle.Smolmachines
+	}
+	return bottle.Docker
+}
+
+// smolEnv is smolvm's environment for a call, with extra variables.
+func (s *smolBottle) env(extra ...string) []string {
+	return smolvmcli.LaunchEnv(s.Environ, extra...)
+}
+
+// smolCreate makes a smolmachines bottle whose state dir is made: the
+// bundle's network and container (started and answering), the machine
+// (created from the image, started), provisioned, and, detached, the
+// agent started in it. Each smolvm or engine call runs to its answer; a
+// failure or an interrupt stops the steps between calls.
+func (b *Launched) smolCreate(intr context.Context) error {
+	p, s, sm := b.Project, b.spec, b.smol
+	sm.machine = p.Name
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(intr), callTimeout)
+	defer cancel()
+	step := func(err error) error {
+		if err != nil {
+			return err
+		}
+		return intr.Err()
+	}
+
+	// The bundle: its network, the CA and the sidecar's config, its
+	// container (published on 127.0.0.1 only), started and answering.
+	net := bottle.BundleNetworkName(b.opt.Prefix, p.Slug)
+	if err := b.makeNetwork(ctx, "creating the bundle network", engine.NetworkSpec{Name: net, Labels: b.smolLabels()}); err != nil {
+		return err
+	}
+	ca, err := NewCA(p.Name, b.Created)
+	if err != nil {
+		return &StepError{"making the CA", err}
+	}
+	sm.ca = ca.CertPEM
+	sidecarTar, err := SidecarFiles(s, ca, b.Created)
+	if err != nil {
+		return &StepError{"writing the sidecar's config", err}
+	}
+	if err := step(nil); err != nil {
+		return err
+	}
+	cmd := s.Sidecar.Command
+	if cmd == nil {
+		cmd = []string{"run", "--config", bottle.SidecarConfig}
+	}
+	name := bottle.BundleContainerName(b.opt.Prefix, p.Slug)
+	cid, err := b.makeContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
+		Name: name, Image: s.Sidecar.Image, Cmd: cmd, Network: net, Aliases: []string{bottle.ServiceSidecar},
+		Labels: b.smolLabels(), Healthcheck: SidecarHealthcheck(s.Sidecar.Port), PublishLocal: []int{s.Sidecar.Port},
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range s.Sidecar.Networks {
+		if err := step(nil); err != nil {
+			return err
+		}
+		if err := b.eng.Connect(ctx, n, cid, []string{bottle.ServiceSidecar}); err != nil {
+			if engine.IsNotFound(err) {
+				err = fmt.Errorf("network %q does not exist", n)
+			}
+			return &StepError{"connecting the sidecar to network " + n, err}
+		}
+	}
+	if err := step(nil); err != nil {
+		return err
+	}
+	if err := b.eng.CopyTo(ctx, cid, "/", bytes.NewReader(sidecarTar)); err != nil {
+		return &StepError{"copying the config and CA into the sidecar", err}
+	}
+	if err := step(b.eng.StartContainer(ctx, cid)); err != nil {
+		if intr.Err() == nil {
+			err = &StepError{"starting the sidecar", err}
+		}
+		return err
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	defer context.AfterFunc(intr, wcancel)()
+	if err := b.waitSidecar(wctx); err != nil {
+		if ierr := intr.Err(); ierr != nil {
+			return ierr
+		}
+		return err
+	}
+	b.setState(bottle.ServiceSidecar, "running")
+	if sm.port, err = b.eng.(engine.Images).PublishedPort(ctx, cid, s.Sidecar.Port); err != nil {
+		return &StepError{"reading the sidecar's published port", err}
+	}
+	if err := step(nil); err != nil {
+		return err
+	}
+
+	// The machine.
+	if err := b.smolCreateMachine(intr); err != nil {
+		return err
+	}
+	if err := step(nil); err != nil {
+		return err
+	}
+	if err := sm.CLI.Start(context.WithoutCancel(intr), sm.env(), sm.machine, smolStartTimeout); err != nil {
+		return &StepError{"starting the machine", err}
+	}
+	if err := step(nil); err != nil {
+		return err
+	}
+	if err := b.smolProvision(intr); err != nil {
+		return err
+	}
+	if err := step(nil); err != nil {
+		return err
+	}
+	if !b.opt.Attach {
+		// Detached: the agent runs in the background of the machine.
+		args, env := b.smolAgentExec("-d")
+		if _, err := sm.CLI.RunWith(context.WithoutCancel(intr), smolCallTimeout, env, nil, args...); err != nil {
+			return &StepError{"starting the agent", err}
+		}
+	}
+	if err := step(nil); err != nil {
+		return err
+	}
+	return b.writeMeta(nil)
+}
+
+// smolLabels are a bundle part's labels: the toolkit's own, never a
+// compose project's (those would make it the docker backend's).
+func (b *Launched) smolLabels() map[string]string {
+	return map[string]string{bottle.LabelSlug: b.Project.Slug, bottle.LabelAgent: b.Project.Agent, bottle.LabelVersion: b.Project.Version}
+}
+
+// smolAgentEnv splits the agent's environment: what the launcher sets (the
+// proxy at the gateway, the CA, home, BOTTLE_*), given at create and kept
+// in smolvm's record, and the spec's own values (which the launcher's do
+// not override: they may be secrets), given to the agent's exec only, by
+// --secret-env, so smolvm never stores them.
+func (b *Launched) smolAgentEnv() (launcher map[string]string, secret map[string]string) {
+	s := b.spec
+	env := AgentEnv(s)
+	proxy := "http://" + SmolGatewayName + ":" + strconv.Itoa(b.smol.port)
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		env[k] = proxy
+	}
+	noProxy := "localhost,127.0.0.1,::1"
+	env["NO_PROXY"], env["no_proxy"] = noProxy, noProxy
+	launcher, secret = map[string]string{}, map[string]string{}
+	for k, v := range env {
+		if sv, ok := s.Env[k]; ok && sv == v {
+			secret[k] = v
+		} else {
+			launcher[k] = v
+		}
+	}
+	return launcher, secret
+}
+
+// smolCreateArgs are `smolvm machine create`'s arguments: the image on
+// stdin, the labels, a network policy that allows the gateway only
+// (virtio-net, chosen by the policy; DNS answers nothing but the gateway's
+// name), the launcher's environment, the workspace, and the idle workload.
+func (b *Launched) smolCreateArgs() []string {
+	p, s := b.Project, b.spec
+	args := []string{"machine", "create", "--name", b.smol.machine, "--image", "-",
+		"--label", bottle.LabelSlug + "=" + p.Slug, "--label", bottle.LabelAgent + "=" + p.Agent, "--label", bottle.LabelVersion + "=" + p.Version,
+		"--allow-host", SmolGateway}
+	launcher, _ := b.smolAgentEnv()
+	for _, kv := range Env(launcher) {
+		args = append(args, "-e", kv)
+	}
+	if s.Workspace != "" {
+		args = append(args, "-v", s.Workspace+":"+bottle.AgentWorkspace, "-w", bottle.AgentWorkspace)
+	}
+	return append(append(args, "--"), SmolIdle...)
+}
+
+// smolHome is the layer added to the agent's image: the agent's home and
+// the trees under it that the launcher and the agent write, owned by the
+// image's user. smolvm v1.9.3 runs every command in a machine as the
+// image's USER and its cp makes missing directories root's, so nothing
+// could make these the user's once the machine runs.
+func (b *Launched) smolHome() []imagetar.Entry {
+	u := b.smol.User
+	dir := func(p string) imagetar.Entry {
+		return imagetar.Entry{Path: p, Mode: 0o755, UID: u.UID, GID: u.GID, Dir: true}
+	}
+	entries := []imagetar.Entry{dir(bottle.AgentHome), dir(path.Dir(bottle.AgentTranscript)), dir(bottle.AgentTranscript)}
+	if b.spec.Skills != "" {
+		entries = append(entries, dir(bottle.AgentSkills))
+	}
+	return entries
+}
+
+// smolCreateMachine streams the agent's image out of the engine (docker
+// save), with the home layer added, into `smolvm machine create --image -`.
+func (b *Launched) smolCreateMachine(intr context.Context) error {
+	sm, s := b.smol, b.spec
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(intr), smolCreateTimeout)
+	defer cancel()
+	layer, err := imagetar.Layer(b.smolHome())
+	if err != nil {
+		return &StepError{"making the agent's home layer", err}
+	}
+	rc, err := b.eng.(engine.Images).SaveImage(ctx, s.Image)
+	if err != nil {
+		return &StepError{"reading image " + s.Image + " (docker save)", err}
+	}
+	defer rc.Close()
+	pr, pw := io.Pipe()
+	extended := make(chan error, 1)
+	go func() {
+		_, err := imagetar.Extend(rc, pw, layer, fmt.Sprintf("bottle-launch: %s owned by %s", bottle.AgentHome, sm.User))
+		pw.CloseWithError(err)
+		extended <- err
+	}()
+	cmd := sm.CLI.Cmd(ctx, sm.env(), b.smolCreateArgs()...)
+	cmd.Stdin = pr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	pr.CloseWithError(io.ErrClosedPipe)
+	xerr := <-extended
+	msg := oneLine(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "Error: "))
+	if err != nil && !strings.Contains(msg, "already exists") {
+		// Only a name already taken proves it made nothing.
+		sm.made = true
+	}
+	if err == nil {
+		sm.made = true
+	}
+	switch {
+	case err != nil && msg != "":
+		return &StepError{"creating the machine", fmt.Errorf("smolvm machine create: %s", msg)}
+	case err != nil:
+		return &StepError{"creating the machine", fmt.Errorf("smolvm machine create: %w", err)}
+	case xerr != nil && !errors.Is(xerr, io.ErrClosedPipe):
+		return &StepError{"reading image " + s.Image + " (docker save)", xerr}
+	}
+	return nil
+}
+
+// smolProvision copies into the running machine what the docker backend
+// copies into the agent container: the CA (root's), the prompt, git config
+// and credential (the user's; the credential 0600) with `machine cp`, the
+// skills tree and a resumed transcript with tar through `machine exec -i`
+// (run as the image's user, so what it writes is the user's).
+func (b *Launched) smolProvision(intr context.Context) error {
+	sm, s := b.smol, b.spec
+	ctx := context.WithoutCancel(intr)
+	u := sm.User
+	tmp, err := os.MkdirTemp("", "bottle-launch-cp-")
+	if err != nil {
+		return &StepError{"provisioning the machine", err}
+	}
+	defer os.RemoveAll(tmp)
+	type file struct {
+		dst      string
+		mode     int
+		uid, gid int
+		data     []byte
+	}
+	files := []file{{bottle.AgentCAPath, 0o644, 0, 0, sm.ca}}
+	if s.Prompt != "" {
+		data, err := readHostFile(s.Prompt, "prompt", MaxFileBytes)
+		if err != nil {
+			return &StepError{"reading what the agent gets", err}
+		}
+		files = append(files, file{bottle.AgentPrompt, 0o644, u.UID, u.GID, data})
+	}
+	if g := s.Git; g != nil {
+		cfg, cred, err := gitFiles(*g)
+		if err != nil {
+			return &StepError{"reading what the agent gets", err}
+		}
+		if cred != nil {
+			files = append(files, file{bottle.AgentHome + "/.git-credentials", 0o600, u.UID, u.GID, cred})
+		}
+		if cfg != nil {
+			files = append(files, file{bottle.AgentHome + "/.gitconfig", 0o644, u.UID, u.GID, cfg})
+		}
+	}
+	for i, f := range files {
+		if err := intr.Err(); err != nil {
+			return err
+		}
+		src := filepath.Join(tmp, strconv.Itoa(i))
+		if err := os.WriteFile(src, f.data, 0o600); err != nil {
+			return &StepError{"provisioning the machine", err}
+		}
+		err := sm.CLI.CopyIn(ctx, sm.machine, src, f.dst, f.mode, f.uid, f.gid, smolCallTimeout)
+		os.Remove(src)
+		if err != nil {
+			return &StepError{"copying " + f.dst + " into the machine", err}
+		}
+	}
+	if s.Skills != "" {
+		a := NewArchive(b.Created)
+		if err := a.Tree("/", s.Skills); err != nil {
+			return &StepError{"reading what the agent gets", err}
+		}
+		data, err := a.Bytes()
+		if err != nil {
+			return &StepError{"reading what the agent gets", err}
+		}
+		if err := intr.Err(); err != nil {
+			return err
+		}
+		if err := b.smolUntar(ctx, bytes.NewReader(data), bottle.AgentSkills); err != nil {
+			return &StepError{"copying the skills into the machine", err}
+		}
+	}
+	if b.restore != "" {
+		if err := intr.Err(); err != nil {
+			return err
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(TranscriptTree(pw, b.restore, b.Created)) }()
+		err := b.smolUntar(ctx, pr, bottle.AgentTranscript)
+		pr.Close()
+		if err != nil {
+			return &StepError{"restoring the transcript into the agent's home", err}
+		}
+	}
+	return nil
+}
+
+// smolUntar extracts a tar (entries relative) into dir in the machine:
+// `tar -x -f - -C dir` through `machine exec -i`, as the image's user.
+func (b *Launched) smolUntar(ctx context.Context, r io.Reader, dir string) error {
+	sm := b.smol
+	_, err := sm.CLI.RunWith(ctx, smolCallTimeout, sm.env(), r, "machine", "exec", "-i", "--name", sm.machine, "--", "tar", "-x", "-f", "-", "-C", dir)
+	return err
+}
+
+// smolAgentExec is the agent's `machine exec`: the spec's env values by
+// --secret-env (each read from a variable of smolvm's environment, never
+// written to smolvm's database), then the command. mode is -d (detached)
+// or the foreground's -i/-t.
+func (b *Launched) smolAgentExec(mode ...string) (args, env []string) {
+	sm := b.smol
+	args = append([]string{"machine", "exec"}, mode...)
+	args = append(args, "--name", sm.machine)
+	_, secret := b.smolAgentEnv()
+	keys := make([]string, 0, len(secret))
+	for k := range secret {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var extra []string
+	for i, k := range keys {
+		v := "BOTTLE_SECRET_ENV_" + strconv.Itoa(i)
+		args = append(args, "--secret-env", k+"="+v)
+		extra = append(extra, v+"="+secret[k])
+	}
+	cmd := b.command()
+	if len(cmd) == 0 {
+		cmd = sm.Cmd
+	}
+	cmd = append(slicesClone(sm.Entrypoint), cmd...)
+	return append(append(args, "--"), cmd...), sm.env(extra...)
+}
+
+// smolInfo is the bottle as bottle-ls shows a smolmachines bottle.
+func (b *Launched) smolInfo() bottle.Bottle {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cs := make([]bottle.Container, 0, len(b.containers))
+	status := bottle.StatusRunning
+	for _, c := range b.containers {
+		cs = append(cs, bottle.Container{Name: c.Name, ID: c.ID, State: c.State})
+		if !bottle.Active(c.State) {
+			status = bottle.StatusPartial
+		}
+	}
+	created := b.Created.Truncate(time.Second)
+	dir := b.Project.StateDir
+	return bottle.Bottle{
+		Backend: bottle.Smolmachines, Name: b.Project.Name, Slug: b.Project.Slug, Status: status, Created: &created,
+		Containers: cs, Networks: nonNil(slicesClone(b.networks)), Volumes: []bottle.Volume{},
+		Machine: &bottle.Machine{Name: b.smol.machine, State: "running"}, StateDir: &dir,
+	}
+}
+
+// smolSweep adds the bundle parts the engine holds under this bottle's
+// names that the launch did not record (a create whose answer never came).
+func (b *Launched) smolSweep(ctx context.Context) error {
+	cname := bottle.BundleContainerName(b.opt.Prefix, b.Project.Slug)
+	nname := bottle.BundleNetworkName(b.opt.Prefix, b.Project.Slug)
+	w, err := engine.ListAll(ctx, b.eng)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	known := map[string]bool{}
+	for _, c := range b.containers {
+		known[c.ID] = true
+	}
+	for _, n := range b.networks {
+		known[n.ID] = true
+	}
+	for _, c := range w.Containers {
+		if c.Name == cname && !known[c.ID] {
+			b.containers = append(b.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: bottle.ServiceSidecar, State: c.State})
+		}
+	}
+	for _, n := range w.Networks {
+		if n.Name == nname && !known[n.ID] {
+			b.networks = append(b.networks, bottle.Network{Name: n.Name, ID: n.ID})
+		}
+	}
+	return nil
+}
+
+// smolRemains lists what is left of the bottle: its machine, its bundle
+// container and network.
+func (b *Launched) smolRemains(ctx context.Context) ([]string, error) {
+	var left []string
+	var errs []error
+	cname := bottle.BundleContainerName(b.opt.Prefix, b.Project.Slug)
+	nname := bottle.BundleNetworkName(b.opt.Prefix, b.Project.Slug)
+	w, err := engine.ListAll(ctx, b.eng)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range w.Containers {
+		if c.Name == cname {
+			left = append(left, "container "+c.Name)
+		}
+	}
+	for _, n := range w.Networks {
+		if n.Name == nname {
+			left = append(left, "network "+n.Name)
+		}
+	}
+	if m, err := b.smol.CLI.Machine(ctx, b.smol.machine); err != nil {
+		errs = append(errs, err)
+	} else if m != nil {
+		left = append(left, "machine "+m.Name)
+	}
+	sort.Strings(left)
+	return left, errors.Join(errs...)
+}
+
+// smolRemoveAll removes the machine (smolvm stops it first) and the bundle,
+// again until a look at smolvm and the engine shows nothing of the bottle.
+func (b *Launched) smolRemoveAll(ctx context.Context) error {
+	sm := b.smol
+	if sm.machine == "" {
+		sm.machine = b.Project.Name
+	}
+	return untilGone(ctx, func() []error {
+		var errs []error
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if !sm.made {
+				return
+			}
+			if err := sm.CLI.DeleteWithin(ctx, sm.machine, smolStopTimeout); err != nil && !smolvmcli.IsNotFound(err) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("deleting machine %s: %w", sm.machine, err))
+				mu.Unlock()
+			}
+		})
+		wg.Go(func() {
+			err := b.smolSweep(ctx)
+			if err != nil {
+				err = fmt.Errorf("listing the bottle's resources: %w", err)
+			} else {
+				err = b.teardown(ctx, nil)
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+		wg.Wait()
+		left, lerr := b.smolRemains(ctx)
+		switch {
+		case lerr != nil:
+			errs = append(errs, fmt.Errorf("checking that nothing is left: %w", lerr))
+		case len(left) > 0:
+			errs = append(errs, fmt.Errorf("still there: %s", strings.Join(left, ", ")))
+			// a machine made although its create failed: delete it too
+			sm.made = sm.made || slices.ContainsFunc(left, func(l string) bool { return strings.HasPrefix(l, "machine ") })
+		}
+		return errs
+	})
+}
+
+// TranscriptTree writes a tar of the host tree dir with entries relative to
+// it (directories and regular files only, never through a symlink), for
+// extraction in the agent's transcript directory by the agent's user.
+func TranscriptTree(w io.Writer, dir string, now time.Time) error {
+	return writeTranscriptTar(w, dir, "", User{}, now)
+}
