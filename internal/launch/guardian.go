@@ -129,7 +129,8 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 	opt.Prefix = m.Prefix
 	b := &Launched{
 		eng: eng, opt: opt, spec: spec, Created: m.Created, ids: map[string]string{},
-		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version},
+		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version, EngineID: m.EngineID},
+		engineID:   m.EngineID,
 		containers: m.Containers, networks: m.Networks, volumes: m.Volumes,
 		ended: m.Ended, exitCode: m.ExitCode, transcript: m.Transcript,
 	}

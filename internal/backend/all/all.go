@@ -3,12 +3,15 @@
 package all
 
 import (
+	"context"
 	"io"
+	"sync"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/backend/smolvm"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
@@ -17,6 +20,7 @@ import (
 // package enginefake has a strict fake for tests.
 type Engine interface {
 	engine.API
+	engine.Identifier
 	transcript.Engine
 	io.Closer
 }
@@ -57,9 +61,21 @@ func On(eng Engine, getenv func(string) string, prefix string) *Set {
 	}
 }
 
-// Engines are the engine endpoints the backends ask (a state dir whose
-// bottle.json names another is left alone).
-func (s *Set) Engines() []string { return []string{s.Engine.Endpoint().Host} }
+// Engines are the engines the backends ask (a state dir whose bottle.json
+// names another is left alone): their endpoints, and their IDs, asked
+// with ctx at the first need and only once.
+func (s *Set) Engines(ctx context.Context) statedir.Engines {
+	return statedir.Engines{
+		Endpoints: []string{s.Engine.Endpoint().Host},
+		IDs: sync.OnceValue(func() []string {
+			id, err := s.Engine.ID(ctx)
+			if err != nil {
+				return []string{""}
+			}
+			return []string{id}
+		}),
+	}
+}
 
 // Close releases the engine's connections.
 func (s *Set) Close() error { return s.Engine.Close() }
