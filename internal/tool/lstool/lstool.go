@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/plan"
@@ -37,7 +38,7 @@ type options struct {
 }
 
 // Main runs bottle-ls in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-ls.
 func Run(ctx context.Context, args []string, env cli.Env) int {
