@@ -518,12 +518,12 @@ func (b *Launched) smolProvision(intr context.Context) error {
 			return &StepError{"copying the skills into the machine", err}
 		}
 	}
-	if b.restore != "" {
+	if b.restore() != "" {
 		if err := intr.Err(); err != nil {
 			return err
 		}
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(TranscriptTree(pw, b.restore, b.Created)) }()
+		go func() { pw.CloseWithError(TranscriptTree(pw, b.restore(), b.Created)) }()
 		err := b.smolUntar(ctx, pr, bottle.AgentTranscript)
 		pr.Close()
 		if err != nil {
