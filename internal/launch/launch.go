@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -218,7 +219,7 @@ func (b *Launched) Info() bottle.Bottle {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	cs, ns, vs := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)
+	cs, ns, vs := slices.Clone(b.containers), slices.Clone(b.networks), slices.Clone(b.volumes)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	sort.Slice(ns, func(i, j int) bool { return ns[i].Name < ns[j].Name })
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })

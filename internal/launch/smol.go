@@ -149,7 +149,7 @@ func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvmcli.CLI, c
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s (docker save): %w", spec.Image, err)
 	}
-	facts, err := imagetar.Inspect(rc, append(slicesClone(smolNeeds), smolOptional...))
+	facts, err := imagetar.Inspect(rc, append(slices.Clone(smolNeeds), smolOptional...))
 	rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s (docker save): %w", spec.Image, err)
@@ -565,7 +565,7 @@ func (b *Launched) smolAgentExec(mode ...string) (args, env []string) {
 	if len(cmd) == 0 {
 		cmd = sm.Cmd
 	}
-	cmd = append(slicesClone(sm.Entrypoint), cmd...)
+	cmd = append(slices.Clone(sm.Entrypoint), cmd...)
 	return append(append(args, "--"), cmd...), sm.env(extra...)
 }
 
@@ -585,7 +585,7 @@ func (b *Launched) smolInfo() bottle.Bottle {
 	dir := b.Project.StateDir
 	return bottle.Bottle{
 		Backend: bottle.Smolmachines, Name: b.Project.Name, Slug: b.Project.Slug, Status: status, Created: &created,
-		Containers: cs, Networks: nonNil(slicesClone(b.networks)), Volumes: []bottle.Volume{},
+		Containers: cs, Networks: nonNil(slices.Clone(b.networks)), Volumes: []bottle.Volume{},
 		Machine: &bottle.Machine{Name: b.smol.machine, State: "running"}, StateDir: &dir,
 	}
 }
