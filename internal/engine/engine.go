@@ -133,6 +133,7 @@ type Client struct {
 	c   *client.Client
 	ep  Endpoint
 	neg negotiation
+	id  identity
 	rawHTTP
 }
 

@@ -202,7 +202,7 @@ func (b *Launched) create(ctx context.Context) error {
 		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
 			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
 		}
-		if b.restore != "" {
+		if b.restore() != "" {
 			if failed() {
 				return nil
 			}

@@ -178,15 +178,19 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 	b := &Launched{
 		eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC(),
 		Project: Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: sv.Dir, Version: opt.Version},
-		lock:    sv.lock, kept: sv.kept,
+		lock:    sv.lock, resumed: &earlierLife{files: sv.kept},
 	}
 	if err := b.checkImages(ctx); err != nil {
 		sv.Release()
 		return nil, err
 	}
+	if err := b.identify(ctx); err != nil {
+		sv.Release()
+		return nil, err
+	}
 	sv.lock = nil
 	if sv.Transcript {
-		b.restore = filepath.Join(sv.Dir, bottle.TranscriptDir)
+		b.resumed.transcript = filepath.Join(sv.Dir, bottle.TranscriptDir)
 	}
 	if err := b.setBackend(); err != nil {
 		b.putBack()
@@ -204,7 +208,7 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 // putBack writes the state dir's files as they were before the resume.
 func (b *Launched) putBack() error {
 	var errs []error
-	for name, data := range b.kept {
+	for name, data := range b.resumed.files {
 		if err := writeFileAtomic(filepath.Join(b.Project.StateDir, name), data, 0o600); err != nil {
 			errs = append(errs, err)
 		}
@@ -215,7 +219,7 @@ func (b *Launched) putBack() error {
 // command is the agent's command: the spec's, with its continue args when
 // a transcript is restored (continuing nothing would fail Claude Code).
 func (b *Launched) command() []string {
-	if b.restore == "" || len(b.spec.Continue) == 0 {
+	if b.restore() == "" || len(b.spec.Continue) == 0 {
 		return b.spec.Command
 	}
 	return append(slices.Clone(b.spec.Command), b.spec.Continue...)
@@ -228,7 +232,7 @@ func (b *Launched) restoreTranscript(ctx context.Context, id string, u User) err
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := TranscriptArchive(pw, b.restore, u, b.Created)
+		err := TranscriptArchive(pw, b.restore(), u, b.Created)
 		pw.CloseWithError(err)
 		done <- err
 	}()
