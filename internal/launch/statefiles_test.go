@@ -92,12 +92,12 @@ func TestMetaKeys(t *testing.T) {
 		got = append(got, k)
 	}
 	slices.Sort(got)
-	want := []string{"agent", "backend", "containers", "created", "detached", "engine", "name", "networks", "prefix", "slug", "spec", "volumes"}
+	want := []string{"agent", "backend", "containers", "created", "detached", "engine", "image", "name", "networks", "prefix", "slug", "spec", "volumes"}
 	if !slices.Equal(got, want) {
 		t.Errorf("bottle.json keys %v, want %v", got, want)
 	}
 	m, ok, err := statedir.ReadMeta(b.Project.StateDir)
-	if !ok || err != nil || m.Image() != s.Image || !m.Detached || m.Slug != b.Project.Slug {
+	if !ok || err != nil || m.Image != s.Image || !m.Detached || m.Slug != b.Project.Slug {
 		t.Errorf("read back: %+v %v %v", m, ok, err)
 	}
 	var spec Spec
