@@ -1,9 +1,12 @@
 package backend
 
 import (
+	"context"
 	"io"
+	"sync"
 
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
@@ -12,6 +15,7 @@ import (
 // package enginefake has a strict fake for tests.
 type Engine interface {
 	engine.API
+	engine.Identifier
 	transcript.Engine
 	io.Closer
 }
@@ -29,9 +33,21 @@ type Set struct {
 // tests can give a fake engine's and package cli names no backend.
 type Opener func(getenv func(string) string, prefix string) (*Set, error)
 
-// Engines are the engine endpoints the backends ask (a state dir whose
-// bottle.json names another is left alone).
-func (s *Set) Engines() []string { return []string{s.Engine.Endpoint().Host} }
+// Engines are the engines the backends ask (a state dir whose bottle.json
+// names another is left alone): their endpoints, and their IDs, asked
+// with ctx at the first need and only once.
+func (s *Set) Engines(ctx context.Context) statedir.Engines {
+	return statedir.Engines{
+		Endpoints: []string{s.Engine.Endpoint().Host},
+		IDs: sync.OnceValue(func() []string {
+			id, err := s.Engine.ID(ctx)
+			if err != nil {
+				return []string{""}
+			}
+			return []string{id}
+		}),
+	}
+}
 
 // Close releases the engine's connections.
 func (s *Set) Close() error { return s.Engine.Close() }

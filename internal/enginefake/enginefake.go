@@ -31,6 +31,8 @@ type Engine struct {
 	T testing.TB
 	// Host is the endpoint it says it is; "" is "fake://".
 	Host string
+	// EngineID is the ID it says it has (engine.Identifier); "" is "fake".
+	EngineID string
 
 	OnContainers       func() ([]engine.Container, error)
 	OnNetworks         func() ([]engine.Network, error)
@@ -103,6 +105,14 @@ func (f *Engine) Endpoint() engine.Endpoint {
 		return engine.Endpoint{Host: "fake://"}
 	}
 	return engine.Endpoint{Host: f.Host}
+}
+
+// ID says EngineID.
+func (f *Engine) ID(context.Context) (string, error) {
+	if f.EngineID == "" {
+		return "fake", nil
+	}
+	return f.EngineID, nil
 }
 
 // Close does nothing.

@@ -131,7 +131,8 @@ func fromStateDir(eng engine.Launcher, dir string, opt Options) (*Launched, erro
 	opt.Prefix = m.Prefix
 	b := &Launched{
 		eng: eng, opt: opt, spec: spec, Created: m.Created, ids: map[string]string{},
-		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version},
+		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version, EngineID: m.EngineID},
+		engineID:   m.EngineID,
 		containers: m.Containers, networks: m.Networks, volumes: m.Volumes,
 	}
 	if m.Ended != nil {

@@ -37,11 +37,13 @@ type Options struct {
 // state dir (Saved.Start), or took back from its state dir to end it
 // (fromStateDir, the guardian's): what was made, and the state dir's lock.
 type Launched struct {
-	eng     engine.Launcher
-	opt     Options
-	spec    Spec
-	Project Project
-	Created time.Time
+	eng engine.Launcher
+	opt Options
+	// engineID is the engine's ID (identify), for bottle.json and labels.
+	engineID string
+	spec     Spec
+	Project  Project
+	Created  time.Time
 
 	mu         sync.Mutex
 	networks   []bottle.Network // in creation order
@@ -131,6 +133,9 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*L
 	if err := b.checkImages(ctx); err != nil {
 		return nil, err
 	}
+	if err := b.identify(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.makeStateDir(); err != nil {
 		return nil, err
 	}
@@ -188,6 +193,22 @@ func (b *Launched) dropStateDir() error {
 	if err := b.putBack(); err != nil {
 		return fmt.Errorf("putting back the state dir's files: %w", err)
 	}
+	return nil
+}
+
+// identify asks the engine's ID (an engine that cannot say one, such as a
+// test's stand-in, leaves it "").
+func (b *Launched) identify(ctx context.Context) error {
+	e, ok := b.eng.(engine.Identifier)
+	if !ok {
+		return nil
+	}
+	id, err := e.ID(ctx)
+	if err != nil {
+		return &StepError{"asking the engine its ID", err}
+	}
+	b.engineID = id
+	b.Project.EngineID = id
 	return nil
 }
 

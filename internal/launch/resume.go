@@ -179,6 +179,10 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 		sv.Release()
 		return nil, err
 	}
+	if err := b.identify(ctx); err != nil {
+		sv.Release()
+		return nil, err
+	}
 	sv.lock = nil
 	if sv.Transcript {
 		b.resumed.transcript = filepath.Join(sv.Dir, bottle.TranscriptDir)

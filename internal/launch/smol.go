@@ -334,7 +334,9 @@ func (b *Launched) smolCreate(intr context.Context) error {
 // smolLabels are a bundle part's labels: the toolkit's own, never a
 // compose project's (those would make it the docker backend's).
 func (b *Launched) smolLabels() map[string]string {
-	return map[string]string{bottle.LabelSlug: b.Project.Slug, bottle.LabelAgent: b.Project.Agent, bottle.LabelVersion: b.Project.Version}
+	l := b.Project.Owner()
+	l[bottle.LabelSlug], l[bottle.LabelAgent], l[bottle.LabelVersion] = b.Project.Slug, b.Project.Agent, b.Project.Version
+	return l
 }
 
 // smolAgentEnv splits the agent's environment: what the launcher sets (the

@@ -29,7 +29,7 @@ func (b *Launched) makeStateDir() error {
 		if err != nil {
 			return &StepError{"creating the state dir", err}
 		}
-		b.Project = Project{Name: bottle.ProjectName(b.opt.Prefix, slug), Slug: slug, Agent: b.spec.Agent, StateDir: dir, Version: b.opt.Version}
+		b.Project = Project{Name: bottle.ProjectName(b.opt.Prefix, slug), Slug: slug, Agent: b.spec.Agent, StateDir: dir, Version: b.opt.Version, EngineID: b.engineID}
 		break
 	}
 	lock, err := statedir.Acquire(b.Project.StateDir)
@@ -69,6 +69,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	if e, ok := b.eng.(interface{ Endpoint() engine.Endpoint }); ok {
 		m.Engine = e.Endpoint().Host
 	}
+	m.EngineID = b.Project.EngineID
 	limit := statedir.MaxMeta
 	if update != nil {
 		update(&m)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -30,8 +31,12 @@ type Meta struct {
 	// Engine is the engine endpoint bottle-launch made the bottle on
 	// ("unix:///var/run/docker.sock"); "" for bottles made before it was
 	// recorded.
-	Engine  string    `json:"engine,omitempty"`
-	Created time.Time `json:"created"`
+	Engine string `json:"engine,omitempty"`
+	// EngineID is the ID of that engine (GET /info's "ID"), which stays
+	// when the endpoint is re-pointed at another engine; "" for bottles
+	// made before it was recorded (then Engine alone decides).
+	EngineID string    `json:"engine_id,omitempty"`
+	Created  time.Time `json:"created"`
 	// Image is the agent's image as launched: what a container that reads
 	// its home volume is made of (the reaper's transcript rescue). ""
 	// for bottles made before it was recorded (their rescue then keeps
@@ -133,25 +138,68 @@ func Foreign(m Meta, prefix, slug string) string {
 	return fmt.Sprintf("its bottle.json names %s, not %s%s: a bottle of another prefix", m.Name, prefix, slug)
 }
 
+// Engines are the engines a run asks: their endpoints, and their IDs,
+// asked at most once, and only when a bottle.json names an engine ID.
+type Engines struct {
+	// Endpoints are the engines' endpoints ("unix:///var/run/docker.sock").
+	Endpoints []string
+	// IDs returns the ID of the engine at each endpoint, in Endpoints'
+	// order, "" for one that could not be asked; nil knows none. The one
+	// who makes Engines makes it ask once (sync.OnceValue).
+	IDs func() []string
+}
+
+// EnginesAt are engines with these endpoints and no known ID.
+func EnginesAt(endpoints ...string) Engines { return Engines{Endpoints: endpoints} }
+
+func (e Engines) ids() []string {
+	if e.IDs == nil {
+		return nil
+	}
+	return e.IDs()
+}
+
 // OtherEngine says why a dir whose bottle.json names the engine its bottle
-// was made on belongs to an engine this run did not ask (engines), or "".
-// Such a dir is never planned or removed: whether its bottle lives is
-// unknown here. A dir that names no engine keeps the other rules.
-func OtherEngine(m Meta, engines []string) string {
+// was made on belongs to an engine this run did not ask, or "". Such a dir
+// is never planned or removed: whether its bottle lives is unknown here.
+// A bottle.json with an engine ID is of the engine with that ID, wherever
+// it answers now; an older one that names only an endpoint is of the
+// engine at that endpoint; one that names neither keeps the other rules.
+func OtherEngine(m Meta, engines Engines) string {
+	if m.EngineID != "" {
+		ids := engines.ids()
+		if slices.Contains(ids, m.EngineID) {
+			return ""
+		}
+		at := ""
+		for i, ep := range engines.Endpoints {
+			if i < len(ids) && ids[i] != "" && m.Engine != "" && SameEngine(ep) == SameEngine(m.Engine) {
+				at = fmt.Sprintf(", and the engine answering at %s now is %s", ep, ids[i])
+			}
+		}
+		return fmt.Sprintf("its bottle.json names engine %s (made at %s)%s; no engine this run asked has that ID: whether its bottle exists is unknown here", m.EngineID, orNone(m.Engine), at)
+	}
 	if m.Engine == "" {
 		return ""
 	}
 	want := SameEngine(m.Engine)
-	for _, e := range engines {
+	for _, e := range engines.Endpoints {
 		if SameEngine(e) == want {
 			return ""
 		}
 	}
 	asked := "none"
-	if len(engines) > 0 {
-		asked = strings.Join(engines, ", ")
+	if len(engines.Endpoints) > 0 {
+		asked = strings.Join(engines.Endpoints, ", ")
 	}
 	return fmt.Sprintf("its bottle.json names engine %s, and this run asked %s: whether its bottle exists is unknown here", m.Engine, asked)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "an endpoint it does not name"
+	}
+	return s
 }
 
 // SameEngine is an endpoint in a form that compares: a unix socket's path

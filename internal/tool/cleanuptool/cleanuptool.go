@@ -86,7 +86,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
-	popt.Engines = set.Engines()
+	popt.Engines = set.Engines(ctx)
 	popt.Transcript = cleanup.Probe(set.Engine)
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()

@@ -436,7 +436,7 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 		return err
 	}
 	defer set.Close()
-	if why := statedir.OtherEngine(statedir.Meta{Engine: m.Engine}, set.Engines()); why != "" && m.Ended == nil {
+	if why := statedir.OtherEngine(statedir.Meta{Engine: m.Engine, EngineID: m.EngineID}, set.Engines(ctx)); why != "" && m.Ended == nil {
 		return exitcode.Usagef("--resume %s: %s; set DOCKER_HOST to that engine to resume it there", m.Slug, why)
 	}
 	s := backend.Ask(ctx, set.Backends)

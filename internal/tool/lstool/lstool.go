@@ -62,7 +62,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	defer set.Close()
 
 	if o.State {
-		return states(ctx, t, p, set.Backends, set.Engines(), o.Scope)
+		return states(ctx, t, p, set.Backends, set.Engines(ctx), o.Scope)
 	}
 	survey := backend.Ask(ctx, set.Backends)
 	bottles := survey.Bottles()

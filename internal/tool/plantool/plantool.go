@@ -65,7 +65,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return err
 	}
 	defer set.Close()
-	popt.Engines = set.Engines()
+	popt.Engines = set.Engines(ctx)
 
 	popt.Transcript = cleanup.Probe(set.Engine)
 	pl := plan.Make(ctx, set.Backends, popt)
