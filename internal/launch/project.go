@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -237,10 +238,18 @@ func Env(m map[string]string) []string {
 // AgentEnv is the agent's environment: the spec's, then the proxy, the
 // CA and home, which the spec cannot override.
 func AgentEnv(s Spec) map[string]string {
-	env := map[string]string{}
-	for k, v := range s.Env {
-		env[k] = v
+	env := maps.Clone(s.Env)
+	if env == nil {
+		env = map[string]string{}
 	}
+	maps.Copy(env, launcherEnv(s))
+	return env
+}
+
+// launcherEnv is the agent's environment the launcher sets itself: its
+// values win over the spec's env of the same names.
+func launcherEnv(s Spec) map[string]string {
+	env := map[string]string{}
 	proxy := "http://" + bottle.ServiceSidecar + ":" + strconv.Itoa(s.Sidecar.Port)
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
 		env[k] = proxy

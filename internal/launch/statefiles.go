@@ -57,7 +57,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	spec, err := json.Marshal(b.spec.Redacted())
 	m := statedir.Meta{
 		Backend: b.backend(), Name: b.Project.Name, Slug: b.Project.Slug, Agent: b.spec.Agent, Prefix: b.opt.Prefix,
-		Created: b.Created.Truncate(time.Second), Spec: spec,
+		Created: b.Created.Truncate(time.Second), Image: b.spec.Image, Spec: spec,
 		Containers: nonNil(b.containers), Networks: nonNil(b.networks), Volumes: nonNil(b.volumes),
 	}
 	b.mu.Unlock()

@@ -176,7 +176,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
 		return nil
 	}
-	h.Image = m.Image()
+	h.Image = m.Image
 	before := statedir.Walk(dir)
 	_, err = b.Save(ctx, h, dir)
 	after := statedir.Walk(dir)
