@@ -202,4 +202,3 @@ func (b *Launched) smolEndOrphan(ctx context.Context, died time.Time) error {
 	}
 	return errors.Join(errs...)
 }
-
