@@ -441,7 +441,7 @@ func TestBuildStateDirRules(t *testing.T) {
 	e[3].Mount = "work/mnt"
 	e[4].WalkErr = errors.New("sub: permission denied")
 	e[5].Meta, e[5].MetaErr = true, errors.New("bottle.json is larger than 1048576 bytes")
-	p := Build(survey(&fake{name: bottle.Docker}), e, nil, Options{Now: now, Prefix: prefix, Engines: []string{"unix:///a.sock"}, OlderThan: time.Hour})
+	p := Build(survey(&fake{name: bottle.Docker}), e, nil, Options{Now: now, Prefix: prefix, Engines: statedir.EnginesAt("unix:///a.sock"), OlderThan: time.Hour})
 	if names(p.Items) != "state-dir mine-cccc3\nstate-dir ok-aaaa1" {
 		t.Fatalf("planned %s", names(p.Items))
 	}
@@ -521,4 +521,24 @@ func stateRoot(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// A backend that answered only in part (a field it could not read) makes
+// the plan incomplete as one that could not be asked does: its items are
+// listed, no state dir is, Err says why.
+func TestBuildPartialSurvey(t *testing.T) {
+	d, entries, _ := world(t)
+	whole := Build(survey(d), entries, nil, Options{Now: now})
+	if whole.Err != nil || !strings.Contains(names(whole.Items), "state-dir") {
+		t.Fatalf("the world read whole: Err %v, items %s", whole.Err, names(whole.Items))
+	}
+	d.inv.Partial = true
+	d.inv.Warnings = append(d.inv.Warnings, "container x: the engine gave fields that could not be read: Labels (y)")
+	p := Build(survey(d), entries, nil, Options{Now: now})
+	if !errors.Is(p.Err, backend.ErrPartial) || strings.Contains(names(p.Items), "state-dir") {
+		t.Fatalf("Err %v, items %s", p.Err, names(p.Items))
+	}
+	if len(p.Items) == 0 || !strings.Contains(strings.Join(p.Notes, "\n"), "Labels (y)") {
+		t.Fatalf("items %s, notes %q: the docker items and the warning must still be said", names(p.Items), p.Notes)
+	}
 }

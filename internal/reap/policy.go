@@ -50,7 +50,7 @@ type Bottles struct {
 	DefaultRoot bool
 	DryRun      bool
 	Backends    []backend.Backend
-	Engines     []string
+	Engines     statedir.Engines
 	// Save saves a bottle's transcript out of its home into its state
 	// dir; nil saves nothing (and then nothing is kept for it either).
 	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
@@ -178,7 +178,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
 		return nil
 	}
-	h.Image = m.Image()
+	h.Image = m.Image
 	before := statedir.Walk(dir)
 	_, err = b.Save(ctx, h, dir)
 	after := statedir.Walk(dir)
@@ -237,6 +237,9 @@ func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool) (DirRemo
 	survey := backend.Ask(ctx, b.Backends)
 	live := liveSlugs(survey, would, b.DryRun, b.Prefix)
 	askErr := survey.Err()
+	if askErr == nil && !survey.Complete() {
+		askErr = backend.ErrPartial
+	}
 	return &dirs{b: b, sr: &statedir.Reclaimer{
 		Root:    b.StateRoot,
 		DryRun:  b.DryRun,
