@@ -38,7 +38,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 
 	prog := newProgress(t.Env)
 	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
-		Backends: set.Backends, Engines: set.Engines(), Progress: prog.update,
+		Backends: set.Backends, Engines: set.Engines(ctx), Progress: prog.update,
 		Save: func(ctx context.Context, h transcript.Home, dir string) (transcript.Saved, error) {
 			return transcript.Save(ctx, set.Engine, h, dir, transcript.DefaultLimits)
 		}}

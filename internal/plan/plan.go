@@ -24,9 +24,9 @@ type Options struct {
 	// Prefix leaves out state dirs whose bottle.json names a bottle of
 	// another prefix (bottles of several prefixes may share a state root).
 	Prefix string
-	// Engines are the engine endpoints this run asks: a state dir whose
+	// Engines are the engines this run asks: a state dir whose
 	// bottle.json names another engine is left alone.
-	Engines []string
+	Engines statedir.Engines
 	// OlderThan keeps only items created (state dirs: modified) before
 	// Now minus OlderThan; 0 keeps everything.
 	OlderThan time.Duration

@@ -48,7 +48,7 @@ type Bottles struct {
 	StateRoot string
 	DryRun    bool
 	Backends  []backend.Backend
-	Engines   []string
+	Engines   statedir.Engines
 	// Save saves a bottle's transcript out of its home into its state
 	// dir; nil saves nothing (and then nothing is kept for it either).
 	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
@@ -176,7 +176,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
 		return nil
 	}
-	h.Image = m.Image()
+	h.Image = m.Image
 	before := statedir.Walk(dir)
 	_, err = b.Save(ctx, h, dir)
 	after := statedir.Walk(dir)

@@ -20,6 +20,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/jsonl"
+	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
@@ -64,9 +65,9 @@ type Options struct {
 	// the first state dir are answered, which bottles exist before any
 	// state dir goes.
 	Backends []backend.Backend
-	// Engines are the engine endpoints this run asks: a state dir whose
+	// Engines are the engines this run asks: a state dir whose
 	// bottle.json names another engine is skipped.
-	Engines []string
+	Engines statedir.Engines
 	// Progress, if set, is called after each answered line with the
 	// lines answered and the lines read so far.
 	Progress func(done, read int)

@@ -32,9 +32,9 @@ type Reclaimer struct {
 	// Prefix, when set, keeps a dir whose bottle.json names a bottle of
 	// another prefix (see Foreign).
 	Prefix string
-	// Engines are the engine endpoints this run asked: a dir whose
-	// bottle.json names another is kept (see OtherEngine).
-	Engines []string
+	// Engines are the engines this run asked: a dir whose bottle.json
+	// names another is kept (see OtherEngine).
+	Engines Engines
 	// Now is the clock for the --older-than check; nil is time.Now.
 	Now func() time.Time
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -47,7 +48,7 @@ type options struct {
 }
 
 // Main runs bottle-cleanup in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-cleanup.
 func Run(ctx context.Context, args []string, env cli.Env) int {
@@ -85,7 +86,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
-	popt.Engines = set.Engines()
+	popt.Engines = set.Engines(ctx)
 	popt.Transcript = cleanup.Probe(set.Engine)
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/plan"
@@ -37,7 +38,7 @@ type options struct {
 }
 
 // Main runs bottle-ls in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-ls.
 func Run(ctx context.Context, args []string, env cli.Env) int {
@@ -61,7 +62,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	defer set.Close()
 
 	if o.State {
-		return states(ctx, t, p, set.Backends, set.Engines(), o.Scope)
+		return states(ctx, t, p, set.Backends, set.Engines(ctx), o.Scope)
 	}
 	survey := backend.Ask(ctx, set.Backends)
 	bottles := survey.Bottles()

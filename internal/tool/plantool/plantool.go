@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/plan"
@@ -35,7 +36,7 @@ type options struct {
 }
 
 // Main runs bottle-plan-cleanup in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-plan-cleanup.
 func Run(ctx context.Context, args []string, env cli.Env) int {
@@ -64,7 +65,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return err
 	}
 	defer set.Close()
-	popt.Engines = set.Engines()
+	popt.Engines = set.Engines(ctx)
 
 	popt.Transcript = cleanup.Probe(set.Engine)
 	pl := plan.Make(ctx, set.Backends, popt)
