@@ -3,8 +3,8 @@ package launch
 import (
 	"bytes"
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"os"
 	"slices"
 	"strings"

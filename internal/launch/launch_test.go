@@ -292,6 +292,7 @@ func (f *fake) CopyFrom(_ context.Context, id, path string) (io.ReadCloser, erro
 	f.mu.Unlock()
 	return f.copyFrom(id, path)
 }
+
 // ContainerUser answers the User the container was created with, else
 // the image's (f.user), as the engine does.
 func (f *fake) ContainerUser(_ context.Context, id string) (string, error) {
