@@ -235,6 +235,9 @@ func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool) (DirRemo
 	survey := backend.Ask(ctx, b.Backends)
 	live := liveSlugs(survey, would, b.DryRun, b.Prefix)
 	askErr := survey.Err()
+	if askErr == nil && !survey.Complete() {
+		askErr = backend.ErrPartial
+	}
 	return &dirs{b: b, sr: &statedir.Reclaimer{
 		Root:    b.StateRoot,
 		DryRun:  b.DryRun,
