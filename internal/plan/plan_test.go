@@ -560,7 +560,9 @@ func TestBuildSmolConversation(t *testing.T) {
 	if got := names(p.Items); got != "machine bt-test-vm1" {
 		t.Fatalf("plan:\n%s", got)
 	}
-	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "--name vm1: its state dir "+e[0].Path+" will hold the conversation") }) {
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "--name vm1: its state dir "+e[0].Path+" will hold the conversation")
+	}) {
 		t.Errorf("notes %q", p.Notes)
 	}
 	p = Build(survey(s), e, nil, Options{Now: now, Names: []string{"vm1"}, Prefix: prefix, IncludeTranscripts: true, DiscardTranscript: true})
