@@ -19,6 +19,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/retry"
 	"github.com/claude-bottle/bottle/internal/statedir"
@@ -38,260 +39,9 @@ var fast = &docker.Retry{
 
 const prefix = "bttest0001-"
 
-// fake is an engine whose unset methods fail the test. It logs every call.
-type fake struct {
-	t  testing.TB
-	mu sync.Mutex
-	// log holds "verb id" per call, in call order.
-	log []string
-
-	containers       func() ([]engine.Container, error)
-	networks         func() ([]engine.Network, error)
-	volumes          func() ([]engine.Volume, error)
-	inspectContainer func(id string) (engine.Container, error)
-	inspectNetwork   func(id string) (engine.Network, error)
-	inspectVolume    func(name string) (engine.Volume, error)
-	removeContainer  func(id string) error
-	removeNetwork    func(id string) error
-	removeVolume     func(name string) error
-	// containersUsing answers ContainersUsing; unset, no container uses
-	// any network or volume.
-	containersUsing func(kind string, names []string) ([]engine.Container, error)
-}
-
-var _ engine.API = (*fake)(nil)
-
-func (f *fake) record(verb, id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.log = append(f.log, verb+" "+id)
-}
-
-func (f *fake) calls(verb string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, l := range f.log {
-		if strings.HasPrefix(l, verb+" ") {
-			out = append(out, strings.TrimPrefix(l, verb+" "))
-		}
-	}
-	return out
-}
-
-func (f *fake) unset(name string) error {
-	f.t.Errorf("unexpected engine call %s", name)
-	return errors.New("unexpected call " + name)
-}
-
-func (f *fake) Endpoint() engine.Endpoint { return engine.Endpoint{Host: "fake://"} }
-func (f *fake) Containers(context.Context) ([]engine.Container, error) {
-	if f.containers == nil {
-		return nil, f.unset("Containers")
-	}
-	return f.containers()
-}
-func (f *fake) Networks(context.Context) ([]engine.Network, error) {
-	if f.networks == nil {
-		return nil, f.unset("Networks")
-	}
-	return f.networks()
-}
-func (f *fake) Volumes(context.Context) ([]engine.Volume, error) {
-	if f.volumes == nil {
-		return nil, f.unset("Volumes")
-	}
-	return f.volumes()
-}
-func (f *fake) InspectContainer(_ context.Context, id string) (engine.Container, error) {
-	f.record("inspect-container", id)
-	if f.inspectContainer == nil {
-		return engine.Container{}, f.unset("InspectContainer")
-	}
-	return f.inspectContainer(id)
-}
-func (f *fake) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
-	f.record("inspect-network", id)
-	if f.inspectNetwork == nil {
-		return engine.Network{}, f.unset("InspectNetwork")
-	}
-	return f.inspectNetwork(id)
-}
-func (f *fake) InspectVolume(_ context.Context, name string) (engine.Volume, error) {
-	f.record("inspect-volume", name)
-	if f.inspectVolume == nil {
-		return engine.Volume{}, f.unset("InspectVolume")
-	}
-	return f.inspectVolume(name)
-}
-func (f *fake) RemoveContainer(context.Context, string) error {
-	return f.unset("RemoveContainer (it takes anonymous volumes; the reaper uses RemoveContainerOnly)")
-}
-func (f *fake) RemoveContainerOnly(_ context.Context, id string) error {
-	f.record("rm-container", id)
-	if f.removeContainer == nil {
-		return f.unset("RemoveContainerOnly")
-	}
-	return f.removeContainer(id)
-}
-func (f *fake) ContainersUsing(_ context.Context, kind string, names ...string) ([]engine.Container, error) {
-	f.record("users-"+kind, strings.Join(names, ","))
-	if f.containersUsing == nil {
-		return nil, nil
-	}
-	return f.containersUsing(kind, names)
-}
-func (f *fake) RemoveNetwork(_ context.Context, id string) error {
-	f.record("rm-network", id)
-	if f.removeNetwork == nil {
-		return f.unset("RemoveNetwork")
-	}
-	return f.removeNetwork(id)
-}
-func (f *fake) RemoveVolume(_ context.Context, name string) error {
-	f.record("rm-volume", name)
-	if f.removeVolume == nil {
-		return f.unset("RemoveVolume")
-	}
-	return f.removeVolume(name)
-}
-
-// errorCounter is a testing.TB that counts Errorf calls instead of failing.
-type errorCounter struct {
-	testing.TB
-	errors int
-}
-
-func (e *errorCounter) Errorf(string, ...any) { e.errors++ }
-
-// TestFakeIsStrict: every call the fake was not set up for fails the test
-// and answers an error (as the README promises of every fake).
-func TestFakeIsStrict(t *testing.T) {
-	rec := &errorCounter{TB: t}
-	f := &fake{t: rec}
-	ctx := context.Background()
-	var errs []error
-	_, err := f.Containers(ctx)
-	errs = append(errs, err)
-	_, err = f.Networks(ctx)
-	errs = append(errs, err)
-	_, err = f.Volumes(ctx)
-	errs = append(errs, err)
-	_, err = f.InspectContainer(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectNetwork(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectVolume(ctx, "x")
-	errs = append(errs, err)
-	errs = append(errs, f.RemoveContainer(ctx, "x"), f.RemoveNetwork(ctx, "x"), f.RemoveVolume(ctx, "x"))
-	for i, err := range errs {
-		if err == nil {
-			t.Errorf("call %d: no error from an unset call", i)
-		}
-	}
-	if rec.errors != len(errs) {
-		t.Errorf("%d of %d unset calls failed the test", rec.errors, len(errs))
-	}
-}
-
-// world is what the fake engine holds: containers, networks and volumes
-// by ID (volumes by name), answering inspect and remove like the engine.
-type world struct {
-	mu         sync.Mutex
-	containers map[string]engine.Container
-	networks   map[string]engine.Network
-	volumes    map[string]engine.Volume
-}
-
-func notFound(what string) error { return fmt.Errorf("No such %s: %w", what, cerrdefs.ErrNotFound) }
-
-func (w *world) wire(f *fake) {
-	f.inspectContainer = func(id string) (engine.Container, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, c := range w.containers {
-			if c.ID == id || c.Name == id {
-				return c, nil
-			}
-		}
-		return engine.Container{}, notFound("container: " + id)
-	}
-	f.inspectNetwork = func(id string) (engine.Network, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, n := range w.networks {
-			if n.ID == id || n.Name == id {
-				return n, nil
-			}
-		}
-		return engine.Network{}, notFound("network: " + id)
-	}
-	f.inspectVolume = func(name string) (engine.Volume, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if v, ok := w.volumes[name]; ok {
-			return v, nil
-		}
-		return engine.Volume{}, notFound("volume: " + name)
-	}
-	f.removeContainer = func(id string) error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if _, ok := w.containers[id]; !ok {
-			return notFound("container: " + id)
-		}
-		delete(w.containers, id)
-		return nil
-	}
-	f.removeNetwork = func(id string) error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if _, ok := w.networks[id]; !ok {
-			return notFound("network: " + id)
-		}
-		delete(w.networks, id)
-		return nil
-	}
-	f.removeVolume = func(name string) error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if _, ok := w.volumes[name]; !ok {
-			return notFound("volume: " + name)
-		}
-		delete(w.volumes, name)
-		return nil
-	}
-	list := func() {
-		f.containers = func() ([]engine.Container, error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			var out []engine.Container
-			for _, c := range w.containers {
-				out = append(out, c)
-			}
-			return out, nil
-		}
-		f.networks = func() ([]engine.Network, error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			var out []engine.Network
-			for _, n := range w.networks {
-				out = append(out, n)
-			}
-			return out, nil
-		}
-		f.volumes = func() ([]engine.Volume, error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			var out []engine.Volume
-			for _, v := range w.volumes {
-				out = append(out, v)
-			}
-			return out, nil
-		}
-	}
-	list()
-}
+// world is what the fake engine holds (enginefake.World), with the plan
+// items of this package's tests made in it.
+type world struct{ *enginefake.World }
 
 var idSeq int
 
@@ -308,34 +58,34 @@ func (w *world) bottle(slug, state string) bottle.Item {
 	it := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: name, Slug: slug}
 	for _, svc := range []string{"agent", "sidecar"} {
 		c := engine.Container{ID: newID(), Name: name + "-" + svc + "-1", Labels: labels, State: state}
-		w.containers[c.ID] = c
+		w.Containers[c.ID] = c
 		it.Containers = append(it.Containers, bottle.Container{Name: c.Name, ID: c.ID, Service: svc, State: state})
 	}
 	n := engine.Network{ID: newID(), Name: name + "_default", Labels: labels}
-	w.networks[n.ID] = n
+	w.Networks[n.ID] = n
 	it.Networks = append(it.Networks, bottle.Network{Name: n.Name, ID: n.ID})
 	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	v := engine.Volume{Name: name + "_home", Labels: labels, Created: made}
-	w.volumes[v.Name] = v
+	w.Volumes[v.Name] = v
 	it.Volumes = append(it.Volumes, bottle.Volume{Name: v.Name, ID: v.Name, Created: &made})
 	return it
 }
 
 func (w *world) strayContainer(slug string) bottle.Item {
 	c := engine.Container{ID: newID(), Name: prefix + slug, State: "exited"}
-	w.containers[c.ID] = c
+	w.Containers[c.ID] = c
 	return bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID, Slug: slug, State: "exited"}
 }
 
 func (w *world) strayNetwork(slug string) bottle.Item {
 	n := engine.Network{ID: newID(), Name: prefix + slug}
-	w.networks[n.ID] = n
+	w.Networks[n.ID] = n
 	return bottle.Item{Backend: bottle.Docker, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID, Slug: slug}
 }
 
 type env struct {
 	t     *testing.T
-	f     *fake
+	f     *enginefake.Engine
 	w     *world
 	root  string
 	opt   Options
@@ -343,9 +93,9 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	f := &fake{t: t}
-	w := &world{containers: map[string]engine.Container{}, networks: map[string]engine.Network{}, volumes: map[string]engine.Volume{}}
-	w.wire(f)
+	f := enginefake.New(t)
+	w := &world{enginefake.NewWorld()}
+	w.Wire(f)
 	root := stateRoot(t)
 	return &env{t: t, f: f, w: w, root: root, opt: Options{
 		Prefix: prefix, StateRoot: root, Jobs: 2,
@@ -438,28 +188,28 @@ func TestProjectOrderAndRemoval(t *testing.T) {
 	if !sum.Ok() || sum.String() != "removed 3, gone 0, skipped 0, failed 0, invalid 0" {
 		t.Errorf("summary %q", sum)
 	}
-	if len(e.w.containers)+len(e.w.networks)+len(e.w.volumes) != 0 {
-		t.Errorf("left: %v %v %v", e.w.containers, e.w.networks, e.w.volumes)
+	if len(e.w.Containers)+len(e.w.Networks)+len(e.w.Volumes) != 0 {
+		t.Errorf("left: %v %v %v", e.w.Containers, e.w.Networks, e.w.Volumes)
 	}
 	// a project's network and volume go only after its containers; a stray
 	// network only after the stray containers
 	at := func(entry string) int {
-		for i, l := range e.f.log {
+		for i, l := range e.f.Log() {
 			if l == entry {
 				return i
 			}
 		}
-		t.Fatalf("no %q in %v", entry, e.f.log)
+		t.Fatalf("no %q in %v", entry, e.f.Log())
 		return -1
 	}
 	proj, sc, sn := items[0].(bottle.Item), items[1].(bottle.Item), items[2].(bottle.Item)
 	for _, c := range proj.Containers {
 		if at("rm-network "+proj.Networks[0].ID) < at("rm-container "+c.ID) || at("rm-volume "+proj.Volumes[0].Name) < at("rm-container "+c.ID) {
-			t.Errorf("project network or volume before its container: %v", e.f.log)
+			t.Errorf("project network or volume before its container: %v", e.f.Log())
 		}
 	}
 	if at("rm-network "+sn.ID) < at("rm-container "+sc.ID) {
-		t.Errorf("stray network before the stray container: %v", e.f.log)
+		t.Errorf("stray network before the stray container: %v", e.f.Log())
 	}
 
 	// a second run on the same plan: everything gone, nothing failed
@@ -476,8 +226,8 @@ func TestErrorMidReap(t *testing.T) {
 	e := newEnv(t)
 	proj := e.w.bottle("a-aaaa1", "exited")
 	s1, s2 := e.w.strayContainer("s-aaaa1"), e.w.strayContainer("s-2")
-	remove := e.f.removeContainer
-	e.f.removeContainer = func(id string) error {
+	remove := e.f.OnRemoveContainerOnly
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		if id == s1.ID || id == proj.Containers[1].ID {
 			return errors.New("Error response from daemon: driver failed programming external connectivity")
 		}
@@ -496,18 +246,18 @@ func TestErrorMidReap(t *testing.T) {
 	if sum.Ok() || sum.Counts[bottle.Failed] != 2 {
 		t.Errorf("summary %s", sum)
 	}
-	if len(e.f.calls("rm-network"))+len(e.f.calls("rm-volume")) != 0 {
-		t.Errorf("removed a network or volume of a project whose container stayed: %v", e.f.log)
+	if len(e.f.Calls("rm-network"))+len(e.f.Calls("rm-volume")) != 0 {
+		t.Errorf("removed a network or volume of a project whose container stayed: %v", e.f.Log())
 	}
 }
 
 func TestTransientThenSuccess(t *testing.T) {
 	e := newEnv(t)
 	s1, s2 := e.w.strayContainer("s-aaaa1"), e.w.strayContainer("s-2")
-	remove := e.f.removeContainer
+	remove := e.f.OnRemoveContainerOnly
 	tries := map[string]int{}
 	var mu sync.Mutex
-	e.f.removeContainer = func(id string) error {
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		mu.Lock()
 		tries[id]++
 		n := tries[id]
@@ -536,11 +286,11 @@ func TestTransientThenSuccess(t *testing.T) {
 	// a transient error that never goes away is retried a bounded number of times
 	e = newEnv(t)
 	s := e.w.strayContainer("s-3")
-	e.f.removeContainer = func(string) error { return errors.New("connection reset by peer") }
+	e.f.OnRemoveContainerOnly = func(string) error { return errors.New("connection reset by peer") }
 	e.add(s)
 	res, _ = e.run(context.Background())
 	status(t, res[0], bottle.Failed, "connection reset")
-	if n := len(e.f.calls("rm-container")); n != fast.Transient.Tries() {
+	if n := len(e.f.Calls("rm-container")); n != fast.Transient.Tries() {
 		t.Errorf("%d tries, want %d", n, fast.Transient.Tries())
 	}
 }
@@ -552,9 +302,9 @@ func activeEndpoints(id string) error {
 func TestActiveEndpointsThenSuccess(t *testing.T) {
 	e := newEnv(t)
 	proj := e.w.bottle("a-aaaa1", "running")
-	remove := e.f.removeNetwork
+	remove := e.f.OnRemoveNetwork
 	n := 0
-	e.f.removeNetwork = func(id string) error {
+	e.f.OnRemoveNetwork = func(id string) error {
 		if n++; n <= 2 {
 			return activeEndpoints(id)
 		}
@@ -570,7 +320,7 @@ func TestActiveEndpointsThenSuccess(t *testing.T) {
 	// endpoints that stay: failed with the engine's reason
 	e = newEnv(t)
 	net := e.w.strayNetwork("n-aaaa1")
-	e.f.removeNetwork = func(id string) error { return activeEndpoints(id) }
+	e.f.OnRemoveNetwork = func(id string) error { return activeEndpoints(id) }
 	e.add(net)
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Failed, "has active endpoints")
@@ -581,7 +331,7 @@ func TestActiveEndpointsThenSuccess(t *testing.T) {
 
 func TestInvalidLines(t *testing.T) {
 	e := newEnv(t) // any engine call fails the test: nothing here is acted on
-	e.f = &fake{t: t}
+	e.f = enginefake.New(t)
 	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	good := fmt.Sprintf("%064x", 99)
 	cases := []struct{ line, why string }{
@@ -639,33 +389,33 @@ func TestChangedLabelledRunning(t *testing.T) {
 	// recreated under the same name: the planned ID is gone, the name has a new one
 	s := e.w.strayContainer("s-aaaa1")
 	old := s.ID
-	c := e.w.containers[old]
-	delete(e.w.containers, old)
+	c := e.w.Containers[old]
+	delete(e.w.Containers, old)
 	c.ID = newID()
-	e.w.containers[c.ID] = c
+	e.w.Containers[c.ID] = c
 	// a member not labelled as the project's: never removed
 	p := e.w.bottle("p-aaaa1", "exited")
-	other := e.w.containers[p.Containers[1].ID]
+	other := e.w.Containers[p.Containers[1].ID]
 	other.Labels = map[string]string{compose.LabelProject: prefix + "other"}
-	e.w.containers[other.ID] = other
+	e.w.Containers[other.ID] = other
 	// planned with --not-running; one container runs again: the whole project stays
 	r := e.w.bottle("r-aaaa1", "exited")
 	r.NotRunning = true
-	again := e.w.containers[r.Containers[0].ID]
+	again := e.w.Containers[r.Containers[0].ID]
 	again.State = "running"
-	e.w.containers[again.ID] = again
+	e.w.Containers[again.ID] = again
 	e.add(s, p, r)
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Skipped, "changed since plan")
 	status(t, res[1], bottle.Skipped, "not labelled as part of compose project "+p.Name)
 	status(t, res[2], bottle.Skipped, "--not-running")
-	for _, id := range e.f.calls("rm-container") {
+	for _, id := range e.f.Calls("rm-container") {
 		if id == c.ID || id == other.ID || id == r.Containers[0].ID || id == r.Containers[1].ID {
 			t.Errorf("removed %s", id)
 		}
 	}
-	if len(e.f.calls("rm-network"))+len(e.f.calls("rm-volume")) != 0 {
-		t.Errorf("removed networks or volumes of a project that stays: %v", e.f.log)
+	if len(e.f.Calls("rm-network"))+len(e.f.Calls("rm-volume")) != 0 {
+		t.Errorf("removed networks or volumes of a project that stays: %v", e.f.Log())
 	}
 	if !sum.Ok() {
 		t.Error(sum)
@@ -675,7 +425,7 @@ func TestChangedLabelledRunning(t *testing.T) {
 func TestDryRunTouchesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.opt.DryRun = true
-	e.f.removeContainer, e.f.removeNetwork, e.f.removeVolume = nil, nil, nil // any removal fails the test
+	e.f.OnRemoveContainerOnly, e.f.OnRemoveNetwork, e.f.OnRemoveVolume = nil, nil, nil // any removal fails the test
 	proj := e.w.bottle("a-aaaa1", "running")
 	dir := e.statedir("a-aaaa1", false)
 	dir.Bottle = proj.Name
@@ -747,12 +497,12 @@ func TestEngineUnreachable(t *testing.T) {
 	e := newEnv(t)
 	down := &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///nobody.sock"}, Err: errors.New("connect: no such file or directory")}
 	proj := e.w.bottle("a-aaaa1", "exited")
-	e.f.inspectContainer = func(string) (engine.Container, error) { return engine.Container{}, down }
-	e.f.inspectNetwork = func(string) (engine.Network, error) { return engine.Network{}, down }
-	e.f.inspectVolume = func(string) (engine.Volume, error) { return engine.Volume{}, down }
-	e.f.containers = func() ([]engine.Container, error) { return nil, down }
-	e.f.networks = func() ([]engine.Network, error) { return nil, down }
-	e.f.volumes = func() ([]engine.Volume, error) { return nil, down }
+	e.f.OnInspectContainer = func(string) (engine.Container, error) { return engine.Container{}, down }
+	e.f.OnInspectNetwork = func(string) (engine.Network, error) { return engine.Network{}, down }
+	e.f.OnInspectVolume = func(string) (engine.Volume, error) { return engine.Volume{}, down }
+	e.f.OnContainers = func() ([]engine.Container, error) { return nil, down }
+	e.f.OnNetworks = func() ([]engine.Network, error) { return nil, down }
+	e.f.OnVolumes = func() ([]engine.Volume, error) { return nil, down }
 	e.add(proj, e.w.strayNetwork("n-aaaa1"), e.statedir("o-aaaa1", false))
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Failed, "cannot reach the Docker engine")
@@ -779,8 +529,8 @@ func TestLaunchingIsSkipped(t *testing.T) {
 	res, _ := e.run(context.Background())
 	status(t, res[0], bottle.Skipped, ReasonLaunching)
 	status(t, res[1], bottle.Skipped, ReasonLaunching)
-	if len(e.f.calls("rm-container")) != 0 {
-		t.Errorf("removed a starting bottle: %v", e.f.log)
+	if len(e.f.Calls("rm-container")) != 0 {
+		t.Errorf("removed a starting bottle: %v", e.f.Log())
 	}
 }
 
@@ -790,9 +540,9 @@ func TestInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// the signal arrives while the first removal is in flight
-	remove := e.f.removeContainer
+	remove := e.f.OnRemoveContainerOnly
 	var once sync.Once
-	e.f.removeContainer = func(id string) error {
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		once.Do(cancel)
 		return remove(id)
 	}
@@ -826,7 +576,7 @@ func TestInterrupted(t *testing.T) {
 
 func TestEmptyInput(t *testing.T) {
 	e := newEnv(t) // any engine call fails the test: there is nothing to act on
-	e.f = &fake{t: t}
+	e.f = enginefake.New(t)
 	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	res, sum := e.run(context.Background())
 	if len(res) != 0 || sum.Total() != 0 || !sum.Ok() {
@@ -872,13 +622,13 @@ func TestStrayVolumeWaitsForProjects(t *testing.T) {
 	proj := e.w.bottle("a-1", "exited")
 	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	v := engine.Volume{Name: prefix + "shared", Created: made}
-	e.w.volumes[v.Name] = v
+	e.w.Volumes[v.Name] = v
 	stray := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: v.Name, ID: v.Name, Created: &made}
-	rm := e.f.removeContainer
-	e.f.removeContainer = func(id string) error {
+	rm := e.f.OnRemoveContainerOnly
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		time.Sleep(30 * time.Millisecond) // the engine takes its time
 		err := rm(id)
-		e.f.record("removed-container", id)
+		e.f.Note("removed-container", id)
 		return err
 	}
 	e.add(proj, stray)
@@ -886,14 +636,14 @@ func TestStrayVolumeWaitsForProjects(t *testing.T) {
 	status(t, res[0], bottle.Removed, "")
 	status(t, res[1], bottle.Removed, "")
 	last := -1
-	for i, l := range e.f.log {
+	for i, l := range e.f.Log() {
 		if strings.HasPrefix(l, "removed-container ") {
 			last = i
 		}
 	}
-	for i, l := range e.f.log {
+	for i, l := range e.f.Log() {
 		if l == "rm-volume "+v.Name && i < last {
-			t.Fatalf("the stray volume went before the project's containers: %v", e.f.log)
+			t.Fatalf("the stray volume went before the project's containers: %v", e.f.Log())
 		}
 	}
 }
@@ -1005,11 +755,11 @@ func TestTranscriptSavedFirst(t *testing.T) {
 		t.Error("going-bbbb2's dir stayed although its plan included conversations")
 	}
 	// the failed save kept exactly the home volume
-	if _, ok := e.w.volumes[prefix+"broken-cccc3_home"]; !ok {
+	if _, ok := e.w.Volumes[prefix+"broken-cccc3_home"]; !ok {
 		t.Error("the home volume went although its transcript could not be saved")
 	}
 	for _, c := range projects["broken-cccc3"].Containers {
-		if _, ok := e.w.containers[c.ID]; ok {
+		if _, ok := e.w.Containers[c.ID]; ok {
 			t.Errorf("%s stayed: only the home volume is kept", c.Name)
 		}
 	}
