@@ -19,8 +19,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/go-connections/tlsconfig"
 	"github.com/moby/moby/client"
-
-	"github.com/claude-bottle/bottle/internal/exitcode"
 )
 
 // Container is a container as a list or inspect call reports it.
@@ -157,13 +155,6 @@ func Dial(getenv func(string) string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s := strings.TrimSpace(getenv(EnvTimeout)); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return nil, exitcode.Usagef("%s=%q: not a positive duration; use e.g. 30s or 2m", EnvTimeout, s)
-		}
-		ep.Timeout = d
-	}
 	return Open(ep)
 }
 
@@ -178,8 +169,15 @@ func Open(ep Endpoint) (*Client, error) {
 	if ep.Timeout <= 0 {
 		ep.Timeout = DefaultTimeout
 	}
-	var opts []client.Opt
-	if ep.TLS {
+	opts := []client.Opt{client.WithUserAgent("bottle")}
+	switch {
+	case ep.IsSSH():
+		o, err := sshOpts(ep)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o...)
+	case ep.TLS:
 		cfg, err := tlsConfig(ep)
 		if err != nil {
 			return nil, fmt.Errorf("engine %s: TLS: %v; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)", ep, err)
@@ -187,9 +185,10 @@ func Open(ep Endpoint) (*Client, error) {
 		opts = append(opts, client.WithHTTPClient(&http.Client{
 			Transport:     &http.Transport{TLSClientConfig: cfg},
 			CheckRedirect: client.CheckRedirect,
-		}))
+		}), client.WithHost(ep.Host))
+	default:
+		opts = append(opts, client.WithHost(ep.Host))
 	}
-	opts = append(opts, client.WithHost(ep.Host), client.WithUserAgent("bottle"))
 	if ep.APIVersion != "" {
 		opts = append(opts, client.WithAPIVersion(ep.APIVersion))
 	}
@@ -309,6 +308,9 @@ func (u *UnreachableError) Error() string {
 	var na *NoAnswerError
 	if errors.As(u.Err, &na) {
 		return na.Error()
+	}
+	if u.Endpoint.IsSSH() {
+		return sshUnreachable(u.Endpoint, u.Err)
 	}
 	check := "that dockerd is running and that you may use its socket"
 	if u.Endpoint.TLS {

@@ -145,6 +145,7 @@ func (b *Launched) createProbe(ctx context.Context) error {
 	_, err := b.createContainer(ctx, bottle.ServiceProbe, engine.ContainerSpec{
 		Image: s.Sidecar.Image, Entrypoint: probe[:1], Cmd: probe[1:],
 		Network: p.NetworkName(bottle.NetInternal), Labels: labels,
+		CapDrop: DropAll, SecurityOpt: securityOpts(),
 	})
 	return err
 }

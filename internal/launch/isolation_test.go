@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
@@ -68,7 +67,7 @@ func TestStartRefusesHostOnAgentNetwork(t *testing.T) {
 	if errors.As(err, &ue) || len(f.live) != 0 || len(f.specs) != 0 {
 		t.Fatalf("left %v (containers asked for: %d)", f.live, len(f.specs))
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("the state dir stays: %v", des)
 	}
 }

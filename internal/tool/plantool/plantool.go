@@ -57,7 +57,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := statedir.CheckRoot(o.StateDir); err != nil {
+	if err := statedir.CheckRoot(o.StateDir, o.DefaultRoot); err != nil {
 		return err
 	}
 	set, err := t.Env.OpenBackends(o.Prefix)
@@ -67,7 +67,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	defer set.Close()
 	popt.Engines = set.Engines(ctx)
 
-	popt.Transcript = cleanup.Probe(set.Engine)
+	popt.Transcript = cleanup.Probe(set)
 	pl := plan.Make(ctx, set.Backends, popt)
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)
