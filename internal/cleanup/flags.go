@@ -17,6 +17,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/engines"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/transcript"
@@ -106,14 +107,18 @@ func (r Reaping) Check() error {
 	return nil
 }
 
-// Probe is the plan's Transcript question on eng: the agent container's
-// answer, never a container made to ask.
-func Probe(eng transcript.Engine) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+// Probe is the plan's Transcript question, asked of the item's engine in
+// pool: the agent container's answer, never a container made to ask.
+func Probe(pool *engines.Pool) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
 	return func(ctx context.Context, it bottle.Item) (bool, bool, error) {
 		h, ok := transcript.HomeOf(it)
 		if !ok {
 			return false, false, nil
 		}
-		return transcript.Probe(ctx, eng, h)
+		set, err := pool.Open(h.Engine)
+		if err != nil {
+			return false, false, err
+		}
+		return transcript.Probe(ctx, set.Engine, h)
 	}
 }

@@ -27,6 +27,16 @@ type Options struct {
 	// Engines are the engine endpoints this run asks: a state dir whose
 	// bottle.json names another engine is left alone.
 	Engines []string
+	// EngineNames maps each endpoint of Engines to the engine's name (a
+	// docker context's): a planned state dir carries the name of the
+	// engine its bottle was made on. Nil: names are not known (a state dir
+	// then carries none, and Default is not needed).
+	EngineNames map[string]string
+	// Default is the name of the engine the environment names when this
+	// run asked it, else "": a state dir whose bottle.json names no engine
+	// (or that has none) was made there, and is left alone when this run
+	// did not ask it (EngineNames set, Default "").
+	Default string
 	// OlderThan keeps only items created (state dirs: modified) before
 	// Now minus OlderThan; 0 keeps everything.
 	OlderThan time.Duration
@@ -303,6 +313,7 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			it := e.Item(e.Resumable(opt.Prefix, opt.Engines, live[e.Slug]))
+			it.Engine = opt.engineOf(e)
 			it.Backend = bottle.Docker
 			if e.Meta && slices.Contains(bottle.BackendOrder, e.Bottle.Backend) {
 				it.Backend = e.Bottle.Backend
@@ -447,15 +458,33 @@ func leftAlone(e statedir.Entry, opt Options) string {
 	case e.MetaErr != nil:
 		return "its " + e.MetaErr.Error() + ": it may belong to any bottle"
 	case !e.Meta:
-		return ""
+		return statedir.DefaultUnasked(nil, opt.EngineNames != nil && opt.Default == "")
 	}
 	if why := statedir.Foreign(e.Bottle, opt.Prefix, e.Slug); why != "" {
+		return why
+	}
+	if why := statedir.DefaultUnasked(&e.Bottle, opt.EngineNames != nil && opt.Default == ""); why != "" {
 		return why
 	}
 	return statedir.OtherEngine(e.Bottle, opt.Engines)
 }
 
-// Order orders items by backend, kind, then name: byte-for-byte stable for
+// engineOf is the name of the engine a state dir's bottle was made on:
+// the asked engine its bottle.json names, else the default one.
+func (o Options) engineOf(e statedir.Entry) string {
+	if !e.Meta || e.Bottle.Engine == "" {
+		return o.Default
+	}
+	want := statedir.SameEngine(e.Bottle.Engine)
+	for host, name := range o.EngineNames {
+		if statedir.SameEngine(host) == want {
+			return name
+		}
+	}
+	return ""
+}
+
+// Order orders items by backend, engine, kind, then name: byte-for-byte stable for
 // the same world.
 func Order(items []bottle.Item) {
 	rank := func(list []string, s string) int {
@@ -468,6 +497,9 @@ func Order(items []bottle.Item) {
 		a, b := items[i], items[j]
 		if ra, rb := rank(bottle.BackendOrder, a.Backend), rank(bottle.BackendOrder, b.Backend); ra != rb {
 			return ra < rb
+		}
+		if a.Engine != b.Engine {
+			return a.Engine < b.Engine
 		}
 		if ra, rb := rank(bottle.Kinds, a.Kind), rank(bottle.Kinds, b.Kind); ra != rb {
 			return ra < rb

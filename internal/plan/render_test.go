@@ -25,7 +25,7 @@ func TestRender(t *testing.T) {
 	}
 	Order(items)
 	var b strings.Builder
-	if err := Render(&b, items, now, false); err != nil {
+	if err := Render(&b, items, now, false, false); err != nil {
 		t.Fatal(err)
 	}
 	want := `--- docker backend ---
@@ -49,7 +49,7 @@ total: 2 compose projects, 1 container, 1 network, 1 machine, 2 state dirs
 	}
 
 	b.Reset()
-	if err := Render(&b, items, now, true); err != nil {
+	if err := Render(&b, items, now, true, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"\x1b[1m--- docker backend ---\x1b[0m", "\x1b[33m (1 running)\x1b[0m", "\x1b[33mrunning\x1b[0m", "\x1b[33mresumable\x1b[0m"} {
@@ -61,7 +61,7 @@ total: 2 compose projects, 1 container, 1 network, 1 machine, 2 state dirs
 
 func TestRenderEmpty(t *testing.T) {
 	var b strings.Builder
-	if err := Render(&b, nil, now, false); err != nil || b.String() != "total: nothing\n" {
+	if err := Render(&b, nil, now, false, false); err != nil || b.String() != "total: nothing\n" {
 		t.Fatalf("%q %v", b.String(), err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +30,20 @@ type Policy interface {
 	// when the run is interrupted.
 	Rescue(ctx context.Context, it bottle.Item) error
 	// StateDirs returns the remover of state dirs, on one survey of every
-	// backend taken now; would holds the engine items ("backend/name") a
-	// dry run answered would-remove. An error (the state root is not one)
-	// keeps every state dir.
-	StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error)
+	// backend of the engines asked, taken now; would holds the engine items
+	// ("engine/backend/name") a dry run answered would-remove. An error
+	// (the state root is not one) keeps every state dir.
+	StateDirs(ctx context.Context, would map[string]bool, asked Asked) (DirRemover, error)
+}
+
+// Asked are the engines a state dir survey asks: those the run opened so
+// far (every state dir's own among them), by name, with their endpoints.
+type Asked struct {
+	Names, Hosts []string
+	// Default is the name of the default engine (the one the environment
+	// names): a dir whose bottle.json names no engine was made there, and
+	// is kept when the survey does not ask it.
+	Default string
 }
 
 // DirRemover removes state dirs, as planned, re-checking each at the moment
@@ -49,6 +60,8 @@ type Bottles struct {
 	DryRun    bool
 	Backends  []backend.Backend
 	Engines   []string
+	// Router opens the engines the surveys ask; nil is Backends alone.
+	Router Router
 	// Save saves a bottle's transcript out of its home into its state
 	// dir; nil saves nothing (and then nothing is kept for it either).
 	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
@@ -61,7 +74,7 @@ type Bottles struct {
 
 // NewBottles is the policy of a run with opt.
 func NewBottles(opt Options) *Bottles {
-	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Save: opt.Save}
+	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Router: opt.Router, Save: opt.Save}
 }
 
 // slugOf is the slug of the bottle an item is of: its slug field, else a
@@ -203,22 +216,26 @@ func (b *Bottles) wroteInto(slug string) *statedir.Wrote {
 }
 
 // liveSlugs is the survey's live slugs. Under --dry-run nothing was removed,
-// so a bottle this run would have removed (would: "backend/name" of the
-// engine items answered would-remove) does not keep its state dir: the dry
-// run answers what the real run would.
-func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefix string) map[string]bool {
+// so a bottle this run would have removed (would: "engine/backend/name" of
+// the engine items answered would-remove) does not keep its state dir: the
+// dry run answers what the real run would.
+func liveSlugs(survey *backend.Survey, engines map[string]string, would map[string]bool, dryRun bool, prefix string) map[string]bool {
 	if !dryRun {
 		return survey.Live()
 	}
 	live := map[string]bool{}
-	for name, inv := range survey.ByBackend {
+	for key, inv := range survey.ByBackend {
+		name, eng := key, engines[key]
+		if i := strings.LastIndex(key, "@"); i >= 0 {
+			name = key[:i]
+		}
 		for _, b := range inv.Bottles {
-			if !would[name+"/"+b.Name] {
+			if !would[eng+"/"+name+"/"+b.Name] {
 				live[b.Slug] = true
 			}
 		}
 		for _, slug := range inv.Claimed {
-			if !would[name+"/"+prefix+slug] {
+			if !would[eng+"/"+name+"/"+prefix+slug] {
 				live[slug] = true
 			}
 		}
@@ -228,18 +245,44 @@ func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefi
 
 // StateDirs checks the state root and asks every backend which bottles
 // exist now.
-func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error) {
+func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, asked Asked) (DirRemover, error) {
 	if err := statedir.CheckRoot(b.StateRoot); err != nil {
 		return nil, err
 	}
-	survey := backend.Ask(ctx, b.Backends)
-	live := liveSlugs(survey, would, b.DryRun, b.Prefix)
+	var backends []backend.Backend
+	engines := map[string]string{} // survey key → engine name
+	hosts := b.Engines
+	withoutDefault := false
+	if b.Router == nil {
+		backends = b.Backends
+		for _, bk := range backends {
+			engines[backend.Key(bk)] = ""
+		}
+	} else {
+		hosts = nil
+		for _, name := range asked.Names {
+			host, bs, err := b.Router.Engine(name)
+			if err != nil {
+				continue // never opened: route made it invalid
+			}
+			hosts = append(hosts, host)
+			for _, bk := range bs {
+				tb := backend.Tag(bk, name)
+				backends = append(backends, tb)
+				engines[backend.Key(tb)] = name
+			}
+		}
+		withoutDefault = !slices.Contains(asked.Names, asked.Default)
+	}
+	survey := backend.Ask(ctx, backends)
+	live := liveSlugs(survey, engines, would, b.DryRun, b.Prefix)
 	askErr := survey.Err()
 	return &dirs{b: b, sr: &statedir.Reclaimer{
-		Root:    b.StateRoot,
-		DryRun:  b.DryRun,
-		Prefix:  b.Prefix,
-		Engines: b.Engines,
+		Root:           b.StateRoot,
+		DryRun:         b.DryRun,
+		Prefix:         b.Prefix,
+		Engines:        hosts,
+		WithoutDefault: withoutDefault,
 		Live: func(slug string) (bool, error) {
 			if askErr != nil {
 				return false, askErr
