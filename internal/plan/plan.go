@@ -399,7 +399,7 @@ func (o Options) takesDetached(slug string) bool {
 	return o.IncludeDetached || slices.Contains(o.Names, slug)
 }
 
-func key(it bottle.Item) string { return it.Backend + "/" + it.Kind + "/" + it.Name }
+func key(it bottle.Item) string { return it.Engine + "/" + it.Backend + "/" + it.Kind + "/" + it.Name }
 
 func (o Options) keep(it bottle.Item) bool {
 	if len(o.Kinds) > 0 && !slices.Contains(o.Kinds, it.Kind) {
@@ -484,7 +484,8 @@ func (o Options) engineOf(e statedir.Entry) string {
 	return ""
 }
 
-// Order orders items by backend, engine, kind, then name: byte-for-byte stable for
+// Order orders items by backend, then engine items before state dirs, then
+// engine, kind and name: byte-for-byte stable for
 // the same world.
 func Order(items []bottle.Item) {
 	rank := func(list []string, s string) int {
@@ -497,6 +498,11 @@ func Order(items []bottle.Item) {
 		a, b := items[i], items[j]
 		if ra, rb := rank(bottle.BackendOrder, a.Backend), rank(bottle.BackendOrder, b.Backend); ra != rb {
 			return ra < rb
+		}
+		// State dirs last (the reaper's one survey then covers them all),
+		// the engine items grouped by engine before them.
+		if sa, sb := a.Kind == bottle.KindStateDir, b.Kind == bottle.KindStateDir; sa != sb {
+			return sb
 		}
 		if a.Engine != b.Engine {
 			return a.Engine < b.Engine
