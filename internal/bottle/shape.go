@@ -15,11 +15,19 @@ const (
 )
 
 // The toolkit's own labels, on every container, network and volume
-// bottle-launch makes.
+// bottle-launch makes (a smolmachines bottle's: its bundle container and
+// network).
 const (
 	LabelSlug    = "dev.bottle.slug"
 	LabelAgent   = "dev.bottle.agent"
 	LabelVersion = "dev.bottle.version"
+	// LabelStateDir is the absolute path of the bottle's state dir
+	// (<state root>/<slug>): whose bottle it is. A plan made with another
+	// state root leaves it alone while that dir exists.
+	LabelStateDir = "dev.bottle.state-dir"
+	// LabelEngine is the ID of the engine it was made on (GET /info's
+	// "ID"), as bottle.json's engine_id records it.
+	LabelEngine = "dev.bottle.engine"
 )
 
 // ContainerName is a service's container in a project, as compose names it:

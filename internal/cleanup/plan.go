@@ -14,12 +14,7 @@ import (
 // against the engine its bottle was made on.
 func Plan(ctx context.Context, pool *engines.Pool, names []string, opt plan.Options) *plan.Plan {
 	backends := pool.Backends(names)
-	opt.EngineNames = pool.Hosts(names)
-	opt.Engines = nil
-	for host := range opt.EngineNames {
-		opt.Engines = append(opt.Engines, host)
-	}
-	slices.Sort(opt.Engines)
+	opt.Engines, opt.EngineNames = pool.Engines(ctx, names)
 	if slices.Contains(names, pool.Current()) {
 		opt.Default = pool.Current()
 	}

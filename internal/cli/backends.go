@@ -1,13 +1,16 @@
 package cli
 
-import "github.com/claude-bottle/bottle/internal/backend/all"
+import (
+	"errors"
 
-// OpenBackends opens every backend for prefix as the environment says:
-// env.Open, or all.Open when the environment names none.
-func (e Env) OpenBackends(prefix string) (*all.Set, error) {
-	open := e.Open
-	if open == nil {
-		open = all.Open
+	"github.com/claude-bottle/bottle/internal/backend"
+)
+
+// OpenBackends opens every backend for prefix as the environment says
+// (env.Open: all.Open in a tool's Main, a fake engine's in tests).
+func (e Env) OpenBackends(prefix string) (*backend.Set, error) {
+	if e.Open == nil {
+		return nil, errors.New("no way to open the backends: the tool's environment has no Open (a bug)")
 	}
-	return open(e.Getenv, prefix)
+	return e.Open(e.Getenv, prefix)
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/claude-bottle/bottle/internal/ansi"
-	"github.com/claude-bottle/bottle/internal/backend/all"
+	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 )
@@ -85,12 +85,14 @@ type Env struct {
 	StdinTTY, StdoutTTY, StderrTTY bool
 	// Now is the clock (ages, --older-than).
 	Now func() time.Time
-	// Open opens the backends (all.Open; tests give a fake engine's).
-	Open all.Opener
+	// Open opens the backends: all.Open, which a tool's Main gives;
+	// tests give a fake engine's.
+	Open backend.Opener
 }
 
-// OSEnv is the process's real environment. Only mains call it.
-func OSEnv() Env {
+// OSEnv is the process's real environment, with open as the way to the
+// backends. Only mains call it.
+func OSEnv(open backend.Opener) Env {
 	return Env{
 		Stdin:     os.Stdin,
 		Stdout:    os.Stdout,
@@ -100,7 +102,7 @@ func OSEnv() Env {
 		StdoutTTY: isTerminal(os.Stdout.Fd()),
 		StderrTTY: isTerminal(os.Stderr.Fd()),
 		Now:       time.Now,
-		Open:      all.Open,
+		Open:      open,
 	}
 }
 
@@ -115,14 +117,14 @@ type RunFunc func(ctx context.Context, args []string, env Env) int
 // dies), so a stuck tool can always be stopped. bottle-launch runs under
 // it (its teardown after a signal takes as long as it takes); the other
 // tools run under MainBounded.
-func Main(run RunFunc) int {
+func Main(open backend.Opener, run RunFunc) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop()
 	}()
 	defer stop()
-	return run(ctx, os.Args[1:], OSEnv())
+	return run(ctx, os.Args[1:], OSEnv(open))
 }
 
 // StopWithin is how long a tool under MainBounded may take, after
@@ -136,7 +138,7 @@ const StopWithin = time.Second
 // not kill it: writes then fail with EPIPE, which the tool handles (the
 // reaper finishes its removals in flight). SIGPIPE is caught, not ignored,
 // so the programs a tool runs (smolvm) get the default disposition.
-func MainBounded(run RunFunc) int {
+func MainBounded(open backend.Opener, run RunFunc) int {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -155,7 +157,7 @@ func MainBounded(run RunFunc) int {
 		}
 		os.Exit(exitcode.Interrupted)
 	}()
-	code := run(ctx, os.Args[1:], OSEnv())
+	code := run(ctx, os.Args[1:], OSEnv(open))
 	if signalled.Load() && code != exitcode.OK {
 		code = exitcode.Interrupted
 	}

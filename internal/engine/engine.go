@@ -118,6 +118,7 @@ type Client struct {
 	c   *client.Client
 	ep  Endpoint
 	neg negotiation
+	id  identity
 }
 
 var _ API = (*Client)(nil)

@@ -18,6 +18,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 
+	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
@@ -30,6 +31,8 @@ type Engine struct {
 	T testing.TB
 	// Host is the endpoint it says it is; "" is "fake://".
 	Host string
+	// EngineID is the ID it says it has (engine.Identifier); "" is "fake".
+	EngineID string
 
 	OnContainers       func() ([]engine.Container, error)
 	OnNetworks         func() ([]engine.Network, error)
@@ -53,15 +56,15 @@ type Engine struct {
 	log []string
 }
 
-var _ all.Engine = (*Engine)(nil)
+var _ backend.Engine = (*Engine)(nil)
 
 // New is a strict engine for t with nothing set up.
 func New(t testing.TB) *Engine { return &Engine{T: t} }
 
 // Opener opens every backend on f, as all.Open does on the real engine:
 // what a test puts in cli.Env.Open.
-func (f *Engine) Opener() all.Opener {
-	return func(getenv func(string) string, prefix string) (*all.Set, error) {
+func (f *Engine) Opener() backend.Opener {
+	return func(getenv func(string) string, prefix string) (*backend.Set, error) {
 		return all.On(f, getenv, prefix), nil
 	}
 }
@@ -102,6 +105,14 @@ func (f *Engine) Endpoint() engine.Endpoint {
 		return engine.Endpoint{Host: "fake://"}
 	}
 	return engine.Endpoint{Host: f.Host}
+}
+
+// ID says EngineID.
+func (f *Engine) ID(context.Context) (string, error) {
+	if f.EngineID == "" {
+		return "fake", nil
+	}
+	return f.EngineID, nil
 }
 
 // Close does nothing.

@@ -6,13 +6,14 @@
 package engines
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 // Default is the name of the engine DOCKER_HOST names, else the default
@@ -23,7 +24,7 @@ const Default = "default"
 type Pool struct {
 	getenv func(string) string
 	prefix string
-	open   all.Opener
+	open   backend.Opener
 	// current is the engine the environment names: an item or a state dir
 	// that names no engine is its, and the smolmachines backend (machines
 	// of this host, their sidecars in that engine) is asked with it only.
@@ -36,16 +37,18 @@ type Pool struct {
 
 type slot struct {
 	once sync.Once
-	set  *all.Set
+	set  *backend.Set
 	err  error
 }
 
 // NewPool is a pool opening engines with open (all.Open for real), the
 // backends for prefix. current is the name of the engine the environment
 // names (Current).
-func NewPool(getenv func(string) string, prefix string, open all.Opener, current string) *Pool {
+func NewPool(getenv func(string) string, prefix string, open backend.Opener, current string) *Pool {
 	if open == nil {
-		open = all.Open
+		open = func(func(string) string, string) (*backend.Set, error) {
+			return nil, errors.New("no way to open the backends: the tool's environment has no Open (a bug)")
+		}
 	}
 	return &Pool{getenv: getenv, prefix: prefix, open: open, current: current, slots: map[string]*slot{}}
 }
@@ -65,7 +68,7 @@ func (p *Pool) Name(name string) string {
 // backends, opening it at the first call; every later call gets the same
 // answer. Opening resolves the name and makes a client: it does not
 // contact the engine.
-func (p *Pool) Open(name string) (*all.Set, error) {
+func (p *Pool) Open(name string) (*backend.Set, error) {
 	name = p.Name(name)
 	p.mu.Lock()
 	s := p.slots[name]
@@ -83,15 +86,6 @@ func (p *Pool) Open(name string) (*all.Set, error) {
 		}
 	})
 	return s.set, s.err
-}
-
-// Engine is Open for the reaper: the engine's endpoint and backends.
-func (p *Pool) Engine(name string) (host string, backends []backend.Backend, err error) {
-	set, err := p.Open(name)
-	if err != nil {
-		return "", nil, err
-	}
-	return set.Engine.Endpoint().Host, set.Backends, nil
 }
 
 // Backends are the backends of the engines named, each Tagged with its
@@ -112,16 +106,32 @@ func (p *Pool) Backends(names []string) []backend.Backend {
 	return out
 }
 
-// Hosts maps the endpoint of each engine named that could be opened to its
-// name.
-func (p *Pool) Hosts(names []string) map[string]string {
-	out := map[string]string{}
+// Engines are the engines named that could be opened, as a state dir's
+// rules see them (their endpoints, and their IDs asked once, all at once,
+// at the first need), with their names in the same order.
+func (p *Pool) Engines(ctx context.Context, names []string) (statedir.Engines, []string) {
+	var sets []*backend.Set
+	var eps, opened []string
 	for _, n := range names {
-		if set, err := p.Open(n); err == nil {
-			out[set.Engine.Endpoint().Host] = p.Name(n)
+		if set, err := p.Open(n); err == nil && !slices.Contains(opened, p.Name(n)) {
+			sets = append(sets, set)
+			eps = append(eps, set.Engine.Endpoint().Host)
+			opened = append(opened, p.Name(n))
 		}
 	}
-	return out
+	return statedir.Engines{Endpoints: eps, IDs: sync.OnceValue(func() []string {
+		ids := make([]string, len(sets))
+		var wg sync.WaitGroup
+		for i, set := range sets {
+			wg.Go(func() {
+				if id, err := set.Engine.ID(ctx); err == nil {
+					ids[i] = id
+				}
+			})
+		}
+		wg.Wait()
+		return ids
+	})}, opened
 }
 
 // Close closes every engine opened.

@@ -88,7 +88,7 @@ func TestCurrentAndNames(t *testing.T) {
 func TestPool(t *testing.T) {
 	var mu sync.Mutex
 	opened := map[string]int{}
-	open := func(getenv func(string) string, prefix string) (*all.Set, error) {
+	open := func(getenv func(string) string, prefix string) (*backend.Set, error) {
 		name := getenv("DOCKER_CONTEXT")
 		mu.Lock()
 		opened[name]++

@@ -24,9 +24,10 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 	p, s := b.Project, b.spec
 	agentEnv = AgentEnv(s)
 	redacted := map[string]string{}
+	own := launcherEnv(s)
 	for k, v := range agentEnv {
-		if _, secret := s.Env[k]; secret {
-			v = "(from the spec)"
+		if _, mine := own[k]; !mine {
+			v = "(from the spec)" // a spec's value may be a secret
 		}
 		redacted[k] = v
 	}
@@ -202,7 +203,7 @@ func (b *Launched) create(ctx context.Context) error {
 		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
 			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
 		}
-		if b.restore != "" {
+		if b.restore() != "" {
 			if failed() {
 				return nil
 			}

@@ -173,18 +173,18 @@ func TestGuardianReadsMetaSafely(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "elsewhere.json")
 	os.WriteFile(target, []byte(`{"name":"x","slug":"g-aaaa1"}`), 0o600)
 	os.Symlink(target, filepath.Join(dir, bottle.MetaFile))
-	if _, err := Resume(f, dir, opt); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, err := fromStateDir(f, dir, opt); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Errorf("a symlinked bottle.json: %v", err)
 	}
 	os.Remove(filepath.Join(dir, bottle.MetaFile))
 	os.WriteFile(filepath.Join(dir, bottle.MetaFile), bytes.Repeat([]byte(" "), statedir.MaxMeta+1), 0o600)
-	if _, err := Resume(f, dir, opt); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, err := fromStateDir(f, dir, opt); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("a bottle.json too big: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(`{"name":"bt-unit-g-aaaa1","slug":"g-aaaa1","transcript":"in-volume","ended":"2026-01-01T00:00:00Z"}`), 0o600)
-	b, err := Resume(f, dir, opt)
-	if err != nil || b.transcript != statedir.TranscriptInVolume || b.ended == nil {
-		t.Fatalf("Resume = %+v, %v", b, err)
+	b, err := fromStateDir(f, dir, opt)
+	if err != nil || b.ended == nil || b.ended.transcript != statedir.TranscriptInVolume {
+		t.Fatalf("fromStateDir = %+v, %v", b, err)
 	}
 	f.live["bt-unit-g-aaaa1_home"] = res{"volume", "bt-unit-g-aaaa1_home", map[string]string{"com.docker.compose.project": "bt-unit-g-aaaa1"}}
 	b.lock = &statedir.Lock{}

@@ -97,7 +97,7 @@ func Guard(ctx context.Context, eng engine.Launcher, dir string, pipe io.Reader,
 		return nil
 	}
 	died := time.Now()
-	b, err := Resume(eng, dir, opt)
+	b, err := fromStateDir(eng, dir, opt)
 	if err != nil {
 		lock.Release()
 		return err
@@ -106,8 +106,10 @@ func Guard(ctx context.Context, eng engine.Launcher, dir string, pipe io.Reader,
 	return b.endOrphan(ctx, died)
 }
 
-// Resume is the bottle of a state dir, as its bottle.json records it.
-func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
+// fromStateDir is the bottle of a state dir, as its bottle.json records it:
+// what the guardian ends. (Starting a bottle again from its dir is
+// OpenSaved and Saved.Start.)
+func fromStateDir(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -129,9 +131,12 @@ func Resume(eng engine.Launcher, dir string, opt Options) (*Launched, error) {
 	opt.Prefix = m.Prefix
 	b := &Launched{
 		eng: eng, opt: opt, spec: spec, Created: m.Created, ids: map[string]string{},
-		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version},
+		Project:    Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: dir, Version: opt.Version, EngineID: m.EngineID},
+		engineID:   m.EngineID,
 		containers: m.Containers, networks: m.Networks, volumes: m.Volumes,
-		ended: m.Ended, exitCode: m.ExitCode, transcript: m.Transcript,
+	}
+	if m.Ended != nil {
+		b.ended = &recordedEnd{transcript: m.Transcript}
 	}
 	for _, c := range m.Containers {
 		if c.Service != "" {
@@ -165,7 +170,7 @@ func (b *Launched) endOrphan(ctx context.Context, died time.Time) error {
 		// could not be saved).
 		defer b.lock.Release()
 		var keep []string
-		if b.transcript == statedir.TranscriptInVolume {
+		if b.ended.transcript == statedir.TranscriptInVolume {
 			keep = append(keep, b.Project.VolumeName(bottle.VolHome))
 		}
 		if err := b.removeAll(ctx, keep...); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -32,14 +33,17 @@ type Options struct {
 	Smol *Smol
 }
 
-// Launched is a bottle this launcher made (Start) or took back from its
-// state dir (Resume): what was made, and the state dir's lock.
+// Launched is a bottle this launcher made (Start), started again from its
+// state dir (Saved.Start), or took back from its state dir to end it
+// (fromStateDir, the guardian's): what was made, and the state dir's lock.
 type Launched struct {
-	eng     engine.Launcher
-	opt     Options
-	spec    Spec
-	Project Project
-	Created time.Time
+	eng engine.Launcher
+	opt Options
+	// engineID is the engine's ID (identify), for bottle.json and labels.
+	engineID string
+	spec     Spec
+	Project  Project
+	Created  time.Time
 
 	mu         sync.Mutex
 	networks   []bottle.Network // in creation order
@@ -53,22 +57,41 @@ type Launched struct {
 	attach *engine.Attachment
 	guard  *guardian // nil: not guarded
 
-	// A bottle taken back from its state dir: when and how it ended, and
-	// what its ending did with the transcript (statedir.Transcript*).
-	ended      *time.Time
-	exitCode   *int
-	transcript string
-
-	// A bottle started again from its state dir (bottle-launch --resume):
-	// restore is the saved transcript tree to copy into the new home
-	// ("" when there is none; the command then gets no continue args),
-	// kept holds the state dir's files as they were, put back when the
-	// start fails.
-	restore string
-	kept    map[string][]byte
+	// ended is what bottle.json recorded of an ending, for a bottle taken
+	// back from its state dir (fromStateDir: the guardian's); nil when it
+	// recorded none, and for a bottle this process launched.
+	ended *recordedEnd
+	// resumed is the earlier life of a bottle started again from its state
+	// dir (bottle-launch --resume: Saved.Start); nil for a new bottle.
+	resumed *earlierLife
 
 	// smol is a smolmachines bottle's machine (nil: a docker bottle).
 	smol *smolBottle
+}
+
+// recordedEnd is how a bottle's ending went, as its bottle.json says.
+type recordedEnd struct {
+	// transcript is what the ending did with the agent's transcript
+	// (statedir.Transcript*).
+	transcript string
+}
+
+// earlierLife is what a resumed bottle takes from the life it continues.
+type earlierLife struct {
+	// transcript is the saved transcript tree to copy into the new home;
+	// "" when there is none (the command then gets no continue args).
+	transcript string
+	// files are the state dir's files as they were, put back when the
+	// start fails.
+	files map[string][]byte
+}
+
+// restore is the saved transcript tree to copy into the new home, or "".
+func (b *Launched) restore() string {
+	if b.resumed == nil {
+		return ""
+	}
+	return b.resumed.transcript
 }
 
 // StepError says which step of a launch failed.
@@ -108,6 +131,9 @@ func Start(ctx context.Context, eng engine.Launcher, spec Spec, opt Options) (*L
 		return nil, err
 	}
 	if err := b.checkImages(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.identify(ctx); err != nil {
 		return nil, err
 	}
 	if err := b.makeStateDir(); err != nil {
@@ -158,7 +184,7 @@ func (b *Launched) start(ctx context.Context) (*Launched, error) {
 // dropStateDir undoes the state dir of a failed start: a new one is
 // removed, a resumed one gets its files back as they were.
 func (b *Launched) dropStateDir() error {
-	if b.kept == nil {
+	if b.resumed == nil {
 		if err := os.RemoveAll(b.Project.StateDir); err != nil {
 			return fmt.Errorf("removing the state dir: %w", err)
 		}
@@ -170,6 +196,22 @@ func (b *Launched) dropStateDir() error {
 	return nil
 }
 
+// identify asks the engine's ID (an engine that cannot say one, such as a
+// test's stand-in, leaves it "").
+func (b *Launched) identify(ctx context.Context) error {
+	e, ok := b.eng.(engine.Identifier)
+	if !ok {
+		return nil
+	}
+	id, err := e.ID(ctx)
+	if err != nil {
+		return &StepError{"asking the engine its ID", err}
+	}
+	b.engineID = id
+	b.Project.EngineID = id
+	return nil
+}
+
 // Info is the bottle as bottle-ls shows it.
 func (b *Launched) Info() bottle.Bottle {
 	if b.smol != nil {
@@ -177,7 +219,7 @@ func (b *Launched) Info() bottle.Bottle {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	cs, ns, vs := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)
+	cs, ns, vs := slices.Clone(b.containers), slices.Clone(b.networks), slices.Clone(b.volumes)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	sort.Slice(ns, func(i, j int) bool { return ns[i].Name < ns[j].Name })
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })

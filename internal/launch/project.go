@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -56,6 +57,19 @@ type Project struct {
 	Agent    string
 	StateDir string // project.working_dir
 	Version  string // the toolkit's
+	// EngineID is the ID of the engine it is made on ("" when the engine
+	// gives none, as a test's may not).
+	EngineID string
+}
+
+// Owner are the labels that say whose bottle a resource is: its state
+// dir and the engine's ID.
+func (p Project) Owner() map[string]string {
+	l := map[string]string{bottle.LabelStateDir: p.StateDir}
+	if p.EngineID != "" {
+		l[bottle.LabelEngine] = p.EngineID
+	}
+	return l
 }
 
 // NetworkName is a network's name, as compose names it: <project>_<key>.
@@ -73,13 +87,13 @@ func (p Project) ContainerName(service string) string { return bottle.ContainerN
 func (p Project) ComposeFile() string { return filepath.Join(p.StateDir, bottle.ComposeFile) }
 
 func (p Project) own() map[string]string {
-	return map[string]string{
-		compose.LabelProject: p.Name,
-		compose.LabelVersion: ComposeVersion,
-		bottle.LabelSlug:     p.Slug,
-		bottle.LabelAgent:    p.Agent,
-		bottle.LabelVersion:  p.Version,
-	}
+	l := p.Owner()
+	l[compose.LabelProject] = p.Name
+	l[compose.LabelVersion] = ComposeVersion
+	l[bottle.LabelSlug] = p.Slug
+	l[bottle.LabelAgent] = p.Agent
+	l[bottle.LabelVersion] = p.Version
+	return l
 }
 
 // NetworkLabels are a network's labels; configHash is the hash of its
@@ -224,10 +238,18 @@ func Env(m map[string]string) []string {
 // AgentEnv is the agent's environment: the spec's, then the proxy, the
 // CA and home, which the spec cannot override.
 func AgentEnv(s Spec) map[string]string {
-	env := map[string]string{}
-	for k, v := range s.Env {
-		env[k] = v
+	env := maps.Clone(s.Env)
+	if env == nil {
+		env = map[string]string{}
 	}
+	maps.Copy(env, launcherEnv(s))
+	return env
+}
+
+// launcherEnv is the agent's environment the launcher sets itself: its
+// values win over the spec's env of the same names.
+func launcherEnv(s Spec) map[string]string {
+	env := map[string]string{}
 	proxy := "http://" + bottle.ServiceSidecar + ":" + strconv.Itoa(s.Sidecar.Port)
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
 		env[k] = proxy

@@ -82,30 +82,25 @@ func OpenSaved(root, prefix, slug string) (*Saved, error) {
 }
 
 func (sv *Saved) read(prefix, slug string, refuse func(string, ...any) error) error {
-	// The checks of the cleanup tools' reading: no symlink, no FIFO, a
+	// Read once, by the cleanup tools' reader: no symlink, no FIFO, a
 	// bounded size.
-	if _, ok, err := statedir.ReadMeta(sv.Dir); err != nil {
+	m, data, ok, err := statedir.ReadMetaBytes(sv.Dir)
+	if err != nil {
 		return exitcode.BadInputf("--resume %s: %v", slug, err)
 	} else if !ok {
 		return refuse("%s has no %s: only bottles made by bottle-launch can be resumed", sv.Dir, bottle.MetaFile)
 	}
-	for _, name := range []string{bottle.MetaFile, bottle.ComposeFile} {
-		data, err := readRegular(filepath.Join(sv.Dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("--resume %s: %w", slug, err)
-		}
-		sv.kept[name] = data
-	}
-	if err := json.Unmarshal(sv.kept[bottle.MetaFile], &sv.Meta); err != nil {
-		return exitcode.BadInputf("--resume %s: %s: %v", slug, bottle.MetaFile, err)
+	sv.Meta, sv.kept[bottle.MetaFile] = m, data
+	switch data, err := readRegular(filepath.Join(sv.Dir, bottle.ComposeFile)); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("--resume %s: %w", slug, err)
+	default:
+		sv.kept[bottle.ComposeFile] = data
 	}
 	if err := json.Unmarshal(sv.Meta.Spec, &sv.Spec); len(sv.Meta.Spec) > 0 && err != nil {
 		return exitcode.BadInputf("--resume %s: %s: its spec: %v", slug, bottle.MetaFile, err)
 	}
-	m := sv.Meta
 	switch {
 	case m.Slug != slug || (m.Backend != bottle.Docker && m.Backend != bottle.Smolmachines) || !bottle.ValidAgent(m.Agent) || m.Name == "":
 		return exitcode.BadInputf("--resume %s: its %s names no bottle of slug %s (slug %q, backend %q, agent %q)", slug, bottle.MetaFile, slug, m.Slug, m.Backend, m.Agent)
@@ -178,15 +173,19 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 	b := &Launched{
 		eng: eng, opt: opt, spec: spec, ids: map[string]string{}, Created: opt.Now().UTC(),
 		Project: Project{Name: m.Name, Slug: m.Slug, Agent: m.Agent, StateDir: sv.Dir, Version: opt.Version},
-		lock:    sv.lock, kept: sv.kept,
+		lock:    sv.lock, resumed: &earlierLife{files: sv.kept},
 	}
 	if err := b.checkImages(ctx); err != nil {
 		sv.Release()
 		return nil, err
 	}
+	if err := b.identify(ctx); err != nil {
+		sv.Release()
+		return nil, err
+	}
 	sv.lock = nil
 	if sv.Transcript {
-		b.restore = filepath.Join(sv.Dir, bottle.TranscriptDir)
+		b.resumed.transcript = filepath.Join(sv.Dir, bottle.TranscriptDir)
 	}
 	if err := b.setBackend(); err != nil {
 		b.putBack()
@@ -204,7 +203,7 @@ func (sv *Saved) Start(ctx context.Context, eng engine.Launcher, spec Spec, opt 
 // putBack writes the state dir's files as they were before the resume.
 func (b *Launched) putBack() error {
 	var errs []error
-	for name, data := range b.kept {
+	for name, data := range b.resumed.files {
 		if err := writeFileAtomic(filepath.Join(b.Project.StateDir, name), data, 0o600); err != nil {
 			errs = append(errs, err)
 		}
@@ -215,7 +214,7 @@ func (b *Launched) putBack() error {
 // command is the agent's command: the spec's, with its continue args when
 // a transcript is restored (continuing nothing would fail Claude Code).
 func (b *Launched) command() []string {
-	if b.restore == "" || len(b.spec.Continue) == 0 {
+	if b.restore() == "" || len(b.spec.Continue) == 0 {
 		return b.spec.Command
 	}
 	return append(slices.Clone(b.spec.Command), b.spec.Continue...)
@@ -228,7 +227,7 @@ func (b *Launched) restoreTranscript(ctx context.Context, id string, u User) err
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := TranscriptArchive(pw, b.restore, u, b.Created)
+		err := TranscriptArchive(pw, b.restore(), u, b.Created)
 		pw.CloseWithError(err)
 		done <- err
 	}()

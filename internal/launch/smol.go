@@ -149,7 +149,7 @@ func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvmcli.CLI, c
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s (docker save): %w", spec.Image, err)
 	}
-	facts, err := imagetar.Inspect(rc, append(slicesClone(smolNeeds), smolOptional...))
+	facts, err := imagetar.Inspect(rc, append(slices.Clone(smolNeeds), smolOptional...))
 	rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s (docker save): %w", spec.Image, err)
@@ -334,7 +334,9 @@ func (b *Launched) smolCreate(intr context.Context) error {
 // smolLabels are a bundle part's labels: the toolkit's own, never a
 // compose project's (those would make it the docker backend's).
 func (b *Launched) smolLabels() map[string]string {
-	return map[string]string{bottle.LabelSlug: b.Project.Slug, bottle.LabelAgent: b.Project.Agent, bottle.LabelVersion: b.Project.Version}
+	l := b.Project.Owner()
+	l[bottle.LabelSlug], l[bottle.LabelAgent], l[bottle.LabelVersion] = b.Project.Slug, b.Project.Agent, b.Project.Version
+	return l
 }
 
 // smolAgentEnv splits the agent's environment: what the launcher sets (the
@@ -516,12 +518,12 @@ func (b *Launched) smolProvision(intr context.Context) error {
 			return &StepError{"copying the skills into the machine", err}
 		}
 	}
-	if b.restore != "" {
+	if b.restore() != "" {
 		if err := intr.Err(); err != nil {
 			return err
 		}
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(TranscriptTree(pw, b.restore, b.Created)) }()
+		go func() { pw.CloseWithError(TranscriptTree(pw, b.restore(), b.Created)) }()
 		err := b.smolUntar(ctx, pr, bottle.AgentTranscript)
 		pr.Close()
 		if err != nil {
@@ -563,7 +565,7 @@ func (b *Launched) smolAgentExec(mode ...string) (args, env []string) {
 	if len(cmd) == 0 {
 		cmd = sm.Cmd
 	}
-	cmd = append(slicesClone(sm.Entrypoint), cmd...)
+	cmd = append(slices.Clone(sm.Entrypoint), cmd...)
 	return append(append(args, "--"), cmd...), sm.env(extra...)
 }
 
@@ -583,7 +585,7 @@ func (b *Launched) smolInfo() bottle.Bottle {
 	dir := b.Project.StateDir
 	return bottle.Bottle{
 		Backend: bottle.Smolmachines, Name: b.Project.Name, Slug: b.Project.Slug, Status: status, Created: &created,
-		Containers: cs, Networks: nonNil(slicesClone(b.networks)), Volumes: []bottle.Volume{},
+		Containers: cs, Networks: nonNil(slices.Clone(b.networks)), Volumes: []bottle.Volume{},
 		Machine: &bottle.Machine{Name: b.smol.machine, State: "running"}, StateDir: &dir,
 	}
 }

@@ -90,7 +90,7 @@ func TestSmolAgentExec(t *testing.T) {
 		t.Errorf("the image's command: %v", args)
 	}
 	b = smolLaunched(Spec{Agent: "a", Image: "img", Command: []string{"claude"}}, sm)
-	b.restore = "/saved/transcript"
+	b.resumed = &earlierLife{transcript: "/saved/transcript"}
 	if args, _ := b.smolAgentExec(); !slices.Equal(args[len(args)-4:], []string{"--", "/agent", "claude", ClaudeContinue}) {
 		t.Errorf("a resume's command: %v", args)
 	}

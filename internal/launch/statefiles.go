@@ -29,7 +29,7 @@ func (b *Launched) makeStateDir() error {
 		if err != nil {
 			return &StepError{"creating the state dir", err}
 		}
-		b.Project = Project{Name: bottle.ProjectName(b.opt.Prefix, slug), Slug: slug, Agent: b.spec.Agent, StateDir: dir, Version: b.opt.Version}
+		b.Project = Project{Name: bottle.ProjectName(b.opt.Prefix, slug), Slug: slug, Agent: b.spec.Agent, StateDir: dir, Version: b.opt.Version, EngineID: b.engineID}
 		break
 	}
 	lock, err := statedir.Acquire(b.Project.StateDir)
@@ -57,7 +57,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	spec, err := json.Marshal(b.spec.Redacted())
 	m := statedir.Meta{
 		Backend: b.backend(), Name: b.Project.Name, Slug: b.Project.Slug, Agent: b.spec.Agent, Prefix: b.opt.Prefix,
-		Created: b.Created.Truncate(time.Second), Spec: spec,
+		Created: b.Created.Truncate(time.Second), Image: b.spec.Image, Spec: spec,
 		Containers: nonNil(b.containers), Networks: nonNil(b.networks), Volumes: nonNil(b.volumes),
 	}
 	b.mu.Unlock()
@@ -69,6 +69,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	if e, ok := b.eng.(interface{ Endpoint() engine.Endpoint }); ok {
 		m.Engine = e.Endpoint().Host
 	}
+	m.EngineID = b.Project.EngineID
 	limit := statedir.MaxMeta
 	if update != nil {
 		update(&m)

@@ -92,16 +92,41 @@ func TestMetaKeys(t *testing.T) {
 		got = append(got, k)
 	}
 	slices.Sort(got)
-	want := []string{"agent", "backend", "containers", "created", "detached", "engine", "name", "networks", "prefix", "slug", "spec", "volumes"}
+	want := []string{"agent", "backend", "containers", "created", "detached", "engine", "image", "name", "networks", "prefix", "slug", "spec", "volumes"}
 	if !slices.Equal(got, want) {
 		t.Errorf("bottle.json keys %v, want %v", got, want)
 	}
 	m, ok, err := statedir.ReadMeta(b.Project.StateDir)
-	if !ok || err != nil || m.Image() != s.Image || !m.Detached || m.Slug != b.Project.Slug {
+	if !ok || err != nil || m.Image != s.Image || !m.Detached || m.Slug != b.Project.Slug {
 		t.Errorf("read back: %+v %v %v", m, ok, err)
 	}
 	var spec Spec
 	if err := json.Unmarshal(m.Spec, &spec); err != nil || spec.Agent != s.Agent || spec.Image != s.Image {
 		t.Errorf("spec read back: %+v %v", spec, err)
+	}
+}
+
+// compose.json says "(from the spec)" only for what the agent gets from
+// the spec: the launcher's own HOME, proxy and CA values win over a spec
+// env of the same names, and compose.json shows them.
+func TestComposeEnvSaysWhoseValue(t *testing.T) {
+	spec := Spec{Agent: "env", Image: "bottle-test/agent", Env: map[string]string{"API_KEY": "sk-secret", "HOME": "/root", "HTTP_PROXY": "http://evil:1", "NO_PROXY": "*", "SSL_CERT_FILE": "/x.pem"}, Sidecar: Sidecar{Image: "bottle-test/pipelock", Allow: []string{"example.test"}}}
+	spec.Defaults()
+	b := &Launched{spec: spec, Project: Project{Name: "bt-x-env-aaaaa", Slug: "env-aaaaa", Agent: "env"}}
+	agent, _, env := b.services()
+	if env["HOME"] != bottle.AgentHome || env["API_KEY"] != "sk-secret" {
+		t.Fatalf("agent env %v", env)
+	}
+	for k, v := range agent.Environment {
+		want := env[k]
+		if k == "API_KEY" {
+			want = "(from the spec)"
+		}
+		if v != want {
+			t.Errorf("compose.json %s=%q, want %q (the agent gets %q)", k, v, want, env[k])
+		}
+	}
+	if len(agent.Environment) != len(env) {
+		t.Errorf("compose.json env %v, agent env %v", agent.Environment, env)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/retry"
 )
 
 // sweep adds to what teardown removes whatever the engine holds with this
@@ -122,25 +123,21 @@ func (b *Launched) removeAll(ctx context.Context, keep ...string) error {
 	})
 }
 
+// removalRounds are the waits before each next removal round: a little
+// longer each time, so what a late create made shows up in a later round.
+var removalRounds = retry.Policy{Delays: []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, 750 * time.Millisecond}}
+
 // untilGone runs round (removals, then a look at what is left) until one
-// reports no error, four times at most, waiting a little longer before
-// each next one: what a late create made shows up in a later round.
+// reports no error, removalRounds.Tries() times at most. A round cut short
+// by ctx's end says so beside the last round's errors.
 func untilGone(ctx context.Context, round func() []error) error {
-	const rounds = 4
-	var err error
-	for i := 0; i < rounds; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(time.Duration(i) * 250 * time.Millisecond):
-			}
-		}
-		errs := round()
-		if len(errs) == 0 {
-			return nil
-		}
-		err = errors.Join(errs...)
+	tries := 0
+	err := retry.Do(ctx, removalRounds, func(error) bool { return true }, func() error {
+		tries++
+		return errors.Join(round()...)
+	})
+	if err != nil && tries < removalRounds.Tries() && ctx.Err() != nil {
+		err = errors.Join(err, ctx.Err())
 	}
 	return err
 }
@@ -152,7 +149,7 @@ func untilGone(ctx context.Context, round func() []error) error {
 // counts as done. A container's wait for its kill is bounded.
 func (b *Launched) teardown(ctx context.Context, keep []string) error {
 	b.mu.Lock()
-	containers, networks, volumes := slicesClone(b.containers), slicesClone(b.networks), slicesClone(b.volumes)
+	containers, networks, volumes := slices.Clone(b.containers), slices.Clone(b.networks), slices.Clone(b.volumes)
 	b.mu.Unlock()
 	var mu sync.Mutex
 	var errs []error
@@ -206,7 +203,7 @@ func (b *Launched) teardown(ctx context.Context, keep []string) error {
 				cancel()
 			}
 			stop()
-			report(retry(ctx, engine.IsTransient, func() error {
+			report(retry.Do(ctx, briefly, engine.IsTransient, func() error {
 				if err := b.eng.RemoveContainer(ctx, c.ID); err != nil {
 					return fmt.Errorf("removing container %s: %w", c.Name, err)
 				}
@@ -231,7 +228,7 @@ func (b *Launched) teardown(ctx context.Context, keep []string) error {
 		go func() {
 			defer wg.Done()
 			wait(deps)
-			report(retry(ctx, func(err error) bool { return engine.IsActiveEndpoints(err) || engine.IsTransient(err) }, func() error {
+			report(retry.Do(ctx, briefly, func(err error) bool { return engine.IsActiveEndpoints(err) || engine.IsTransient(err) }, func() error {
 				if err := b.eng.RemoveNetwork(ctx, n.ID); err != nil {
 					return fmt.Errorf("removing network %s: %w", n.Name, err)
 				}
@@ -251,7 +248,7 @@ func (b *Launched) teardown(ctx context.Context, keep []string) error {
 		go func() {
 			defer wg.Done()
 			wait(deps)
-			report(retry(ctx, func(err error) bool { return engine.IsInUse(err) || engine.IsTransient(err) }, func() error {
+			report(retry.Do(ctx, briefly, func(err error) bool { return engine.IsInUse(err) || engine.IsTransient(err) }, func() error {
 				if err := b.eng.RemoveVolume(ctx, v.Name); err != nil {
 					return fmt.Errorf("removing volume %s: %w", v.Name, err)
 				}
@@ -264,25 +261,11 @@ func (b *Launched) teardown(ctx context.Context, keep []string) error {
 	return errors.Join(errs...)
 }
 
-func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+// briefly is how a removal is tried again while its error is one that
+// passes (a network's endpoints, a volume in use, a transient error): nine
+// tries within about four seconds.
+var briefly = retry.Backoff(50*time.Millisecond, time.Second, 8)
 
 // killWait bounds the wait for a killed container to stop: the removal
 // that follows forces it anyway.
 const killWait = 10 * time.Second
-
-// retry runs f again, briefly, while its error is one that passes.
-func retry(ctx context.Context, again func(error) bool, f func() error) error {
-	delay := 50 * time.Millisecond
-	for i := 0; ; i++ {
-		err := f()
-		if err == nil || !again(err) || i >= 8 {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, time.Second)
-	}
-}

@@ -24,14 +24,14 @@ type Options struct {
 	// Prefix leaves out state dirs whose bottle.json names a bottle of
 	// another prefix (bottles of several prefixes may share a state root).
 	Prefix string
-	// Engines are the engine endpoints this run asks: a state dir whose
+	// Engines are the engines this run asks: a state dir whose
 	// bottle.json names another engine is left alone.
-	Engines []string
-	// EngineNames maps each endpoint of Engines to the engine's name (a
-	// docker context's): a planned state dir carries the name of the
-	// engine its bottle was made on. Nil: names are not known (a state dir
-	// then carries none, and Default is not needed).
-	EngineNames map[string]string
+	Engines statedir.Engines
+	// EngineNames are the names (docker contexts') of the engines at
+	// Engines.Endpoints, in that order: a planned state dir carries the
+	// name of the engine its bottle was made on. Nil: names are not known
+	// (a state dir then carries none, and Default is not needed).
+	EngineNames []string
 	// Default is the name of the engine the environment names when this
 	// run asked it, else "": a state dir whose bottle.json names no engine
 	// (or that has none) was made there, and is left alone when this run
@@ -470,15 +470,23 @@ func leftAlone(e statedir.Entry, opt Options) string {
 }
 
 // engineOf is the name of the engine a state dir's bottle was made on:
-// the asked engine its bottle.json names, else the default one.
+// the asked engine its bottle.json names (by ID, else by endpoint), else
+// the default one.
 func (o Options) engineOf(e statedir.Entry) string {
-	if !e.Meta || e.Bottle.Engine == "" {
+	m := e.Bottle
+	if !e.Meta || m.Engine == "" && m.EngineID == "" {
 		return o.Default
 	}
-	want := statedir.SameEngine(e.Bottle.Engine)
-	for host, name := range o.EngineNames {
-		if statedir.SameEngine(host) == want {
-			return name
+	if m.EngineID != "" && o.Engines.IDs != nil {
+		if i := slices.Index(o.Engines.IDs(), m.EngineID); i >= 0 && i < len(o.EngineNames) {
+			return o.EngineNames[i]
+		}
+		return ""
+	}
+	want := statedir.SameEngine(m.Engine)
+	for i, ep := range o.Engines.Endpoints {
+		if statedir.SameEngine(ep) == want && i < len(o.EngineNames) {
+			return o.EngineNames[i]
 		}
 	}
 	return ""

@@ -441,7 +441,7 @@ func TestBuildStateDirRules(t *testing.T) {
 	e[3].Mount = "work/mnt"
 	e[4].WalkErr = errors.New("sub: permission denied")
 	e[5].Meta, e[5].MetaErr = true, errors.New("bottle.json is larger than 1048576 bytes")
-	p := Build(survey(&fake{name: bottle.Docker}), e, nil, Options{Now: now, Prefix: prefix, Engines: []string{"unix:///a.sock"}, OlderThan: time.Hour})
+	p := Build(survey(&fake{name: bottle.Docker}), e, nil, Options{Now: now, Prefix: prefix, Engines: statedir.EnginesAt("unix:///a.sock"), OlderThan: time.Hour})
 	if names(p.Items) != "state-dir mine-cccc3\nstate-dir ok-aaaa1" {
 		t.Fatalf("planned %s", names(p.Items))
 	}

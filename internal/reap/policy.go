@@ -37,9 +37,9 @@ type Policy interface {
 }
 
 // Asked are the engines a state dir survey asks: those the run opened so
-// far (every state dir's own among them), by name, with their endpoints.
+// far (every state dir's own among them), by name.
 type Asked struct {
-	Names, Hosts []string
+	Names []string
 	// Default is the name of the default engine (the one the environment
 	// names): a dir whose bottle.json names no engine was made there, and
 	// is kept when the survey does not ask it.
@@ -59,7 +59,7 @@ type Bottles struct {
 	StateRoot string
 	DryRun    bool
 	Backends  []backend.Backend
-	Engines   []string
+	Engines   statedir.Engines
 	// Router opens the engines the surveys ask; nil is Backends alone.
 	Router Router
 	// Save saves a bottle's transcript out of its home into its state
@@ -189,7 +189,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
 		return nil
 	}
-	h.Image = m.Image()
+	h.Image = m.Image
 	before := statedir.Walk(dir)
 	_, err = b.Save(ctx, h, dir)
 	after := statedir.Walk(dir)
@@ -245,13 +245,13 @@ func liveSlugs(survey *backend.Survey, engines map[string]string, would map[stri
 
 // StateDirs checks the state root and asks every backend which bottles
 // exist now.
-func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, asked Asked) (DirRemover, error) {
+func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, which Asked) (DirRemover, error) {
 	if err := statedir.CheckRoot(b.StateRoot); err != nil {
 		return nil, err
 	}
 	var backends []backend.Backend
 	engines := map[string]string{} // survey key → engine name
-	hosts := b.Engines
+	asked := b.Engines
 	withoutDefault := false
 	if b.Router == nil {
 		backends = b.Backends
@@ -259,20 +259,20 @@ func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, asked As
 			engines[backend.Key(bk)] = ""
 		}
 	} else {
-		hosts = nil
-		for _, name := range asked.Names {
-			host, bs, err := b.Router.Engine(name)
+		var names []string
+		asked, names = b.Router.Engines(ctx, which.Names)
+		for _, name := range names {
+			set, err := b.Router.Open(name)
 			if err != nil {
-				continue // never opened: route made it invalid
+				continue // Engines names only those opened
 			}
-			hosts = append(hosts, host)
-			for _, bk := range bs {
+			for _, bk := range set.Backends {
 				tb := backend.Tag(bk, name)
 				backends = append(backends, tb)
 				engines[backend.Key(tb)] = name
 			}
 		}
-		withoutDefault = !slices.Contains(asked.Names, asked.Default)
+		withoutDefault = !slices.Contains(names, which.Default)
 	}
 	survey := backend.Ask(ctx, backends)
 	live := liveSlugs(survey, engines, would, b.DryRun, b.Prefix)
@@ -281,7 +281,7 @@ func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, asked As
 		Root:           b.StateRoot,
 		DryRun:         b.DryRun,
 		Prefix:         b.Prefix,
-		Engines:        hosts,
+		Engines:        asked,
 		WithoutDefault: withoutDefault,
 		Live: func(slug string) (bool, error) {
 			if askErr != nil {

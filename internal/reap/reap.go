@@ -20,6 +20,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/jsonl"
+	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
@@ -64,10 +65,10 @@ type Options struct {
 	// the first state dir are answered, which bottles exist before any
 	// state dir goes.
 	Backends []backend.Backend
-	// Engines are the engine endpoints this run asks: a state dir whose
+	// Engines are the engines this run asks: a state dir whose
 	// bottle.json names another engine is skipped. With Backends, they are
 	// the default engine's when Router is nil.
-	Engines []string
+	Engines statedir.Engines
 	// Router, if set, opens the engines items name (see Router); nil
 	// routes every item to Backends, and one naming an engine is invalid.
 	Router Router
@@ -154,7 +155,6 @@ type runner struct {
 
 	mu       sync.Mutex
 	opened   []string // the engines opened so far, by name
-	hosts    []string // their endpoints
 	answered int
 	read     int
 	readErr  error
@@ -526,8 +526,8 @@ func (r *runner) stateDirs(n int, engine string) (DirRemover, error) {
 	r.mu.Lock()
 	would := maps.Clone(r.would)
 	r.mu.Unlock()
-	names, hosts := r.openedEngines()
-	dr, err := r.pol.StateDirs(r.work, would, Asked{Names: names, Hosts: hosts, Default: r.route1.Name("")})
+	names := r.openedEngines()
+	dr, err := r.pol.StateDirs(r.work, would, Asked{Names: names, Default: r.route1.Name("")})
 	r.dirs = &dirSurvey{covers: n, engines: names, dr: dr, err: err}
 	return dr, err
 }

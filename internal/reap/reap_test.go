@@ -922,7 +922,7 @@ func (e *env) launched(slug string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		e.t.Fatal(err)
 	}
-	meta := fmt.Sprintf(`{"backend":"docker","name":"%s%s","slug":"%s","agent":"a","spec":{"image":"bottle-test/agent"}}`, prefix, slug, slug)
+	meta := fmt.Sprintf(`{"backend":"docker","name":"%s%s","slug":"%s","agent":"a","image":"bottle-test/agent","spec":{"image":"bottle-test/agent"}}`, prefix, slug, slug)
 	if err := os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(meta), 0o600); err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,11 +1,13 @@
 package reap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 // Router opens the engines plan items name: an item is acted on in the
@@ -14,63 +16,64 @@ import (
 // their engine keep working. Each engine is opened once, when an item
 // first names it.
 type Router interface {
-	// Engine returns the endpoint and backends of the engine named name
-	// ("" is the default), opening it at the first call. An error means
-	// the name cannot be resolved: the item naming it is invalid.
-	Engine(name string) (host string, backends []backend.Backend, err error)
+	// Open returns the engine named name ("" is the default) with its
+	// backends, opening it at the first call. An error means the name
+	// cannot be resolved: the item naming it is invalid.
+	Open(name string) (*backend.Set, error)
 	// Name is name, or the default engine's name for "".
 	Name(name string) string
+	// Engines are the engines named that could be opened, as a state
+	// dir's rules see them, and their names in that order.
+	Engines(ctx context.Context, names []string) (statedir.Engines, []string)
 }
 
 // fixed is the router of a run given one engine's backends (Options.Backends
 // and Engines): the default engine, and no other.
 type fixed struct {
-	host     string
+	engines  statedir.Engines
 	backends []backend.Backend
 }
 
-func (f fixed) Engine(name string) (string, []backend.Backend, error) {
+func (f fixed) Open(name string) (*backend.Set, error) {
 	if name != "" {
-		return "", nil, errors.New("this run asks only the default engine")
+		return nil, errors.New("this run asks only the default engine")
 	}
-	return f.host, f.backends, nil
+	return &backend.Set{Backends: f.backends}, nil
 }
 
 func (f fixed) Name(name string) string { return name }
+
+func (f fixed) Engines(context.Context, []string) (statedir.Engines, []string) {
+	return f.engines, []string{""}
+}
 
 // router is the run's Router: Options.Router, else the fixed one.
 func (o Options) router() Router {
 	if o.Router != nil {
 		return o.Router
 	}
-	var host string
-	if len(o.Engines) > 0 {
-		host = o.Engines[0]
-	}
-	return fixed{host: host, backends: o.Backends}
+	return fixed{engines: o.Engines, backends: o.Backends}
 }
 
 // route resolves the engine t's item names and records it as opened; it
 // returns why the item is invalid, or "".
 func (r *runner) route(t *task) string {
-	host, backends, err := r.route1.Engine(t.item.Engine)
+	set, err := r.route1.Open(t.item.Engine)
 	if err != nil {
 		return fmt.Sprintf("engine %q cannot be resolved: %v", t.item.Engine, err)
 	}
-	t.engine, t.backends = r.route1.Name(t.item.Engine), backends
+	t.engine, t.backends = r.route1.Name(t.item.Engine), set.Backends
 	r.mu.Lock()
 	if !slices.Contains(r.opened, t.engine) {
 		r.opened = append(r.opened, t.engine)
-		r.hosts = append(r.hosts, host)
 	}
 	r.mu.Unlock()
 	return ""
 }
 
-// openedEngines are the engines opened so far, by name, and their
-// endpoints.
-func (r *runner) openedEngines() (names, hosts []string) {
+// openedEngines are the names of the engines opened so far.
+func (r *runner) openedEngines() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.opened), slices.Clone(r.hosts)
+	return slices.Clone(r.opened)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 // routes is a Router over fake engines by name; "one" is the default.
@@ -25,12 +26,24 @@ func (r routes) Name(name string) string {
 	return name
 }
 
-func (r routes) Engine(name string) (string, []backend.Backend, error) {
+func (r routes) Open(name string) (*backend.Set, error) {
 	bs, ok := r.backends[r.Name(name)]
 	if !ok {
-		return "", nil, fmt.Errorf("no docker context %q", name)
+		return nil, fmt.Errorf("no docker context %q", name)
 	}
-	return "fake://" + r.Name(name), bs, nil
+	return &backend.Set{Backends: bs}, nil
+}
+
+func (r routes) Engines(_ context.Context, names []string) (statedir.Engines, []string) {
+	var e statedir.Engines
+	var opened []string
+	for _, n := range names {
+		if _, ok := r.backends[r.Name(n)]; ok {
+			e.Endpoints = append(e.Endpoints, "fake://"+r.Name(n))
+			opened = append(opened, r.Name(n))
+		}
+	}
+	return e, opened
 }
 
 // twoEngines is e (its engine is "one", the default) plus a second fake

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -30,10 +31,19 @@ type Meta struct {
 	// Engine is the engine endpoint bottle-launch made the bottle on
 	// ("unix:///var/run/docker.sock"); "" for bottles made before it was
 	// recorded.
-	Engine  string    `json:"engine,omitempty"`
-	Created time.Time `json:"created"`
-	// Spec is the launch spec, redacted, as package launch writes it (the
-	// format of a spec is launch's): see Image.
+	Engine string `json:"engine,omitempty"`
+	// EngineID is the ID of that engine (GET /info's "ID"), which stays
+	// when the endpoint is re-pointed at another engine; "" for bottles
+	// made before it was recorded (then Engine alone decides).
+	EngineID string    `json:"engine_id,omitempty"`
+	Created  time.Time `json:"created"`
+	// Image is the agent's image as launched: what a container that reads
+	// its home volume is made of (the reaper's transcript rescue). ""
+	// for bottles made before it was recorded (their rescue then keeps
+	// the volume, naming it).
+	Image string `json:"image,omitempty"`
+	// Spec is the launch spec, redacted, as package launch writes it: the
+	// format of a spec is launch's, and nothing here reads into it.
 	Spec       json.RawMessage    `json:"spec"`
 	Containers []bottle.Container `json:"containers"`
 	Networks   []bottle.Network   `json:"networks"`
@@ -67,18 +77,6 @@ func (m Meta) NamesDocker(slug string) bool {
 	return m.Slug == slug && m.Backend == bottle.Docker && bottle.ValidAgent(m.Agent) && m.Name != ""
 }
 
-// Image is the agent's image the spec names (reading a home volume needs
-// an image to make a container of), or "".
-func (m Meta) Image() string {
-	var s struct {
-		Image string `json:"image"`
-	}
-	if len(m.Spec) > 0 {
-		_ = json.Unmarshal(m.Spec, &s)
-	}
-	return s.Image
-}
-
 // LiveDetached reports whether dir's bottle.json says its bottle was
 // launched with --detach and has not ended.
 func LiveDetached(dir string) bool {
@@ -91,34 +89,41 @@ func LiveDetached(dir string) bool {
 // symlink, not a regular file (a FIFO or device is never opened in a way
 // that can block), unreadable, larger than MaxMeta, or not a JSON object.
 func ReadMeta(dir string) (m Meta, ok bool, err error) {
+	m, _, ok, err = ReadMetaBytes(dir)
+	return m, ok, err
+}
+
+// ReadMetaBytes is ReadMeta that also returns the file's bytes as read:
+// what bottle-launch --resume puts back when its start fails.
+func ReadMetaBytes(dir string) (m Meta, data []byte, ok bool, err error) {
 	f, err := os.OpenFile(filepath.Join(dir, bottle.MetaFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Meta{}, false, nil
+		return Meta{}, nil, false, nil
 	case errors.Is(err, syscall.ELOOP):
-		return Meta{}, false, errors.New("bottle.json is a symlink")
+		return Meta{}, nil, false, errors.New("bottle.json is a symlink")
 	case err != nil:
-		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Meta{}, false, fmt.Errorf("bottle.json is not a regular file (%s)", fi.Mode().Type())
+		return Meta{}, nil, false, fmt.Errorf("bottle.json is not a regular file (%s)", fi.Mode().Type())
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxMeta+1))
 	if err != nil {
-		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json: %w", err)
 	}
 	if len(b) > MaxMeta {
-		return Meta{}, false, fmt.Errorf("bottle.json is larger than %d bytes", MaxMeta)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json is larger than %d bytes", MaxMeta)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return Meta{}, false, fmt.Errorf("bottle.json is not a JSON object: %v", strings.TrimPrefix(err.Error(), "json: "))
+		return Meta{}, nil, false, fmt.Errorf("bottle.json is not a JSON object: %v", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	return m, true, nil
+	return m, b, true, nil
 }
 
 // Foreign says why the state dir of slug belongs to a bottle of another
@@ -133,23 +138,59 @@ func Foreign(m Meta, prefix, slug string) string {
 	return fmt.Sprintf("its bottle.json names %s, not %s%s: a bottle of another prefix", m.Name, prefix, slug)
 }
 
+// Engines are the engines a run asks: their endpoints, and their IDs,
+// asked at most once, and only when a bottle.json names an engine ID.
+type Engines struct {
+	// Endpoints are the engines' endpoints ("unix:///var/run/docker.sock").
+	Endpoints []string
+	// IDs returns the ID of the engine at each endpoint, in Endpoints'
+	// order, "" for one that could not be asked; nil knows none. The one
+	// who makes Engines makes it ask once (sync.OnceValue).
+	IDs func() []string
+}
+
+// EnginesAt are engines with these endpoints and no known ID.
+func EnginesAt(endpoints ...string) Engines { return Engines{Endpoints: endpoints} }
+
+func (e Engines) ids() []string {
+	if e.IDs == nil {
+		return nil
+	}
+	return e.IDs()
+}
+
 // OtherEngine says why a dir whose bottle.json names the engine its bottle
-// was made on belongs to an engine this run did not ask (engines), or "".
-// Such a dir is never planned or removed: whether its bottle lives is
-// unknown here. A dir that names no engine keeps the other rules.
-func OtherEngine(m Meta, engines []string) string {
+// was made on belongs to an engine this run did not ask, or "". Such a dir
+// is never planned or removed: whether its bottle lives is unknown here.
+// A bottle.json with an engine ID is of the engine with that ID, wherever
+// it answers now; an older one that names only an endpoint is of the
+// engine at that endpoint; one that names neither keeps the other rules.
+func OtherEngine(m Meta, engines Engines) string {
+	if m.EngineID != "" {
+		ids := engines.ids()
+		if slices.Contains(ids, m.EngineID) {
+			return ""
+		}
+		at := ""
+		for i, ep := range engines.Endpoints {
+			if i < len(ids) && ids[i] != "" && m.Engine != "" && SameEngine(ep) == SameEngine(m.Engine) {
+				at = fmt.Sprintf(", and the engine answering at %s now is %s", ep, ids[i])
+			}
+		}
+		return fmt.Sprintf("its bottle.json names engine %s (made at %s)%s; no engine this run asked has that ID: whether its bottle exists is unknown here", m.EngineID, orNone(m.Engine), at)
+	}
 	if m.Engine == "" {
 		return ""
 	}
 	want := SameEngine(m.Engine)
-	for _, e := range engines {
+	for _, e := range engines.Endpoints {
 		if SameEngine(e) == want {
 			return ""
 		}
 	}
 	asked := "none"
-	if len(engines) > 0 {
-		asked = strings.Join(engines, ", ")
+	if len(engines.Endpoints) > 0 {
+		asked = strings.Join(engines.Endpoints, ", ")
 	}
 	return fmt.Sprintf("its bottle.json names engine %s, and this run asked %s: whether its bottle exists is unknown here", m.Engine, asked)
 }
@@ -164,10 +205,17 @@ func DefaultUnasked(m *Meta, unasked bool) string {
 		return ""
 	case m == nil:
 		return "it has no bottle.json naming the engine its bottle was made on, so it is the default engine's (the one DOCKER_HOST or the current context names), and this run did not ask that engine"
-	case m.Engine == "":
+	case m.Engine == "" && m.EngineID == "":
 		return "its bottle.json names no engine, so its bottle was made on the default engine (the one DOCKER_HOST or the current context names), and this run did not ask that engine"
 	}
 	return ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "an endpoint it does not name"
+	}
+	return s
 }
 
 // SameEngine is an endpoint in a form that compares: a unix socket's path

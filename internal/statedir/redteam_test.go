@@ -304,7 +304,7 @@ func TestRemoveOtherEngine(t *testing.T) {
 	meta("b-aaaa1", "unix:///engine-b.sock")
 	meta("a-aaaa1", "unix://"+filepath.Join(link, "docker.sock"))
 	meta("old-aaaa1", "")
-	r := &Reclaimer{Root: root, Live: notLive, Prefix: "p-", Engines: []string{"unix://" + sock}}
+	r := &Reclaimer{Root: root, Live: notLive, Prefix: "p-", Engines: EnginesAt("unix://" + sock)}
 	if o := r.Remove(planned(root, "b-aaaa1")); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "names engine unix:///engine-b.sock, and this run asked unix://"+sock) {
 		t.Errorf("other engine: %+v", o)
 	}
@@ -315,9 +315,50 @@ func TestRemoveOtherEngine(t *testing.T) {
 	}
 	// No engine asked: a dir that names one stays.
 	meta("c-aaaa1", "unix://"+sock)
-	r.Engines = nil
+	r.Engines = Engines{}
 	if o := r.Remove(planned(root, "c-aaaa1")); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "this run asked none") {
 		t.Errorf("no engine: %+v", o)
+	}
+}
+
+// Issue 15, finding 6: a dir whose bottle.json names an engine ID goes
+// only when an engine this run asked has that ID, whatever endpoint it
+// answers at; the engine at its recorded endpoint being another one keeps
+// it, and says which. The IDs are asked only for such a dir.
+func TestRemoveEngineID(t *testing.T) {
+	root := t.TempDir()
+	meta := func(slug, body string) {
+		write(t, filepath.Join(root, slug, bottle.MetaFile), 0)
+		if err := os.WriteFile(filepath.Join(root, slug, bottle.MetaFile), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asked := 0
+	ids := func(id string) func() []string {
+		return func() []string { asked++; return []string{id} }
+	}
+	meta("old-aaaa1", `{"name":"p-old-aaaa1","engine":"unix:///s.sock"}`)
+	r := &Reclaimer{Root: root, Live: notLive, Prefix: "p-", Engines: Engines{Endpoints: []string{"unix:///s.sock"}, IDs: ids("E2")}}
+	if o := r.Remove(planned(root, "old-aaaa1")); o.Status != bottle.Removed || asked != 0 {
+		t.Errorf("a bottle.json without an ID keeps the endpoint rule, and asks no ID: %+v (asked %d)", o, asked)
+	}
+	meta("a-aaaa1", `{"name":"p-a-aaaa1","engine":"unix:///s.sock","engine_id":"E1"}`)
+	o := r.Remove(planned(root, "a-aaaa1"))
+	if o.Status != bottle.Skipped || asked != 1 || !strings.Contains(o.Reason, "names engine E1 (made at unix:///s.sock), and the engine answering at unix:///s.sock now is E2; no engine this run asked has that ID") {
+		t.Errorf("another engine at the same endpoint: %+v (asked %d)", o, asked)
+	}
+	r.Engines = Engines{Endpoints: []string{"unix:///elsewhere.sock"}, IDs: ids("E1")}
+	if o := r.Remove(planned(root, "a-aaaa1")); o.Status != bottle.Removed {
+		t.Errorf("the engine of that ID, at another endpoint: %+v", o)
+	}
+	meta("b-aaaa1", `{"name":"p-b-aaaa1","engine":"unix:///s.sock","engine_id":"E1"}`)
+	r.Engines = Engines{Endpoints: []string{"unix:///s.sock"}, IDs: ids("")}
+	if o := r.Remove(planned(root, "b-aaaa1")); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "no engine this run asked has that ID") {
+		t.Errorf("an engine whose ID could not be asked: %+v", o)
+	}
+	r.Engines = EnginesAt("unix:///s.sock")
+	if o := r.Remove(planned(root, "b-aaaa1")); o.Status != bottle.Skipped {
+		t.Errorf("no ID known: %+v", o)
 	}
 }
 

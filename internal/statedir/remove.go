@@ -32,9 +32,9 @@ type Reclaimer struct {
 	// Prefix, when set, keeps a dir whose bottle.json names a bottle of
 	// another prefix (see Foreign).
 	Prefix string
-	// Engines are the engine endpoints this run asked: a dir whose
-	// bottle.json names another is kept (see OtherEngine).
-	Engines []string
+	// Engines are the engines this run asked: a dir whose bottle.json
+	// names another is kept (see OtherEngine).
+	Engines Engines
 	// WithoutDefault says the run did not ask the engine the environment
 	// names: a dir whose bottle.json names no engine, or that has none, is
 	// kept (see DefaultUnasked).

@@ -78,7 +78,7 @@ type Entry struct {
 // of prefix, made on one of engines (or ended), and no launcher holds it.
 // live is whether a bottle of its slug exists in any backend (then it is
 // not resumable: the bottle must end first).
-func (e Entry) Resumable(prefix string, engines []string, live bool) bool {
+func (e Entry) Resumable(prefix string, engines Engines, live bool) bool {
 	m := e.Bottle
 	return e.Type == Dir && e.NotState == "" && e.Meta && e.MetaErr == nil && !e.Locked && !live &&
 		m.NamesDocker(e.Slug) && m.Name == prefix+e.Slug && (m.Ended != nil || OtherEngine(m, engines) == "")

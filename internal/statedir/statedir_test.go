@@ -119,7 +119,7 @@ func TestScan(t *testing.T) {
 		if e.Path != filepath.Join(root, e.Slug) {
 			t.Errorf("%s: path %s", e.Slug, e.Path)
 		}
-		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v %s", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable("bt-", nil, false), e.Preserved, e.Meta, e.NotState))
+		got = append(got, fmt.Sprintf("%s %s size=%d t=%v d=%v r=%v p=%v m=%v %s", e.Slug, e.Type, e.SizeBytes, e.Transcript, e.Dockerfile, e.Resumable("bt-", Engines{}, false), e.Preserved, e.Meta, e.NotState))
 	}
 	want := []string{
 		".reaping-x-123 aside size=0 t=false d=false r=false p=false m=false ",
@@ -508,14 +508,14 @@ func TestResumable(t *testing.T) {
 	}
 	good := `{"backend":"docker","name":"bt-res-aaaa1","slug":"res-aaaa1","agent":"res","engine":"unix:///e.sock"}`
 	e := meta("res-aaaa1", good)
-	engines := []string{"unix:///e.sock"}
+	engines := EnginesAt("unix:///e.sock")
 	if !e.Resumable("bt-", engines, false) {
 		t.Errorf("a bottle.json of the slug and prefix: not resumable")
 	}
 	for what, ok := range map[string]bool{
 		"live":              e.Resumable("bt-", engines, true),
 		"another prefix":    e.Resumable("xx-", engines, false),
-		"another engine":    e.Resumable("bt-", []string{"unix:///other.sock"}, false),
+		"another engine":    e.Resumable("bt-", EnginesAt("unix:///other.sock"), false),
 		"another slug":      meta("res-bbbb2", good).Resumable("bt-", engines, false),
 		"not docker":        meta("res-cccc3", `{"backend":"smolmachines","name":"bt-res-cccc3","slug":"res-cccc3","agent":"res"}`).Resumable("bt-", engines, false),
 		"no bottle.json":    Entry{Slug: "x-aaaa1", Type: Dir}.Resumable("bt-", engines, false),

@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -48,7 +49,7 @@ type options struct {
 }
 
 // Main runs bottle-cleanup in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-cleanup.
 func Run(ctx context.Context, args []string, env cli.Env) int {

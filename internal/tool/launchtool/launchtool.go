@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
@@ -89,7 +90,7 @@ type options struct {
 // Main runs bottle-launch in this process. SIGHUP (a closed terminal)
 // ends a foreground bottle like SIGINT and SIGTERM do.
 func Main() int {
-	return cli.Main(func(ctx context.Context, args []string, env cli.Env) int {
+	return cli.Main(all.Open, func(ctx context.Context, args []string, env cli.Env) int {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
 		defer stop()
 		return Run(ctx, args, env)
@@ -457,7 +458,7 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 		return err
 	}
 	defer set.Close()
-	if why := statedir.OtherEngine(statedir.Meta{Engine: m.Engine}, set.Engines()); why != "" && m.Ended == nil {
+	if why := statedir.OtherEngine(statedir.Meta{Engine: m.Engine, EngineID: m.EngineID}, set.Engines(ctx)); why != "" && m.Ended == nil {
 		return exitcode.Usagef("--resume %s: %s; set DOCKER_HOST to that engine to resume it there", m.Slug, why)
 	}
 	s := backend.Ask(ctx, set.Backends)

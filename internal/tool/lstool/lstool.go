@@ -4,7 +4,6 @@ package lstool
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/plan"
@@ -40,7 +40,7 @@ type options struct {
 }
 
 // Main runs bottle-ls in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-ls.
 func Run(ctx context.Context, args []string, env cli.Env) int {
@@ -64,7 +64,8 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	defer pool.Close()
 
 	if o.State {
-		return states(ctx, t, p, pool.Backends(names), slices.Collect(maps.Keys(pool.Hosts(names))), o.Scope)
+		engines, _ := pool.Engines(ctx, names)
+		return states(ctx, t, p, pool.Backends(names), engines, o.Scope)
 	}
 	survey := backend.Ask(ctx, pool.Backends(names))
 	bottles := survey.Bottles()

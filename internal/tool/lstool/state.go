@@ -36,7 +36,7 @@ type StateDir struct {
 
 // states lists the state dirs under the root with the bottle that owns
 // each: a survey of every backend and a scan of the root, at once.
-func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend.Backend, engines []string, scope cli.Scope) error {
+func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend.Backend, engines statedir.Engines, scope cli.Scope) error {
 	var survey *backend.Survey
 	var entries []statedir.Entry
 	var scanErr error

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/plan"
@@ -36,7 +37,7 @@ type options struct {
 }
 
 // Main runs bottle-plan-cleanup in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-plan-cleanup.
 func Run(ctx context.Context, args []string, env cli.Env) int {

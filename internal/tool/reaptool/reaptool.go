@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/cleanup"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -38,7 +39,7 @@ type options struct {
 }
 
 // Main runs bottle-reap in this process.
-func Main() int { return cli.MainBounded(Run) }
+func Main() int { return cli.MainBounded(all.Open, Run) }
 
 // Run runs bottle-reap.
 func Run(ctx context.Context, args []string, env cli.Env) int {

@@ -1,0 +1,53 @@
+package backend
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/claude-bottle/bottle/internal/transcript"
+)
+
+// Engine is what the tools ask of the engine the backends share: the
+// backends' calls, the transcript's, and closing it. *engine.Client is one;
+// package enginefake has a strict fake for tests.
+type Engine interface {
+	engine.API
+	engine.Identifier
+	transcript.Engine
+	io.Closer
+}
+
+var _ Engine = (*engine.Client)(nil)
+
+// Set is the open backends and the engine they share.
+type Set struct {
+	Engine   Engine
+	Backends []Backend
+}
+
+// Opener opens every backend for prefix, configured from getenv. The real
+// one is all.Open, which a tool's main gives its environment (cli.Env), so
+// tests can give a fake engine's and package cli names no backend.
+type Opener func(getenv func(string) string, prefix string) (*Set, error)
+
+// Engines are the engines the backends ask (a state dir whose bottle.json
+// names another is left alone): their endpoints, and their IDs, asked
+// with ctx at the first need and only once.
+func (s *Set) Engines(ctx context.Context) statedir.Engines {
+	return statedir.Engines{
+		Endpoints: []string{s.Engine.Endpoint().Host},
+		IDs: sync.OnceValue(func() []string {
+			id, err := s.Engine.ID(ctx)
+			if err != nil {
+				return []string{""}
+			}
+			return []string{id}
+		}),
+	}
+}
+
+// Close releases the engine's connections.
+func (s *Set) Close() error { return s.Engine.Close() }
