@@ -51,6 +51,7 @@ type Launched struct {
 	containers []bottle.Container
 	ids        map[string]string // service -> container ID
 	images     map[string]string // image reference -> ID (checkImages)
+	runAs      string            // the agent container's User ("": the image's)
 	created    bool              // a create may have made something
 
 	lock   *statedir.Lock

@@ -292,8 +292,24 @@ func (f *fake) CopyFrom(_ context.Context, id, path string) (io.ReadCloser, erro
 	f.mu.Unlock()
 	return f.copyFrom(id, path)
 }
+
+// ContainerUser answers the User the container was created with, else
+// the image's (f.user), as the engine does.
 func (f *fake) ContainerUser(_ context.Context, id string) (string, error) {
 	_, err := f.do("user", id, nil)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.live[id]; ok {
+		for _, s := range f.specs {
+			if s.Name == r.name && s.User != "" {
+				return s.User, err
+			}
+		}
+	}
+	return f.user, err
+}
+func (f *fake) ImageUser(_ context.Context, ref string) (string, error) {
+	_, err := f.do("imageuser", ref, nil)
 	return f.user, err
 }
 func (f *fake) Attach(context.Context, string, bool, bool) (*engine.Attachment, error) {

@@ -151,6 +151,10 @@ type Service struct {
 	StdinOpen     bool                 `json:"stdin_open,omitempty"`
 	Tty           bool                 `json:"tty,omitempty"`
 	Labels        map[string]string    `json:"labels,omitempty"`
+	User          string               `json:"user,omitempty"`
+	CapDrop       []string             `json:"cap_drop,omitempty"`
+	SecurityOpt   []string             `json:"security_opt,omitempty"`
+	Sysctls       map[string]string    `json:"sysctls,omitempty"`
 }
 
 // DependsOn is compose's long form of a dependency.

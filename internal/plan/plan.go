@@ -267,6 +267,9 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			p.Notes = append(p.Notes, scanErr.Error())
 		}
 	case !survey.Complete():
+		if p.Err == nil { // every backend answered, one only in part
+			p.Err = backend.ErrPartial
+		}
 	default:
 		live := survey.Live()
 		kept := 0

@@ -513,3 +513,23 @@ func TestBuildLeavesOutInUse(t *testing.T) {
 		t.Errorf("notes %q", p.Notes)
 	}
 }
+
+// A backend that answered only in part (a field it could not read) makes
+// the plan incomplete as one that could not be asked does: its items are
+// listed, no state dir is, Err says why.
+func TestBuildPartialSurvey(t *testing.T) {
+	d, entries, _ := world(t)
+	whole := Build(survey(d), entries, nil, Options{Now: now})
+	if whole.Err != nil || !strings.Contains(names(whole.Items), "state-dir") {
+		t.Fatalf("the world read whole: Err %v, items %s", whole.Err, names(whole.Items))
+	}
+	d.inv.Partial = true
+	d.inv.Warnings = append(d.inv.Warnings, "container x: the engine gave fields that could not be read: Labels (y)")
+	p := Build(survey(d), entries, nil, Options{Now: now})
+	if !errors.Is(p.Err, backend.ErrPartial) || strings.Contains(names(p.Items), "state-dir") {
+		t.Fatalf("Err %v, items %s", p.Err, names(p.Items))
+	}
+	if len(p.Items) == 0 || !strings.Contains(strings.Join(p.Notes, "\n"), "Labels (y)") {
+		t.Fatalf("items %s, notes %q: the docker items and the warning must still be said", names(p.Items), p.Notes)
+	}
+}

@@ -277,6 +277,9 @@ func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, which As
 	survey := backend.Ask(ctx, backends)
 	live := liveSlugs(survey, engines, would, b.DryRun, b.Prefix)
 	askErr := survey.Err()
+	if askErr == nil && !survey.Complete() {
+		askErr = backend.ErrPartial
+	}
 	return &dirs{b: b, sr: &statedir.Reclaimer{
 		Root:           b.StateRoot,
 		DryRun:         b.DryRun,

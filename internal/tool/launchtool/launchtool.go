@@ -158,6 +158,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		}
 	}
 
+	if spec.ExplicitRoot() {
+		t.Errorf("warning: the agent runs as root (the spec's \"user\": %q): all its capabilities are still dropped, but what it writes in the workspace is root's; leave \"user\" out to run it as an unprivileged user", spec.User)
+	}
 	foreground := !o.Detach
 	opt := launch.Options{
 		Prefix: o.Prefix, StateRoot: o.StateDir, Version: cli.VersionString(),
