@@ -13,12 +13,13 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 // Default is the name of the engine DOCKER_HOST names, else the default
 // socket: the docker CLI's "default" context.
-const Default = "default"
+const Default = engine.DefaultContext
 
 // Pool opens engines by name, each once, and closes them all.
 type Pool struct {

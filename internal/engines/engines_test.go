@@ -47,7 +47,8 @@ func TestGetenv(t *testing.T) {
 }
 
 // The current engine: DOCKER_HOST is "default", else DOCKER_CONTEXT, else
-// config.json's currentContext; Names lists default and the store's.
+// config.json's currentContext; Names lists default and the store's, in
+// docker context ls's order.
 func TestCurrentAndNames(t *testing.T) {
 	cfg := t.TempDir()
 	storeContext(t, cfg, "zeta", "unix:///z.sock")
@@ -71,7 +72,7 @@ func TestCurrentAndNames(t *testing.T) {
 		t.Errorf("currentContext: %q", got)
 	}
 	names, err := Names(env(map[string]string{"DOCKER_CONFIG": cfg}))
-	if err != nil || !slices.Equal(names, []string{Default, "alpha", "zeta"}) {
+	if err != nil || !slices.Equal(names, []string{"alpha", Default, "zeta"}) {
 		t.Errorf("names %v, %v", names, err)
 	}
 	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{`), 0o644); err != nil {
