@@ -29,7 +29,7 @@ func Reap(ctx context.Context, t *cli.Tool, pool *engines.Pool, inputs []io.Read
 	if empty, err := src.Empty(); empty && err == nil {
 		return nil
 	}
-	if err := statedir.CheckRoot(scope.StateDir); err != nil {
+	if err := statedir.CheckRoot(scope.StateDir, scope.DefaultRoot); err != nil {
 		return err
 	}
 	if pool == nil {
@@ -41,7 +41,7 @@ func Reap(ctx context.Context, t *cli.Tool, pool *engines.Pool, inputs []io.Read
 	}
 
 	prog := newProgress(t.Env)
-	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
+	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DefaultRoot: scope.DefaultRoot, DryRun: r.DryRun, Jobs: int(r.Jobs),
 		Router: pool, Progress: prog.update,
 		Save: func(ctx context.Context, h transcript.Home, dir string) (transcript.Saved, error) {
 			set, err := pool.Open(h.Engine)

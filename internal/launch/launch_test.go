@@ -515,7 +515,7 @@ func TestStartFailureRemovesEverything(t *testing.T) {
 	if len(f.live) != 0 {
 		t.Errorf("left behind: %v", f.live)
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
 	}
 }
@@ -580,7 +580,7 @@ func TestSidecarExitsAtStartup(t *testing.T) {
 	if len(f.live) != 0 {
 		t.Errorf("left behind: %v", f.live)
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
 	}
 }
@@ -780,7 +780,7 @@ func TestStartInterruptedUndoFails(t *testing.T) {
 		t.Errorf("Undo = %v, want it to name the volume", ue.Undo)
 	}
 	// the state dir stays, so the plan ties the volume to its bottle
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 1 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 1 {
 		t.Errorf("state root holds %v, want the bottle's dir", des)
 	}
 }
@@ -844,7 +844,7 @@ func TestStartEngineUnreachable(t *testing.T) {
 	if slices.ContainsFunc(f.log, func(l string) bool { return strings.HasPrefix(l, "list ") }) {
 		t.Errorf("listed an engine it could not reach: %v", f.log)
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
 	}
 }

@@ -51,7 +51,7 @@ func TestMetaBounded(t *testing.T) {
 	if len(f.live) != 0 {
 		t.Errorf("made %v", f.live)
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
 	}
 	// A spec just under the bound is recorded whole.
@@ -103,6 +103,61 @@ func TestMetaKeys(t *testing.T) {
 	var spec Spec
 	if err := json.Unmarshal(m.Spec, &spec); err != nil || spec.Agent != s.Agent || spec.Image != s.Image {
 		t.Errorf("spec read back: %+v %v", spec, err)
+	}
+}
+
+// stateDirs is what the state root holds but its marker.
+func stateDirs(t *testing.T, root string) []string {
+	t.Helper()
+	des, err := os.ReadDir(root)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		if de.Name() != bottle.RootMarker {
+			names = append(names, de.Name())
+		}
+	}
+	return names
+}
+
+// Issue 15, finding 3: a launch makes its state root and marks it; it
+// writes no state dir into a dir of source checkouts, however often it
+// is run there, and says so in one line (exit 2), having made nothing.
+func TestStateRootMarked(t *testing.T) {
+	f, s, opt := setup(t)
+	b, err := Start(context.Background(), f, s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.lock.Release()
+	if !statedir.Marked(opt.StateRoot) {
+		t.Error("the state root a launch made has no marker")
+	}
+	if err := statedir.CheckRoot(opt.StateRoot, false); err != nil {
+		t.Errorf("the cleanup tools refuse the launch's root: %v", err)
+	}
+
+	src := t.TempDir()
+	for _, p := range []string{"auth-proxy/.git/HEAD", "auth-proxy/go.mod", "auth-proxy/Dockerfile", "web-react/.git/HEAD", "web-react/Dockerfile", "scratch/notes"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, p), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opt.StateRoot = src
+	made := len(f.live)
+	for range 2 {
+		_, err := Start(context.Background(), f, s, opt)
+		if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "is no state root") {
+			t.Fatalf("Start into checkouts = %v (exit %d)", err, exitcode.Of(err))
+		}
+	}
+	if des := stateDirs(t, src); !slices.Equal(des, []string{"auth-proxy", "scratch", "web-react"}) || statedir.Marked(src) || len(f.live) != made {
+		t.Errorf("after two launches: %v, marked %v, made %d", des, statedir.Marked(src), len(f.live)-made)
 	}
 }
 

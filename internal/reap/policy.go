@@ -57,9 +57,11 @@ type DirRemover interface {
 type Bottles struct {
 	Prefix    string
 	StateRoot string
-	DryRun    bool
-	Backends  []backend.Backend
-	Engines   statedir.Engines
+	// DefaultRoot: StateRoot is the default root (statedir.CheckRoot).
+	DefaultRoot bool
+	DryRun      bool
+	Backends    []backend.Backend
+	Engines     statedir.Engines
 	// Router opens the engines the surveys ask; nil is Backends alone.
 	Router Router
 	// Save saves a bottle's transcript out of its home into its state
@@ -74,7 +76,7 @@ type Bottles struct {
 
 // NewBottles is the policy of a run with opt.
 func NewBottles(opt Options) *Bottles {
-	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Router: opt.Router, Save: opt.Save}
+	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DefaultRoot: opt.DefaultRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Router: opt.Router, Save: opt.Save}
 }
 
 // slugOf is the slug of the bottle an item is of: its slug field, else a
@@ -246,7 +248,7 @@ func liveSlugs(survey *backend.Survey, engines map[string]string, would map[stri
 // StateDirs checks the state root and asks every backend which bottles
 // exist now.
 func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, which Asked) (DirRemover, error) {
-	if err := statedir.CheckRoot(b.StateRoot); err != nil {
+	if err := statedir.CheckRoot(b.StateRoot, b.DefaultRoot); err != nil {
 		return nil, err
 	}
 	var backends []backend.Backend

@@ -19,7 +19,7 @@ import (
 // The policy on its own: no runner, no engine.
 
 func policy(t *testing.T, sv *saver) (*Bottles, string) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	return &Bottles{Prefix: prefix, StateRoot: root, Save: sv.save}, root
 }
 
@@ -261,4 +261,13 @@ func (f *fake) logLen() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.log)
+}
+
+// stateRoot is a temporary state root as bottle-launch makes one: marked.
+func stateRoot(t testing.TB) string {
+	root := t.TempDir()
+	if err := statedir.Mark(root); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

@@ -346,7 +346,7 @@ func newEnv(t *testing.T) *env {
 	f := &fake{t: t}
 	w := &world{containers: map[string]engine.Container{}, networks: map[string]engine.Network{}, volumes: map[string]engine.Volume{}}
 	w.wire(f)
-	root := t.TempDir()
+	root := stateRoot(t)
 	return &env{t: t, f: f, w: w, root: root, opt: Options{
 		Prefix: prefix, StateRoot: root, Jobs: 2,
 		Backends: []backend.Backend{&docker.Backend{API: f, Prefix: prefix, Retry: fast}},

@@ -118,7 +118,7 @@ type Saved struct {
 
 // Temp is how the names of a save's hidden working dirs in a state dir
 // start.
-const Temp = ".transcript-"
+const Temp = bottle.TranscriptTemp
 
 // Save copies the home's transcript into <stateDir>/transcript/ (replacing
 // an earlier snapshot, which the home holds too: a resume restored it).

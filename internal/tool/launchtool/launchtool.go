@@ -132,6 +132,13 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	var spec launch.Spec
 	var specFromStdin bool
 	if o.Resume != "" {
+		// A resume writes into a state root as a launch does: one that
+		// exists is taken only as PrepareRoot takes it (and marked).
+		if _, serr := os.Stat(o.StateDir); serr == nil {
+			if err := statedir.PrepareRoot(o.StateDir, o.DefaultRoot); err != nil {
+				return err
+			}
+		}
 		// the name or the slug, as --name takes them
 		if saved, err = launch.OpenSaved(o.StateDir, o.Prefix, plan.NameSlug(o.Resume, o.Prefix)); err != nil {
 			return err
@@ -163,7 +170,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	}
 	foreground := !o.Detach
 	opt := launch.Options{
-		Prefix: o.Prefix, StateRoot: o.StateDir, Version: cli.VersionString(),
+		Prefix: o.Prefix, StateRoot: o.StateDir, DefaultRoot: o.DefaultRoot, Version: cli.VersionString(),
 		Attach: foreground, Stdin: foreground && !specFromStdin, TTY: foreground && !specFromStdin && t.Env.StdinTTY,
 		Now: t.Env.Now,
 	}

@@ -57,6 +57,11 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.State {
+		if err := statedir.CheckMarked(o.StateDir, o.DefaultRoot); err != nil {
+			return err
+		}
+	}
 	pool, names, err := t.Env.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
