@@ -15,6 +15,7 @@ import (
 
 	"github.com/jessevdk/go-flags"
 
+	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engines"
@@ -107,18 +108,22 @@ func (r Reaping) Check() error {
 	return nil
 }
 
-// Probe is the plan's Transcript question, asked of the item's engine in
-// pool: the agent container's answer, never a container made to ask.
+// Probe is the plan's Transcript question, asked in the item's engine in
+// pool: a compose project's agent container's answer, a running machine's
+// tree read in place (its backend's TranscriptHolder); never a container
+// made to ask.
 func Probe(pool *engines.Pool) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
 	return func(ctx context.Context, it bottle.Item) (bool, bool, error) {
-		h, ok := transcript.HomeOf(it)
-		if !ok {
-			return false, false, nil
-		}
-		set, err := pool.Open(h.Engine)
+		set, err := pool.Open(it.Engine)
 		if err != nil {
 			return false, false, err
 		}
-		return transcript.Probe(ctx, set.Engine, h)
+		if h, ok := transcript.HomeOf(it); ok {
+			return transcript.Probe(ctx, set.Engine, h)
+		}
+		if holder := backend.HolderOf(set.Backends, it); holder != nil {
+			return holder.ProbeTranscript(ctx, it)
+		}
+		return false, false, nil
 	}
 }

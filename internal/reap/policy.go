@@ -168,19 +168,35 @@ func detachedResult(res bottle.Result) bottle.Result {
 	return res
 }
 
-// Rescue saves a compose project's transcript out of its home volume into
-// its state dir before the project goes, whatever the plan says of that
-// dir (what happens to the dir is decided when it is reached: it may stay
-// for many reasons). Only a bottle bottle-launch made has both (its state
-// dir holds bottle.json naming it); a bottle planned with
-// discard_transcript is not saved. It records the dir's tree before and
-// after its write, so the dir's own removal takes the write as this run's.
-// An error keeps the home volume; ctx's end (an interrupt) keeps the whole
-// bottle, with nothing half-written left.
+// Rescue saves a bottle's transcript into its state dir before the bottle
+// goes, whatever the plan says of that dir (what happens to the dir is
+// decided when it is reached: it may stay for many reasons): a compose
+// project's out of its home volume, a smolmachines machine's out of the
+// machine (its backend's TranscriptHolder). Only a bottle bottle-launch
+// made has both (its state dir holds bottle.json naming it); a bottle
+// planned with discard_transcript is not saved. It records the dir's tree
+// before and after its write, so the dir's own removal takes the write as
+// this run's. An error keeps the home volume (the machine); ctx's end (an
+// interrupt) keeps the whole bottle, with nothing half-written left.
 func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	slug := slugOf(it, b.Prefix)
-	h, ok := transcript.HomeOf(it)
-	if b.Save == nil || b.DryRun || it.DiscardTranscript || !ok || !bottle.ValidSlug(slug) {
+	if b.DryRun || it.DiscardTranscript || !bottle.ValidSlug(slug) {
+		return nil
+	}
+	var save func(dir string, m statedir.Meta) (transcript.Saved, error)
+	what := "the volume"
+	if h, ok := transcript.HomeOf(it); ok && b.Save != nil {
+		save = func(dir string, m statedir.Meta) (transcript.Saved, error) {
+			h.Image = m.Image
+			return b.Save(ctx, h, dir)
+		}
+	} else if holder := backend.HolderOf(b.backendsOf(it), it); holder != nil {
+		what = "the machine"
+		save = func(dir string, _ statedir.Meta) (transcript.Saved, error) {
+			return holder.SaveTranscript(ctx, it, dir)
+		}
+	}
+	if save == nil {
 		return nil
 	}
 	dir := filepath.Join(b.StateRoot, slug)
@@ -191,9 +207,8 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
 		return nil
 	}
-	h.Image = m.Image
 	before := statedir.Walk(dir)
-	_, err = b.Save(ctx, h, dir)
+	_, err = save(dir, m)
 	after := statedir.Walk(dir)
 	b.mu.Lock()
 	if b.wrote == nil {
@@ -205,9 +220,22 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: %v", backend.ErrInterrupted, err)
 	case err != nil:
-		return fmt.Errorf("its transcript could not be saved into %s: %v; the volume is kept (it holds the only copy): retry with bottle-cleanup --name %s, or let it go with bottle-cleanup --name %s --discard-transcript", dir, err, slug, slug)
+		return fmt.Errorf("its transcript could not be saved into %s: %v; %s is kept (it holds the only copy): retry with bottle-cleanup --name %s, or let it go with bottle-cleanup --name %s --discard-transcript", dir, err, what, slug, slug)
 	}
 	return nil
+}
+
+// backendsOf are the backends of the engine it names: the Router's, else
+// Backends.
+func (b *Bottles) backendsOf(it bottle.Item) []backend.Backend {
+	if b.Router == nil {
+		return b.Backends
+	}
+	set, err := b.Router.Open(it.Engine)
+	if err != nil {
+		return nil
+	}
+	return set.Backends
 }
 
 // wrote is the rescue's write into the dir of slug, or nil.
