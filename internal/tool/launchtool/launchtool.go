@@ -469,7 +469,7 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 	}
 	defer set.Close()
 	if why := statedir.OtherEngine(statedir.Meta{Engine: m.Engine, EngineID: m.EngineID}, set.Engines(ctx)); why != "" && m.Ended == nil {
-		return exitcode.Usagef("--resume %s: %s; set DOCKER_HOST to that engine to resume it there", m.Slug, why)
+		return exitcode.Usagef("--resume %s: %s; pass --context with that engine's docker context (or set DOCKER_HOST to it) to resume it there", m.Slug, why)
 	}
 	s := backend.Ask(ctx, set.Backends)
 	if !s.Complete() {
