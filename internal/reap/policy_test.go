@@ -208,10 +208,10 @@ func TestRescueInsideTheRemoval(t *testing.T) {
 		var res []bottle.Result
 		go func() { res, _ = e.run(context.Background()); close(done) }()
 		<-inRescue
-		calls := e.f.logLen()
+		calls := len(e.f.Log())
 		time.Sleep(100 * time.Millisecond)
 		mu.Lock()
-		if n := e.f.logLen(); n != calls || rescues != 1 {
+		if n := len(e.f.Log()); n != calls || rescues != 1 {
 			t.Errorf("while the rescue held the only slot: %d more engine calls, %d rescues", n-calls, rescues)
 		}
 		mu.Unlock()
@@ -250,17 +250,11 @@ func TestRescueInsideTheRemoval(t *testing.T) {
 			t.Error("not interrupted")
 		}
 		for _, c := range proj.Containers {
-			if _, ok := e.w.containers[c.ID]; !ok {
+			if _, ok := e.w.Containers[c.ID]; !ok {
 				t.Errorf("%s was removed after an interrupted rescue", c.Name)
 			}
 		}
 	})
-}
-
-func (f *fake) logLen() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.log)
 }
 
 // holder is a smolmachines-like backend whose machines hold their
