@@ -11,6 +11,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -48,11 +49,11 @@ func (r routes) Engines(_ context.Context, names []string) (statedir.Engines, []
 
 // twoEngines is e (its engine is "one", the default) plus a second fake
 // engine "two" with a world of its own, and the router over both.
-func twoEngines(t *testing.T) (e *env, f2 *fake, w2 *world) {
+func twoEngines(t *testing.T) (e *env, f2 *enginefake.Engine, w2 *world) {
 	e = newEnv(t)
-	f2 = &fake{t: t}
-	w2 = &world{containers: map[string]engine.Container{}, networks: map[string]engine.Network{}, volumes: map[string]engine.Volume{}}
-	w2.wire(f2)
+	f2 = enginefake.New(t)
+	w2 = &world{enginefake.NewWorld()}
+	w2.Wire(f2)
 	e.opt.Router = routes{backends: map[string][]backend.Backend{
 		"one": e.opt.Backends,
 		"two": {&docker.Backend{API: f2, Prefix: prefix, Retry: fast}},
@@ -82,15 +83,15 @@ func TestRouteByEngine(t *testing.T) {
 	if !sum.Ok() {
 		t.Error(sum)
 	}
-	if len(e.w.containers)+len(e.w.networks)+len(e.w.volumes) != 0 || len(w2.containers)+len(w2.networks)+len(w2.volumes) != 0 {
-		t.Errorf("left: one %v %v %v; two %v %v %v", e.w.containers, e.w.networks, e.w.volumes, w2.containers, w2.networks, w2.volumes)
+	if len(e.w.Containers)+len(e.w.Networks)+len(e.w.Volumes) != 0 || len(w2.Containers)+len(w2.Networks)+len(w2.Volumes) != 0 {
+		t.Errorf("left: one %v %v %v; two %v %v %v", e.w.Containers, e.w.Networks, e.w.Volumes, w2.Containers, w2.Networks, w2.Volumes)
 	}
-	for _, id := range e.f.calls("rm-network") {
+	for _, id := range e.f.Calls("rm-network") {
 		if id == n2.ID || id == p2.Networks[0].ID {
 			t.Errorf("engine one was asked to remove engine two's network %s", id)
 		}
 	}
-	for _, id := range f2.calls("rm-network") {
+	for _, id := range f2.Calls("rm-network") {
 		if id == n1.ID || id == p1.Networks[0].ID {
 			t.Errorf("engine two was asked to remove engine one's network %s", id)
 		}
@@ -110,10 +111,10 @@ func TestRouteUnknownEngine(t *testing.T) {
 	if sum.Ok() {
 		t.Error("a run with invalid lines is not ok")
 	}
-	if calls := append(e.f.calls("inspect-network"), f2.calls("inspect-network")...); len(calls) != 1 {
+	if calls := append(e.f.Calls("inspect-network"), f2.Calls("inspect-network")...); len(calls) != 1 {
 		t.Errorf("network inspections: %v, want only the routed one's", calls)
 	}
-	if _, ok := e.w.networks[n1.ID]; !ok {
+	if _, ok := e.w.Networks[n1.ID]; !ok {
 		t.Error("the network of the invalid line was removed")
 	}
 	if _, err := os.Stat(filepath.Join(e.root, "o-aaaa1")); err != nil {
@@ -128,18 +129,18 @@ func TestRouteMovedLine(t *testing.T) {
 	e, f2, w2 := twoEngines(t)
 	n1 := e.w.strayNetwork("n-aaaa1")
 	other := engine.Network{ID: newID(), Name: n1.Name}
-	w2.networks[other.ID] = other
+	w2.Networks[other.ID] = other
 	e.add(on(n1, "two"))
 	res, _ := e.run(context.Background())
 	status(t, res[0], bottle.Skipped, "changed since plan")
-	if len(e.f.calls("inspect-network")) != 0 {
-		t.Errorf("engine one was asked: %v", e.f.log)
+	if len(e.f.Calls("inspect-network")) != 0 {
+		t.Errorf("engine one was asked: %v", e.f.Log())
 	}
-	if _, ok := e.w.networks[n1.ID]; !ok {
+	if _, ok := e.w.Networks[n1.ID]; !ok {
 		t.Error("engine one's network is gone")
 	}
-	if _, ok := w2.networks[other.ID]; !ok || len(f2.calls("rm-network")) != 0 {
-		t.Errorf("engine two's network of the same name was removed: %v", f2.log)
+	if _, ok := w2.Networks[other.ID]; !ok || len(f2.Calls("rm-network")) != 0 {
+		t.Errorf("engine two's network of the same name was removed: %v", f2.Log())
 	}
 }
 

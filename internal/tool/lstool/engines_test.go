@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/tool/tooltest"
@@ -38,7 +39,10 @@ func twoEngines(t *testing.T) *tooltest.Tool {
 		t.Fatal(err)
 	}
 	x.Vars["DOCKER_CONFIG"] = cfg
-	one, other := x.Engine.Opener(), two.Opener()
+	one := x.Env.Open
+	other := func(getenv func(string) string, prefix string) (*backend.Set, error) {
+		return all.On(two, getenv, prefix), nil
+	}
 	x.Env.Open = func(getenv func(string) string, prefix string) (*backend.Set, error) {
 		if getenv("DOCKER_CONTEXT") == "two" {
 			return other(getenv, prefix)
