@@ -60,7 +60,10 @@ const (
 	LockFile     = ".lock"
 	MetaFile     = "bottle.json"
 	ComposeFile  = "compose.json"
-	GuardianLog  = "guardian.log"
+	// SeccompFile is the agent's seccomp profile, which compose.json
+	// names (compose reads a profile from a file only).
+	SeccompFile = "seccomp.json"
+	GuardianLog = "guardian.log"
 	// TranscriptDir is where the agent's transcript tree is saved. The
 	// original tool wrote transcript.jsonl: any entry whose name starts
 	// with "transcript" is a transcript.
@@ -86,7 +89,7 @@ const (
 // TranscriptTemp* and MetaFile/ComposeFile+TempSuffix they are everything
 // a state dir may hold (statedir.Looks).
 var StateFiles = []string{
-	MetaFile, ComposeFile, LockFile, PreserveFile, GuardianLog,
+	MetaFile, ComposeFile, SeccompFile, LockFile, PreserveFile, GuardianLog,
 	TranscriptDir, TranscriptPartial, TranscriptOriginal, Dockerfile,
 	MetaFile + TempSuffix, ComposeFile + TempSuffix,
 }

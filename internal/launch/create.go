@@ -35,7 +35,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		Image: s.Image, ContainerName: p.ContainerName(bottle.ServiceAgent), Command: b.command(), Environment: redacted,
 		Networks: map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceAgent}}}, Volumes: []string{bottle.VolHome + ":" + bottle.AgentHome},
 		DependsOn: map[string]DependsOn{bottle.ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
-		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(), Sysctls: AgentSysctls,
+		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(p.SeccompFile()), Sysctls: AgentSysctls,
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+bottle.AgentWorkspace)
@@ -78,6 +78,9 @@ func (b *Launched) create(ctx context.Context) error {
 		return &StepError{"writing the compose file", err}
 	} else if err := os.WriteFile(p.ComposeFile(), append(data, '\n'), 0o600); err != nil {
 		return &StepError{"writing the compose file", err}
+	}
+	if err := os.WriteFile(p.SeccompFile(), SeccompProfile(), 0o600); err != nil {
+		return &StepError{"writing the agent's seccomp profile", err}
 	}
 
 	// A failure or an interrupt stops the other steps between engine calls,
@@ -187,7 +190,7 @@ func (b *Launched) create(ctx context.Context) error {
 			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
 			Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
 			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
-			User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(), Sysctls: AgentSysctls,
+			User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(string(SeccompProfile())), Sysctls: AgentSysctls,
 		}
 		if s.Workspace != "" {
 			spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}
