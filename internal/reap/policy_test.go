@@ -388,7 +388,7 @@ func TestPolicyStateDirPartialListing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{t: t, root: root}
-	dr, err := b.StateDirs(context.Background(), nil)
+	dr, err := b.StateDirs(context.Background(), nil, Asked{})
 	if err != nil {
 		t.Fatal(err)
 	}
