@@ -12,6 +12,11 @@ const (
 	NetInternal    = "internal"
 	NetEgress      = "egress"
 	VolHome        = "home"
+	// ServiceProbe is the short-lived container bottle-launch runs on the
+	// agent's network, before the agent starts, to check that it reaches
+	// the sidecar (a one-off of the project, removed before the launch
+	// returns).
+	ServiceProbe = "isolation-probe"
 )
 
 // The toolkit's own labels, on every container, network and volume

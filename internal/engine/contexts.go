@@ -101,7 +101,7 @@ func contextEndpoint(ep Endpoint, configDir, name, source string) (Endpoint, err
 		return ep, fmt.Errorf("docker context %q has no docker endpoint; run `docker context inspect %s`", name, name)
 	}
 	ep.Host, ep.Context, ep.Source = d.Host, name, fmt.Sprintf("context %q", name)
-	if !local(d.Host) {
+	if !plainHTTP(d.Host) {
 		files, err := s.ListTLSFiles(name)
 		if err != nil {
 			return ep, fmt.Errorf("docker context %q: TLS material: %v", name, err)

@@ -110,7 +110,7 @@ func TestContainersConfined(t *testing.T) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.specs) != 2 {
+	if len(f.specs) != 3 { // the agent, the sidecar, the isolation probe
 		t.Fatalf("%d containers", len(f.specs))
 	}
 	for _, sp := range f.specs {

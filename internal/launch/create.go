@@ -153,6 +153,10 @@ func (b *Launched) create(ctx context.Context) error {
 	if err := intr.Err(); err != nil {
 		return err
 	}
+	// The agent's network as the engine made it (isolation.go).
+	if err := b.checkNetwork(ctx); err != nil {
+		return err
+	}
 
 	// Step 2: both containers, each created, connected and provisioned.
 	run(func() error {
@@ -239,6 +243,9 @@ func (b *Launched) create(ctx context.Context) error {
 		}
 		return nil
 	})
+	// and the probe that checks the agent's network reaches the sidecar
+	// (isolation.go)
+	run(func() error { return b.createProbe(ctx) })
 	wg.Wait()
 	if first != nil {
 		return first
@@ -257,7 +264,7 @@ func (b *Launched) create(ctx context.Context) error {
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
 	defer context.AfterFunc(intr, wcancel)()
-	if err := b.waitSidecar(wctx); err != nil {
+	if err := b.waitReachable(wctx); err != nil {
 		if ierr := intr.Err(); ierr != nil {
 			return ierr
 		}
@@ -267,10 +274,16 @@ func (b *Launched) create(ctx context.Context) error {
 	if err := intr.Err(); err != nil {
 		return err
 	}
-	if err := b.eng.StartContainer(ctx, b.ids[bottle.ServiceAgent]); err != nil {
+	agent := b.serviceID(bottle.ServiceAgent)
+	probeGone := b.removeProbe(ctx)
+	defer probeGone() //nolint:errcheck // a failed launch removes what is left
+	if err := b.eng.StartContainer(ctx, agent); err != nil {
 		return &StepError{"starting the agent", err}
 	}
 	b.setState(bottle.ServiceAgent, "running")
+	if err := probeGone(); err != nil {
+		return err
+	}
 	if err := intr.Err(); err != nil {
 		return err
 	}

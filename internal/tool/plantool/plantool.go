@@ -18,7 +18,7 @@ Lists what a cleanup would remove, in every backend: compose projects
 (found from containers, networks and volumes alike), stray containers,
 networks and volumes named with the prefix, smolvm machines and their
 bundle containers and networks, and state dirs no live bottle owns.
-Exit 1 when a backend could not be asked (then no state dir is listed).
+Exit 1 when a backend could not be asked, or gave fields that could not be read (then no state dir is listed).
 One JSON object per item when stdout is not a terminal (or with
 --json); grouped by backend for a person at a terminal. Pipe it into
 bottle-reap to remove exactly that.`
