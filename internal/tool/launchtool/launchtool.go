@@ -168,6 +168,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := remoteEngine(spec, eng.Endpoint()); err != nil {
 		return err
 	}
+	if err := checkDataRoot(ctx, eng, spec); err != nil {
+		return err
+	}
 	if spec.ExplicitRoot() {
 		t.Errorf("warning: the agent runs as root (the spec's \"user\": %q): all its capabilities are still dropped, but what it writes in the workspace is root's; leave \"user\" out to run it as an unprivileged user", spec.User)
 	}
@@ -373,6 +376,22 @@ func applyFlags(spec *launch.Spec, env cli.Env, o options, dir string) error {
 	spec.Resolve(dir)
 	spec.Defaults()
 	if err := spec.Check(flagged); err != nil {
+		return badInput(err)
+	}
+	return nil
+}
+
+// checkDataRoot refuses a workspace that is the engine's data dir, as the
+// engine names it, or inside it or holding it.
+func checkDataRoot(ctx context.Context, eng *engine.Client, spec launch.Spec) error {
+	if spec.Workspace == "" {
+		return nil
+	}
+	root, err := eng.DataRoot(ctx)
+	if err != nil {
+		return err
+	}
+	if err := spec.CheckWorkspaceEngine(root); err != nil {
 		return badInput(err)
 	}
 	return nil
