@@ -3,7 +3,9 @@
 # multi-engine tests and benches (the recipe in the README's Tests section):
 # its own bridge (made first, deleted after; never `--bridge none`, which
 # deletes the host's docker0), its own config file, data root, exec root,
-# pid file and unix socket under DIR, no iptables or masquerading, the vfs
+# pid file and unix socket under DIR, no iptables or masquerading (but one
+# FORWARD rule that lets its containers reach each other through the host's
+# firewall, deleted by stop), the vfs
 # storage driver, and address pools that cannot overlap the machine
 # engine's (172.17-31.x, 192.168.x).
 #
@@ -45,6 +47,16 @@ start() {
 	echo "$bridge" >"$dir/bridge"
 	$sudo ip addr add "10.232.$n.1/24" dev "$bridge"
 	$sudo ip link set "$bridge" up
+	# Without iptables of its own its containers still cross the host's
+	# firewall (bridge-nf-call-iptables), whose FORWARD policy the machine's
+	# engine sets to DROP: two containers on one of its networks could not
+	# talk (an agent not reaching its sidecar, which bottle-launch's probe
+	# refuses). Its pools' traffic among themselves is let through, first in
+	# FORWARD, and the rule deleted by stop.
+	local pool="10.$((200 + n)).0.0/16"
+	if command -v iptables >/dev/null 2>&1 && $sudo iptables -w -I FORWARD -s "$pool" -d "$pool" -j ACCEPT 2>/dev/null; then
+		echo "$pool" >"$dir/forward"
+	fi
 	echo '{}' >"$dir/daemon.json"
 	$sudo dockerd --config-file "$dir/daemon.json" --data-root "$dir/data" --exec-root "$dir/x" \
 		--pidfile "$dir/dockerd.pid" -H "unix://$dir/docker.sock" --bridge "$bridge" \
@@ -114,6 +126,11 @@ stop() {
 	done
 	if [ -s "$dir/bridge" ]; then
 		$sudo ip link del "$(cat "$dir/bridge")" 2>/dev/null || true
+	fi
+	if [ -s "$dir/forward" ]; then
+		local pool
+		pool=$(cat "$dir/forward")
+		$sudo iptables -w -D FORWARD -s "$pool" -d "$pool" -j ACCEPT 2>/dev/null || true
 	fi
 	if awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
 		die "left $dir in place: something is still mounted under it"
