@@ -159,7 +159,7 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 	if why := b.Check(item); why != "" {
 		return bottle.Result{Status: bottle.Invalid, Reason: why}
 	}
-	r := &removal{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}, retry: b.Retry}
+	r := &removal{item: item, api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}, retry: b.Retry}
 	for _, c := range item.Containers {
 		r.mine[c.ID] = true
 	}
@@ -221,6 +221,7 @@ func single(rr bottle.ResourceResult) bottle.Result {
 }
 
 type removal struct {
+	item       bottle.Item // as planned
 	api        engine.API
 	opt        backend.RemoveOptions
 	notRunning bool
@@ -324,6 +325,14 @@ func (r *removal) changed(kind string, gotID, gotName string, labels map[string]
 	return ""
 }
 
+// owner is the removal's Owner answer for a resource's labels, or "".
+func (r *removal) owner(labels map[string]string, state string) string {
+	if r.opt.Owner == nil {
+		return ""
+	}
+	return r.opt.Owner(r.item, labels, state)
+}
+
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
@@ -370,6 +379,10 @@ func (r *removal) inspectContainer(ctx context.Context, want bottle.Container, p
 		return outcome(rr, err), c
 	}
 	if why := r.changed("container", c.ID, c.Name, c.Labels, bottle.Network{Name: want.Name, ID: want.ID}, project); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr, c
+	}
+	if why := r.owner(c.Labels, c.State); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr, c
 	}
@@ -437,6 +450,10 @@ func (r *removal) network(ctx context.Context, want bottle.Network, project stri
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}
+	if why := r.owner(n.Labels, ""); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr
+	}
 	// A container that stays loses the network for good (a stopped one
 	// could not start again): never removed while one is attached.
 	other, err := r.user(ctx, "network", func(c engine.Container) bool { return attached(c, n) }, n.ID, n.Name)
@@ -466,6 +483,10 @@ func (r *removal) volume(ctx context.Context, want bottle.Volume, project string
 		return outcome(rr, err)
 	}
 	if why := r.changed("volume", v.Name, v.Name, v.Labels, bottle.Network{Name: want.Name, ID: want.Name}, project); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr
+	}
+	if why := r.owner(v.Labels, ""); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}
