@@ -27,6 +27,11 @@ type Inventory struct {
 	Claimed []string
 	// Warnings are said on stderr; they do not make the inventory unusable.
 	Warnings []string
+	// Partial says that some resource could only be read in part (a field
+	// the engine gave in a form that could not be read; named in
+	// Warnings): what was read is listed, but a slug could hide in what
+	// was not, so no state dir may be treated as orphan (Complete).
+	Partial bool
 	// LeftAlone names, for the person reading a plan (stderr), resources
 	// that look like a bottle's but that no plan item removes, and why.
 	LeftAlone []string
@@ -121,8 +126,19 @@ func Ask(ctx context.Context, backends []Backend) *Survey {
 	return s
 }
 
-// Complete reports whether every backend answered.
-func (s *Survey) Complete() bool { return len(s.Errors) == 0 }
+// Complete reports whether every backend answered, each with a listing
+// it could read whole (none is Partial).
+func (s *Survey) Complete() bool {
+	for _, inv := range s.ByBackend {
+		if inv.Partial {
+			return false
+		}
+	}
+	return len(s.Errors) == 0
+}
+
+// ErrPartial is why a survey whose backends all answered is not Complete.
+var ErrPartial = errors.New("the engine gave fields that could not be read (see the warnings), so a bottle could hide in them: no state dir is treated as orphan")
 
 // Err joins the backends' errors, in backend order, or nil. An error that
 // wraps one an earlier backend already reported (both backends asked the one

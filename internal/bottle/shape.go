@@ -71,4 +71,33 @@ const (
 	// Dockerfile is a rebuilt image's Dockerfile ("Dockerfile" or
 	// "Dockerfile.*"), which the original tool kept.
 	Dockerfile = "Dockerfile"
+	// TranscriptOriginal is the transcript the original tool wrote.
+	TranscriptOriginal = "transcript.jsonl"
+	// TranscriptTemp starts the names of a transcript save's hidden
+	// working dirs (a save that was killed leaves one).
+	TranscriptTemp = ".transcript-"
+	// TempSuffix ends the name a file is written under before it is
+	// renamed into place (bottle.json.tmp, compose.json.tmp).
+	TempSuffix = ".tmp"
+)
+
+// StateFiles are the exact names a bottle (this toolkit's or the original
+// tool's) writes at the top of its state dir; with Dockerfile.*,
+// TranscriptTemp* and MetaFile/ComposeFile+TempSuffix they are everything
+// a state dir may hold (statedir.Looks).
+var StateFiles = []string{
+	MetaFile, ComposeFile, LockFile, PreserveFile, GuardianLog,
+	TranscriptDir, TranscriptPartial, TranscriptOriginal, Dockerfile,
+	MetaFile + TempSuffix, ComposeFile + TempSuffix,
+}
+
+// The state root: the dir of state dirs.
+const (
+	// RootMarker is the file bottle-launch writes at the top of a state
+	// root it made (or took as one): the cleanup tools act on no other
+	// root but the default one.
+	RootMarker = ".bottle-state-root"
+	// DefaultStateRoot is where the state root is under the home dir when
+	// neither --state-dir nor $BOTTLE_STATE_DIR says.
+	DefaultStateRoot = ".claude-bottle/state"
 )

@@ -62,7 +62,7 @@ func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error)
 			names = append(names, slug)
 		}
 	}
-	return plan.Options{StateRoot: scope.StateDir, Prefix: scope.Prefix, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning,
+	return plan.Options{StateRoot: scope.StateDir, DefaultRoot: scope.DefaultRoot, Prefix: scope.Prefix, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning,
 		Kinds: kinds, Names: names, IncludeDetached: s.IncludeDetached, AllRoots: s.AllRoots, IncludeTranscripts: s.IncludeTranscripts,
 		DiscardTranscript: s.DiscardTranscript, Now: now}, nil
 }

@@ -27,7 +27,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	if empty, err := src.Empty(); empty && err == nil {
 		return nil
 	}
-	if err := statedir.CheckRoot(scope.StateDir); err != nil {
+	if err := statedir.CheckRoot(scope.StateDir, scope.DefaultRoot); err != nil {
 		return err
 	}
 	set, err := t.Env.OpenBackends(scope.Prefix)
@@ -37,7 +37,7 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	defer set.Close()
 
 	prog := newProgress(t.Env)
-	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DryRun: r.DryRun, Jobs: int(r.Jobs),
+	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DefaultRoot: scope.DefaultRoot, DryRun: r.DryRun, Jobs: int(r.Jobs),
 		Backends: set.Backends, Engines: set.Engines(ctx), Progress: prog.update,
 		Save: func(ctx context.Context, h transcript.Home, dir string) (transcript.Saved, error) {
 			return transcript.Save(ctx, set.Engine, h, dir, transcript.DefaultLimits)

@@ -293,6 +293,10 @@ func (c *Common) common() *Common { return c }
 type Scope struct {
 	Prefix   string `long:"prefix" unquote:"false" value-name:"PREFIX" description:"resource name prefix (default $BOTTLE_PREFIX, else claude-bottle-)"`
 	StateDir string `long:"state-dir" unquote:"false" value-name:"DIR" description:"state root (default $BOTTLE_STATE_DIR, else ~/.claude-bottle/state)"`
+	// DefaultRoot is set by Resolve when StateDir is the default root,
+	// ~/.claude-bottle/state (however it was given): the one root the
+	// cleanup tools take without bottle-launch's marker in it.
+	DefaultRoot bool `no-flag:"t"`
 }
 
 func (s *Scope) scope() *Scope { return s }
@@ -316,7 +320,7 @@ func (s *Scope) Resolve(env Env) error {
 		if home == "" {
 			return exitcode.Usagef("cannot find the state root: HOME is not set; pass --state-dir or set BOTTLE_STATE_DIR")
 		}
-		s.StateDir = filepath.Join(home, ".claude-bottle", "state")
+		s.StateDir = filepath.Join(home, bottle.DefaultStateRoot)
 	}
 	abs, err := filepath.Abs(s.StateDir)
 	if err != nil {
@@ -329,12 +333,28 @@ func (s *Scope) Resolve(env Env) error {
 	if err := checkStateRoot(s.StateDir, env.Getenv("HOME")); err != nil {
 		return err
 	}
+	s.DefaultRoot = isDefaultRoot(s.StateDir, env.Getenv("HOME"))
 	// A missing root is fine (no state dirs yet; bottle-launch makes it);
 	// anything else that is not a directory is a mistake.
 	if fi, err := os.Stat(s.StateDir); err == nil && !fi.IsDir() {
 		return exitcode.Usagef("state root %s is not a directory; pass --state-dir a directory of its own such as ~/.claude-bottle/state (made when missing)", s.StateDir)
 	}
 	return nil
+}
+
+// isDefaultRoot reports whether root is ~/.claude-bottle/state, as written
+// or through symlinks.
+func isDefaultRoot(root, home string) bool {
+	if home == "" || !filepath.IsAbs(home) {
+		return false
+	}
+	def := filepath.Join(home, bottle.DefaultStateRoot)
+	if root == def {
+		return true
+	}
+	r, err1 := filepath.EvalSymlinks(root)
+	d, err2 := filepath.EvalSymlinks(def)
+	return err1 == nil && err2 == nil && r == d
 }
 
 // checkStateRoot refuses a state root that is /, the home dir or one of its

@@ -31,6 +31,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/enginetest"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
+	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/tool/cleanuptool"
 	"github.com/claude-bottle/bottle/internal/tool/launchtool"
 	"github.com/claude-bottle/bottle/internal/tool/lstool"
@@ -94,7 +95,8 @@ func TestScripts(t *testing.T) {
 var passEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG", "CI"}
 
 // setup pins the environment: a unique prefix ($P, also $BOTTLE_PREFIX), a
-// temporary state root ($BOTTLE_STATE_DIR) and HOME inside $WORK, the
+// temporary state root ($STATE, $BOTTLE_STATE_DIR: made, with the marker
+// bottle-launch writes) and HOME inside $WORK, the
 // scripts' own DOCKER_CONFIG when there is one (the compose plugin), and a
 // deferred purge of everything named with this script's token.
 func setup(e *testscript.Env) error {
@@ -104,6 +106,11 @@ func setup(e *testscript.Env) error {
 	e.Setenv("BOTTLE_PREFIX", enginetest.Prefix(token))
 	e.Setenv("STATE", filepath.Join(e.WorkDir, "state"))
 	e.Setenv("BOTTLE_STATE_DIR", filepath.Join(e.WorkDir, "state"))
+	// The state root as bottle-launch makes it: the cleanup tools act on
+	// no other (a script that needs it missing removes it).
+	if err := statedir.PrepareRoot(filepath.Join(e.WorkDir, "state"), false); err != nil {
+		return err
+	}
 	e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 	e.Setenv("IMAGE", enginetest.SleeperImage)
 	// $PIPELOCK: the real pipelock image named by BOTTLE_TEST_PIPELOCK_IMAGE

@@ -2,10 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,16 +11,29 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/docker/cli/cli/connhelper/ssh"
 	"github.com/moby/moby/client"
+
+	"github.com/claude-bottle/bottle/internal/exitcode"
 )
 
 // DefaultHost is the engine a docker CLI talks to when nothing says otherwise.
 const DefaultHost = "unix:///var/run/docker.sock"
 
+// DefaultContext is the name the docker CLI gives the engine that DOCKER_HOST
+// names, or the default socket when it is unset.
+const DefaultContext = "default"
+
 // Endpoint is where the engine is and how to talk to it, resolved the way
 // the docker CLI does it.
 type Endpoint struct {
-	Host string // unix:///path or tcp://host:port
+	// Host is unix:///path, tcp://host:port, or ssh://[user@]host[:port][/socket]
+	// (reached through `ssh ... -- host docker system dial-stdio`, as the
+	// docker CLI does).
+	Host string
+	// Context is the docker context this is: DefaultContext for DOCKER_HOST
+	// or the default socket.
+	Context string
 	// Source says where Host came from, for messages: "DOCKER_HOST",
 	// `context "remote"`, "default".
 	Source string
@@ -47,91 +56,92 @@ func (e Endpoint) String() string {
 	return e.Host + " (from " + e.Source + ")"
 }
 
+// IsSSH reports whether the engine is reached over ssh (on another host,
+// as far as the toolkit can tell: its paths are not this machine's).
+func (e Endpoint) IsSSH() bool { return strings.HasPrefix(e.Host, "ssh://") }
+
 var apiVersion = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}$`)
 
 // Resolve finds the engine the docker CLI would use: DOCKER_HOST (with
 // DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), else the current context
 // (DOCKER_CONTEXT, else currentContext in $DOCKER_CONFIG/config.json) and
-// its endpoint in the context store, else the default socket.
+// its endpoint in the context store, else the default socket. The
+// endpoint's APIVersion and Timeout come from DOCKER_API_VERSION and
+// $BOTTLE_ENGINE_TIMEOUT.
 func Resolve(getenv func(string) string) (Endpoint, error) {
+	if getenv("DOCKER_HOST") != "" {
+		return ResolveContext(getenv, DefaultContext)
+	}
+	name, source, err := currentContext(getenv)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return resolveContext(getenv, name, source)
+}
+
+// ResolveContext resolves the docker context name as the docker CLI does
+// for `docker --context name`: DefaultContext is DOCKER_HOST (with its TLS
+// variables) or the default socket; any other name is read from the
+// context store in $DOCKER_CONFIG/contexts (~/.docker/contexts).
+func ResolveContext(getenv func(string) string, name string) (Endpoint, error) {
+	return resolveContext(getenv, name, "--context")
+}
+
+func resolveContext(getenv func(string) string, name, source string) (Endpoint, error) {
+	ep, err := fromEnv(getenv)
+	if err != nil {
+		return ep, err
+	}
+	if name != DefaultContext {
+		return contextEndpoint(ep, configDir(getenv), name, source)
+	}
+	ep.Context = DefaultContext
+	host := getenv("DOCKER_HOST")
+	if host == "" {
+		ep.Host, ep.Source = DefaultHost, "default"
+		return ep, nil
+	}
+	ep.Host, ep.Source = host, "DOCKER_HOST"
+	certPath := getenv("DOCKER_CERT_PATH")
+	verify := getenv("DOCKER_TLS_VERIFY") != ""
+	if (verify || certPath != "" || getenv("DOCKER_TLS") != "") && !local(host) {
+		if certPath == "" {
+			certPath = configDir(getenv)
+		}
+		ep.TLS, ep.Verify = true, verify
+		ep.CA, ep.Cert, ep.Key = existing(certPath, "ca.pem"), existing(certPath, "cert.pem"), existing(certPath, "key.pem")
+	}
+	return ep, checkHost(ep)
+}
+
+// fromEnv is an endpoint with what the environment says of every engine:
+// DOCKER_API_VERSION and $BOTTLE_ENGINE_TIMEOUT.
+func fromEnv(getenv func(string) string) (Endpoint, error) {
 	ep := Endpoint{APIVersion: strings.TrimPrefix(strings.TrimSpace(getenv("DOCKER_API_VERSION")), "v")}
 	if v := ep.APIVersion; v != "" && !apiVersion.MatchString(v) {
 		return ep, fmt.Errorf("bad DOCKER_API_VERSION %q: use <major>.<minor>, e.g. 1.41, or unset it to negotiate", getenv("DOCKER_API_VERSION"))
 	}
-	configDir := getenv("DOCKER_CONFIG")
-	if configDir == "" {
-		home := getenv("HOME")
-		if home == "" {
-			home, _ = os.UserHomeDir()
+	if s := strings.TrimSpace(getenv(EnvTimeout)); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return ep, exitcode.Usagef("%s=%q: not a positive duration; use e.g. 30s or 2m", EnvTimeout, s)
 		}
-		configDir = filepath.Join(home, ".docker")
+		ep.Timeout = d
 	}
+	return ep, nil
+}
 
-	if host := getenv("DOCKER_HOST"); host != "" {
-		ep.Host, ep.Source = host, "DOCKER_HOST"
-		certPath := getenv("DOCKER_CERT_PATH")
-		verify := getenv("DOCKER_TLS_VERIFY") != ""
-		if verify || certPath != "" || getenv("DOCKER_TLS") != "" {
-			if certPath == "" {
-				certPath = configDir
-			}
-			ep.TLS, ep.Verify = true, verify
-			ep.CA, ep.Cert, ep.Key = existing(certPath, "ca.pem"), existing(certPath, "cert.pem"), existing(certPath, "key.pem")
-		}
-		return ep, checkHost(ep)
+// configDir is the docker CLI's configuration directory: $DOCKER_CONFIG,
+// else ~/.docker.
+func configDir(getenv func(string) string) string {
+	if dir := getenv("DOCKER_CONFIG"); dir != "" {
+		return dir
 	}
-
-	name := getenv("DOCKER_CONTEXT")
-	source := "DOCKER_CONTEXT"
-	if name == "" {
-		var cfg struct {
-			CurrentContext string `json:"currentContext"`
-		}
-		b, err := os.ReadFile(filepath.Join(configDir, "config.json"))
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(b, &cfg); err != nil {
-				return ep, fmt.Errorf("docker config %s is not valid JSON: %v; fix it or set DOCKER_HOST", filepath.Join(configDir, "config.json"), err)
-			}
-			name, source = cfg.CurrentContext, "currentContext in "+filepath.Join(configDir, "config.json")
-		case !errors.Is(err, os.ErrNotExist):
-			return ep, fmt.Errorf("reading docker config: %v; fix it or set DOCKER_HOST", err)
-		}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
 	}
-	if name == "" || name == "default" {
-		ep.Host, ep.Source = DefaultHost, "default"
-		return ep, nil
-	}
-
-	sum := sha256.Sum256([]byte(name))
-	id := hex.EncodeToString(sum[:])
-	metaPath := filepath.Join(configDir, "contexts", "meta", id, "meta.json")
-	b, err := os.ReadFile(metaPath)
-	if err != nil {
-		return ep, fmt.Errorf("docker context %q (from %s) not found: %v; run `docker context ls`, or set DOCKER_HOST", name, source, err)
-	}
-	var meta struct {
-		Endpoints map[string]struct {
-			Host          string `json:"Host"`
-			SkipTLSVerify bool   `json:"SkipTLSVerify"`
-		} `json:"Endpoints"`
-	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		return ep, fmt.Errorf("docker context %q: %s is not valid JSON: %v", name, metaPath, err)
-	}
-	d, ok := meta.Endpoints["docker"]
-	if !ok || d.Host == "" {
-		return ep, fmt.Errorf("docker context %q has no docker endpoint; run `docker context inspect %s`", name, name)
-	}
-	ep.Host, ep.Source = d.Host, fmt.Sprintf("context %q", name)
-	// TLS when the context holds TLS material or says SkipTLSVerify (TLS
-	// without verifying, no files needed), as the docker CLI does.
-	tlsDir := filepath.Join(configDir, "contexts", "tls", id, "docker")
-	if ca, cert, key := existing(tlsDir, "ca.pem"), existing(tlsDir, "cert.pem"), existing(tlsDir, "key.pem"); ca != "" || cert != "" || key != "" || d.SkipTLSVerify {
-		ep.TLS, ep.Verify = true, !d.SkipTLSVerify
-		ep.CA, ep.Cert, ep.Key = ca, cert, key
-	}
-	return ep, checkHost(ep)
+	return filepath.Join(home, ".docker")
 }
 
 func existing(dir, name string) string {
@@ -142,15 +152,25 @@ func existing(dir, name string) string {
 	return p
 }
 
+// local reports whether host is reached without TLS whatever the TLS
+// settings say, as the docker CLI does: a socket (unix://), or ssh, whose
+// connection helper carries plain HTTP.
+func local(host string) bool {
+	return strings.HasPrefix(host, "unix://") || strings.HasPrefix(host, "ssh://")
+}
+
 func checkHost(ep Endpoint) error {
 	switch {
 	case strings.HasPrefix(ep.Host, "unix://"), strings.HasPrefix(ep.Host, "tcp://"),
 		strings.HasPrefix(ep.Host, "http://"), strings.HasPrefix(ep.Host, "https://"):
 		return nil
 	case strings.HasPrefix(ep.Host, "ssh://"):
-		return fmt.Errorf("engine %s: ssh:// endpoints are not supported; forward the socket (ssh -L) and use a unix:// or tcp:// DOCKER_HOST", ep)
+		if _, err := ssh.ParseURL(ep.Host); err != nil {
+			return fmt.Errorf("engine %s: %v; use ssh://[user@]host[:port]", ep, err)
+		}
+		return nil
 	default:
-		return fmt.Errorf("engine %s: unsupported address; use unix:///path/to/docker.sock or tcp://host:port", ep)
+		return fmt.Errorf("engine %s: unsupported address; use unix:///path/to/docker.sock, tcp://host:port or ssh://[user@]host[:port]", ep)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -55,43 +56,43 @@ func TestResolve(t *testing.T) {
 		env  map[string]string
 		want Endpoint
 	}{
-		{"nothing set", map[string]string{"HOME": home}, Endpoint{Host: DefaultHost, Source: "default"}},
+		{"nothing set", map[string]string{"HOME": home}, Endpoint{Host: DefaultHost, Context: "default", Source: "default"}},
 		{"DOCKER_HOST unix", map[string]string{"HOME": home, "DOCKER_HOST": "unix:///tmp/d.sock"},
-			Endpoint{Host: "unix:///tmp/d.sock", Source: "DOCKER_HOST"}},
+			Endpoint{Host: "unix:///tmp/d.sock", Context: "default", Source: "DOCKER_HOST"}},
 		{"DOCKER_HOST tcp", map[string]string{"HOME": home, "DOCKER_HOST": "tcp://127.0.0.1:2375"},
-			Endpoint{Host: "tcp://127.0.0.1:2375", Source: "DOCKER_HOST"}},
+			Endpoint{Host: "tcp://127.0.0.1:2375", Context: "default", Source: "DOCKER_HOST"}},
 		{"TLS verify", map[string]string{"HOME": home, "DOCKER_HOST": "tcp://h:2376", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs},
-			Endpoint{Host: "tcp://h:2376", Source: "DOCKER_HOST", TLS: true, Verify: true,
+			Endpoint{Host: "tcp://h:2376", Context: "default", Source: "DOCKER_HOST", TLS: true, Verify: true,
 				CA: filepath.Join(certs, "ca.pem"), Cert: filepath.Join(certs, "cert.pem"), Key: filepath.Join(certs, "key.pem")}},
 		{"TLS verify, certs in ~/.docker", map[string]string{"HOME": home, "DOCKER_HOST": "tcp://h:2376", "DOCKER_TLS_VERIFY": "1"},
-			Endpoint{Host: "tcp://h:2376", Source: "DOCKER_HOST", TLS: true, Verify: true, CA: filepath.Join(cfg, "ca.pem")}},
+			Endpoint{Host: "tcp://h:2376", Context: "default", Source: "DOCKER_HOST", TLS: true, Verify: true, CA: filepath.Join(cfg, "ca.pem")}},
 		{"DOCKER_TLS without verify", map[string]string{"HOME": home, "DOCKER_HOST": "tcp://h:2376", "DOCKER_TLS": "1"},
-			Endpoint{Host: "tcp://h:2376", Source: "DOCKER_HOST", TLS: true, Verify: false, CA: filepath.Join(cfg, "ca.pem")}},
+			Endpoint{Host: "tcp://h:2376", Context: "default", Source: "DOCKER_HOST", TLS: true, Verify: false, CA: filepath.Join(cfg, "ca.pem")}},
 		{"DOCKER_CERT_PATH alone", map[string]string{"HOME": home, "DOCKER_HOST": "tcp://h:2376", "DOCKER_CERT_PATH": certs},
-			Endpoint{Host: "tcp://h:2376", Source: "DOCKER_HOST", TLS: true, Verify: false,
+			Endpoint{Host: "tcp://h:2376", Context: "default", Source: "DOCKER_HOST", TLS: true, Verify: false,
 				CA: filepath.Join(certs, "ca.pem"), Cert: filepath.Join(certs, "cert.pem"), Key: filepath.Join(certs, "key.pem")}},
 		{"API version", map[string]string{"HOME": home, "DOCKER_API_VERSION": "1.41"},
-			Endpoint{Host: DefaultHost, Source: "default", APIVersion: "1.41"}},
+			Endpoint{Host: DefaultHost, Context: "default", Source: "default", APIVersion: "1.41"}},
 		{"API version with v", map[string]string{"HOME": home, "DOCKER_API_VERSION": " v1.44 "},
-			Endpoint{Host: DefaultHost, Source: "default", APIVersion: "1.44"}},
+			Endpoint{Host: DefaultHost, Context: "default", Source: "default", APIVersion: "1.44"}},
 		{"DOCKER_CONTEXT", map[string]string{"HOME": home, "DOCKER_CONTEXT": "remote"},
-			Endpoint{Host: "tcp://10.0.0.9:2376", Source: `context "remote"`, TLS: true, Verify: true,
+			Endpoint{Host: "tcp://10.0.0.9:2376", Context: "remote", Source: `context "remote"`, TLS: true, Verify: true,
 				CA:   filepath.Join(cfg, "contexts", "tls", id("remote"), "docker", "ca.pem"),
 				Cert: filepath.Join(cfg, "contexts", "tls", id("remote"), "docker", "cert.pem"),
 				Key:  filepath.Join(cfg, "contexts", "tls", id("remote"), "docker", "key.pem")}},
 		{"context with SkipTLSVerify", map[string]string{"HOME": home, "DOCKER_CONTEXT": "insecure"},
-			Endpoint{Host: "tcp://10.0.0.8:2376", Source: `context "insecure"`, TLS: true, Verify: false,
+			Endpoint{Host: "tcp://10.0.0.8:2376", Context: "insecure", Source: `context "insecure"`, TLS: true, Verify: false,
 				CA: filepath.Join(cfg, "contexts", "tls", id("insecure"), "docker", "ca.pem")}},
 		{"context with SkipTLSVerify and no TLS files: TLS, not verified (the docker CLI speaks TLS here)", map[string]string{"HOME": home, "DOCKER_CONTEXT": "skiponly"},
-			Endpoint{Host: "tcp://10.0.0.7:2376", Source: `context "skiponly"`, TLS: true, Verify: false}},
+			Endpoint{Host: "tcp://10.0.0.7:2376", Context: "skiponly", Source: `context "skiponly"`, TLS: true, Verify: false}},
 		{"context without TLS", map[string]string{"HOME": home, "DOCKER_CONTEXT": "local"},
-			Endpoint{Host: "unix:///run/user/1000/docker.sock", Source: `context "local"`}},
+			Endpoint{Host: "unix:///run/user/1000/docker.sock", Context: "local", Source: `context "local"`}},
 		{"DOCKER_CONFIG moves the store", map[string]string{"HOME": "/nonexistent", "DOCKER_CONFIG": cfg, "DOCKER_CONTEXT": "local"},
-			Endpoint{Host: "unix:///run/user/1000/docker.sock", Source: `context "local"`}},
+			Endpoint{Host: "unix:///run/user/1000/docker.sock", Context: "local", Source: `context "local"`}},
 		{"DOCKER_HOST beats DOCKER_CONTEXT", map[string]string{"HOME": home, "DOCKER_CONTEXT": "remote", "DOCKER_HOST": "unix:///x.sock"},
-			Endpoint{Host: "unix:///x.sock", Source: "DOCKER_HOST"}},
+			Endpoint{Host: "unix:///x.sock", Context: "default", Source: "DOCKER_HOST"}},
 		{"DOCKER_CONTEXT=default", map[string]string{"HOME": home, "DOCKER_CONTEXT": "default"},
-			Endpoint{Host: DefaultHost, Source: "default"}},
+			Endpoint{Host: DefaultHost, Context: "default", Source: "default"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Resolve(env(tc.env))
@@ -153,20 +154,21 @@ func TestResolveCurrentContext(t *testing.T) {
 
 func TestResolveErrors(t *testing.T) {
 	cfg := t.TempDir()
-	dockerContext(t, cfg, "viassh", `{"Name":"viassh","Endpoints":{"docker":{"Host":"ssh://me@box"}}}`)
+	dockerContext(t, cfg, "viassh", `{"Name":"viassh","Endpoints":{"docker":{"Host":"ssh://me@box?x=1"}}}`)
 	dockerContext(t, cfg, "noep", `{"Name":"noep","Endpoints":{"kubernetes":{}}}`)
 	dockerContext(t, cfg, "broken", `{"Name":`)
 	for _, tc := range []struct {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{"DOCKER_HOST": "ssh://me@box"}, "engine ssh://me@box (from DOCKER_HOST): ssh:// endpoints are not supported; forward the socket"},
-		{map[string]string{"DOCKER_CONTEXT": "viassh"}, `engine ssh://me@box (from context "viassh"): ssh:// endpoints are not supported`},
-		{map[string]string{"DOCKER_HOST": "npipe:////./pipe/docker_engine"}, "unsupported address; use unix:///path/to/docker.sock or tcp://host:port"},
+		{map[string]string{"DOCKER_HOST": "ssh://me:secret@box"}, "engine ssh://me:secret@box (from DOCKER_HOST): invalid SSH URL: plain-text password is not supported; use ssh://[user@]host[:port]"},
+		{map[string]string{"DOCKER_CONTEXT": "viassh"}, `engine ssh://me@box?x=1 (from context "viassh"): invalid SSH URL: query parameters are not allowed`},
+		{map[string]string{"DOCKER_HOST": "ssh://"}, "invalid SSH URL: hostname is empty"},
+		{map[string]string{"DOCKER_HOST": "npipe:////./pipe/docker_engine"}, "unsupported address; use unix:///path/to/docker.sock, tcp://host:port or ssh://[user@]host[:port]"},
 		{map[string]string{"DOCKER_HOST": "/var/run/docker.sock"}, "unsupported address"},
-		{map[string]string{"DOCKER_CONTEXT": "nosuch"}, `docker context "nosuch" (from DOCKER_CONTEXT) not found`},
+		{map[string]string{"DOCKER_CONTEXT": "nosuch"}, `docker context "nosuch" (from DOCKER_CONTEXT) not found in `},
 		{map[string]string{"DOCKER_CONTEXT": "noep"}, `docker context "noep" has no docker endpoint`},
-		{map[string]string{"DOCKER_CONTEXT": "broken"}, "meta.json is not valid JSON"},
+		{map[string]string{"DOCKER_CONTEXT": "broken"}, `reading docker context (from DOCKER_CONTEXT): context "broken": parsing `},
 		{map[string]string{"DOCKER_API_VERSION": "bogus"}, `bad DOCKER_API_VERSION "bogus": use <major>.<minor>, e.g. 1.41, or unset it to negotiate`},
 		{map[string]string{"DOCKER_API_VERSION": "1"}, `bad DOCKER_API_VERSION "1"`},
 		{map[string]string{"DOCKER_API_VERSION": "1.41.0"}, `bad DOCKER_API_VERSION "1.41.0"`},
@@ -182,8 +184,81 @@ func TestResolveErrors(t *testing.T) {
 func TestOpenBadTLS(t *testing.T) {
 	dir := t.TempDir()
 	touch(t, dir, "ca.pem")
-	_, err := Open(Endpoint{Host: "tcp://127.0.0.1:1", Source: "DOCKER_HOST", TLS: true, Verify: true, CA: filepath.Join(dir, "ca.pem")})
+	_, err := Open(Endpoint{Host: "tcp://127.0.0.1:1", Context: "default", Source: "DOCKER_HOST", TLS: true, Verify: true, CA: filepath.Join(dir, "ca.pem")})
 	if err == nil || !strings.Contains(err.Error(), "failed to append certificates from PEM file") || !strings.Contains(err.Error(), "check DOCKER_CERT_PATH") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// ssh:// engines resolve from DOCKER_HOST and from contexts; TLS settings
+// do not apply to them (nor to sockets), as in the docker CLI, whose
+// connection helper carries plain HTTP over ssh.
+func TestResolveSSH(t *testing.T) {
+	cfg := t.TempDir()
+	certs := t.TempDir()
+	touch(t, certs, "ca.pem", "cert.pem", "key.pem")
+	dockerContext(t, cfg, "box", `{"Name":"box","Metadata":{"Description":"the build box"},"Endpoints":{"docker":{"Host":"ssh://me@box:2222","SkipTLSVerify":true}}}`, "ca.pem")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want Endpoint
+	}{
+		{"DOCKER_HOST ssh", map[string]string{"DOCKER_HOST": "ssh://root@127.0.0.1:2222"},
+			Endpoint{Host: "ssh://root@127.0.0.1:2222", Context: "default", Source: "DOCKER_HOST"}},
+		{"DOCKER_HOST ssh with a socket path and TLS variables", map[string]string{"DOCKER_HOST": "ssh://h/run/docker.sock", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs},
+			Endpoint{Host: "ssh://h/run/docker.sock", Context: "default", Source: "DOCKER_HOST"}},
+		{"DOCKER_HOST unix with TLS variables", map[string]string{"DOCKER_HOST": "unix:///x.sock", "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs},
+			Endpoint{Host: "unix:///x.sock", Context: "default", Source: "DOCKER_HOST"}},
+		{"context ssh", map[string]string{"DOCKER_CONTEXT": "box"},
+			Endpoint{Host: "ssh://me@box:2222", Context: "box", Source: `context "box"`}},
+		{"timeout", map[string]string{"DOCKER_HOST": "ssh://box", EnvTimeout: "5s"},
+			Endpoint{Host: "ssh://box", Context: "default", Source: "DOCKER_HOST", Timeout: 5 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.env["DOCKER_CONFIG"] = cfg
+			got, err := Resolve(env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+			}
+			if !got.IsSSH() && strings.HasPrefix(got.Host, "ssh://") {
+				t.Fatal("IsSSH")
+			}
+		})
+	}
+	if _, err := Resolve(env(map[string]string{"DOCKER_HOST": "ssh://box", EnvTimeout: "soon"})); err == nil || !strings.Contains(err.Error(), `BOTTLE_ENGINE_TIMEOUT="soon": not a positive duration`) {
+		t.Fatalf("bad timeout: %v", err)
+	}
+}
+
+// ResolveContext and ContextNames are `docker --context NAME` and
+// `docker context ls`: the default context is DOCKER_HOST (or the socket)
+// whatever DOCKER_CONTEXT or currentContext say.
+func TestResolveContext(t *testing.T) {
+	cfg := t.TempDir()
+	if names, err := ContextNames(env(map[string]string{"DOCKER_CONFIG": cfg})); err != nil || strings.Join(names, " ") != "default" {
+		t.Fatalf("empty store: %v %v", names, err)
+	}
+	dockerContext(t, cfg, "box10", `{"Name":"box10","Endpoints":{"docker":{"Host":"ssh://box10"}}}`)
+	dockerContext(t, cfg, "box9", `{"Name":"box9","Endpoints":{"docker":{"Host":"ssh://box9"}}}`)
+	dockerContext(t, cfg, "a-local", `{"Name":"a-local","Endpoints":{"docker":{"Host":"unix:///a.sock"}}}`)
+	e := env(map[string]string{"DOCKER_CONFIG": cfg, "DOCKER_CONTEXT": "box9", "DOCKER_HOST": "tcp://127.0.0.1:2375"})
+	names, err := ContextNames(e)
+	if err != nil || strings.Join(names, " ") != "a-local box9 box10 default" {
+		t.Fatalf("names %v %v", names, err)
+	}
+	for name, want := range map[string]Endpoint{
+		"default": {Host: "tcp://127.0.0.1:2375", Context: "default", Source: "DOCKER_HOST"},
+		"box10":   {Host: "ssh://box10", Context: "box10", Source: `context "box10"`},
+		"a-local": {Host: "unix:///a.sock", Context: "a-local", Source: `context "a-local"`},
+	} {
+		if got, err := ResolveContext(e, name); err != nil || got != want {
+			t.Errorf("%s: %+v %v, want %+v", name, got, err, want)
+		}
+	}
+	if _, err := ResolveContext(e, "nosuch"); err == nil || err.Error() != `docker context "nosuch" (from --context) not found in `+filepath.Join(cfg, "contexts")+"; run `docker context ls`, or set DOCKER_HOST" {
+		t.Errorf("nosuch: %v", err)
 	}
 }

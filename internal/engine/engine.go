@@ -12,17 +12,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path"
 	"strings"
 	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/go-connections/tlsconfig"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
-
-	"github.com/claude-bottle/bottle/internal/exitcode"
 )
 
 // Container is a container as a list or inspect call reports it.
@@ -38,6 +34,9 @@ type Container struct {
 	// Networks maps the name of every network it is attached to, running or
 	// not, to that network's ID ("" while the container never ran).
 	Networks map[string]string
+	// Unread are the fields the engine gave in a form that could not be
+	// read (the others are read); see read.go.
+	Unread []Unread
 }
 
 // Mount is one mount of a container.
@@ -60,6 +59,20 @@ type Network struct {
 	Created time.Time
 	// Containers holds the IDs of attached containers (inspect only).
 	Containers []string
+	// Internal, IPv6, Options and Subnets are how the network is made, as
+	// the engine reports it (what it kept of what it was asked for).
+	Internal, IPv6 bool
+	Options        map[string]string
+	Subnets        []Subnet
+	// Unread are the fields the engine gave in a form that could not be
+	// read (the others are read); see read.go.
+	Unread []Unread
+}
+
+// Subnet is one of a network's IPAM configs, as written by the engine
+// (podman with CNI writes an internal network's gateway as "<nil>").
+type Subnet struct {
+	Subnet, Gateway string
 }
 
 // Volume is a volume as a list or inspect call reports it.
@@ -119,6 +132,7 @@ type Client struct {
 	ep  Endpoint
 	neg negotiation
 	id  identity
+	rawHTTP
 }
 
 var _ API = (*Client)(nil)
@@ -141,13 +155,6 @@ func Dial(getenv func(string) string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s := strings.TrimSpace(getenv(EnvTimeout)); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return nil, exitcode.Usagef("%s=%q: not a positive duration; use e.g. 30s or 2m", EnvTimeout, s)
-		}
-		ep.Timeout = d
-	}
 	return Open(ep)
 }
 
@@ -162,8 +169,15 @@ func Open(ep Endpoint) (*Client, error) {
 	if ep.Timeout <= 0 {
 		ep.Timeout = DefaultTimeout
 	}
-	var opts []client.Opt
-	if ep.TLS {
+	opts := []client.Opt{client.WithUserAgent("bottle")}
+	switch {
+	case ep.IsSSH():
+		o, err := sshOpts(ep)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o...)
+	case ep.TLS:
 		cfg, err := tlsConfig(ep)
 		if err != nil {
 			return nil, fmt.Errorf("engine %s: TLS: %v; check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)", ep, err)
@@ -171,9 +185,10 @@ func Open(ep Endpoint) (*Client, error) {
 		opts = append(opts, client.WithHTTPClient(&http.Client{
 			Transport:     &http.Transport{TLSClientConfig: cfg},
 			CheckRedirect: client.CheckRedirect,
-		}))
+		}), client.WithHost(ep.Host))
+	default:
+		opts = append(opts, client.WithHost(ep.Host))
 	}
-	opts = append(opts, client.WithHost(ep.Host), client.WithUserAgent("bottle"))
 	if ep.APIVersion != "" {
 		opts = append(opts, client.WithAPIVersion(ep.APIVersion))
 	}
@@ -201,77 +216,6 @@ func (e *Client) Ping(ctx context.Context) (string, error) {
 	return p.APIVersion, nil
 }
 
-// Containers lists every container, stopped ones included.
-func (e *Client) Containers(ctx context.Context) ([]Container, error) {
-	if err := e.negotiate(ctx); err != nil {
-		return nil, err
-	}
-	return e.containers(ctx, client.ContainerListOptions{All: true})
-}
-
-// ContainersUsing lists the containers attached to a network or mounting a
-// volume (see Reaper).
-func (e *Client) ContainersUsing(ctx context.Context, kind string, names ...string) ([]Container, error) {
-	if err := e.negotiate(ctx); err != nil {
-		return nil, err
-	}
-	if kind != "network" && kind != "volume" {
-		return nil, fmt.Errorf("ContainersUsing: unknown kind %q", kind)
-	}
-	return e.containers(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add(kind, names...)})
-}
-
-func (e *Client) containers(ctx context.Context, opt client.ContainerListOptions) ([]Container, error) {
-	ctx, cancel := e.bound(ctx, "GET /containers/json")
-	defer cancel()
-	res, err := e.c.ContainerList(ctx, opt)
-	if err != nil {
-		return nil, e.answer(ctx, err)
-	}
-	out := make([]Container, 0, len(res.Items))
-	for _, s := range res.Items {
-		name := ""
-		if len(s.Names) > 0 {
-			name = strings.TrimPrefix(s.Names[0], "/")
-			// A linked container has several names; the canonical one has no
-			// further slash.
-			for _, n := range s.Names {
-				if n = strings.TrimPrefix(n, "/"); !strings.Contains(n, "/") {
-					name = n
-					break
-				}
-			}
-		}
-		c := Container{ID: s.ID, Name: name, Labels: s.Labels, State: string(s.State), Created: time.Unix(s.Created, 0).UTC()}
-		for _, m := range s.Mounts {
-			c.Mounts = append(c.Mounts, Mount{Type: string(m.Type), Name: m.Name, Destination: m.Destination})
-		}
-		if s.NetworkSettings != nil {
-			c.Networks = networkIDs(s.NetworkSettings.Networks)
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// Networks lists every network.
-func (e *Client) Networks(ctx context.Context) ([]Network, error) {
-	if err := e.negotiate(ctx); err != nil {
-		return nil, err
-	}
-	ctx, cancel := e.bound(ctx, "GET /networks")
-	defer cancel()
-	res, err := e.c.NetworkList(ctx, client.NetworkListOptions{})
-	if err != nil {
-		return nil, e.answer(ctx, err)
-	}
-	out := make([]Network, 0, len(res.Items))
-	for _, n := range res.Items {
-		out = append(out, Network{ID: n.ID, Name: n.Name, Labels: n.Labels, Created: n.Created.UTC()})
-	}
-	return out, nil
-}
-
 // Volumes lists every volume.
 func (e *Client) Volumes(ctx context.Context) ([]Volume, error) {
 	if err := e.negotiate(ctx); err != nil {
@@ -286,88 +230,6 @@ func (e *Client) Volumes(ctx context.Context) ([]Volume, error) {
 	out := make([]Volume, 0, len(res.Items))
 	for _, v := range res.Items {
 		out = append(out, Volume{Name: v.Name, Labels: v.Labels, Created: parseTime(v.CreatedAt)})
-	}
-	return out, nil
-}
-
-// InspectContainer returns one container by ID or name.
-func (e *Client) InspectContainer(ctx context.Context, idOrName string) (Container, error) {
-	ctx, cancel := e.bound(ctx, "GET /containers/"+idOrName+"/json")
-	defer cancel()
-	res, err := e.c.ContainerInspect(ctx, idOrName, client.ContainerInspectOptions{})
-	if err != nil {
-		return Container{}, e.answer(ctx, err)
-	}
-	r := res.Container
-	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), Created: parseTime(r.Created)}
-	if r.Config != nil {
-		c.Labels = r.Config.Labels
-	}
-	if r.State != nil {
-		c.State = string(r.State.Status)
-	}
-	if r.NetworkSettings != nil {
-		c.Networks = networkIDs(r.NetworkSettings.Networks)
-	}
-	// A volume the engine made for the container itself is mounted at a
-	// path of its Config.Volumes (an image's VOLUME, `-v /path`) or of a
-	// --mount of a volume without a source, that nothing else (a bind, a
-	// named volume, --volumes-from) took.
-	named, unnamed := map[string]bool{}, map[string]bool{}
-	var volumesFrom bool
-	if hc := r.HostConfig; hc != nil {
-		volumesFrom = len(hc.VolumesFrom) > 0
-		for _, b := range hc.Binds {
-			if parts := strings.Split(b, ":"); len(parts) >= 2 {
-				named[path.Clean(parts[1])] = true
-			}
-		}
-		for _, m := range hc.Mounts {
-			if m.Type == "volume" && m.Source == "" {
-				unnamed[path.Clean(m.Target)] = true
-			} else {
-				named[path.Clean(m.Target)] = true
-			}
-		}
-	}
-	for _, m := range r.Mounts {
-		mm := Mount{Type: string(m.Type), Name: m.Name, Destination: m.Destination}
-		if dst := path.Clean(m.Destination); mm.Type == "volume" && !volumesFrom && !named[dst] {
-			declared := false
-			if r.Config != nil {
-				_, declared = r.Config.Volumes[m.Destination]
-			}
-			mm.Anonymous = declared || unnamed[dst]
-		}
-		c.Mounts = append(c.Mounts, mm)
-	}
-	return c, nil
-}
-
-func networkIDs(m map[string]*network.EndpointSettings) map[string]string {
-	out := make(map[string]string, len(m))
-	for name, ep := range m {
-		if ep != nil {
-			out[name] = ep.NetworkID
-		} else {
-			out[name] = ""
-		}
-	}
-	return out
-}
-
-// InspectNetwork returns one network by ID or name, with its attached containers.
-func (e *Client) InspectNetwork(ctx context.Context, idOrName string) (Network, error) {
-	ctx, cancel := e.bound(ctx, "GET /networks/"+idOrName)
-	defer cancel()
-	res, err := e.c.NetworkInspect(ctx, idOrName, client.NetworkInspectOptions{})
-	if err != nil {
-		return Network{}, e.answer(ctx, err)
-	}
-	n := res.Network
-	out := Network{ID: n.ID, Name: n.Name, Labels: n.Labels, Created: n.Created.UTC()}
-	for id := range n.Containers {
-		out.Containers = append(out.Containers, id)
 	}
 	return out, nil
 }
@@ -446,6 +308,9 @@ func (u *UnreachableError) Error() string {
 	var na *NoAnswerError
 	if errors.As(u.Err, &na) {
 		return na.Error()
+	}
+	if u.Endpoint.IsSSH() {
+		return sshUnreachable(u.Endpoint, u.Err)
 	}
 	check := "that dockerd is running and that you may use its socket"
 	if u.Endpoint.TLS {

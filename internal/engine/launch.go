@@ -54,6 +54,16 @@ type ContainerSpec struct {
 	// 127.0.0.1 only, each at a free port the engine picks when the
 	// container starts (PublishedPort tells which).
 	PublishLocal []int
+	// User is who the process runs as ("" keeps the image's USER).
+	User string
+	// CapDrop and CapAdd are the capabilities taken away from and given
+	// to the process ("ALL" drops every one).
+	CapDrop, CapAdd []string
+	// SecurityOpt are the engine's security options: no-new-privileges,
+	// seccomp=<profile JSON>.
+	SecurityOpt []string
+	// Sysctls are namespaced kernel settings of the container.
+	Sysctls map[string]string
 }
 
 // Attachment is a running container's attached stdio.
@@ -105,6 +115,9 @@ type Launcher interface {
 	// ContainerUser is the user a created container runs as (its config's
 	// User: the image's USER unless the create set one), as written there.
 	ContainerUser(ctx context.Context, id string) (string, error)
+	// ImageUser is a local image's USER as its config writes it ("" for
+	// none).
+	ImageUser(ctx context.Context, ref string) (string, error)
 	// CopyTo extracts a tar archive at dir inside the container; files
 	// get the uid and gid of their tar headers, as they are. The engine
 	// must take each part of it within the engine timeout.
@@ -156,9 +169,9 @@ func (e *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	cfg := &container.Config{
 		Image: spec.Image, Cmd: spec.Cmd, Env: spec.Env, Labels: spec.Labels, WorkingDir: spec.WorkingDir,
 		Tty: spec.Tty, OpenStdin: spec.OpenStdin, StdinOnce: spec.OpenStdin, AttachStdin: spec.OpenStdin,
-		AttachStdout: true, AttachStderr: true, Healthcheck: spec.Healthcheck.config(),
+		AttachStdout: true, AttachStderr: true, Healthcheck: spec.Healthcheck.config(), User: spec.User,
 	}
-	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Network)}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(spec.Network), CapDrop: spec.CapDrop, CapAdd: spec.CapAdd, SecurityOpt: spec.SecurityOpt, Sysctls: spec.Sysctls}
 	if err := publishLocal(cfg, hc, spec.PublishLocal); err != nil {
 		return "", err
 	}
@@ -212,6 +225,20 @@ func (e *Client) ContainerUser(ctx context.Context, id string) (string, error) {
 		return "", nil
 	}
 	return res.Container.Config.User, nil
+}
+
+// ImageUser returns a local image's configured USER.
+func (e *Client) ImageUser(ctx context.Context, ref string) (string, error) {
+	ctx, cancel := e.bound(ctx, "GET /images/"+ref+"/json")
+	defer cancel()
+	res, err := e.c.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", e.answer(ctx, err)
+	}
+	if res.Config == nil {
+		return "", nil
+	}
+	return res.Config.User, nil
 }
 
 // StartContainer starts a created container.

@@ -53,24 +53,6 @@ type Prober interface {
 
 var _ Prober = (*Client)(nil)
 
-// ContainerStatus inspects a container's state.
-func (e *Client) ContainerStatus(ctx context.Context, id string) (Status, error) {
-	ctx, cancel := e.bound(ctx, "GET /containers/"+id+"/json")
-	defer cancel()
-	res, err := e.c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		return Status{}, e.answer(ctx, err)
-	}
-	var s Status
-	if st := res.Container.State; st != nil {
-		s.State, s.ExitCode = string(st.Status), st.ExitCode
-		if st.Health != nil {
-			s.Health = string(st.Health.Status)
-		}
-	}
-	return s, nil
-}
-
 // Exec runs cmd in the container and waits for it.
 func (e *Client) Exec(ctx context.Context, id string, cmd []string) (int, string, error) {
 	ctx, cancel := e.bound(ctx, "POST /containers/"+id+"/exec")

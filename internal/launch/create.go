@@ -24,9 +24,10 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 	p, s := b.Project, b.spec
 	agentEnv = AgentEnv(s)
 	redacted := map[string]string{}
+	own := launcherEnv(s)
 	for k, v := range agentEnv {
-		if _, secret := s.Env[k]; secret {
-			v = "(from the spec)"
+		if _, mine := own[k]; !mine {
+			v = "(from the spec)" // a spec's value may be a secret
 		}
 		redacted[k] = v
 	}
@@ -34,7 +35,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		Image: s.Image, ContainerName: p.ContainerName(bottle.ServiceAgent), Command: b.command(), Environment: redacted,
 		Networks: map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceAgent}}}, Volumes: []string{bottle.VolHome + ":" + bottle.AgentHome},
 		DependsOn: map[string]DependsOn{bottle.ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
-		Labels: composeGuard(p.Name),
+		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(),
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+bottle.AgentWorkspace)
@@ -49,7 +50,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		Image: s.Sidecar.Image, ContainerName: p.ContainerName(bottle.ServiceSidecar), Command: cmd,
 		Networks:    map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceSidecar}}, bottle.NetEgress: {Aliases: []string{bottle.ServiceSidecar}}},
 		Healthcheck: &ComposeHealthcheck{Test: append([]string{"CMD"}, hc.Test...), Interval: hc.Interval.String(), Timeout: hc.Timeout.String(), StartPeriod: hc.StartPeriod.String(), Retries: hc.Retries},
-		Labels:      composeGuard(p.Name),
+		Labels:      composeGuard(p.Name), CapDrop: DropAll, SecurityOpt: securityOpts(),
 	}
 	for _, n := range s.Sidecar.Networks {
 		sidecar.Networks[n] = &Aliases{Aliases: []string{bottle.ServiceSidecar}}
@@ -62,6 +63,15 @@ func (b *Launched) create(ctx context.Context) error {
 		return b.smolCreate(ctx)
 	}
 	p, s := b.Project, b.spec
+	// Who the agent runs as is decided before anything is made: the
+	// create takes it, and the compose file says it.
+	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	runAs, err := b.createUser(uctx)
+	ucancel()
+	if err != nil {
+		return &StepError{"reading the agent image's user", err}
+	}
+	b.runAs = runAs
 	agentSvc, sidecarSvc, agentEnv := b.services()
 	doc := p.Compose(agentSvc, sidecarSvc, s.Sidecar.Networks)
 	if data, err := json.MarshalIndent(doc, "", "  "); err != nil {
@@ -146,6 +156,7 @@ func (b *Launched) create(ctx context.Context) error {
 		id, err := b.createContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
 			Image: s.Sidecar.Image, Cmd: sidecarSvc.Command, Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceSidecar},
 			Labels: p.ContainerLabels(bottle.ServiceSidecar, ConfigHash(sidecarSvc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
+			CapDrop: DropAll, SecurityOpt: securityOpts(),
 		})
 		if err != nil {
 			return err
@@ -176,6 +187,7 @@ func (b *Launched) create(ctx context.Context) error {
 			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
 			Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
 			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
+			User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(),
 		}
 		if s.Workspace != "" {
 			spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}
@@ -191,6 +203,10 @@ func (b *Launched) create(ctx context.Context) error {
 		user, err := b.agentUser(ctx, id)
 		if err != nil {
 			return &StepError{"resolving the agent image's user", err}
+		}
+		if user.UID == 0 && !s.ExplicitRoot() {
+			// a name the image's passwd gives uid 0
+			return &StepError{"resolving the agent image's user", fmt.Errorf("the agent would run as root (its user is uid 0 in the image's /etc/passwd): set \"user\" in the spec to a non-root uid such as %s, or to root to allow it", DefaultUser)}
 		}
 		owned, err := OwnHome(agentTar, user)
 		if err != nil {

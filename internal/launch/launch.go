@@ -18,7 +18,10 @@ import (
 type Options struct {
 	Prefix    string
 	StateRoot string
-	Version   string // the toolkit's, for labels
+	// DefaultRoot: StateRoot is the default root, which a launch takes
+	// (and marks) whatever it holds (statedir.PrepareRoot).
+	DefaultRoot bool
+	Version     string // the toolkit's, for labels
 	// Attach attaches the agent's stdio before it starts (the foreground);
 	// Stdin also attaches its stdin, TTY gives it a terminal.
 	Attach, Stdin, TTY bool
@@ -51,6 +54,7 @@ type Launched struct {
 	containers []bottle.Container
 	ids        map[string]string // service -> container ID
 	images     map[string]string // image reference -> ID (checkImages)
+	runAs      string            // the agent container's User ("": the image's)
 	created    bool              // a create may have made something
 
 	lock   *statedir.Lock

@@ -292,8 +292,24 @@ func (f *fake) CopyFrom(_ context.Context, id, path string) (io.ReadCloser, erro
 	f.mu.Unlock()
 	return f.copyFrom(id, path)
 }
+
+// ContainerUser answers the User the container was created with, else
+// the image's (f.user), as the engine does.
 func (f *fake) ContainerUser(_ context.Context, id string) (string, error) {
 	_, err := f.do("user", id, nil)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.live[id]; ok {
+		for _, s := range f.specs {
+			if s.Name == r.name && s.User != "" {
+				return s.User, err
+			}
+		}
+	}
+	return f.user, err
+}
+func (f *fake) ImageUser(_ context.Context, ref string) (string, error) {
+	_, err := f.do("imageuser", ref, nil)
 	return f.user, err
 }
 func (f *fake) Attach(context.Context, string, bool, bool) (*engine.Attachment, error) {
@@ -499,7 +515,7 @@ func TestStartFailureRemovesEverything(t *testing.T) {
 	if len(f.live) != 0 {
 		t.Errorf("left behind: %v", f.live)
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
 	}
 }
@@ -564,7 +580,7 @@ func TestSidecarExitsAtStartup(t *testing.T) {
 	if len(f.live) != 0 {
 		t.Errorf("left behind: %v", f.live)
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
 	}
 }
@@ -764,7 +780,7 @@ func TestStartInterruptedUndoFails(t *testing.T) {
 		t.Errorf("Undo = %v, want it to name the volume", ue.Undo)
 	}
 	// the state dir stays, so the plan ties the volume to its bottle
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 1 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 1 {
 		t.Errorf("state root holds %v, want the bottle's dir", des)
 	}
 }
@@ -828,7 +844,7 @@ func TestStartEngineUnreachable(t *testing.T) {
 	if slices.ContainsFunc(f.log, func(l string) bool { return strings.HasPrefix(l, "list ") }) {
 		t.Errorf("listed an engine it could not reach: %v", f.log)
 	}
-	if des, _ := os.ReadDir(opt.StateRoot); len(des) != 0 {
+	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
 	}
 }

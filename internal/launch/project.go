@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -150,6 +151,10 @@ type Service struct {
 	StdinOpen     bool                 `json:"stdin_open,omitempty"`
 	Tty           bool                 `json:"tty,omitempty"`
 	Labels        map[string]string    `json:"labels,omitempty"`
+	User          string               `json:"user,omitempty"`
+	CapDrop       []string             `json:"cap_drop,omitempty"`
+	SecurityOpt   []string             `json:"security_opt,omitempty"`
+	Sysctls       map[string]string    `json:"sysctls,omitempty"`
 }
 
 // DependsOn is compose's long form of a dependency.
@@ -237,10 +242,18 @@ func Env(m map[string]string) []string {
 // AgentEnv is the agent's environment: the spec's, then the proxy, the
 // CA and home, which the spec cannot override.
 func AgentEnv(s Spec) map[string]string {
-	env := map[string]string{}
-	for k, v := range s.Env {
-		env[k] = v
+	env := maps.Clone(s.Env)
+	if env == nil {
+		env = map[string]string{}
 	}
+	maps.Copy(env, launcherEnv(s))
+	return env
+}
+
+// launcherEnv is the agent's environment the launcher sets itself: its
+// values win over the spec's env of the same names.
+func launcherEnv(s Spec) map[string]string {
+	env := map[string]string{}
 	proxy := "http://" + bottle.ServiceSidecar + ":" + strconv.Itoa(s.Sidecar.Port)
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
 		env[k] = proxy

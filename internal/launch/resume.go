@@ -82,30 +82,25 @@ func OpenSaved(root, prefix, slug string) (*Saved, error) {
 }
 
 func (sv *Saved) read(prefix, slug string, refuse func(string, ...any) error) error {
-	// The checks of the cleanup tools' reading: no symlink, no FIFO, a
+	// Read once, by the cleanup tools' reader: no symlink, no FIFO, a
 	// bounded size.
-	if _, ok, err := statedir.ReadMeta(sv.Dir); err != nil {
+	m, data, ok, err := statedir.ReadMetaBytes(sv.Dir)
+	if err != nil {
 		return exitcode.BadInputf("--resume %s: %v", slug, err)
 	} else if !ok {
 		return refuse("%s has no %s: only bottles made by bottle-launch can be resumed", sv.Dir, bottle.MetaFile)
 	}
-	for _, name := range []string{bottle.MetaFile, bottle.ComposeFile} {
-		data, err := readRegular(filepath.Join(sv.Dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("--resume %s: %w", slug, err)
-		}
-		sv.kept[name] = data
-	}
-	if err := json.Unmarshal(sv.kept[bottle.MetaFile], &sv.Meta); err != nil {
-		return exitcode.BadInputf("--resume %s: %s: %v", slug, bottle.MetaFile, err)
+	sv.Meta, sv.kept[bottle.MetaFile] = m, data
+	switch data, err := readRegular(filepath.Join(sv.Dir, bottle.ComposeFile)); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("--resume %s: %w", slug, err)
+	default:
+		sv.kept[bottle.ComposeFile] = data
 	}
 	if err := json.Unmarshal(sv.Meta.Spec, &sv.Spec); len(sv.Meta.Spec) > 0 && err != nil {
 		return exitcode.BadInputf("--resume %s: %s: its spec: %v", slug, bottle.MetaFile, err)
 	}
-	m := sv.Meta
 	switch {
 	case m.Slug != slug || (m.Backend != bottle.Docker && m.Backend != bottle.Smolmachines) || !bottle.ValidAgent(m.Agent) || m.Name == "":
 		return exitcode.BadInputf("--resume %s: its %s names no bottle of slug %s (slug %q, backend %q, agent %q)", slug, bottle.MetaFile, slug, m.Slug, m.Backend, m.Agent)

@@ -1,14 +1,10 @@
 package launch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
-	"path"
-	"strings"
 	"syscall"
 	"time"
 
@@ -145,48 +141,15 @@ func (b *Launched) smolKill(ctx context.Context, sig string) bool {
 }
 
 // smolSnapshot copies the agent's transcript tree out of the machine into
-// <state dir>/transcript/: `tar -c` of ~/.claude/projects through `machine
-// exec -i` (binary-safe and streamed; a plain exec buffers and caps output
-// at 11 MiB). An agent that wrote nothing leaves no transcript.
+// <state dir>/transcript/ (transcript.SaveMachine). An agent that wrote
+// nothing leaves no transcript.
 func (b *Launched) smolSnapshot(ctx context.Context) (bool, error) {
 	sm := b.smol
 	if !sm.made {
 		return false, nil
 	}
-	m, err := sm.CLI.Machine(ctx, sm.machine)
-	if err != nil {
-		return false, err
-	}
-	if m == nil {
-		return false, nil
-	}
-	if !bottle.Active(m.State) {
-		return false, fmt.Errorf("machine %s is %s: its transcript cannot be read", sm.machine, m.State)
-	}
-	ctx, cancel := context.WithTimeout(ctx, smolCreateTimeout)
-	defer cancel()
-	cmd := sm.CLI.Cmd(ctx, sm.env(), "machine", "exec", "-i", "--name", sm.machine, "--",
-		"tar", "-c", "-f", "-", "-C", path.Dir(bottle.AgentTranscript), path.Base(bottle.AgentTranscript))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return false, err
-	}
-	if err := cmd.Start(); err != nil {
-		return false, err
-	}
-	s, xerr := transcript.SaveFrom(ctx, drainOnClose{out}, b.Project.StateDir, transcript.DefaultLimits)
-	saved := xerr == nil && !s.None
-	werr := cmd.Wait()
-	switch {
-	case xerr != nil:
-		return saved, xerr
-	case werr != nil:
-		msg := oneLine(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "Error: "))
-		return saved, fmt.Errorf("tar of %s in machine %s: %v: %s", bottle.AgentTranscript, sm.machine, werr, msg)
-	}
-	return saved, nil
+	s, err := transcript.SaveMachine(ctx, transcript.Machine{CLI: sm.CLI, Env: sm.env(), Name: sm.machine}, b.Project.StateDir, transcript.DefaultLimits)
+	return err == nil && !s.None, err
 }
 
 // smolEndOrphan ends a smolmachines bottle whose launcher died at died, as
@@ -238,15 +201,4 @@ func (b *Launched) smolEndOrphan(ctx context.Context, died time.Time) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// drainOnClose reads what is left of a tar's stream (its end-of-archive
-// padding, at most 1 MiB) before closing it, so the tar that writes it ends
-// with its own exit code, not a broken pipe. The command's context kills it
-// when the save is interrupted, which ends the drain.
-type drainOnClose struct{ io.ReadCloser }
-
-func (d drainOnClose) Close() error {
-	_, _ = io.CopyN(io.Discard, d.ReadCloser, 1<<20)
-	return d.ReadCloser.Close()
 }

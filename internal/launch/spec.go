@@ -61,7 +61,12 @@ type Spec struct {
 	// sets ["--continue"] (Claude Code's flag) when the command's first
 	// word is claude, else []. It is kept as set (never omitted) in
 	// bottle.json, so [] stays "append nothing".
-	Continue  []string          `json:"continue"`
+	Continue []string `json:"continue"`
+	// User is who the agent runs as (a name or uid, optionally :group or
+	// :gid, as a Dockerfile's USER): absent, the image's USER, or, when
+	// that is root or unset, an unprivileged uid (DefaultUser or the
+	// workspace's owner). Root ("root", "0") only when written here.
+	User      string            `json:"user,omitempty"`
 	Env       map[string]string `json:"env,omitempty"`
 	Workspace string            `json:"workspace,omitempty"`
 	Prompt    string            `json:"prompt,omitempty"`
@@ -140,7 +145,7 @@ func Decode(r io.Reader, source string) (Spec, error) {
 		case errors.As(err, &te):
 			return Spec{}, bad("spec %s: field %q must be %s, not %s", source, te.Field, typeName(te.Type.String()), te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, continue, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks}, backend)",
+			return Spec{}, bad("spec %s: unknown field %s (known: agent, image, command, continue, user, env, workspace, prompt, skills, git{user,email,credential}, sidecar{image,port,allow,trusted,passthrough,command,networks}, backend)",
 				source, strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
 		return Spec{}, bad("spec %s: %v", source, err)
@@ -259,6 +264,9 @@ func (s *Spec) Check(flagged map[string]string) error {
 	}
 	if len(s.Continue) > 0 && len(s.Command) == 0 {
 		return bad("continue needs command: a resume appends continue to the spec's command, and there is none (the image's CMD is not known here)")
+	}
+	if s.User != "" && !validUser(s.User) {
+		return bad("bad user %q: use a user name or uid, optionally with :group or :gid (as a Dockerfile's USER), or root to run the agent as root", s.User)
 	}
 	for k := range s.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {

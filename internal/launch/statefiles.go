@@ -16,7 +16,10 @@ import (
 // makeStateDir creates <root>/<slug>/ (a new one: the slug is fresh), takes
 // its lock and writes bottle.json.
 func (b *Launched) makeStateDir() error {
-	if err := os.MkdirAll(b.opt.StateRoot, 0o700); err != nil {
+	if err := statedir.PrepareRoot(b.opt.StateRoot, b.opt.DefaultRoot); err != nil {
+		if exitcode.Of(err) == exitcode.Usage {
+			return err // not a state root: said as it is
+		}
 		return &StepError{"creating the state root", err}
 	}
 	for try := 0; ; try++ {
@@ -57,7 +60,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 	spec, err := json.Marshal(b.spec.Redacted())
 	m := statedir.Meta{
 		Backend: b.backend(), Name: b.Project.Name, Slug: b.Project.Slug, Agent: b.spec.Agent, Prefix: b.opt.Prefix,
-		Created: b.Created.Truncate(time.Second), Spec: spec,
+		Created: b.Created.Truncate(time.Second), Image: b.spec.Image, Spec: spec,
 		Containers: nonNil(b.containers), Networks: nonNil(b.networks), Volumes: nonNil(b.volumes),
 	}
 	b.mu.Unlock()
@@ -87,7 +90,7 @@ func (b *Launched) writeMeta(update func(*statedir.Meta)) error {
 }
 
 func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
-	tmp := p + ".tmp"
+	tmp := p + bottle.TempSuffix
 	if err := os.WriteFile(tmp, data, mode); err != nil {
 		return err
 	}

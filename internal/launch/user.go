@@ -104,7 +104,12 @@ func (b *Launched) agentUser(ctx context.Context, id string) (User, error) {
 	if spec == "" || spec == "root" || spec == "0" || spec == "0:0" {
 		return User{}, nil
 	}
-	_, grp, _ := strings.Cut(spec, ":")
+	name, grp, _ := strings.Cut(spec, ":")
+	if u, err := strconv.Atoi(name); err == nil && u >= 0 {
+		if g, err := strconv.Atoi(grp); err == nil && g >= 0 {
+			return User{UID: u, GID: g}, nil // no passwd decides anything
+		}
+	}
 	// A numeric uid too takes its group from passwd when it is listed.
 	passwd, err := readContainerFile(ctx, b.eng, id, "/etc/passwd")
 	if err != nil {

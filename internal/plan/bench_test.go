@@ -27,7 +27,7 @@ func BenchmarkBuild(b *testing.B) {
 	for i := range 4 {
 		inv.Items = append(inv.Items, stray(bottle.KindNetwork, fmt.Sprintf("n%d", i), "", "1h"))
 	}
-	root := b.TempDir()
+	root := stateRoot(b)
 	var entries []statedir.Entry
 	for i := range 200 {
 		slug := fmt.Sprintf("d%d-zzzz", i)

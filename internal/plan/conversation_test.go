@@ -20,7 +20,7 @@ import (
 // kept and how to see them. Dirs without one keep the other rules; so does
 // the dir of a bottle whose volume provably holds none.
 func TestConversationsKept(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	_, none := project("none-aaaa1", "48h", "exited")
 	_, maybe := project("maybe-bbbb2", "48h", "exited")
 	b1, _ := project("none-aaaa1", "48h", "exited")
@@ -79,7 +79,7 @@ func TestConversationsKept(t *testing.T) {
 // that it stays; a preserved dir says .preserve keeps it; with
 // --discard-transcript the named bottle's project records it.
 func TestNameNotes(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	entries := dirs(t, root, time.Hour, "talk-aaaa1", "kept-bbbb2")
 	entries[0].Transcript = true
 	entries[1].Preserved = true
@@ -107,7 +107,7 @@ func TestNameNotes(t *testing.T) {
 // resumable is what bottle-launch --resume accepts (a bottle.json of this
 // prefix and slug), not "a transcript and a Dockerfile".
 func TestResumableInPlan(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	for _, s := range []string{"res-aaaa1", "old-bbbb2"} {
 		os.MkdirAll(filepath.Join(root, s), 0o700)
 	}

@@ -21,7 +21,7 @@ import (
 // but stopped; "old3" has no bottle.json (the original tool) and runs;
 // "done4" was detached and ended.
 func detachedWorld(t *testing.T) (*fake, []statedir.Entry) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	bDet, iDet := project("det1-aaaaa", "2h", "running", "running")
 	bStop, iStop := project("det2-bbbbb", "2h", "exited")
 	bOld, iOld := project("old3-ccccc", "2h", "running")
@@ -143,7 +143,7 @@ func TestDetachedTakenWhenAskedOrNamed(t *testing.T) {
 // item: the agent container's answer, else what the launcher recorded in
 // bottle.json, else null (it cannot tell without creating something).
 func TestTranscriptMarked(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	_, asked := project("made-aaaaa", "2h", "exited")
 	_, told := project("told-ccccc", "2h", "exited")
 	_, unknown := project("unkn-ddddd", "2h", "exited")

@@ -21,6 +21,9 @@ import (
 // Options select what the plan holds.
 type Options struct {
 	StateRoot string
+	// DefaultRoot: StateRoot is the default root, taken without
+	// bottle-launch's marker (statedir.CheckRoot).
+	DefaultRoot bool
 	// Prefix leaves out state dirs whose bottle.json names a bottle of
 	// another prefix (bottles of several prefixes may share a state root).
 	Prefix string
@@ -94,7 +97,13 @@ func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	var scanErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { survey = backend.Ask(ctx, backends) })
-	wg.Go(func() { entries, scanErr = statedir.Scan(opt.StateRoot) })
+	wg.Go(func() {
+		entries, scanErr = statedir.Scan(opt.StateRoot)
+		if scanErr == nil {
+			// a root bottle-launch did not make: none of it is listed
+			scanErr = statedir.RefuseUnmarked(opt.StateRoot, opt.DefaultRoot, entries)
+		}
+	})
 	wg.Wait()
 	return makeFrom(ctx, survey, entries, scanErr, opt)
 }
@@ -280,6 +289,9 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			p.Notes = append(p.Notes, scanErr.Error())
 		}
 	case !survey.Complete():
+		if p.Err == nil { // every backend answered, one only in part
+			p.Err = backend.ErrPartial
+		}
 	default:
 		live := survey.Live()
 		kept := 0

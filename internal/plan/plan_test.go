@@ -27,7 +27,7 @@ func (b oneBackend) Inventory(context.Context) (backend.Inventory, error) {
 // A bottle whose launcher holds its state dir's lock is in use: none of its
 // items is planned, and the locked dir is never listed.
 func TestLockedStateDirKeepsItsBottleOut(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	for _, s := range []string{"run-aaaaa", "dead-bbbbb"} {
 		if err := os.Mkdir(filepath.Join(root, s), 0o700); err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func dirs(t *testing.T, root string, modified time.Duration, slugs ...string) []
 // volume; state dirs for live1, stop2, orphan6 (old), orphan7 (new),
 // cold5 (claimed by the stray container), and a preserved one.
 func world(t *testing.T) (*fake, []statedir.Entry, string) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	b1, i1 := project("live1", "48h", "running", "exited")
 	b2, i2 := project("stop2", "72h", "exited")
 	b3, i3 := project("ghost3", "200h")
@@ -342,7 +342,7 @@ func TestBuildLocked(t *testing.T) {
 
 // Non-dirs are noted, never listed; preserved dirs and invalid slugs never appear.
 func TestBuildNotStateDirs(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	entries := []statedir.Entry{
 		{Slug: "link1", Path: filepath.Join(root, "link1"), Type: statedir.Symlink},
 		{Slug: "file2", Path: filepath.Join(root, "file2"), Type: statedir.File},
@@ -363,7 +363,7 @@ func TestBuildNotStateDirs(t *testing.T) {
 
 // A state dir's bottle.json names its backend.
 func TestBuildStateDirBackend(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	e := dirs(t, root, time.Hour, "smol1", "plain2")
 	if err := os.WriteFile(filepath.Join(root, "smol1", bottle.MetaFile), []byte(`{"backend":"smolmachines"}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func TestBuildStateDirBackend(t *testing.T) {
 }
 
 func TestMakeScansAndAsks(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	dirs(t, root, time.Hour, "orphan-aaaa1")
 	p := Make(context.Background(), []backend.Backend{&fake{name: bottle.Docker}}, Options{StateRoot: root, Now: now})
 	if p.Err != nil || names(p.Items) != "state-dir orphan-aaaa1" {
@@ -399,7 +399,7 @@ func TestMakeScansAndAsks(t *testing.T) {
 // a dir whose bottle.json cannot be read whole is never an orphan (it may
 // be a live bottle's of another prefix or engine).
 func TestBuildHostileBottleJSON(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	for _, s := range []string{"fifo-aaaaa", "zero-bbbbb"} {
 		if err := os.Mkdir(filepath.Join(root, s), 0o700); err != nil {
 			t.Fatal(err)
@@ -432,7 +432,7 @@ func TestBuildHostileBottleJSON(t *testing.T) {
 // asked, is named once and never planned; a planned dir records its
 // identity, newest change and the plan's --older-than.
 func TestBuildStateDirRules(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	e := dirs(t, root, 2*time.Hour, "ok-aaaa1", "eng-bbbb2", "mine-cccc3", "mnt-dddd4", "walk-eeee5", "meta-ffff6")
 	e = append(e, statedir.Entry{Slug: "thesis", Path: filepath.Join(root, "thesis"), Type: statedir.Dir, NotState: `its name "thesis" is not a slug's`})
 	e[0].ID, e[0].Changed = statedir.Identity{Device: 7, Inode: 42}, now.Add(-time.Hour)
@@ -469,7 +469,7 @@ func TestBuildStateDirRules(t *testing.T) {
 // Red team, hole 1: a state root that is mostly not bottle state lists no
 // state dir and is an error (exit 2 in the tools).
 func TestBuildRefusedRoot(t *testing.T) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	for _, d := range []string{"thesis", "webapp"} {
 		if err := os.MkdirAll(filepath.Join(root, d, "src"), 0o755); err != nil {
 			t.Fatal(err)
@@ -511,5 +511,34 @@ func TestBuildLeavesOutInUse(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(p.Notes, "\n"), "left alone: network "+prefix+"net8: container "+prefix+"run4, which this plan does not remove, is attached to it") {
 		t.Errorf("notes %q", p.Notes)
+	}
+}
+
+// stateRoot is a temporary state root as bottle-launch makes one: marked.
+func stateRoot(t testing.TB) string {
+	root := t.TempDir()
+	if err := statedir.Mark(root); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// A backend that answered only in part (a field it could not read) makes
+// the plan incomplete as one that could not be asked does: its items are
+// listed, no state dir is, Err says why.
+func TestBuildPartialSurvey(t *testing.T) {
+	d, entries, _ := world(t)
+	whole := Build(survey(d), entries, nil, Options{Now: now})
+	if whole.Err != nil || !strings.Contains(names(whole.Items), "state-dir") {
+		t.Fatalf("the world read whole: Err %v, items %s", whole.Err, names(whole.Items))
+	}
+	d.inv.Partial = true
+	d.inv.Warnings = append(d.inv.Warnings, "container x: the engine gave fields that could not be read: Labels (y)")
+	p := Build(survey(d), entries, nil, Options{Now: now})
+	if !errors.Is(p.Err, backend.ErrPartial) || strings.Contains(names(p.Items), "state-dir") {
+		t.Fatalf("Err %v, items %s", p.Err, names(p.Items))
+	}
+	if len(p.Items) == 0 || !strings.Contains(strings.Join(p.Notes, "\n"), "Labels (y)") {
+		t.Fatalf("items %s, notes %q: the docker items and the warning must still be said", names(p.Items), p.Notes)
 	}
 }

@@ -85,7 +85,7 @@ total: 1 compose project, 1 container, 1 network, 1 machine
 
 func stateDirs(t *testing.T, slugs ...string) (string, []statedir.Entry) {
 	t.Helper()
-	root := t.TempDir()
+	root := stateRoot(t)
 	for _, s := range slugs {
 		if err := os.MkdirAll(filepath.Join(root, s), 0o755); err != nil {
 			t.Fatal(err)

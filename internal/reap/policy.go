@@ -50,9 +50,11 @@ type DirRemover interface {
 type Bottles struct {
 	Prefix    string
 	StateRoot string
-	DryRun    bool
-	Backends  []backend.Backend
-	Engines   statedir.Engines
+	// DefaultRoot: StateRoot is the default root (statedir.CheckRoot).
+	DefaultRoot bool
+	DryRun      bool
+	Backends    []backend.Backend
+	Engines     statedir.Engines
 	// Save saves a bottle's transcript out of its home into its state
 	// dir; nil saves nothing (and then nothing is kept for it either).
 	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
@@ -69,7 +71,7 @@ type Bottles struct {
 
 // NewBottles is the policy of a run with opt.
 func NewBottles(opt Options) *Bottles {
-	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Save: opt.Save}
+	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DefaultRoot: opt.DefaultRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Save: opt.Save}
 }
 
 // slugOf is the slug of the bottle an item is of: its slug field, else a
@@ -219,7 +221,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
 		return nil
 	}
-	h.Image = m.Image()
+	h.Image = m.Image
 	before := statedir.Walk(dir)
 	_, err = b.Save(ctx, h, dir)
 	after := statedir.Walk(dir)
@@ -272,12 +274,15 @@ func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefi
 // StateDirs checks the state root and asks every backend which bottles
 // exist now.
 func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error) {
-	if err := statedir.CheckRoot(b.StateRoot); err != nil {
+	if err := statedir.CheckRoot(b.StateRoot, b.DefaultRoot); err != nil {
 		return nil, err
 	}
 	survey := backend.Ask(ctx, b.Backends)
 	live := liveSlugs(survey, would, b.DryRun, b.Prefix)
 	askErr := survey.Err()
+	if askErr == nil && !survey.Complete() {
+		askErr = backend.ErrPartial
+	}
 	return &dirs{b: b, sr: &statedir.Reclaimer{
 		Root:    b.StateRoot,
 		DryRun:  b.DryRun,

@@ -19,7 +19,7 @@ import (
 // The policy on its own: no runner, no engine.
 
 func policy(t *testing.T, sv *saver) (*Bottles, string) {
-	root := t.TempDir()
+	root := stateRoot(t)
 	return &Bottles{Prefix: prefix, StateRoot: root, Save: sv.save}, root
 }
 
@@ -84,7 +84,7 @@ func TestPolicyRescue(t *testing.T) {
 	sv := &saver{fail: map[string]error{"bad-cccc3": errors.New("disk on fire")}}
 	b, root := policy(t, sv)
 	good := func(slug string) {
-		writeMeta(t, filepath.Join(root, slug), `{"backend":"docker","name":"`+prefix+slug+`","slug":"`+slug+`","spec":{"image":"img:1"}}`)
+		writeMeta(t, filepath.Join(root, slug), `{"backend":"docker","name":"`+prefix+slug+`","slug":"`+slug+`","image":"img:1","spec":{"image":"img:1"}}`)
 	}
 	good("ok-aaaa1")
 	good("bad-cccc3")
@@ -144,7 +144,7 @@ func TestPolicyStateDirs(t *testing.T) {
 
 	b, root = policy(t, sv)
 	slug := "own-aaaa1"
-	writeMeta(t, filepath.Join(root, slug), `{"backend":"docker","name":"`+prefix+slug+`","slug":"`+slug+`","spec":{"image":"i"}}`)
+	writeMeta(t, filepath.Join(root, slug), `{"backend":"docker","name":"`+prefix+slug+`","slug":"`+slug+`","image":"i","spec":{"image":"i"}}`)
 	e := &env{t: t, root: root}
 	planned := e.statedir(slug, false)
 	planned.IncludeTranscripts = true
@@ -261,4 +261,13 @@ func (f *fake) logLen() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.log)
+}
+
+// stateRoot is a temporary state root as bottle-launch makes one: marked.
+func stateRoot(t testing.TB) string {
+	root := t.TempDir()
+	if err := statedir.Mark(root); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

@@ -50,7 +50,10 @@ const (
 type Options struct {
 	Prefix    string
 	StateRoot string
-	DryRun    bool
+	// DefaultRoot: StateRoot is the default root, taken without the
+	// marker (statedir.CheckRoot).
+	DefaultRoot bool
+	DryRun      bool
 	// Jobs bounds the engine calls (and state dir removals) in flight; 0
 	// means DefaultJobs.
 	Jobs int

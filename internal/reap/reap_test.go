@@ -346,7 +346,7 @@ func newEnv(t *testing.T) *env {
 	f := &fake{t: t}
 	w := &world{containers: map[string]engine.Container{}, networks: map[string]engine.Network{}, volumes: map[string]engine.Volume{}}
 	w.wire(f)
-	root := t.TempDir()
+	root := stateRoot(t)
 	return &env{t: t, f: f, w: w, root: root, opt: Options{
 		Prefix: prefix, StateRoot: root, Jobs: 2,
 		Backends: []backend.Backend{&docker.Backend{API: f, Prefix: prefix, Retry: fast}},
@@ -922,7 +922,7 @@ func (e *env) launched(slug string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		e.t.Fatal(err)
 	}
-	meta := fmt.Sprintf(`{"backend":"docker","name":"%s%s","slug":"%s","agent":"a","spec":{"image":"bottle-test/agent"}}`, prefix, slug, slug)
+	meta := fmt.Sprintf(`{"backend":"docker","name":"%s%s","slug":"%s","agent":"a","image":"bottle-test/agent","spec":{"image":"bottle-test/agent"}}`, prefix, slug, slug)
 	if err := os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(meta), 0o600); err != nil {
 		e.t.Fatal(err)
 	}

@@ -37,8 +37,13 @@ type Meta struct {
 	// made before it was recorded (then Engine alone decides).
 	EngineID string    `json:"engine_id,omitempty"`
 	Created  time.Time `json:"created"`
-	// Spec is the launch spec, redacted, as package launch writes it (the
-	// format of a spec is launch's): see Image.
+	// Image is the agent's image as launched: what a container that reads
+	// its home volume is made of (the reaper's transcript rescue). ""
+	// for bottles made before it was recorded (their rescue then keeps
+	// the volume, naming it).
+	Image string `json:"image,omitempty"`
+	// Spec is the launch spec, redacted, as package launch writes it: the
+	// format of a spec is launch's, and nothing here reads into it.
 	Spec       json.RawMessage    `json:"spec"`
 	Containers []bottle.Container `json:"containers"`
 	Networks   []bottle.Network   `json:"networks"`
@@ -72,18 +77,6 @@ func (m Meta) NamesDocker(slug string) bool {
 	return m.Slug == slug && m.Backend == bottle.Docker && bottle.ValidAgent(m.Agent) && m.Name != ""
 }
 
-// Image is the agent's image the spec names (reading a home volume needs
-// an image to make a container of), or "".
-func (m Meta) Image() string {
-	var s struct {
-		Image string `json:"image"`
-	}
-	if len(m.Spec) > 0 {
-		_ = json.Unmarshal(m.Spec, &s)
-	}
-	return s.Image
-}
-
 // LiveDetached reports whether dir's bottle.json says its bottle was
 // launched with --detach and has not ended.
 func LiveDetached(dir string) bool {
@@ -96,34 +89,41 @@ func LiveDetached(dir string) bool {
 // symlink, not a regular file (a FIFO or device is never opened in a way
 // that can block), unreadable, larger than MaxMeta, or not a JSON object.
 func ReadMeta(dir string) (m Meta, ok bool, err error) {
+	m, _, ok, err = ReadMetaBytes(dir)
+	return m, ok, err
+}
+
+// ReadMetaBytes is ReadMeta that also returns the file's bytes as read:
+// what bottle-launch --resume puts back when its start fails.
+func ReadMetaBytes(dir string) (m Meta, data []byte, ok bool, err error) {
 	f, err := os.OpenFile(filepath.Join(dir, bottle.MetaFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Meta{}, false, nil
+		return Meta{}, nil, false, nil
 	case errors.Is(err, syscall.ELOOP):
-		return Meta{}, false, errors.New("bottle.json is a symlink")
+		return Meta{}, nil, false, errors.New("bottle.json is a symlink")
 	case err != nil:
-		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Meta{}, false, fmt.Errorf("bottle.json is not a regular file (%s)", fi.Mode().Type())
+		return Meta{}, nil, false, fmt.Errorf("bottle.json is not a regular file (%s)", fi.Mode().Type())
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxMeta+1))
 	if err != nil {
-		return Meta{}, false, fmt.Errorf("bottle.json: %w", err)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json: %w", err)
 	}
 	if len(b) > MaxMeta {
-		return Meta{}, false, fmt.Errorf("bottle.json is larger than %d bytes", MaxMeta)
+		return Meta{}, nil, false, fmt.Errorf("bottle.json is larger than %d bytes", MaxMeta)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return Meta{}, false, fmt.Errorf("bottle.json is not a JSON object: %v", strings.TrimPrefix(err.Error(), "json: "))
+		return Meta{}, nil, false, fmt.Errorf("bottle.json is not a JSON object: %v", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	return m, true, nil
+	return m, b, true, nil
 }
 
 // Foreign says why the state dir of slug belongs to a bottle of another

@@ -50,7 +50,7 @@ func TestCheckRootRedTeam(t *testing.T) {
 		root       string
 		bad, total int
 	}{"one level too high": {high, 1, 1}, "source checkouts": {src, 2, 2}, "home": {home, 2, 3}} {
-		err := CheckRoot(tc.root)
+		err := CheckRoot(tc.root, true)
 		if exitcode.Of(err) != exitcode.Usage || err == nil || !strings.Contains(err.Error(), strings.Join([]string{itoa(tc.bad), "of its", itoa(tc.total), "entries do not look like bottle state"}, " ")) {
 			t.Errorf("%s: CheckRoot = %v (exit %d), want exit 2 naming %d of %d", name, err, exitcode.Of(err), tc.bad, tc.total)
 		}
@@ -76,20 +76,20 @@ func TestCheckRootRedTeam(t *testing.T) {
 	for i := range 5 {
 		mkdir(t, filepath.Join(ok, ".reaping-x-aaaa1-00"+itoa(i)))
 	}
-	if err := CheckRoot(ok); err != nil {
+	if err := CheckRoot(ok, true); err != nil {
 		t.Errorf("a root of 3 state dirs and 2 strays: %v", err)
 	}
 	// Missing and empty roots are fine.
-	if err := CheckRoot(filepath.Join(ok, "none")); err != nil {
+	if err := CheckRoot(filepath.Join(ok, "none"), false); err != nil {
 		t.Error(err)
 	}
-	if err := CheckRoot(t.TempDir()); err != nil {
+	if err := CheckRoot(t.TempDir(), false); err != nil {
 		t.Error(err)
 	}
 	// Only .reaping-* dirs: nothing refuses.
 	aside := t.TempDir()
 	mkdir(t, filepath.Join(aside, ".reaping-x-aaaa1-0123"))
-	if err := CheckRoot(aside); err != nil {
+	if err := CheckRoot(aside, false); err != nil {
 		t.Error(err)
 	}
 }
@@ -103,7 +103,7 @@ func TestRemoveNotStateDir(t *testing.T) {
 	write(t, filepath.Join(root, "proj-abcde", "main.go"), 3)
 	r := &Reclaimer{Root: root, Live: notLive}
 	o := r.Remove(planned(root, "proj-abcde"))
-	if o.Status != bottle.Skipped || !strings.Contains(o.Reason, "not a bottle's state dir: it holds none of") {
+	if o.Status != bottle.Skipped || !strings.Contains(o.Reason, "not a bottle's state dir: it holds \"main.go\", which no bottle writes there") {
 		t.Errorf("%+v", o)
 	}
 	write(t, filepath.Join(root, "thesis", "transcript.jsonl"), 3)
@@ -116,10 +116,10 @@ func TestRemoveNotStateDir(t *testing.T) {
 func TestRemovePreserveAnywhere(t *testing.T) {
 	root := t.TempDir()
 	write(t, filepath.Join(root, "a-aaaa1", "transcript.jsonl"), 3)
-	write(t, filepath.Join(root, "a-aaaa1", "work", "deep", bottle.PreserveFile), 0)
+	write(t, filepath.Join(root, "a-aaaa1", "transcript", "deep", bottle.PreserveFile), 0)
 	r := &Reclaimer{Root: root, Live: notLive}
 	o := r.Remove(planned(root, "a-aaaa1"))
-	if o.Status != bottle.Skipped || !strings.Contains(o.Reason, "preserved (work/deep/.preserve)") {
+	if o.Status != bottle.Skipped || !strings.Contains(o.Reason, "preserved (transcript/deep/.preserve)") {
 		t.Errorf("%+v", o)
 	}
 	if _, err := os.Stat(filepath.Join(root, "a-aaaa1", "transcript.jsonl")); err != nil {
@@ -135,20 +135,20 @@ func TestRemovePreserveAfterRename(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "a-aaaa1")
 	for _, d := range []string{"a", "b", "c", "d", "e"} {
-		write(t, filepath.Join(dir, d, "file"), 3)
+		write(t, filepath.Join(dir, "transcript", d, "file"), 3)
 	}
 	write(t, filepath.Join(dir, "transcript.jsonl"), 3)
 	p := planned(root, "a-aaaa1")
 	r := &Reclaimer{Root: root, Live: func(string) (bool, error) {
-		write(t, filepath.Join(dir, "c", bottle.PreserveFile), 0)
+		write(t, filepath.Join(dir, "transcript", "c", bottle.PreserveFile), 0)
 		return false, nil
 	}}
 	o := r.Remove(p)
-	if o.Status != bottle.Skipped || o.Reason != "preserved (c/.preserve while removing)" {
-		t.Errorf("%+v, want skipped: preserved (c/.preserve while removing)", o)
+	if o.Status != bottle.Skipped || o.Reason != "preserved (transcript/c/.preserve while removing)" {
+		t.Errorf("%+v, want skipped: preserved (transcript/c/.preserve while removing)", o)
 	}
 	for _, d := range []string{"a", "b", "c", "d", "e"} {
-		if _, err := os.Stat(filepath.Join(dir, d, "file")); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "transcript", d, "file")); err != nil {
 			t.Error(err)
 		}
 	}
@@ -189,7 +189,7 @@ func TestRemoveChangedSincePlan(t *testing.T) {
 
 	p = planned(root, "a-aaaa1")
 	time.Sleep(10 * time.Millisecond)
-	write(t, filepath.Join(dir, "sub", "new.jsonl"), 3)
+	write(t, filepath.Join(dir, "transcript", "sub", "new.jsonl"), 3)
 	if o := r.Remove(p); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "changed since plan") {
 		t.Errorf("written to: %+v", o)
 	}
@@ -197,7 +197,7 @@ func TestRemoveChangedSincePlan(t *testing.T) {
 	p = planned(root, "a-aaaa1")
 	time.Sleep(10 * time.Millisecond)
 	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := filepath.Join(dir, "sub", "new.jsonl")
+	f := filepath.Join(dir, "transcript", "sub", "new.jsonl")
 	if err := os.WriteFile(f, []byte("more"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -410,19 +410,19 @@ func TestRemoveBindMount(t *testing.T) {
 	write(t, filepath.Join(victim, "precious", "thesis.tex"), 10)
 	dir := filepath.Join(root, "a-aaaa1")
 	write(t, filepath.Join(dir, "transcript.jsonl"), 3)
-	mkdir(t, filepath.Join(dir, "work", "mnt"))
-	bindMount(t, victim, filepath.Join(dir, "work", "mnt"))
+	mkdir(t, filepath.Join(dir, "transcript", "mnt"))
+	bindMount(t, victim, filepath.Join(dir, "transcript", "mnt"))
 
 	entries, err := Scan(root)
-	if err != nil || len(entries) != 1 || entries[0].Mount != "work/mnt" {
+	if err != nil || len(entries) != 1 || entries[0].Mount != "transcript/mnt" {
 		t.Fatalf("scan: %+v %v", entries, err)
 	}
 	r := &Reclaimer{Root: root, Live: notLive}
 	o := r.Remove(planned(root, "a-aaaa1"))
-	if o.Status != bottle.Failed || !strings.Contains(o.Reason, filepath.Join(dir, "work", "mnt")+" is on another file system") {
+	if o.Status != bottle.Failed || !strings.Contains(o.Reason, filepath.Join(dir, "transcript", "mnt")+" is on another file system") {
 		t.Errorf("mounted: %+v", o)
 	}
-	for _, p := range []string{filepath.Join(victim, "precious", "thesis.tex"), filepath.Join(dir, "transcript.jsonl"), filepath.Join(dir, "work", "mnt", "precious", "thesis.tex")} {
+	for _, p := range []string{filepath.Join(victim, "precious", "thesis.tex"), filepath.Join(dir, "transcript.jsonl"), filepath.Join(dir, "transcript", "mnt", "precious", "thesis.tex")} {
 		if _, err := os.Stat(p); err != nil {
 			t.Error(err)
 		}
@@ -437,18 +437,18 @@ func TestRemoveTreeOneFileSystem(t *testing.T) {
 	write(t, filepath.Join(victim, "precious", "thesis.tex"), 10)
 	dir := filepath.Join(t.TempDir(), "a-aaaa1")
 	write(t, filepath.Join(dir, "transcript.jsonl"), 3)
-	write(t, filepath.Join(dir, "other", "f"), 3)
-	mkdir(t, filepath.Join(dir, "work", "mnt"))
+	write(t, filepath.Join(dir, "transcript", "other", "f"), 3)
+	mkdir(t, filepath.Join(dir, "transcript", "mnt"))
 	id := Walk(dir).ID
-	bindMount(t, victim, filepath.Join(dir, "work", "mnt"))
+	bindMount(t, victim, filepath.Join(dir, "transcript", "mnt"))
 	mount, err := removeTree(dir, id)
-	if mount != "work/mnt" {
+	if mount != "transcript/mnt" {
 		t.Errorf("mount %q, err %v", mount, err)
 	}
 	if _, err := os.Stat(filepath.Join(victim, "precious", "thesis.tex")); err != nil {
 		t.Errorf("the mounted dir's file: %v", err)
 	}
-	for _, p := range []string{"transcript.jsonl", "other"} {
+	for _, p := range []string{"transcript.jsonl", "transcript/other"} {
 		if _, err := os.Lstat(filepath.Join(dir, p)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: %v, want removed", p, err)
 		}

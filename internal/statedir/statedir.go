@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
-	"github.com/claude-bottle/bottle/internal/exitcode"
 )
 
 // Type says what an entry under the root is.
@@ -203,10 +202,11 @@ func inspect(e *Entry) {
 
 // Looks says why the directory at path does not look like a bottle's
 // state dir, or "" when it does: its name has a slug's shape (see
-// SlugShape), and it holds at least one thing a bottle leaves there
-// (bottle.json, compose.json, transcript*, Dockerfile*, .lock, or the
-// .preserve a person puts in a bottle's dir; a preserved dir is never
-// removed anyway) or nothing at all. It reads the dir's top level only.
+// SlugShape), and every entry at its top is something a bottle writes
+// there (bottleLeaves: bottle.json, compose.json, a transcript, a
+// Dockerfile, .lock, the .preserve a person puts in, a save's temp dir),
+// or it is empty. A source checkout (.git, go.mod, source) is none,
+// whatever its name. It reads the dir's top level only.
 func Looks(path string) string {
 	name := filepath.Base(path)
 	if !SlugShape(name) {
@@ -221,17 +221,28 @@ func Looks(path string) string {
 	if err != nil {
 		return fmt.Sprintf("it cannot be read: %v", err)
 	}
-	if len(names) == 0 || slices.ContainsFunc(names, bottleLeaves) {
+	var other []string
+	for _, n := range names {
+		if !bottleLeaves(n) {
+			other = append(other, n)
+		}
+	}
+	if len(other) == 0 {
 		return ""
 	}
-	return "it holds none of bottle.json, compose.json, transcript*, Dockerfile*, .lock"
+	sort.Strings(other)
+	more := ""
+	if len(other) > 1 {
+		more = fmt.Sprintf(" (and %d more)", len(other)-1)
+	}
+	return fmt.Sprintf("it holds %q%s, which no bottle writes there", other[0], more)
 }
 
-// bottleLeaves reports whether name is something a bottle leaves in its
-// state dir.
+// bottleLeaves reports whether name is something a bottle leaves at the
+// top of its state dir: one of bottle.StateFiles, Dockerfile.*, or a
+// transcript save's temp dir.
 func bottleLeaves(n string) bool {
-	return n == bottle.MetaFile || n == bottle.ComposeFile || n == bottle.LockFile || n == bottle.PreserveFile || strings.HasPrefix(n, bottle.TranscriptDir) ||
-		n == bottle.Dockerfile || strings.HasPrefix(n, bottle.Dockerfile+".")
+	return slices.Contains(bottle.StateFiles, n) || strings.HasPrefix(n, bottle.Dockerfile+".") || strings.HasPrefix(n, bottle.TranscriptTemp)
 }
 
 // SlugShape reports whether name has the shape of the slugs bottle-launch
@@ -252,37 +263,6 @@ func SlugShape(name string) bool {
 		}
 	}
 	return true
-}
-
-// CheckRoot refuses (with a usage error) a state root where most entries
-// do not look like a bottle's state dir: it is the wrong directory (one
-// level too high, a dir of source checkouts, /home), and nothing under it
-// may be planned or removed. Dirs a killed reaper left aside do not count.
-// A root that cannot be read is not refused here (Scan says why).
-func CheckRoot(root string) error {
-	entries, err := list(root)
-	if err != nil {
-		return nil
-	}
-	return Refuse(root, entries)
-}
-
-// Refuse is CheckRoot on entries already listed.
-func Refuse(root string, entries []Entry) error {
-	total, bad := 0, 0
-	for _, e := range entries {
-		if e.Type == Aside {
-			continue
-		}
-		total++
-		if e.Type != Dir || e.NotState != "" {
-			bad++
-		}
-	}
-	if bad == 0 || 2*bad <= total {
-		return nil
-	}
-	return exitcode.Usagef("state root %s: %d of its %d entries do not look like bottle state (dirs named <agent>-<5 letters or digits> holding bottle.json, a transcript or a Dockerfile): is it the right directory? pass --state-dir or set BOTTLE_STATE_DIR to the state root, e.g. ~/.claude-bottle/state", root, bad, total)
 }
 
 // Item turns a state dir entry into a plan item; resumable is whether

@@ -83,14 +83,14 @@ func TestScan(t *testing.T) {
 
 	write(t, filepath.Join(root, "full-aaaa1", "transcript.jsonl"), 100)
 	write(t, filepath.Join(root, "full-aaaa1", "Dockerfile"), 20)
-	write(t, filepath.Join(root, "full-aaaa1", "deep", "deeper", "blob"), 1000)
+	write(t, filepath.Join(root, "full-aaaa1", "transcript", "deeper", "blob"), 1000)
 	write(t, filepath.Join(root, "tonly-bbbb2", "transcript", "part-1.jsonl"), 5)
 	write(t, filepath.Join(root, "donly-cccc3", "Dockerfile.rebuilt"), 7)
 	write(t, filepath.Join(root, "donly-cccc3", bottle.MetaFile), 2)
 	write(t, filepath.Join(root, "kept-dddd4", bottle.PreserveFile), 0)
 	write(t, filepath.Join(root, "kept-dddd4", bottle.LockFile), 0)
 	write(t, filepath.Join(root, "deepkept-hhhh8", "compose.json"), 0)
-	write(t, filepath.Join(root, "deepkept-hhhh8", "a", "b", bottle.PreserveFile), 0)
+	write(t, filepath.Join(root, "deepkept-hhhh8", "transcript", "b", bottle.PreserveFile), 0)
 	mkdir(t, filepath.Join(root, "empty-eeee5"))
 	write(t, filepath.Join(root, "notes.txt"), 3)
 	write(t, filepath.Join(root, ".reaping-x-123", "transcript.jsonl"), 3)
@@ -106,7 +106,7 @@ func TestScan(t *testing.T) {
 	_ = filepath.Walk(filepath.Join(root, "full-aaaa1"), func(p string, _ os.FileInfo, _ error) error {
 		return os.Chtimes(p, old, old)
 	})
-	if err := os.Chtimes(filepath.Join(root, "full-aaaa1", "deep", "deeper", "blob"), newest, newest); err != nil {
+	if err := os.Chtimes(filepath.Join(root, "full-aaaa1", "transcript", "deeper", "blob"), newest, newest); err != nil {
 		t.Fatal(err)
 	}
 
@@ -123,7 +123,7 @@ func TestScan(t *testing.T) {
 	}
 	want := []string{
 		".reaping-x-123 aside size=0 t=false d=false r=false p=false m=false ",
-		"deepkept-hhhh8 dir size=0 t=false d=false r=false p=true m=false ",
+		"deepkept-hhhh8 dir size=0 t=true d=false r=false p=true m=false ",
 		"donly-cccc3 dir size=9 t=false d=true r=false p=false m=true ",
 		"empty-eeee5 dir size=0 t=false d=false r=false p=false m=false ",
 		"fifo-gggg7 other size=0 t=false d=false r=false p=false m=false ",
@@ -131,7 +131,7 @@ func TestScan(t *testing.T) {
 		"kept-dddd4 dir size=0 t=false d=false r=false p=true m=false ",
 		"link-ffff6 symlink size=0 t=false d=false r=false p=false m=false ",
 		"notes.txt file size=0 t=false d=false r=false p=false m=false ",
-		"src-aaaa1 dir size=0 t=false d=false r=false p=false m=false it holds none of bottle.json, compose.json, transcript*, Dockerfile*, .lock",
+		`src-aaaa1 dir size=0 t=false d=false r=false p=false m=false it holds "main.go", which no bottle writes there`,
 		`thesis dir size=0 t=false d=false r=false p=false m=false its name "thesis" is not a slug's <agent>-<5 letters or digits>`,
 		"tonly-bbbb2 dir size=5 t=true d=false r=false p=false m=false ",
 	}
@@ -296,7 +296,7 @@ func TestOwnWriteAccepted(t *testing.T) {
 	}
 	dir, p = mk("before-bbbb2")
 	time.Sleep(10 * time.Millisecond)
-	write(t, filepath.Join(dir, "other"), 1)
+	write(t, filepath.Join(dir, "guardian.log"), 1)
 	ownWrite(dir, &p)
 	if o := r.Remove(p); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "changed since plan") {
 		t.Errorf("changed before the own write: %+v", o)
@@ -304,7 +304,7 @@ func TestOwnWriteAccepted(t *testing.T) {
 	dir, p = mk("after-cccc3")
 	ownWrite(dir, &p)
 	time.Sleep(10 * time.Millisecond)
-	write(t, filepath.Join(dir, "other"), 1)
+	write(t, filepath.Join(dir, "guardian.log"), 1)
 	if o := r.Remove(p); o.Status != bottle.Skipped || !strings.Contains(o.Reason, "changed since plan") {
 		t.Errorf("changed after the own write: %+v", o)
 	}
@@ -314,7 +314,7 @@ func TestRemove(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "gone-aaaa1")
 	write(t, filepath.Join(dir, "transcript.jsonl"), 10)
-	write(t, filepath.Join(dir, "sub", "f"), 10)
+	write(t, filepath.Join(dir, "transcript", "sub", "f"), 10)
 	r := &Reclaimer{Root: root, Live: notLive, DryRun: true}
 	if o := r.Remove(planned(root, "gone-aaaa1")); o.Status != bottle.WouldRemove {
 		t.Fatalf("dry run: %+v", o)

@@ -14,7 +14,6 @@
 package transcript
 
 import (
-	"archive/tar"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -100,19 +99,8 @@ func Probe(ctx context.Context, eng Engine, h Home) (has, known bool, err error)
 		return false, false, err
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return false, true, nil
-		}
-		if err != nil {
-			return false, false, err
-		}
-		if h.Typeflag == tar.TypeReg {
-			return true, true, nil
-		}
-	}
+	has, err = holdsFile(rc)
+	return has, err == nil, err
 }
 
 // Saved is what a Save did.
@@ -127,7 +115,7 @@ type Saved struct {
 
 // Temp is how the names of a save's hidden working dirs in a state dir
 // start.
-const Temp = ".transcript-"
+const Temp = bottle.TranscriptTemp
 
 // Save copies the home's transcript into <stateDir>/transcript/ (replacing
 // an earlier snapshot, which the home holds too: a resume restored it).

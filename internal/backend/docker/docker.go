@@ -123,8 +123,12 @@ func (p *project) saw(t time.Time) {
 }
 
 // attached reports whether container c is attached to network n (running
-// or not; a container that never ran knows the network by name only).
+// or not; a container that never ran knows the network by name only). A
+// container whose networks could not be read may be attached to any.
 func attached(c engine.Container, n engine.Network) bool {
+	if unreadNetworks(c) {
+		return true
+	}
 	for name, id := range c.Networks {
 		if id == n.ID || (id == "" && name == n.Name) {
 			return true
@@ -133,9 +137,58 @@ func attached(c engine.Container, n engine.Network) bool {
 	return false
 }
 
-// mounts reports whether container c mounts the volume.
+// mounts reports whether container c mounts the volume. A container whose
+// mounts could not be read may mount any.
 func mounts(c engine.Container, volume string) bool {
+	if unreadMounts(c) {
+		return true
+	}
 	return slices.ContainsFunc(c.Mounts, func(m engine.Mount) bool { return m.Type == "volume" && m.Name == volume })
+}
+
+func unreadNetworks(c engine.Container) bool {
+	return engine.HasUnread(c.Unread, "NetworkSettings", "NetworkSettings.Networks")
+}
+
+func unreadMounts(c engine.Container) bool { return engine.HasUnread(c.Unread, "Mounts") }
+
+// unreadIdentity reports whether a network's ID, name, labels or creation
+// time could not be read: what says whose it is and what a plan may do.
+func unreadIdentity(n engine.Network) bool {
+	return engine.HasUnread(n.Unread, "Id", "Name", "Labels", "Created")
+}
+
+// describe names a resource for a message: its name, else its short ID.
+func describe(name, id string) string {
+	switch {
+	case name != "" && id != "":
+		return name + " (" + short(id) + ")"
+	case name != "":
+		return name
+	case id != "":
+		return short(id)
+	}
+	return "(no readable name or ID)"
+}
+
+// unread notes, for a listing, what the engine gave that could not be
+// read: one warning per resource, naming it and the fields. Such a listing
+// is Partial.
+func unread(inv *backend.Inventory, w engine.World) {
+	for _, c := range w.Containers {
+		if len(c.Unread) > 0 {
+			inv.Partial = true
+			inv.Warnings = append(inv.Warnings, fmt.Sprintf("container %s: the engine gave fields that could not be read: %s; nothing is planned for it, for what it may use, or for any state dir",
+				describe(c.Name, c.ID), engine.UnreadText(c.Unread)))
+		}
+	}
+	for _, n := range w.Networks {
+		if len(n.Unread) > 0 && unreadIdentity(n) {
+			inv.Partial = true
+			inv.Warnings = append(inv.Warnings, fmt.Sprintf("network %s: the engine gave fields that could not be read: %s; nothing is planned for it or for any state dir",
+				describe(n.Name, n.ID), engine.UnreadText(n.Unread)))
+		}
+	}
 }
 
 // Classify turns a listing into the docker backend's inventory. Containers and
@@ -152,6 +205,7 @@ func mounts(c engine.Container, volume string) bool {
 // engine) are listed with it, as members of its item.
 func Classify(w engine.World, prefix string) backend.Inventory {
 	var inv backend.Inventory
+	unread(&inv, w)
 	projects := map[string]*project{}
 	get := func(name string) *project {
 		p := projects[name]
@@ -199,9 +253,18 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 				leave("container %s of compose project %s: its name does not start with the prefix %q", c.Name, proj, prefix)
 				continue
 			}
+			if len(c.Unread) > 0 {
+				leave("container %s of compose project %s: the engine gave fields that could not be read (%s)", c.Name, proj, engine.UnreadText(c.Unread))
+				continue
+			}
 			p.item.Containers = append(p.item.Containers, bc)
 			removal[c.ID] = "p:" + proj
 			members = append(members, c)
+		} else if len(c.Unread) > 0 && bottle.HasPrefix(c.Name, prefix) {
+			// its labels may name a project of ours, or none: it keeps its
+			// slug's state dir and what it uses, and is not planned
+			leave("container %s: the engine gave fields that could not be read (%s)", c.Name, engine.UnreadText(c.Unread))
+			claim(c.Name)
 		} else if stray(c.Name, c.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
 				Slug: bottle.Slug(c.Name, prefix), State: c.State, Created: timePtr(c.Created), OwnerDir: compose.StateDir(c.Labels)})
@@ -216,6 +279,9 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 	outsider := func(by string, used func(engine.Container) bool) string {
 		for _, c := range w.Containers {
 			if used(c) && removal[c.ID] != by {
+				if c.Name == "" {
+					return describe(c.Name, c.ID)
+				}
 				return c.Name
 			}
 		}
@@ -254,7 +320,27 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 		return out
 	}
 
+	// unreadUser names a container whose networks (or mounts) could not be
+	// read, which may then use any network (volume), or "".
+	unreadUser := func(unreadable func(engine.Container) bool) string {
+		for _, c := range w.Containers {
+			if unreadable(c) {
+				return describe(c.Name, c.ID)
+			}
+		}
+		return ""
+	}
 	for _, n := range w.Networks {
+		if unreadIdentity(n) {
+			if proj := n.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
+				get(proj).networks = append(get(proj).networks, bottle.Network{Name: n.Name, ID: n.ID})
+			}
+			if bottle.HasPrefix(n.Name, prefix) || n.Name == "" {
+				leave("network %s: the engine gave fields that could not be read (%s)", describe(n.Name, n.ID), engine.UnreadText(n.Unread))
+				claim(n.Name)
+			}
+			continue
+		}
 		if proj := n.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
 			p.owner(n.Labels)
@@ -270,6 +356,10 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 				p.item.Networks = append(p.item.Networks, bn)
 			}
 		} else if stray(n.Name, n.Labels, true) {
+			if who := unreadUser(unreadNetworks); who != "" {
+				leave("network %s: the networks of container %s could not be read, so it may be attached to it", n.Name, who)
+				continue
+			}
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID,
 				Slug: bottle.Slug(n.Name, prefix), Created: timePtr(n.Created), OwnerDir: compose.StateDir(n.Labels), Users: users(func(c engine.Container) bool { return attached(c, n) })})
 		}
@@ -291,6 +381,10 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 				p.item.Volumes = append(p.item.Volumes, bottle.Volume{Name: v.Name, ID: v.Name, Created: timePtr(v.Created)})
 			}
 		} else if stray(v.Name, v.Labels, false) {
+			if who := unreadUser(unreadMounts); who != "" {
+				leave("volume %s: the mounts of container %s could not be read, so it may mount it", v.Name, who)
+				continue
+			}
 			if v.Created.IsZero() {
 				leave("volume %s: the engine gives no creation time, so the reaper could not tell it from one made after the plan", v.Name)
 				continue

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -232,5 +233,54 @@ func TestListErrors(t *testing.T) {
 	}
 	if n := f.calls.Load(); n != 3 {
 		t.Fatalf("%d calls, want one list per kind", n)
+	}
+}
+
+// A resource with a field the engine gave in a form that could not be read
+// is listed, named in one warning, and never makes anything look safe to
+// remove: not itself, not a network or volume it may use, not a state dir
+// (Partial).
+func TestClassifyUnread(t *testing.T) {
+	odd := ctr(P+"odd-ffff6-agent-1", "", "", "exited", at(1))
+	odd.Labels = nil
+	odd.Unread = []engine.Unread{{Field: "Labels", Err: "a JSON array where map was expected"}, {Field: "NetworkSettings.Networks", Err: "x"}}
+	member := ctr(P+"a-aaaa1-agent-1", P+"a-aaaa1", "agent", "exited", at(1))
+	w := engine.World{
+		Containers: []engine.Container{member, odd},
+		Networks: []engine.Network{
+			{ID: "n1", Name: P + "a-aaaa1_internal", Labels: labels(P+"a-aaaa1", "", ""), Created: at(1)},
+			{ID: "n2", Name: P + "stray-net", Created: at(1)},
+			{ID: "n3", Name: P + "b-bbbb2_internal", Created: at(1), Unread: []engine.Unread{{Field: "Labels", Err: "y"}}},
+		},
+	}
+	inv := Classify(w, P)
+	if !inv.Partial {
+		t.Fatal("a listing with unread fields must be Partial (no state dir is planned)")
+	}
+	warn := strings.Join(inv.Warnings, "\n")
+	if len(inv.Warnings) != 2 || !strings.Contains(warn, "container "+P+"odd-ffff6-agent-1 (id-claude-bo)") ||
+		!strings.Contains(warn, "Labels (a JSON array where map was expected)") || !strings.Contains(warn, "network "+P+"b-bbbb2_internal (n3)") {
+		t.Fatalf("warnings %q: want one per resource, naming it and the field", inv.Warnings)
+	}
+	for _, it := range inv.Items {
+		if it.Kind != bottle.KindComposeProject || it.Name != P+"a-aaaa1" || len(it.Networks) != 0 || len(it.Containers) != 1 {
+			t.Errorf("planned %s %s (networks %v): a container whose networks are unread may use every network, and unread resources are never planned", it.Kind, it.Name, it.Networks)
+		}
+	}
+	if !slices.Contains(inv.Claimed, "odd-ffff6-agent-1") {
+		t.Errorf("claimed %v: the unread container's slug must keep its state dir", inv.Claimed)
+	}
+	left := strings.Join(inv.LeftAlone, "\n")
+	for _, want := range []string{"network " + P + "stray-net: the networks of container " + P + "odd-ffff6-agent-1", "network " + P + "a-aaaa1_internal of compose project", "container " + P + "odd-ffff6-agent-1: the engine gave fields"} {
+		if !strings.Contains(left, want) {
+			t.Errorf("left alone %q: want %q", inv.LeftAlone, want)
+		}
+	}
+	// the same world read whole plans the networks and the stray container
+	odd.Unread, odd.Labels = nil, map[string]string{}
+	w.Containers[1] = odd
+	w.Networks[2].Unread = nil
+	if inv := Classify(w, P); inv.Partial || len(inv.Items) != 4 {
+		t.Errorf("read whole: partial %v, %d items, want 4", inv.Partial, len(inv.Items))
 	}
 }

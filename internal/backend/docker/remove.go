@@ -378,6 +378,10 @@ func (r *removal) inspectContainer(ctx context.Context, want bottle.Container, p
 	if err != nil {
 		return outcome(rr, err), c
 	}
+	if len(c.Unread) > 0 {
+		rr.Status, rr.Reason = bottle.Skipped, "the engine gave fields of it that could not be read: "+engine.UnreadText(c.Unread)
+		return rr, c
+	}
 	if why := r.changed("container", c.ID, c.Name, c.Labels, bottle.Network{Name: want.Name, ID: want.ID}, project); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr, c
@@ -445,6 +449,10 @@ func (r *removal) network(ctx context.Context, want bottle.Network, project stri
 	}
 	if err != nil {
 		return outcome(rr, err)
+	}
+	if unreadIdentity(n) {
+		rr.Status, rr.Reason = bottle.Skipped, "the engine gave fields of it that could not be read: "+engine.UnreadText(n.Unread)
+		return rr
 	}
 	if why := r.changed("network", n.ID, n.Name, n.Labels, want, project); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why

@@ -79,7 +79,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return exitcode.Usagef("stdin is not a terminal, so there is nobody to ask: pass --yes to remove without asking, or --dry-run to see what would go")
 	}
 
-	if err := statedir.CheckRoot(o.StateDir); err != nil {
+	if err := statedir.CheckRoot(o.StateDir, o.DefaultRoot); err != nil {
 		return err
 	}
 	set, err := t.Env.OpenBackends(o.Prefix)

@@ -114,6 +114,13 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	var specFromStdin bool
 	var err error
 	if o.Resume != "" {
+		// A resume writes into a state root as a launch does: one that
+		// exists is taken only as PrepareRoot takes it (and marked).
+		if _, serr := os.Stat(o.StateDir); serr == nil {
+			if err := statedir.PrepareRoot(o.StateDir, o.DefaultRoot); err != nil {
+				return err
+			}
+		}
 		// the name or the slug, as --name takes them
 		if saved, err = launch.OpenSaved(o.StateDir, o.Prefix, plan.NameSlug(o.Resume, o.Prefix)); err != nil {
 			return err
@@ -140,9 +147,12 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		}
 	}
 
+	if spec.ExplicitRoot() {
+		t.Errorf("warning: the agent runs as root (the spec's \"user\": %q): all its capabilities are still dropped, but what it writes in the workspace is root's; leave \"user\" out to run it as an unprivileged user", spec.User)
+	}
 	foreground := !o.Detach
 	opt := launch.Options{
-		Prefix: o.Prefix, StateRoot: o.StateDir, Version: cli.VersionString(),
+		Prefix: o.Prefix, StateRoot: o.StateDir, DefaultRoot: o.DefaultRoot, Version: cli.VersionString(),
 		Attach: foreground, Stdin: foreground && !specFromStdin, TTY: foreground && !specFromStdin && t.Env.StdinTTY,
 		Now: t.Env.Now,
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -103,8 +104,8 @@ func TestLaunchEngineDown(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q", args, code, x.Stderr)
 		}
 		entries, _ := os.ReadDir(x.StateDir)
-		if len(entries) != 1 {
-			t.Errorf("%q: state root holds %d entries", args, len(entries))
+		if len(entries) != 2 || entries[0].Name() != bottle.RootMarker || entries[1].Name() != "res-abcde" {
+			t.Errorf("%q: state root holds %v, want its marker and res-abcde", args, entries)
 		}
 	}
 }

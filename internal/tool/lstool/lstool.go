@@ -55,6 +55,11 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.State {
+		if err := statedir.CheckMarked(o.StateDir, o.DefaultRoot); err != nil {
+			return err
+		}
+	}
 	set, err := t.Env.OpenBackends(o.Prefix)
 	if err != nil {
 		return err

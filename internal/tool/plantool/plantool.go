@@ -57,7 +57,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := statedir.CheckRoot(o.StateDir); err != nil {
+	if err := statedir.CheckRoot(o.StateDir, o.DefaultRoot); err != nil {
 		return err
 	}
 	set, err := t.Env.OpenBackends(o.Prefix)

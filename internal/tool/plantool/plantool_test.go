@@ -100,7 +100,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	delete(w.Containers, agent)
 	dir := filepath.Join(x.StateDir, "gone-aaaa1")
 	os.MkdirAll(dir, 0o700)
-	os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(`{"backend":"docker","name":"`+p+`gone-aaaa1","slug":"gone-aaaa1","spec":{"image":"i"}}`), 0o600)
+	os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(`{"backend":"docker","name":"`+p+`gone-aaaa1","slug":"gone-aaaa1","image":"i","spec":{"image":"i"}}`), 0o600)
 	if code := x.Exec(); code != exitcode.OK {
 		t.Fatalf("exit %d: %s", code, x.Stderr)
 	}

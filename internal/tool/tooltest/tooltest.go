@@ -13,6 +13,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/enginefake"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 // Prefix is the prefix the tools run with.
@@ -32,10 +33,14 @@ type Tool struct {
 	Stdout, Stderr *bytes.Buffer
 }
 
-// New is run on a strict fake engine with nothing set up.
+// New is run on a strict fake engine with nothing set up but an empty
+// state root bottle-launch would have made (its marker written).
 func New(t testing.TB, run cli.RunFunc) *Tool {
 	x := &Tool{Run: run, Engine: enginefake.New(t), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
 	x.StateDir = filepath.Join(t.TempDir(), "state")
+	if err := statedir.PrepareRoot(x.StateDir, false); err != nil {
+		t.Fatal(err)
+	}
 	x.Vars = map[string]string{"BOTTLE_PREFIX": Prefix, "BOTTLE_STATE_DIR": x.StateDir, "HOME": t.TempDir(), "NO_COLOR": "1"}
 	x.Env = cli.Env{
 		Stdin: strings.NewReader(""), Stdout: x.Stdout, Stderr: x.Stderr,
