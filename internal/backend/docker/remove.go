@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
@@ -231,6 +232,10 @@ type removal struct {
 	// is removed only through its project's item, never one by one (that
 	// would pass by the project's checks, such as its launcher's lock).
 	lone bool
+	// ownerKept names the first container Owner kept: whose bottle it is
+	// keeps all of the project.
+	mu        sync.Mutex
+	ownerKept string
 	// mine holds the IDs of the containers the item removes: under
 	// --dry-run they still exist, and their use of a network or volume the
 	// item removes too does not keep it.
@@ -388,6 +393,11 @@ func (r *removal) inspectContainer(ctx context.Context, want bottle.Container, p
 	}
 	if why := r.owner(c.Labels, c.State); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
+		r.mu.Lock()
+		if r.ownerKept == "" {
+			r.ownerKept = "container " + want.Name + " of the project: " + why
+		}
+		r.mu.Unlock()
 		return rr, c
 	}
 	if r.notRunning && bottle.Active(c.State) {
