@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
@@ -51,3 +52,28 @@ func (s *Set) Engines(ctx context.Context) statedir.Engines {
 
 // Close releases the engine's connections.
 func (s *Set) Close() error { return s.Engine.Close() }
+
+// TranscriptHolder is a backend whose bottles keep the agent's transcript
+// in an item it removes (a smolmachines machine's own disk), not in a
+// volume the engine reads: the plan asks it, and the reaper has it save
+// the transcript into the bottle's state dir before the item goes.
+type TranscriptHolder interface {
+	Remover
+	// ProbeTranscript tells, changing nothing, whether the item holds a
+	// transcript; known is false when it cannot tell that way.
+	ProbeTranscript(ctx context.Context, it bottle.Item) (has, known bool, err error)
+	// SaveTranscript saves the item's transcript into stateDir as
+	// transcript.SaveFrom does (None: it holds none, or is gone).
+	SaveTranscript(ctx context.Context, it bottle.Item, stateDir string) (transcript.Saved, error)
+}
+
+// HolderOf is the backend among bs that handles it and holds its
+// transcript, or nil.
+func HolderOf(bs []Backend, it bottle.Item) TranscriptHolder {
+	for _, b := range bs {
+		if h, ok := b.(TranscriptHolder); ok && h.Handles(it) {
+			return h
+		}
+	}
+	return nil
+}

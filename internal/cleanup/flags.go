@@ -15,6 +15,7 @@ import (
 
 	"github.com/jessevdk/go-flags"
 
+	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/exitcode"
@@ -108,14 +109,17 @@ func (r Reaping) Check() error {
 	return nil
 }
 
-// Probe is the plan's Transcript question on eng: the agent container's
-// answer, never a container made to ask.
-func Probe(eng transcript.Engine) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+// Probe is the plan's Transcript question on set: a compose project's
+// agent container's answer, a running machine's tree read in place (its
+// backend's TranscriptHolder); never a container made to ask.
+func Probe(set *backend.Set) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
 	return func(ctx context.Context, it bottle.Item) (bool, bool, error) {
-		h, ok := transcript.HomeOf(it)
-		if !ok {
-			return false, false, nil
+		if h, ok := transcript.HomeOf(it); ok {
+			return transcript.Probe(ctx, set.Engine, h)
 		}
-		return transcript.Probe(ctx, eng, h)
+		if holder := backend.HolderOf(set.Backends, it); holder != nil {
+			return holder.ProbeTranscript(ctx, it)
+		}
+		return false, false, nil
 	}
 }

@@ -19,7 +19,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
@@ -61,13 +60,9 @@ var _ backend.Engine = (*Engine)(nil)
 // New is a strict engine for t with nothing set up.
 func New(t testing.TB) *Engine { return &Engine{T: t} }
 
-// Opener opens every backend on f, as all.Open does on the real engine:
-// what a test puts in cli.Env.Open.
-func (f *Engine) Opener() backend.Opener {
-	return func(getenv func(string) string, prefix string) (*backend.Set, error) {
-		return all.On(f, getenv, prefix), nil
-	}
-}
+// Note puts "verb id" in the log among the calls: a test marks a moment
+// (a removal done) to check the order against.
+func (f *Engine) Note(verb, id string) { f.record(verb, id) }
 
 func (f *Engine) record(verb, id string) {
 	f.mu.Lock()

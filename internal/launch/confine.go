@@ -30,6 +30,19 @@ var DropAll = []string{"ALL"}
 // start with: no setuid or setgid binary, no file capability raises them.
 const NoNewPrivileges = "no-new-privileges:true"
 
+// AgentSysctls turn IPv6 off in the agent's network namespace, every
+// interface and any made later. The internal network's bridge gets no
+// IPv4 address (inhibit_ipv4), but the kernel still gives it an IPv6
+// link-local one, which Docker 20.10 offers no network option to remove;
+// with IPv6 off in the container (Docker does it by itself on networks
+// without IPv6; this makes it so on every engine and in compose.json) and
+// no NET_RAW or NET_ADMIN (no packet or raw socket, no sysctl written:
+// /proc/sys is read-only too), nothing in the agent can speak IPv6 to it.
+var AgentSysctls = map[string]string{
+	"net.ipv6.conf.all.disable_ipv6":     "1",
+	"net.ipv6.conf.default.disable_ipv6": "1",
+}
+
 // securityOpts are the engine security options of both containers.
 func securityOpts() []string { return []string{NoNewPrivileges} }
 

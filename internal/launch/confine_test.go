@@ -120,6 +120,12 @@ func TestContainersConfined(t *testing.T) {
 		if !slices.Contains(sp.SecurityOpt, "no-new-privileges:true") {
 			t.Errorf("%s: security options %v", sp.Name, sp.SecurityOpt)
 		}
+		if agent := strings.HasSuffix(sp.Name, "-agent-1"); agent && (sp.Sysctls["net.ipv6.conf.all.disable_ipv6"] != "1" || sp.Sysctls["net.ipv6.conf.default.disable_ipv6"] != "1") {
+			t.Errorf("%s: sysctls %v", sp.Name, sp.Sysctls)
+		}
+	}
+	if doc.Services[bottle.ServiceAgent].Sysctls["net.ipv6.conf.all.disable_ipv6"] != "1" {
+		t.Errorf("compose.json: agent sysctls %v", doc.Services[bottle.ServiceAgent].Sysctls)
 	}
 	for name, svc := range doc.Services {
 		if !slices.Equal(svc.CapDrop, []string{"ALL"}) || !slices.Contains(svc.SecurityOpt, "no-new-privileges:true") {

@@ -35,7 +35,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		Image: s.Image, ContainerName: p.ContainerName(bottle.ServiceAgent), Command: b.command(), Environment: redacted,
 		Networks: map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceAgent}}}, Volumes: []string{bottle.VolHome + ":" + bottle.AgentHome},
 		DependsOn: map[string]DependsOn{bottle.ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
-		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(),
+		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(), Sysctls: AgentSysctls,
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+bottle.AgentWorkspace)
@@ -187,7 +187,7 @@ func (b *Launched) create(ctx context.Context) error {
 			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
 			Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
 			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
-			User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(),
+			User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(), Sysctls: AgentSysctls,
 		}
 		if s.Workspace != "" {
 			spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}

@@ -102,7 +102,7 @@ func (sv *Saved) read(prefix, slug string, refuse func(string, ...any) error) er
 		return exitcode.BadInputf("--resume %s: %s: its spec: %v", slug, bottle.MetaFile, err)
 	}
 	switch {
-	case m.Slug != slug || (m.Backend != bottle.Docker && m.Backend != bottle.Smolmachines) || !bottle.ValidAgent(m.Agent) || m.Name == "":
+	case !m.NamesBottle(slug):
 		return exitcode.BadInputf("--resume %s: its %s names no bottle of slug %s (slug %q, backend %q, agent %q)", slug, bottle.MetaFile, slug, m.Slug, m.Backend, m.Agent)
 	case m.Name != prefix+slug:
 		return refuse("its %s names %s, not %s%s: a bottle of another prefix (pass --prefix %s)", bottle.MetaFile, m.Name, prefix, slug, m.Prefix)

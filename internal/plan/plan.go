@@ -53,11 +53,12 @@ type Options struct {
 	// hold one (the reaper saves it there first). Without it they stay.
 	IncludeTranscripts bool
 	// DiscardTranscript marks the named bottles' items: their home volumes
-	// go without their transcripts being saved. Only with Names.
+	// (machines) go without their transcripts being saved. Only with Names.
 	DiscardTranscript bool
 	// Transcript, when set, tells whether a planned compose project's home
-	// volume holds a transcript, from what can be read without creating
-	// anything (its agent container); known is false when it cannot tell.
+	// volume (a machine) holds a transcript, from what can be read without
+	// creating anything (its agent container; a running machine's tree);
+	// known is false when it cannot tell.
 	// It is asked for the projects of bottles bottle-launch made (their
 	// state dir holds bottle.json); what the launcher recorded in
 	// bottle.json answers when it cannot tell.
@@ -139,7 +140,7 @@ func probeTranscripts(ctx context.Context, survey *backend.Survey, entries []sta
 	for _, inv := range survey.ByBackend {
 		for i := range inv.Items {
 			it := &inv.Items[i]
-			if !made[it.Slug] || it.Kind != bottle.KindComposeProject || !opt.keep(*it) {
+			if !made[it.Slug] || (it.Kind != bottle.KindComposeProject && it.Kind != bottle.KindMachine) || !opt.keep(*it) {
 				continue
 			}
 			wg.Go(func() {
@@ -150,7 +151,11 @@ func probeTranscripts(ctx context.Context, survey *backend.Survey, entries []sta
 				defer mu.Unlock()
 				switch {
 				case err != nil:
-					notes = append(notes, fmt.Sprintf("%s: cannot tell whether its home volume holds a transcript: %v", it.Name, err))
+					where := "its home volume"
+					if it.Kind == bottle.KindMachine {
+						where = "the machine"
+					}
+					notes = append(notes, fmt.Sprintf("%s: cannot tell whether %s holds a transcript: %v", it.Name, where, err))
 				case known:
 					it.Transcript = &has
 				}
@@ -243,6 +248,18 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			}
 			continue
 		}
+		if o := owners[it.Slug]; o.Other {
+			// Its transcript would be saved into that root's dir; a
+			// machine's rescue knows only this root's: it stays.
+			if slices.ContainsFunc(bySlug[it.Slug], func(o bottle.Item) bool { return o.Kind == bottle.KindMachine }) {
+				if !noted[it.Slug] {
+					noted[it.Slug] = true
+					p.Notes = append(p.Notes, fmt.Sprintf("leaving %s: a smolmachines bottle of state root %s: clean it up with that state root", bottle.ProjectName(opt.Prefix, it.Slug), o.Root))
+				}
+				continue
+			}
+			it.AllRoots = true
+		}
 		if liveDetached(it.Slug) && !opt.takesDetached(it.Slug) {
 			if !noted[it.Slug] {
 				noted[it.Slug] = true
@@ -252,13 +269,15 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		}
 		it.NotRunning = opt.NotRunning
 		it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
-		it.AllRoots = opt.AllRoots
-		if it.Kind == bottle.KindComposeProject {
+		// A bottle's transcript is in its home volume (docker) or its
+		// machine's disk (smolmachines): one conversation rule for both.
+		if it.Kind == bottle.KindComposeProject || it.Kind == bottle.KindMachine {
 			if e, ok := byDir[it.Slug]; ok && e.Meta {
 				if it.Transcript == nil {
 					it.Transcript = recorded(e.Bottle.Transcript)
 				}
-				if _, home := transcript.HomeOf(it); home && (it.Transcript == nil || *it.Transcript) {
+				_, home := transcript.HomeOf(it)
+				if (home || it.Kind == bottle.KindMachine) && (it.Transcript == nil || *it.Transcript) {
 					volumeHolds[it.Slug] = true
 				}
 			}

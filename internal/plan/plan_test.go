@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -540,5 +541,41 @@ func TestBuildPartialSurvey(t *testing.T) {
 	}
 	if len(p.Items) == 0 || !strings.Contains(strings.Join(p.Notes, "\n"), "Labels (y)") {
 		t.Fatalf("items %s, notes %q: the docker items and the warning must still be said", names(p.Items), p.Notes)
+	}
+}
+
+// A smolmachines bottle's transcript is on its machine's disk: its state
+// dir (bottle.json: a bottle-launch bottle) stays as a conversation unless
+// asked, as a docker bottle's does, and --discard-transcript marks the
+// machine. Before, the plan listed the dir "no transcript" to go with it.
+func TestBuildSmolConversation(t *testing.T) {
+	root := t.TempDir()
+	e := dirs(t, root, time.Hour, "vm1")
+	e[0].Meta, e[0].Bottle = true, statedir.Meta{Backend: bottle.Smolmachines, Name: prefix + "vm1", Slug: "vm1"}
+	s := &fake{name: bottle.Smolmachines, inv: backend.Inventory{
+		Bottles: []bottle.Bottle{{Backend: bottle.Smolmachines, Name: prefix + "vm1", Slug: "vm1"}},
+		Items:   []bottle.Item{{Backend: bottle.Smolmachines, Kind: bottle.KindMachine, Name: prefix + "vm1", ID: prefix + "vm1", Slug: "vm1", State: "stopped", Created: ago(time.Hour)}},
+	}}
+	p := Build(survey(s), e, nil, Options{Now: now, Names: []string{"vm1"}, Prefix: prefix})
+	if got := names(p.Items); got != "machine bt-test-vm1" {
+		t.Fatalf("plan:\n%s", got)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "--name vm1: its state dir "+e[0].Path+" will hold the conversation")
+	}) {
+		t.Errorf("notes %q", p.Notes)
+	}
+	p = Build(survey(s), e, nil, Options{Now: now, Names: []string{"vm1"}, Prefix: prefix, IncludeTranscripts: true, DiscardTranscript: true})
+	if got := names(p.Items); got != "machine bt-test-vm1\nstate-dir vm1 (with bt-test-vm1)" {
+		t.Fatalf("plan with --include-transcripts:\n%s", got)
+	}
+	if !p.Items[0].DiscardTranscript {
+		t.Error("--discard-transcript does not mark the machine")
+	}
+	// recorded: the launcher's ending saved it (or found none)
+	e[0].Bottle.Transcript = statedir.TranscriptSaved
+	p = Build(survey(s), e, nil, Options{Now: now, Names: []string{"vm1"}, Prefix: prefix})
+	if got := names(p.Items); got != "machine bt-test-vm1\nstate-dir vm1 (with bt-test-vm1)" {
+		t.Fatalf("plan after a recorded save:\n%s", got)
 	}
 }

@@ -106,6 +106,9 @@ func (b *Bottles) Prepare(it bottle.Item) (bottle.Item, string, func(bottle.Resu
 	if it.Kind == bottle.KindStateDir {
 		return it, "", same
 	}
+	if it.Kind == bottle.KindMachine && it.AllRoots {
+		return it, ReasonOtherRootMachine, nil
+	}
 	act, guarded := b.guardDetached(it)
 	if !guarded {
 		return act, "", same
@@ -125,6 +128,11 @@ func (b *Bottles) launching(it bottle.Item) bool {
 	}
 	return false
 }
+
+// ReasonOtherRootMachine is why a machine planned as another state root's
+// bottle is kept: its rescue saves into this root's state dir only, so
+// only that root's cleanup ends it.
+const ReasonOtherRootMachine = "a smolmachines bottle of another state root: clean it up with that state root"
 
 // ReasonDetached is why an item of a running bottle launched with --detach
 // is kept when the plan did not take detached bottles.
@@ -198,19 +206,35 @@ func (b *Bottles) stateDirOf(it bottle.Item, slug string) string {
 	return filepath.Join(b.StateRoot, slug)
 }
 
-// Rescue saves a compose project's transcript out of its home volume into
-// its state dir before the project goes, whatever the plan says of that
-// dir (what happens to the dir is decided when it is reached: it may stay
-// for many reasons). Only a bottle bottle-launch made has both (its state
-// dir holds bottle.json naming it); a bottle planned with
-// discard_transcript is not saved. It records the dir's tree before and
-// after its write, so the dir's own removal takes the write as this run's.
-// An error keeps the home volume; ctx's end (an interrupt) keeps the whole
-// bottle, with nothing half-written left.
+// Rescue saves a bottle's transcript into its state dir before the bottle
+// goes, whatever the plan says of that dir (what happens to the dir is
+// decided when it is reached: it may stay for many reasons): a compose
+// project's out of its home volume, a smolmachines machine's out of the
+// machine (its backend's TranscriptHolder). Only a bottle bottle-launch
+// made has both (its state dir holds bottle.json naming it); a bottle
+// planned with discard_transcript is not saved. It records the dir's tree
+// before and after its write, so the dir's own removal takes the write as
+// this run's. An error keeps the home volume (the machine); ctx's end (an
+// interrupt) keeps the whole bottle, with nothing half-written left.
 func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	slug := slugOf(it, b.Prefix)
-	h, ok := transcript.HomeOf(it)
-	if b.Save == nil || b.DryRun || it.DiscardTranscript || !ok || !bottle.ValidSlug(slug) {
+	if b.DryRun || it.DiscardTranscript || !bottle.ValidSlug(slug) {
+		return nil
+	}
+	var save func(dir string, m statedir.Meta) (transcript.Saved, error)
+	what := "the volume"
+	if h, ok := transcript.HomeOf(it); ok && b.Save != nil {
+		save = func(dir string, m statedir.Meta) (transcript.Saved, error) {
+			h.Image = m.Image
+			return b.Save(ctx, h, dir)
+		}
+	} else if holder := backend.HolderOf(b.Backends, it); holder != nil {
+		what = "the machine"
+		save = func(dir string, _ statedir.Meta) (transcript.Saved, error) {
+			return holder.SaveTranscript(ctx, it, dir)
+		}
+	}
+	if save == nil {
 		return nil
 	}
 	dir := b.stateDirOf(it, slug)
@@ -221,9 +245,8 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if !ok || err != nil || statedir.Foreign(m, b.Prefix, slug) != "" {
 		return nil
 	}
-	h.Image = m.Image
 	before := statedir.Walk(dir)
-	_, err = b.Save(ctx, h, dir)
+	_, err = save(dir, m)
 	after := statedir.Walk(dir)
 	b.mu.Lock()
 	if b.wrote == nil {
@@ -235,7 +258,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: %v", backend.ErrInterrupted, err)
 	case err != nil:
-		return fmt.Errorf("its transcript could not be saved into %s: %v; the volume is kept (it holds the only copy): retry with bottle-cleanup --name %s, or let it go with bottle-cleanup --name %s --discard-transcript", dir, err, slug, slug)
+		return fmt.Errorf("its transcript could not be saved into %s: %v; %s is kept (it holds the only copy): retry with bottle-cleanup --name %s, or let it go with bottle-cleanup --name %s --discard-transcript", dir, err, what, slug, slug)
 	}
 	return nil
 }

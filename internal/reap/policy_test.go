@@ -208,10 +208,10 @@ func TestRescueInsideTheRemoval(t *testing.T) {
 		var res []bottle.Result
 		go func() { res, _ = e.run(context.Background()); close(done) }()
 		<-inRescue
-		calls := e.f.logLen()
+		calls := len(e.f.Log())
 		time.Sleep(100 * time.Millisecond)
 		mu.Lock()
-		if n := e.f.logLen(); n != calls || rescues != 1 {
+		if n := len(e.f.Log()); n != calls || rescues != 1 {
 			t.Errorf("while the rescue held the only slot: %d more engine calls, %d rescues", n-calls, rescues)
 		}
 		mu.Unlock()
@@ -250,17 +250,70 @@ func TestRescueInsideTheRemoval(t *testing.T) {
 			t.Error("not interrupted")
 		}
 		for _, c := range proj.Containers {
-			if _, ok := e.w.containers[c.ID]; !ok {
+			if _, ok := e.w.Containers[c.ID]; !ok {
 				t.Errorf("%s was removed after an interrupted rescue", c.Name)
 			}
 		}
 	})
 }
 
-func (f *fake) logLen() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.log)
+// holder is a smolmachines-like backend whose machines hold their
+// transcript: it records what it was asked to save, and where.
+type holder struct {
+	backend.Remover
+	saved map[string]string // machine -> state dir
+	fail  error
+}
+
+func (h *holder) Handles(it bottle.Item) bool { return it.Kind == bottle.KindMachine }
+func (h *holder) ProbeTranscript(context.Context, bottle.Item) (bool, bool, error) {
+	return false, false, nil
+}
+func (h *holder) SaveTranscript(_ context.Context, it bottle.Item, dir string) (transcript.Saved, error) {
+	if h.fail != nil {
+		return transcript.Saved{}, h.fail
+	}
+	if h.saved == nil {
+		h.saved = map[string]string{}
+	}
+	h.saved[it.Name] = dir
+	return transcript.Saved{Files: 1}, os.MkdirAll(filepath.Join(dir, bottle.TranscriptDir), 0o700)
+}
+
+// A machine's transcript is saved by the backend that holds it, into the
+// bottle's own state dir, under the same rules as a home volume's; its
+// failure keeps the machine, and names the way out.
+func TestPolicyRescueMachine(t *testing.T) {
+	h := &holder{}
+	b, root := policy(t, &saver{})
+	b.Backends = []backend.Backend{h}
+	slug := "vm-aaaa1"
+	writeMeta(t, filepath.Join(root, slug), `{"backend":"smolmachines","name":"`+prefix+slug+`","slug":"`+slug+`"}`)
+	machine := bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindMachine, Name: prefix + slug, Slug: slug}
+	if err := b.Rescue(context.Background(), machine); err != nil {
+		t.Fatal(err)
+	}
+	if h.saved[prefix+slug] != filepath.Join(root, slug) {
+		t.Errorf("saved %v", h.saved)
+	}
+	if w := b.wroteInto(slug); w == nil {
+		t.Error("write not recorded")
+	}
+	h.fail = errors.New("machine exec failed")
+	err := b.Rescue(context.Background(), machine)
+	if err == nil || !strings.Contains(err.Error(), "machine exec failed; the machine is kept (it holds the only copy): retry with bottle-cleanup --name "+slug+", or let it go with bottle-cleanup --name "+slug+" --discard-transcript") {
+		t.Errorf("failed save: %v", err)
+	}
+	h.saved, h.fail = nil, nil
+	discard := machine
+	discard.DiscardTranscript = true
+	b.Rescue(context.Background(), discard)
+	other := machine
+	other.Name, other.Slug = prefix+"none-bbbb2", "none-bbbb2"
+	b.Rescue(context.Background(), other) // no state dir
+	if len(h.saved) != 0 {
+		t.Errorf("saved %v", h.saved)
+	}
 }
 
 // stateRoot is a temporary state root as bottle-launch makes one: marked.

@@ -19,10 +19,10 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/retry"
 	"github.com/claude-bottle/bottle/internal/statedir"
-	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
 // These tests use a fake engine for what the real one cannot produce on
@@ -38,260 +38,9 @@ var fast = &docker.Retry{
 
 const prefix = "bttest0001-"
 
-// fake is an engine whose unset methods fail the test. It logs every call.
-type fake struct {
-	t  testing.TB
-	mu sync.Mutex
-	// log holds "verb id" per call, in call order.
-	log []string
-
-	containers       func() ([]engine.Container, error)
-	networks         func() ([]engine.Network, error)
-	volumes          func() ([]engine.Volume, error)
-	inspectContainer func(id string) (engine.Container, error)
-	inspectNetwork   func(id string) (engine.Network, error)
-	inspectVolume    func(name string) (engine.Volume, error)
-	removeContainer  func(id string) error
-	removeNetwork    func(id string) error
-	removeVolume     func(name string) error
-	// containersUsing answers ContainersUsing; unset, no container uses
-	// any network or volume.
-	containersUsing func(kind string, names []string) ([]engine.Container, error)
-}
-
-var _ engine.API = (*fake)(nil)
-
-func (f *fake) record(verb, id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.log = append(f.log, verb+" "+id)
-}
-
-func (f *fake) calls(verb string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, l := range f.log {
-		if strings.HasPrefix(l, verb+" ") {
-			out = append(out, strings.TrimPrefix(l, verb+" "))
-		}
-	}
-	return out
-}
-
-func (f *fake) unset(name string) error {
-	f.t.Errorf("unexpected engine call %s", name)
-	return errors.New("unexpected call " + name)
-}
-
-func (f *fake) Endpoint() engine.Endpoint { return engine.Endpoint{Host: "fake://"} }
-func (f *fake) Containers(context.Context) ([]engine.Container, error) {
-	if f.containers == nil {
-		return nil, f.unset("Containers")
-	}
-	return f.containers()
-}
-func (f *fake) Networks(context.Context) ([]engine.Network, error) {
-	if f.networks == nil {
-		return nil, f.unset("Networks")
-	}
-	return f.networks()
-}
-func (f *fake) Volumes(context.Context) ([]engine.Volume, error) {
-	if f.volumes == nil {
-		return nil, f.unset("Volumes")
-	}
-	return f.volumes()
-}
-func (f *fake) InspectContainer(_ context.Context, id string) (engine.Container, error) {
-	f.record("inspect-container", id)
-	if f.inspectContainer == nil {
-		return engine.Container{}, f.unset("InspectContainer")
-	}
-	return f.inspectContainer(id)
-}
-func (f *fake) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
-	f.record("inspect-network", id)
-	if f.inspectNetwork == nil {
-		return engine.Network{}, f.unset("InspectNetwork")
-	}
-	return f.inspectNetwork(id)
-}
-func (f *fake) InspectVolume(_ context.Context, name string) (engine.Volume, error) {
-	f.record("inspect-volume", name)
-	if f.inspectVolume == nil {
-		return engine.Volume{}, f.unset("InspectVolume")
-	}
-	return f.inspectVolume(name)
-}
-func (f *fake) RemoveContainer(context.Context, string) error {
-	return f.unset("RemoveContainer (it takes anonymous volumes; the reaper uses RemoveContainerOnly)")
-}
-func (f *fake) RemoveContainerOnly(_ context.Context, id string) error {
-	f.record("rm-container", id)
-	if f.removeContainer == nil {
-		return f.unset("RemoveContainerOnly")
-	}
-	return f.removeContainer(id)
-}
-func (f *fake) ContainersUsing(_ context.Context, kind string, names ...string) ([]engine.Container, error) {
-	f.record("users-"+kind, strings.Join(names, ","))
-	if f.containersUsing == nil {
-		return nil, nil
-	}
-	return f.containersUsing(kind, names)
-}
-func (f *fake) RemoveNetwork(_ context.Context, id string) error {
-	f.record("rm-network", id)
-	if f.removeNetwork == nil {
-		return f.unset("RemoveNetwork")
-	}
-	return f.removeNetwork(id)
-}
-func (f *fake) RemoveVolume(_ context.Context, name string) error {
-	f.record("rm-volume", name)
-	if f.removeVolume == nil {
-		return f.unset("RemoveVolume")
-	}
-	return f.removeVolume(name)
-}
-
-// errorCounter is a testing.TB that counts Errorf calls instead of failing.
-type errorCounter struct {
-	testing.TB
-	errors int
-}
-
-func (e *errorCounter) Errorf(string, ...any) { e.errors++ }
-
-// TestFakeIsStrict: every call the fake was not set up for fails the test
-// and answers an error (as the README promises of every fake).
-func TestFakeIsStrict(t *testing.T) {
-	rec := &errorCounter{TB: t}
-	f := &fake{t: rec}
-	ctx := context.Background()
-	var errs []error
-	_, err := f.Containers(ctx)
-	errs = append(errs, err)
-	_, err = f.Networks(ctx)
-	errs = append(errs, err)
-	_, err = f.Volumes(ctx)
-	errs = append(errs, err)
-	_, err = f.InspectContainer(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectNetwork(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectVolume(ctx, "x")
-	errs = append(errs, err)
-	errs = append(errs, f.RemoveContainer(ctx, "x"), f.RemoveNetwork(ctx, "x"), f.RemoveVolume(ctx, "x"))
-	for i, err := range errs {
-		if err == nil {
-			t.Errorf("call %d: no error from an unset call", i)
-		}
-	}
-	if rec.errors != len(errs) {
-		t.Errorf("%d of %d unset calls failed the test", rec.errors, len(errs))
-	}
-}
-
-// world is what the fake engine holds: containers, networks and volumes
-// by ID (volumes by name), answering inspect and remove like the engine.
-type world struct {
-	mu         sync.Mutex
-	containers map[string]engine.Container
-	networks   map[string]engine.Network
-	volumes    map[string]engine.Volume
-}
-
-func notFound(what string) error { return fmt.Errorf("No such %s: %w", what, cerrdefs.ErrNotFound) }
-
-func (w *world) wire(f *fake) {
-	f.inspectContainer = func(id string) (engine.Container, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, c := range w.containers {
-			if c.ID == id || c.Name == id {
-				return c, nil
-			}
-		}
-		return engine.Container{}, notFound("container: " + id)
-	}
-	f.inspectNetwork = func(id string) (engine.Network, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, n := range w.networks {
-			if n.ID == id || n.Name == id {
-				return n, nil
-			}
-		}
-		return engine.Network{}, notFound("network: " + id)
-	}
-	f.inspectVolume = func(name string) (engine.Volume, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if v, ok := w.volumes[name]; ok {
-			return v, nil
-		}
-		return engine.Volume{}, notFound("volume: " + name)
-	}
-	f.removeContainer = func(id string) error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if _, ok := w.containers[id]; !ok {
-			return notFound("container: " + id)
-		}
-		delete(w.containers, id)
-		return nil
-	}
-	f.removeNetwork = func(id string) error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if _, ok := w.networks[id]; !ok {
-			return notFound("network: " + id)
-		}
-		delete(w.networks, id)
-		return nil
-	}
-	f.removeVolume = func(name string) error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if _, ok := w.volumes[name]; !ok {
-			return notFound("volume: " + name)
-		}
-		delete(w.volumes, name)
-		return nil
-	}
-	list := func() {
-		f.containers = func() ([]engine.Container, error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			var out []engine.Container
-			for _, c := range w.containers {
-				out = append(out, c)
-			}
-			return out, nil
-		}
-		f.networks = func() ([]engine.Network, error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			var out []engine.Network
-			for _, n := range w.networks {
-				out = append(out, n)
-			}
-			return out, nil
-		}
-		f.volumes = func() ([]engine.Volume, error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			var out []engine.Volume
-			for _, v := range w.volumes {
-				out = append(out, v)
-			}
-			return out, nil
-		}
-	}
-	list()
-}
+// world is what the fake engine holds (enginefake.World), with the plan
+// items of this package's tests made in it.
+type world struct{ *enginefake.World }
 
 var idSeq int
 
@@ -308,34 +57,34 @@ func (w *world) bottle(slug, state string) bottle.Item {
 	it := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: name, Slug: slug}
 	for _, svc := range []string{"agent", "sidecar"} {
 		c := engine.Container{ID: newID(), Name: name + "-" + svc + "-1", Labels: labels, State: state}
-		w.containers[c.ID] = c
+		w.Containers[c.ID] = c
 		it.Containers = append(it.Containers, bottle.Container{Name: c.Name, ID: c.ID, Service: svc, State: state})
 	}
 	n := engine.Network{ID: newID(), Name: name + "_default", Labels: labels}
-	w.networks[n.ID] = n
+	w.Networks[n.ID] = n
 	it.Networks = append(it.Networks, bottle.Network{Name: n.Name, ID: n.ID})
 	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	v := engine.Volume{Name: name + "_home", Labels: labels, Created: made}
-	w.volumes[v.Name] = v
+	w.Volumes[v.Name] = v
 	it.Volumes = append(it.Volumes, bottle.Volume{Name: v.Name, ID: v.Name, Created: &made})
 	return it
 }
 
 func (w *world) strayContainer(slug string) bottle.Item {
 	c := engine.Container{ID: newID(), Name: prefix + slug, State: "exited"}
-	w.containers[c.ID] = c
+	w.Containers[c.ID] = c
 	return bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID, Slug: slug, State: "exited"}
 }
 
 func (w *world) strayNetwork(slug string) bottle.Item {
 	n := engine.Network{ID: newID(), Name: prefix + slug}
-	w.networks[n.ID] = n
+	w.Networks[n.ID] = n
 	return bottle.Item{Backend: bottle.Docker, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID, Slug: slug}
 }
 
 type env struct {
 	t     *testing.T
-	f     *fake
+	f     *enginefake.Engine
 	w     *world
 	root  string
 	opt   Options
@@ -343,9 +92,9 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	f := &fake{t: t}
-	w := &world{containers: map[string]engine.Container{}, networks: map[string]engine.Network{}, volumes: map[string]engine.Volume{}}
-	w.wire(f)
+	f := enginefake.New(t)
+	w := &world{enginefake.NewWorld()}
+	w.Wire(f)
 	root := stateRoot(t)
 	return &env{t: t, f: f, w: w, root: root, opt: Options{
 		Prefix: prefix, StateRoot: root, Jobs: 2,
@@ -438,28 +187,28 @@ func TestProjectOrderAndRemoval(t *testing.T) {
 	if !sum.Ok() || sum.String() != "removed 3, gone 0, skipped 0, failed 0, invalid 0" {
 		t.Errorf("summary %q", sum)
 	}
-	if len(e.w.containers)+len(e.w.networks)+len(e.w.volumes) != 0 {
-		t.Errorf("left: %v %v %v", e.w.containers, e.w.networks, e.w.volumes)
+	if len(e.w.Containers)+len(e.w.Networks)+len(e.w.Volumes) != 0 {
+		t.Errorf("left: %v %v %v", e.w.Containers, e.w.Networks, e.w.Volumes)
 	}
 	// a project's network and volume go only after its containers; a stray
 	// network only after the stray containers
 	at := func(entry string) int {
-		for i, l := range e.f.log {
+		for i, l := range e.f.Log() {
 			if l == entry {
 				return i
 			}
 		}
-		t.Fatalf("no %q in %v", entry, e.f.log)
+		t.Fatalf("no %q in %v", entry, e.f.Log())
 		return -1
 	}
 	proj, sc, sn := items[0].(bottle.Item), items[1].(bottle.Item), items[2].(bottle.Item)
 	for _, c := range proj.Containers {
 		if at("rm-network "+proj.Networks[0].ID) < at("rm-container "+c.ID) || at("rm-volume "+proj.Volumes[0].Name) < at("rm-container "+c.ID) {
-			t.Errorf("project network or volume before its container: %v", e.f.log)
+			t.Errorf("project network or volume before its container: %v", e.f.Log())
 		}
 	}
 	if at("rm-network "+sn.ID) < at("rm-container "+sc.ID) {
-		t.Errorf("stray network before the stray container: %v", e.f.log)
+		t.Errorf("stray network before the stray container: %v", e.f.Log())
 	}
 
 	// a second run on the same plan: everything gone, nothing failed
@@ -476,8 +225,8 @@ func TestErrorMidReap(t *testing.T) {
 	e := newEnv(t)
 	proj := e.w.bottle("a-aaaa1", "exited")
 	s1, s2 := e.w.strayContainer("s-aaaa1"), e.w.strayContainer("s-2")
-	remove := e.f.removeContainer
-	e.f.removeContainer = func(id string) error {
+	remove := e.f.OnRemoveContainerOnly
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		if id == s1.ID || id == proj.Containers[1].ID {
 			return errors.New("Error response from daemon: driver failed programming external connectivity")
 		}
@@ -496,18 +245,18 @@ func TestErrorMidReap(t *testing.T) {
 	if sum.Ok() || sum.Counts[bottle.Failed] != 2 {
 		t.Errorf("summary %s", sum)
 	}
-	if len(e.f.calls("rm-network"))+len(e.f.calls("rm-volume")) != 0 {
-		t.Errorf("removed a network or volume of a project whose container stayed: %v", e.f.log)
+	if len(e.f.Calls("rm-network"))+len(e.f.Calls("rm-volume")) != 0 {
+		t.Errorf("removed a network or volume of a project whose container stayed: %v", e.f.Log())
 	}
 }
 
 func TestTransientThenSuccess(t *testing.T) {
 	e := newEnv(t)
 	s1, s2 := e.w.strayContainer("s-aaaa1"), e.w.strayContainer("s-2")
-	remove := e.f.removeContainer
+	remove := e.f.OnRemoveContainerOnly
 	tries := map[string]int{}
 	var mu sync.Mutex
-	e.f.removeContainer = func(id string) error {
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		mu.Lock()
 		tries[id]++
 		n := tries[id]
@@ -536,11 +285,11 @@ func TestTransientThenSuccess(t *testing.T) {
 	// a transient error that never goes away is retried a bounded number of times
 	e = newEnv(t)
 	s := e.w.strayContainer("s-3")
-	e.f.removeContainer = func(string) error { return errors.New("connection reset by peer") }
+	e.f.OnRemoveContainerOnly = func(string) error { return errors.New("connection reset by peer") }
 	e.add(s)
 	res, _ = e.run(context.Background())
 	status(t, res[0], bottle.Failed, "connection reset")
-	if n := len(e.f.calls("rm-container")); n != fast.Transient.Tries() {
+	if n := len(e.f.Calls("rm-container")); n != fast.Transient.Tries() {
 		t.Errorf("%d tries, want %d", n, fast.Transient.Tries())
 	}
 }
@@ -552,9 +301,9 @@ func activeEndpoints(id string) error {
 func TestActiveEndpointsThenSuccess(t *testing.T) {
 	e := newEnv(t)
 	proj := e.w.bottle("a-aaaa1", "running")
-	remove := e.f.removeNetwork
+	remove := e.f.OnRemoveNetwork
 	n := 0
-	e.f.removeNetwork = func(id string) error {
+	e.f.OnRemoveNetwork = func(id string) error {
 		if n++; n <= 2 {
 			return activeEndpoints(id)
 		}
@@ -570,7 +319,7 @@ func TestActiveEndpointsThenSuccess(t *testing.T) {
 	// endpoints that stay: failed with the engine's reason
 	e = newEnv(t)
 	net := e.w.strayNetwork("n-aaaa1")
-	e.f.removeNetwork = func(id string) error { return activeEndpoints(id) }
+	e.f.OnRemoveNetwork = func(id string) error { return activeEndpoints(id) }
 	e.add(net)
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Failed, "has active endpoints")
@@ -581,7 +330,7 @@ func TestActiveEndpointsThenSuccess(t *testing.T) {
 
 func TestInvalidLines(t *testing.T) {
 	e := newEnv(t) // any engine call fails the test: nothing here is acted on
-	e.f = &fake{t: t}
+	e.f = enginefake.New(t)
 	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	good := fmt.Sprintf("%064x", 99)
 	cases := []struct{ line, why string }{
@@ -639,33 +388,33 @@ func TestChangedLabelledRunning(t *testing.T) {
 	// recreated under the same name: the planned ID is gone, the name has a new one
 	s := e.w.strayContainer("s-aaaa1")
 	old := s.ID
-	c := e.w.containers[old]
-	delete(e.w.containers, old)
+	c := e.w.Containers[old]
+	delete(e.w.Containers, old)
 	c.ID = newID()
-	e.w.containers[c.ID] = c
+	e.w.Containers[c.ID] = c
 	// a member not labelled as the project's: never removed
 	p := e.w.bottle("p-aaaa1", "exited")
-	other := e.w.containers[p.Containers[1].ID]
+	other := e.w.Containers[p.Containers[1].ID]
 	other.Labels = map[string]string{compose.LabelProject: prefix + "other"}
-	e.w.containers[other.ID] = other
+	e.w.Containers[other.ID] = other
 	// planned with --not-running; one container runs again: the whole project stays
 	r := e.w.bottle("r-aaaa1", "exited")
 	r.NotRunning = true
-	again := e.w.containers[r.Containers[0].ID]
+	again := e.w.Containers[r.Containers[0].ID]
 	again.State = "running"
-	e.w.containers[again.ID] = again
+	e.w.Containers[again.ID] = again
 	e.add(s, p, r)
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Skipped, "changed since plan")
 	status(t, res[1], bottle.Skipped, "not labelled as part of compose project "+p.Name)
 	status(t, res[2], bottle.Skipped, "--not-running")
-	for _, id := range e.f.calls("rm-container") {
+	for _, id := range e.f.Calls("rm-container") {
 		if id == c.ID || id == other.ID || id == r.Containers[0].ID || id == r.Containers[1].ID {
 			t.Errorf("removed %s", id)
 		}
 	}
-	if len(e.f.calls("rm-network"))+len(e.f.calls("rm-volume")) != 0 {
-		t.Errorf("removed networks or volumes of a project that stays: %v", e.f.log)
+	if len(e.f.Calls("rm-network"))+len(e.f.Calls("rm-volume")) != 0 {
+		t.Errorf("removed networks or volumes of a project that stays: %v", e.f.Log())
 	}
 	if !sum.Ok() {
 		t.Error(sum)
@@ -675,7 +424,7 @@ func TestChangedLabelledRunning(t *testing.T) {
 func TestDryRunTouchesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.opt.DryRun = true
-	e.f.removeContainer, e.f.removeNetwork, e.f.removeVolume = nil, nil, nil // any removal fails the test
+	e.f.OnRemoveContainerOnly, e.f.OnRemoveNetwork, e.f.OnRemoveVolume = nil, nil, nil // any removal fails the test
 	proj := e.w.bottle("a-aaaa1", "running")
 	dir := e.statedir("a-aaaa1", false)
 	dir.Bottle = proj.Name
@@ -695,64 +444,16 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	}
 }
 
-func TestStateDirsAfterBottles(t *testing.T) {
-	e := newEnv(t)
-	proj := e.w.bottle("a-aaaa1", "running")
-	live := e.w.bottle("l-aaaa1", "running") // not in the plan: its dir stays
-	_ = live
-	dir := e.statedir("a-aaaa1", false)
-	dir.Bottle = proj.Name
-	e.add(proj, dir, e.statedir("l-aaaa1", false), e.statedir("o-aaaa1", false))
-	res, sum := e.run(context.Background())
-	status(t, res[0], bottle.Removed, "")
-	status(t, res[1], bottle.Removed, "")
-	status(t, res[2], bottle.Skipped, "its bottle exists")
-	status(t, res[3], bottle.Removed, "")
-	if _, err := os.Stat(filepath.Join(e.root, "l-aaaa1")); err != nil {
-		t.Error(err)
-	}
-	if !sum.Ok() {
-		t.Error(sum)
-	}
-}
-
-// The reaper streams: a state dir waits for the engine items read before
-// it, not for the ones after it. A dir listed before its own bottle (not
-// what bottle-plan-cleanup writes) goes only if the bottle is already gone
-// when the backends are asked (the two run concurrently); otherwise it is
-// kept, and the next run takes it.
-func TestStateDirBeforeItsBottle(t *testing.T) {
-	e := newEnv(t)
-	proj := e.w.bottle("a-aaaa1", "running")
-	dir := e.statedir("a-aaaa1", false)
-	dir.Bottle = proj.Name
-	e.add(dir, proj)
-	res, _ := e.run(context.Background())
-	if res[0].Status != bottle.Removed {
-		status(t, res[0], bottle.Skipped, "its bottle exists")
-	}
-	status(t, res[1], bottle.Removed, "")
-	e.input = nil
-	e.add(dir)
-	res, _ = e.run(context.Background())
-	if res[0].Status != bottle.Gone {
-		status(t, res[0], bottle.Removed, "")
-	}
-	if _, err := os.Stat(dir.Path); !os.IsNotExist(err) {
-		t.Errorf("the dir is still there after two runs: %v", err)
-	}
-}
-
 func TestEngineUnreachable(t *testing.T) {
 	e := newEnv(t)
 	down := &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///nobody.sock"}, Err: errors.New("connect: no such file or directory")}
 	proj := e.w.bottle("a-aaaa1", "exited")
-	e.f.inspectContainer = func(string) (engine.Container, error) { return engine.Container{}, down }
-	e.f.inspectNetwork = func(string) (engine.Network, error) { return engine.Network{}, down }
-	e.f.inspectVolume = func(string) (engine.Volume, error) { return engine.Volume{}, down }
-	e.f.containers = func() ([]engine.Container, error) { return nil, down }
-	e.f.networks = func() ([]engine.Network, error) { return nil, down }
-	e.f.volumes = func() ([]engine.Volume, error) { return nil, down }
+	e.f.OnInspectContainer = func(string) (engine.Container, error) { return engine.Container{}, down }
+	e.f.OnInspectNetwork = func(string) (engine.Network, error) { return engine.Network{}, down }
+	e.f.OnInspectVolume = func(string) (engine.Volume, error) { return engine.Volume{}, down }
+	e.f.OnContainers = func() ([]engine.Container, error) { return nil, down }
+	e.f.OnNetworks = func() ([]engine.Network, error) { return nil, down }
+	e.f.OnVolumes = func() ([]engine.Volume, error) { return nil, down }
 	e.add(proj, e.w.strayNetwork("n-aaaa1"), e.statedir("o-aaaa1", false))
 	res, sum := e.run(context.Background())
 	status(t, res[0], bottle.Failed, "cannot reach the Docker engine")
@@ -779,8 +480,8 @@ func TestLaunchingIsSkipped(t *testing.T) {
 	res, _ := e.run(context.Background())
 	status(t, res[0], bottle.Skipped, ReasonLaunching)
 	status(t, res[1], bottle.Skipped, ReasonLaunching)
-	if len(e.f.calls("rm-container")) != 0 {
-		t.Errorf("removed a starting bottle: %v", e.f.log)
+	if len(e.f.Calls("rm-container")) != 0 {
+		t.Errorf("removed a starting bottle: %v", e.f.Log())
 	}
 }
 
@@ -790,9 +491,9 @@ func TestInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// the signal arrives while the first removal is in flight
-	remove := e.f.removeContainer
+	remove := e.f.OnRemoveContainerOnly
 	var once sync.Once
-	e.f.removeContainer = func(id string) error {
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		once.Do(cancel)
 		return remove(id)
 	}
@@ -826,42 +527,12 @@ func TestInterrupted(t *testing.T) {
 
 func TestEmptyInput(t *testing.T) {
 	e := newEnv(t) // any engine call fails the test: there is nothing to act on
-	e.f = &fake{t: t}
+	e.f = enginefake.New(t)
 	e.opt.Backends = []backend.Backend{&docker.Backend{API: e.f, Prefix: prefix, Retry: fast}}
 	res, sum := e.run(context.Background())
 	if len(res) != 0 || sum.Total() != 0 || !sum.Ok() {
 		t.Errorf("%v %v", res, sum)
 	}
-}
-
-// Red team, hole 1 (reaper side): a state root that became mostly not
-// bottle state between plan and reap (the wrong root given to the reaper)
-// removes no state dir: each is skipped, naming the count.
-func TestStateRootRefusedAtReap(t *testing.T) {
-	e := newEnv(t)
-	dir := e.statedir("o-aaaa1", false)
-	for _, d := range []string{"thesis", "webapp"} {
-		if err := os.MkdirAll(filepath.Join(e.root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.add(dir)
-	res, _ := e.run(context.Background())
-	status(t, res[0], bottle.Skipped, "2 of its 3 entries do not look like bottle state")
-	if _, err := os.Stat(dir.Path); err != nil {
-		t.Error(err)
-	}
-}
-
-// Red team, hole 4: an item planned with --older-than is checked against
-// its age when the reaper acts.
-func TestStateDirOlderThanRechecked(t *testing.T) {
-	e := newEnv(t)
-	dir := e.statedir("o-aaaa1", false)
-	dir.OlderThan = "1h0m0s"
-	e.add(dir)
-	res, _ := e.run(context.Background())
-	status(t, res[0], bottle.Skipped, "not older than --older-than 1h0m0s")
 }
 
 // A stray volume (or network) that a compose project's container uses waits
@@ -872,13 +543,13 @@ func TestStrayVolumeWaitsForProjects(t *testing.T) {
 	proj := e.w.bottle("a-1", "exited")
 	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	v := engine.Volume{Name: prefix + "shared", Created: made}
-	e.w.volumes[v.Name] = v
+	e.w.Volumes[v.Name] = v
 	stray := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: v.Name, ID: v.Name, Created: &made}
-	rm := e.f.removeContainer
-	e.f.removeContainer = func(id string) error {
+	rm := e.f.OnRemoveContainerOnly
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		time.Sleep(30 * time.Millisecond) // the engine takes its time
 		err := rm(id)
-		e.f.record("removed-container", id)
+		e.f.Note("removed-container", id)
 		return err
 	}
 	e.add(proj, stray)
@@ -886,14 +557,14 @@ func TestStrayVolumeWaitsForProjects(t *testing.T) {
 	status(t, res[0], bottle.Removed, "")
 	status(t, res[1], bottle.Removed, "")
 	last := -1
-	for i, l := range e.f.log {
+	for i, l := range e.f.Log() {
 		if strings.HasPrefix(l, "removed-container ") {
 			last = i
 		}
 	}
-	for i, l := range e.f.log {
+	for i, l := range e.f.Log() {
 		if l == "rm-volume "+v.Name && i < last {
-			t.Fatalf("the stray volume went before the project's containers: %v", e.f.log)
+			t.Fatalf("the stray volume went before the project's containers: %v", e.f.Log())
 		}
 	}
 }
@@ -911,130 +582,5 @@ func TestResultsCarryTheTime(t *testing.T) {
 		if err != nil || at.Location() != time.UTC || !strings.HasSuffix(r.Time, "Z") || at.Before(before) || at.After(after) {
 			t.Errorf("result %d: time %q (%v), want RFC 3339 UTC between %v and %v", i, r.Time, err, before, after)
 		}
-	}
-}
-
-// launched makes the state dir bottle-launch leaves for slug: bottle.json
-// naming the bottle and its image.
-func (e *env) launched(slug string) {
-	e.t.Helper()
-	dir := filepath.Join(e.root, slug)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		e.t.Fatal(err)
-	}
-	meta := fmt.Sprintf(`{"backend":"docker","name":"%s%s","slug":"%s","agent":"a","image":"bottle-test/agent","spec":{"image":"bottle-test/agent"}}`, prefix, slug, slug)
-	if err := os.WriteFile(filepath.Join(dir, bottle.MetaFile), []byte(meta), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// saver is a Save that writes a transcript file into the dir, as the real
-// one would, and fails for the slugs in fail.
-type saver struct {
-	mu    sync.Mutex
-	saved map[string]transcript.Home
-	fail  map[string]error
-}
-
-func (s *saver) save(_ context.Context, h transcript.Home, dir string) (transcript.Saved, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	slug := filepath.Base(dir)
-	if s.saved == nil {
-		s.saved = map[string]transcript.Home{}
-	}
-	s.saved[slug] = h
-	if err := s.fail[slug]; err != nil {
-		return transcript.Saved{}, err
-	}
-	os.MkdirAll(filepath.Join(dir, bottle.TranscriptDir), 0o700)
-	os.WriteFile(filepath.Join(dir, bottle.TranscriptDir, "s.jsonl"), []byte("saved\n"), 0o600)
-	return transcript.Saved{Files: 1, Bytes: 6}, nil
-}
-
-// Before a launcher-made bottle's project goes, its transcript is saved
-// into its state dir, whatever the plan says of that dir; the dir's own
-// removal then decides by what it finds: a .preserve added after the plan
-// keeps it (with the transcript), a plan without --include-transcripts
-// keeps it (it holds a conversation now), a plan with it removes it (the
-// rescue's own write is no change since the plan). A save that fails keeps
-// the home volume, naming it and the ways out; the rest of the project
-// goes. The slugs have a slug's shape, so the state root is accepted and
-// each dir's own result is checked.
-func TestTranscriptSavedFirst(t *testing.T) {
-	e := newEnv(t)
-	sv := &saver{fail: map[string]error{"broken-cccc3": errors.New("No such image: bottle-test/agent")}}
-	e.opt.Save = sv.save
-	slugs := []string{"keep-aaaa1", "going-bbbb2", "broken-cccc3", "kept-dddd4", "talk-eeee5"}
-	projects := map[string]bottle.Item{}
-	for _, s := range slugs {
-		projects[s] = e.w.bottle(s, "exited")
-		e.launched(s)
-	}
-	going, kept, talk := e.statedir("going-bbbb2", false), e.statedir("kept-dddd4", false), e.statedir("talk-eeee5", false)
-	going.IncludeTranscripts, kept.IncludeTranscripts = true, true
-	for _, s := range slugs {
-		e.add(projects[s])
-	}
-	e.add(going, kept, talk)
-	// after the plan, a person keeps one dir
-	os.WriteFile(filepath.Join(e.root, "kept-dddd4", bottle.PreserveFile), nil, 0o600)
-
-	res, _ := e.run(context.Background())
-	status(t, res[0], bottle.Removed, "")
-	status(t, res[1], bottle.Removed, "")
-	status(t, res[2], bottle.Failed, "volume "+prefix+"broken-cccc3_home: its transcript could not be saved into "+filepath.Join(e.root, "broken-cccc3")+
-		": No such image: bottle-test/agent; the volume is kept (it holds the only copy): retry with bottle-cleanup --name broken-cccc3, or let it go with bottle-cleanup --name broken-cccc3 --discard-transcript")
-	status(t, res[3], bottle.Removed, "")
-	status(t, res[4], bottle.Removed, "")
-	status(t, res[5], bottle.Removed, "")                          // going-bbbb2's dir
-	status(t, res[6], bottle.Skipped, "preserved (.preserve)")     // kept-dddd4's dir
-	status(t, res[7], bottle.Skipped, statedir.ReasonConversation) // talk-eeee5's dir
-	for _, s := range slugs {
-		h, ok := sv.saved[s]
-		if !ok || h.Image != "bottle-test/agent" || h.Volume != prefix+s+"_home" || h.Agent != projects[s].Containers[0].ID {
-			t.Errorf("%s: saved %v with %+v", s, ok, h)
-		}
-	}
-	for _, s := range []string{"keep-aaaa1", "kept-dddd4", "talk-eeee5"} {
-		if _, err := os.Stat(filepath.Join(e.root, s, bottle.TranscriptDir, "s.jsonl")); err != nil {
-			t.Errorf("%s: the transcript is not in its dir: %v", s, err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(e.root, "going-bbbb2")); err == nil {
-		t.Error("going-bbbb2's dir stayed although its plan included conversations")
-	}
-	// the failed save kept exactly the home volume
-	if _, ok := e.w.volumes[prefix+"broken-cccc3_home"]; !ok {
-		t.Error("the home volume went although its transcript could not be saved")
-	}
-	for _, c := range projects["broken-cccc3"].Containers {
-		if _, ok := e.w.containers[c.ID]; ok {
-			t.Errorf("%s stayed: only the home volume is kept", c.Name)
-		}
-	}
-}
-
-// A dry run saves nothing; a bottle planned with discard_transcript is not
-// saved, and its home volume goes.
-func TestTranscriptNotSaved(t *testing.T) {
-	sv := &saver{}
-	e := newEnv(t)
-	e.opt.DryRun, e.opt.Save = true, sv.save
-	e.launched("dry-aaaa1")
-	e.add(e.w.bottle("dry-aaaa1", "exited"))
-	res, _ := e.run(context.Background())
-	status(t, res[0], bottle.WouldRemove, "")
-
-	e = newEnv(t)
-	e.opt.Save = sv.save
-	e.launched("dis-bbbb2")
-	it := e.w.bottle("dis-bbbb2", "exited")
-	it.DiscardTranscript = true
-	e.add(it)
-	res, _ = e.run(context.Background())
-	status(t, res[0], bottle.Removed, "")
-	if len(sv.saved) != 0 {
-		t.Errorf("saved %v", sv.saved)
 	}
 }

@@ -57,8 +57,8 @@ func TestStreamsWithinWindow(t *testing.T) {
 	first := e.w.strayContainer("s-0")
 	gone := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: prefix + "g-1", ID: newID(), Slug: "g-1"}
 	release := make(chan struct{})
-	remove := e.f.removeContainer
-	e.f.removeContainer = func(id string) error {
+	remove := e.f.OnRemoveContainerOnly
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		if id == first.ID {
 			<-release
 		}
@@ -115,8 +115,8 @@ func TestBrokenOutputFinishesInFlight(t *testing.T) {
 	// still in flight when the output breaks, and finishes after.
 	broke := make(chan struct{})
 	var slowStarted, slowDone, late atomic.Int32
-	remove := e.f.removeContainer
-	e.f.removeContainer = func(id string) error {
+	remove := e.f.OnRemoveContainerOnly
+	e.f.OnRemoveContainerOnly = func(id string) error {
 		select {
 		case <-broke:
 			late.Add(1) // started after the output broke
@@ -150,7 +150,7 @@ func TestBrokenOutputFinishesInFlight(t *testing.T) {
 		t.Errorf("Run returned before the removal in flight when the output broke finished")
 	}
 	// What started finished (removed); nothing started after the output broke.
-	got := e.f.calls("rm-container")
+	got := e.f.Calls("rm-container")
 	if late.Load() != 0 || sum.Counts[bottle.Removed] != len(got) {
 		t.Errorf("%d removals started after the output broke; %d started, %d removed; want none late, all finished: %s", late.Load(), len(got), sum.Counts[bottle.Removed], sum)
 	}
@@ -169,7 +169,7 @@ func TestGraceEndsAHungRemoval(t *testing.T) {
 	defer close(hang)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e.f.removeContainer = func(string) error {
+	e.f.OnRemoveContainerOnly = func(string) error {
 		cancel()
 		<-hang
 		return nil

@@ -71,10 +71,11 @@ const (
 	TranscriptInVolume = "in-volume"
 )
 
-// NamesDocker reports whether m names a docker bottle of slug: what
-// bottle-launch --resume needs of a bottle.json (besides its prefix).
-func (m Meta) NamesDocker(slug string) bool {
-	return m.Slug == slug && m.Backend == bottle.Docker && bottle.ValidAgent(m.Agent) && m.Name != ""
+// NamesBottle reports whether m names a bottle of slug that
+// bottle-launch --resume can start again (docker or smolmachines, a valid
+// agent, a name): what --resume needs of a bottle.json besides its prefix.
+func (m Meta) NamesBottle(slug string) bool {
+	return m.Slug == slug && (m.Backend == bottle.Docker || m.Backend == bottle.Smolmachines) && bottle.ValidAgent(m.Agent) && m.Name != ""
 }
 
 // LiveDetached reports whether dir's bottle.json says its bottle was

@@ -80,7 +80,7 @@ type Entry struct {
 func (e Entry) Resumable(prefix string, engines Engines, live bool) bool {
 	m := e.Bottle
 	return e.Type == Dir && e.NotState == "" && e.Meta && e.MetaErr == nil && !e.Locked && !live &&
-		m.NamesDocker(e.Slug) && m.Name == prefix+e.Slug && (m.Ended != nil || OtherEngine(m, engines) == "")
+		m.NamesBottle(e.Slug) && m.Name == prefix+e.Slug && (m.Ended != nil || OtherEngine(m, engines) == "")
 }
 
 // HoldsTranscript reports whether the directory at dir holds a

@@ -512,12 +512,16 @@ func TestResumable(t *testing.T) {
 	if !e.Resumable("bt-", engines, false) {
 		t.Errorf("a bottle.json of the slug and prefix: not resumable")
 	}
+	// --resume starts a smolmachines bottle again too (launch_smol_resume)
+	if !meta("res-eeee5", `{"backend":"smolmachines","name":"bt-res-eeee5","slug":"res-eeee5","agent":"res","engine":"unix:///e.sock"}`).Resumable("bt-", engines, false) {
+		t.Errorf("a smolmachines bottle.json: not resumable")
+	}
 	for what, ok := range map[string]bool{
 		"live":              e.Resumable("bt-", engines, true),
 		"another prefix":    e.Resumable("xx-", engines, false),
 		"another engine":    e.Resumable("bt-", EnginesAt("unix:///other.sock"), false),
 		"another slug":      meta("res-bbbb2", good).Resumable("bt-", engines, false),
-		"not docker":        meta("res-cccc3", `{"backend":"smolmachines","name":"bt-res-cccc3","slug":"res-cccc3","agent":"res"}`).Resumable("bt-", engines, false),
+		"unknown backend":   meta("res-cccc3", `{"backend":"k8s","name":"bt-res-cccc3","slug":"res-cccc3","agent":"res"}`).Resumable("bt-", engines, false),
 		"no bottle.json":    Entry{Slug: "x-aaaa1", Type: Dir}.Resumable("bt-", engines, false),
 		"an unreadable one": meta("res-dddd4", `[]`).Resumable("bt-", engines, false),
 	} {

@@ -14,6 +14,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 )
 
 const P = "claude-bottle-"
@@ -205,33 +206,17 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-// fakeLister counts its calls (List makes them concurrently); unset
-// answers are empty lists.
-type fakeLister struct {
-	calls atomic.Int32
-	err   error
-}
-
-func (f *fakeLister) Containers(context.Context) ([]engine.Container, error) {
-	f.calls.Add(1)
-	return nil, f.err
-}
-func (f *fakeLister) Networks(context.Context) ([]engine.Network, error) {
-	f.calls.Add(1)
-	return nil, nil
-}
-func (f *fakeLister) Volumes(context.Context) ([]engine.Volume, error) {
-	f.calls.Add(1)
-	return nil, nil
-}
-
 func TestListErrors(t *testing.T) {
 	boom := errors.New("boom")
-	f := &fakeLister{err: boom}
+	var calls atomic.Int32 // ListAll lists concurrently
+	f := enginefake.New(t)
+	f.OnContainers = func() ([]engine.Container, error) { calls.Add(1); return nil, boom }
+	f.OnNetworks = func() ([]engine.Network, error) { calls.Add(1); return nil, nil }
+	f.OnVolumes = func() ([]engine.Volume, error) { calls.Add(1); return nil, nil }
 	if _, err := engine.ListAll(context.Background(), f); !errors.Is(err, boom) {
 		t.Fatalf("err %v", err)
 	}
-	if n := f.calls.Load(); n != 3 {
+	if n := calls.Load(); n != 3 {
 		t.Fatalf("%d calls, want one list per kind", n)
 	}
 }

@@ -2,6 +2,7 @@ package smolvm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,8 +107,8 @@ func acquire(ctx context.Context, opt backend.RemoveOptions) (func(), error) {
 }
 
 // removeMachine confirms, by listing, that a machine of exactly that name
-// still exists (and is the one planned: same created_at), then stops and
-// deletes it. "vm not found" at any step means someone else removed it.
+// still exists (and is the one planned: same created_at), then has its
+// transcript saved (opt.Rescue), then stops and deletes it. "vm not found" at any step means someone else removed it.
 func (b *Backend) removeMachine(ctx context.Context, it bottle.Item, opt backend.RemoveOptions) bottle.Result {
 	if b.CLIErr != nil {
 		return failed(b.CLIErr)
@@ -141,6 +142,16 @@ func (b *Backend) removeMachine(ctx context.Context, it bottle.Item, opt backend
 		return skipped(err.Error())
 	}
 	defer release()
+	// The rescue, holding this slot, once the checks passed and before
+	// anything goes: the machine's disk holds the agent's transcript, and
+	// a machine whose transcript could not be saved stays.
+	if opt.Rescue != nil {
+		if err := opt.Rescue(ctx, it); errors.Is(err, backend.ErrInterrupted) {
+			return skipped("interrupted while its transcript was being saved: nothing of it was removed")
+		} else if err != nil {
+			return failed(err)
+		}
+	}
 	// Stop first, as the issue asks; delete stops a running machine itself
 	// too, so a failed stop is said but does not stop the delete.
 	stopErr := b.CLI.Stop(ctx, it.Name)

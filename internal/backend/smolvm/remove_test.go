@@ -13,6 +13,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend/docker"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
 )
@@ -33,7 +34,7 @@ func fakeLog(t *testing.T) string {
 func TestRemoveMachine(t *testing.T) {
 	c, seed := fakeCLI(t)
 	ctx := context.Background()
-	b := &Backend{CLI: c, API: &fakeEngine{t: t}, Prefix: p}
+	b := &Backend{CLI: c, API: enginefake.New(t), Prefix: p}
 	seed("machine", "create", "--name", p+"run-1", "--created", "1700000000")
 	seed("machine", "start", "--name", p+"run-1")
 	seed("machine", "create", "--name", p+"again-2", "--created", "1700000005")
@@ -121,7 +122,7 @@ func TestRemoveMachine(t *testing.T) {
 func TestRemoveMachineRaces(t *testing.T) {
 	c, seed := fakeCLI(t)
 	ctx := context.Background()
-	b := &Backend{CLI: c, API: &fakeEngine{t: t}, Prefix: p}
+	b := &Backend{CLI: c, API: enginefake.New(t), Prefix: p}
 	for _, step := range []string{"stop", "delete"} {
 		seed("machine", "create", "--name", p+step+"-1")
 		t.Setenv(smolvmfake.EnvFail, step+"=vanish")
@@ -138,8 +139,8 @@ func bundleContainer(id string) bottle.Item {
 func TestRemoveContainer(t *testing.T) {
 	ctx := context.Background()
 	removed := ""
-	eng := &fakeEngine{t: t,
-		inspectContainer: func(id string) (engine.Container, error) {
+	eng := &enginefake.Engine{T: t,
+		OnInspectContainer: func(id string) (engine.Container, error) {
 			switch id {
 			case idC1:
 				return engine.Container{ID: idC1, Name: p + "sidecars-s-1", State: "exited"}, nil
@@ -152,7 +153,7 @@ func TestRemoveContainer(t *testing.T) {
 			}
 			return engine.Container{}, errNoSuch{}
 		},
-		removeContainer: func(id string) error { removed += id + " "; return nil },
+		OnRemoveContainerOnly: func(id string) error { removed += id + " "; return nil },
 	}
 	b := &Backend{CLI: &smolvmcli.CLI{}, API: eng, Prefix: p, Lone: docker.Lone{API: eng}}
 
@@ -171,7 +172,7 @@ func TestRemoveContainer(t *testing.T) {
 			t.Errorf("%s: %+v", id, r)
 		}
 	}
-	eng.inspectContainer = func(string) (engine.Container, error) { return engine.Container{}, errNoSuch{} }
+	eng.OnInspectContainer = func(string) (engine.Container, error) { return engine.Container{}, errNoSuch{} }
 	if r := b.Remove(ctx, bundleContainer(idC9), backend.RemoveOptions{}); r.Status != bottle.Gone {
 		t.Errorf("gone: %+v", r)
 	}
@@ -192,15 +193,15 @@ func TestRemoveContainer(t *testing.T) {
 func TestRemoveNetwork(t *testing.T) {
 	ctx := context.Background()
 	attempts := 0
-	eng := &fakeEngine{t: t,
-		inspectNetwork: func(id string) (engine.Network, error) {
+	eng := &enginefake.Engine{T: t,
+		OnInspectNetwork: func(id string) (engine.Network, error) {
 			if id == idN1 {
 				return engine.Network{ID: idN1, Name: p + "bundle-s-1"}, nil
 			}
 			return engine.Network{}, errNoSuch{}
 		},
 		// Its container is still going away: 403 active endpoints, then ok.
-		removeNetwork: func(string) error {
+		OnRemoveNetwork: func(string) error {
 			attempts++
 			if attempts < 3 {
 				return activeEndpoints{}
@@ -213,7 +214,7 @@ func TestRemoveNetwork(t *testing.T) {
 	if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Removed || attempts != 3 {
 		t.Errorf("remove: %+v after %d attempts", r, attempts)
 	}
-	eng.removeNetwork = func(string) error { return errors.New("engine exploded") }
+	eng.OnRemoveNetwork = func(string) error { return errors.New("engine exploded") }
 	if r := b.Remove(ctx, it, backend.RemoveOptions{}); r.Status != bottle.Failed || r.Error != "engine exploded" {
 		t.Errorf("failure: %+v", r)
 	}

@@ -13,100 +13,10 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/smolvmfake"
 )
-
-// fakeEngine answers only the calls a test sets; any other call fails the
-// test (with Errorf: the calls come from the listing's goroutines too) and
-// answers an error.
-type fakeEngine struct {
-	t                testing.TB
-	containers       func() ([]engine.Container, error)
-	networks         func() ([]engine.Network, error)
-	volumes          func() ([]engine.Volume, error)
-	inspectContainer func(string) (engine.Container, error)
-	inspectNetwork   func(string) (engine.Network, error)
-	removeContainer  func(string) error
-	removeNetwork    func(string) error
-}
-
-var _ engine.API = (*fakeEngine)(nil)
-
-func (f *fakeEngine) unset(name string) error {
-	f.t.Helper()
-	f.t.Errorf("unexpected engine call %s", name)
-	return errors.New("unexpected engine call " + name)
-}
-
-func (f *fakeEngine) Containers(context.Context) ([]engine.Container, error) {
-	if f.containers == nil {
-		return nil, f.unset("Containers")
-	}
-	return f.containers()
-}
-
-func (f *fakeEngine) Networks(context.Context) ([]engine.Network, error) {
-	if f.networks == nil {
-		return nil, f.unset("Networks")
-	}
-	return f.networks()
-}
-
-func (f *fakeEngine) Volumes(context.Context) ([]engine.Volume, error) {
-	if f.volumes == nil {
-		return nil, f.unset("Volumes")
-	}
-	return f.volumes()
-}
-
-func (f *fakeEngine) InspectContainer(_ context.Context, id string) (engine.Container, error) {
-	if f.inspectContainer == nil {
-		return engine.Container{}, f.unset("InspectContainer")
-	}
-	return f.inspectContainer(id)
-}
-
-func (f *fakeEngine) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
-	if f.inspectNetwork == nil {
-		return engine.Network{}, f.unset("InspectNetwork")
-	}
-	return f.inspectNetwork(id)
-}
-
-func (f *fakeEngine) InspectVolume(context.Context, string) (engine.Volume, error) {
-	return engine.Volume{}, f.unset("InspectVolume")
-}
-
-func (f *fakeEngine) RemoveContainer(context.Context, string) error {
-	return f.unset("RemoveContainer")
-}
-
-// ContainersUsing: no container uses any network (bundle networks are
-// removed only once their container is).
-func (f *fakeEngine) ContainersUsing(context.Context, string, ...string) ([]engine.Container, error) {
-	return nil, nil
-}
-
-func (f *fakeEngine) RemoveContainerOnly(_ context.Context, id string) error {
-	if f.removeContainer == nil {
-		return f.unset("RemoveContainer")
-	}
-	return f.removeContainer(id)
-}
-
-func (f *fakeEngine) RemoveNetwork(_ context.Context, id string) error {
-	if f.removeNetwork == nil {
-		return f.unset("RemoveNetwork")
-	}
-	return f.removeNetwork(id)
-}
-
-func (f *fakeEngine) RemoveVolume(context.Context, string) error {
-	return f.unset("RemoveVolume")
-}
-
-func (f *fakeEngine) Endpoint() engine.Endpoint { return engine.Endpoint{Host: "fake://"} }
 
 // errNoSuch is an error engine.IsNotFound accepts.
 type errNoSuch struct{}
@@ -244,18 +154,17 @@ func wantOnce(t *testing.T, count map[string]int, key, name string) {
 	}
 }
 
-func listing(w engine.World) *fakeEngine {
-	return &fakeEngine{
-		containers: func() ([]engine.Container, error) { return w.Containers, nil },
-		networks:   func() ([]engine.Network, error) { return w.Networks, nil },
-		volumes:    func() ([]engine.Volume, error) { return w.Volumes, nil },
+func listing(t testing.TB, w engine.World) *enginefake.Engine {
+	return &enginefake.Engine{T: t,
+		OnContainers: func() ([]engine.Container, error) { return w.Containers, nil },
+		OnNetworks:   func() ([]engine.Network, error) { return w.Networks, nil },
+		OnVolumes:    func() ([]engine.Volume, error) { return w.Volumes, nil },
 	}
 }
 
 func TestInventoryAvailability(t *testing.T) {
 	ctx := context.Background()
-	eng := listing(world())
-	eng.t = t
+	eng := listing(t, world())
 
 	// No smolvm: no machines, no error, bundle parts still found.
 	b := &Backend{CLI: &smolvmcli.CLI{}, API: eng, Prefix: p}
@@ -290,10 +199,10 @@ func TestInventoryAvailability(t *testing.T) {
 	// An engine that cannot be asked: unknown, and the error wraps the
 	// engine's so a Survey says it once.
 	down := errors.New("engine down")
-	eng2 := &fakeEngine{t: t,
-		containers: func() ([]engine.Container, error) { return nil, down },
-		networks:   func() ([]engine.Network, error) { return nil, down },
-		volumes:    func() ([]engine.Volume, error) { return nil, down },
+	eng2 := &enginefake.Engine{T: t,
+		OnContainers: func() ([]engine.Container, error) { return nil, down },
+		OnNetworks:   func() ([]engine.Network, error) { return nil, down },
+		OnVolumes:    func() ([]engine.Volume, error) { return nil, down },
 	}
 	b = &Backend{CLI: &smolvmcli.CLI{}, API: eng2, Prefix: p}
 	if _, err := b.Inventory(ctx); !errors.Is(err, down) {
@@ -306,10 +215,10 @@ func TestInventoryAvailability(t *testing.T) {
 func TestSurveySharesOneListing(t *testing.T) {
 	calls := 0
 	w := world()
-	eng := &fakeEngine{t: t,
-		containers: func() ([]engine.Container, error) { calls++; return w.Containers, nil },
-		networks:   func() ([]engine.Network, error) { return w.Networks, nil },
-		volumes:    func() ([]engine.Volume, error) { return w.Volumes, nil },
+	eng := &enginefake.Engine{T: t,
+		OnContainers: func() ([]engine.Container, error) { calls++; return w.Containers, nil },
+		OnNetworks:   func() ([]engine.Network, error) { return w.Networks, nil },
+		OnVolumes:    func() ([]engine.Volume, error) { return w.Volumes, nil },
 	}
 	backends := []backend.Backend{&docker.Backend{API: eng, Prefix: p}, &Backend{CLI: &smolvmcli.CLI{}, API: eng, Prefix: p}}
 	s := backend.Ask(context.Background(), backends)
@@ -322,51 +231,12 @@ func TestSurveySharesOneListing(t *testing.T) {
 	}
 
 	down := &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///nobody.sock"}, Err: errors.New("connection refused")}
-	eng.containers = func() ([]engine.Container, error) { return nil, down }
+	eng.OnContainers = func() ([]engine.Container, error) { return nil, down }
 	s = backend.Ask(context.Background(), backends)
 	if len(s.Errors) != 2 {
 		t.Fatalf("errors %v; want both backends unknown", s.Errors)
 	}
 	if msg := s.Err().Error(); strings.Count(msg, "cannot reach") != 1 || !strings.HasPrefix(msg, "docker backend: ") {
 		t.Errorf("Err() = %q; want the engine error once, from the docker backend", msg)
-	}
-}
-
-// errorCounter is a testing.TB that counts Errorf calls instead of failing.
-type errorCounter struct {
-	testing.TB
-	errors int
-}
-
-func (e *errorCounter) Errorf(string, ...any) { e.errors++ }
-func (e *errorCounter) Helper()               {}
-
-// TestFakeEngineIsStrict: every call the fake was not set up for fails the
-// test and answers an error (as the README promises of every fake).
-func TestFakeEngineIsStrict(t *testing.T) {
-	rec := &errorCounter{TB: t}
-	f := &fakeEngine{t: rec}
-	ctx := context.Background()
-	var errs []error
-	_, err := f.Containers(ctx)
-	errs = append(errs, err)
-	_, err = f.Networks(ctx)
-	errs = append(errs, err)
-	_, err = f.Volumes(ctx)
-	errs = append(errs, err)
-	_, err = f.InspectContainer(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectNetwork(ctx, "x")
-	errs = append(errs, err)
-	_, err = f.InspectVolume(ctx, "x")
-	errs = append(errs, err)
-	errs = append(errs, f.RemoveContainer(ctx, "x"), f.RemoveNetwork(ctx, "x"), f.RemoveVolume(ctx, "x"))
-	for i, err := range errs {
-		if err == nil {
-			t.Errorf("call %d: no error from an unset call", i)
-		}
-	}
-	if rec.errors != len(errs) {
-		t.Errorf("%d of %d unset calls failed the test", rec.errors, len(errs))
 	}
 }

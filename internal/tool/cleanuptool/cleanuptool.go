@@ -87,7 +87,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		return err
 	}
 	popt.Engines = set.Engines(ctx)
-	popt.Transcript = cleanup.Probe(set.Engine)
+	popt.Transcript = cleanup.Probe(set)
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()
 	for _, n := range pl.Notes {

@@ -147,6 +147,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		}
 	}
 
+	if err := remoteEngine(spec, eng.Endpoint()); err != nil {
+		return err
+	}
 	if spec.ExplicitRoot() {
 		t.Errorf("warning: the agent runs as root (the spec's \"user\": %q): all its capabilities are still dropped, but what it writes in the workspace is root's; leave \"user\" out to run it as an unprivileged user", spec.User)
 	}
@@ -469,4 +472,23 @@ func prefixOf(o options, saved *launch.Saved) string {
 		return saved.Meta.Prefix
 	}
 	return o.Prefix
+}
+
+// remoteEngine refuses, before anything is made, what cannot work on an
+// engine reached over ssh, which runs on another host: a workspace (the
+// engine bind-mounts the path on its own host, not this directory) and the
+// smolmachines backend (its machine runs here and reaches its sidecars
+// published on this host's 127.0.0.1). Everything else bottle-launch does
+// goes through the Engine API (copies, attach, wait), which ssh carries.
+func remoteEngine(spec launch.Spec, ep engine.Endpoint) error {
+	if !ep.IsSSH() {
+		return nil
+	}
+	if spec.Backend == bottle.Smolmachines {
+		return exitcode.BadInputf("backend smolmachines: the engine %s is reached over ssh, on another host, and a smolmachines bottle needs its sidecars on this one; use the docker backend there, or a local engine", ep)
+	}
+	if spec.Workspace != "" {
+		return exitcode.BadInputf("workspace %s: the engine %s is reached over ssh, on another host, which would mount its own %s, not this directory; launch without a workspace there, or on a local engine", spec.Workspace, ep, spec.Workspace)
+	}
+	return nil
 }

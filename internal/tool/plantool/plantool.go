@@ -67,7 +67,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	defer set.Close()
 	popt.Engines = set.Engines(ctx)
 
-	popt.Transcript = cleanup.Probe(set.Engine)
+	popt.Transcript = cleanup.Probe(set)
 	pl := plan.Make(ctx, set.Backends, popt)
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)

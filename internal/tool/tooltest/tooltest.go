@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claude-bottle/bottle/internal/backend"
+	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/statedir"
@@ -46,7 +48,7 @@ func New(t testing.TB, run cli.RunFunc) *Tool {
 		Stdin: strings.NewReader(""), Stdout: x.Stdout, Stderr: x.Stderr,
 		Getenv: func(k string) string { return x.Vars[k] },
 		Now:    func() time.Time { return Now },
-		Open:   x.Engine.Opener(),
+		Open:   opener(x.Engine),
 	}
 	return x
 }
@@ -57,4 +59,12 @@ func (x *Tool) Exec(args ...string) int {
 	x.Stdout.Reset()
 	x.Stderr.Reset()
 	return x.Run(context.Background(), args, x.Env)
+}
+
+// opener opens every backend on f, as all.Open does on the real engine:
+// what a tool's environment gets in tests.
+func opener(f *enginefake.Engine) backend.Opener {
+	return func(getenv func(string) string, prefix string) (*backend.Set, error) {
+		return all.On(f, getenv, prefix), nil
+	}
 }

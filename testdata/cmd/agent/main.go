@@ -17,6 +17,12 @@
 //	       prints its uid:gid, writes ~/.claude/projects/x, reads its
 //	       prompt and credential and prints each file's owner; exits 1
 //	       when anything is not its own or cannot be read or written
+//	probe-net  the red team's ways to the host over IPv6 (probe_linux.go):
+//	       a packet socket and an ICMPv6 echo to ff02::1 through it, raw
+//	       sockets, its own IPv6 addresses and routes, TCP to
+//	       $DIRECT6_ADDRS, re-enabling IPv6; a FAIL line for each that works
+//	probe-setuid DIR  plants a setuid or setgid file and device nodes in
+//	       DIR, every way there is; a FAIL line for each that works
 //	read F prints file F (exit 1 when it cannot be read)
 //	exit N exits with code N
 //	sleep  waits for SIGTERM or SIGINT, then exits 0
@@ -96,6 +102,14 @@ func main() {
 		os.Stdout.Write(b)
 	case "net":
 		if !netCheck() {
+			os.Exit(1)
+		}
+	case "probe-net":
+		if !probeNet() {
+			os.Exit(1)
+		}
+	case "probe-setuid":
+		if len(os.Args) < 3 || !probeSetuid(os.Args[2]) {
 			os.Exit(1)
 		}
 	default:
