@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -25,6 +26,13 @@ type Inventory struct {
 	// suggest are in use although they make no bottle (a stray container
 	// named <prefix><slug>). They protect state dirs like live bottles do.
 	Claimed []string
+	// Elsewhere are the slugs of bottles that may exist under another
+	// prefix (the state root is shared across prefixes): every slug the
+	// name of a resource of this backend not of the prefix ends with
+	// (bottle.SlugsEnding), and the slug its bottle.LabelSlug label names;
+	// by slug, the name it was read from (a compose project's, else the
+	// resource's). They protect state dirs like live bottles do.
+	Elsewhere map[string]string
 	// Warnings are said on stderr; they do not make the inventory unusable.
 	Warnings []string
 	// Partial says that some resource could only be read in part (a field
@@ -192,8 +200,9 @@ func (s *Survey) LeftAlone() []string {
 	return out
 }
 
-// Live returns the slugs that have a bottle (or a claim) in any backend.
-// It is only meaningful when Complete.
+// Live returns the slugs that have a bottle (or a claim) in any backend,
+// under the prefix or any other (Elsewhere). It is only meaningful when
+// Complete.
 func (s *Survey) Live() map[string]bool {
 	live := map[string]bool{}
 	for _, inv := range s.ByBackend {
@@ -203,8 +212,61 @@ func (s *Survey) Live() map[string]bool {
 		for _, slug := range inv.Claimed {
 			live[slug] = true
 		}
+		for slug := range inv.Elsewhere {
+			live[slug] = true
+		}
 	}
 	return live
+}
+
+// Elsewhere returns every backend's Elsewhere: by slug, a resource of
+// another prefix whose bottle may be that slug's.
+func (s *Survey) Elsewhere() map[string]string {
+	out := map[string]string{}
+	for _, name := range s.order {
+		for slug, n := range s.ByBackend[name].Elsewhere {
+			if _, ok := out[slug]; !ok {
+				out[slug] = n
+			}
+		}
+	}
+	return out
+}
+
+// AddElsewhere records in inv the slugs a resource named name (with
+// labels; nil for a machine) may be a bottle of under a prefix other than
+// prefix: the slugs name and its compose project label end with, and the
+// slug its bottle.LabelSlug label names. A name of the prefix adds only
+// the slugs it may be of under a longer prefix: never its own slug (own
+// names one: the prefix's slug or the bundle slug it is named with).
+func (inv *Inventory) AddElsewhere(name string, labels map[string]string, prefix string, own func(name string) []string) {
+	add := func(slug, from string) {
+		if inv.Elsewhere == nil {
+			inv.Elsewhere = map[string]string{}
+		}
+		if _, ok := inv.Elsewhere[slug]; !ok {
+			inv.Elsewhere[slug] = from
+		}
+	}
+	ownProject := false
+	for _, n := range []string{labels[compose.LabelProject], name} {
+		if n == "" {
+			continue
+		}
+		var mine []string
+		if bottle.HasPrefix(n, prefix) {
+			ownProject = true
+			mine = own(n)
+		}
+		for _, s := range bottle.SlugsEnding(n) {
+			if !slices.Contains(mine, s) {
+				add(s, n)
+			}
+		}
+	}
+	if s := labels[bottle.LabelSlug]; s != "" && !ownProject && bottle.ValidSlug(s) {
+		add(s, name)
+	}
 }
 
 // Sharing is a backend whose inventory reads a source that other backends

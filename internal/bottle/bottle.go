@@ -100,6 +100,51 @@ func ValidAgent(name string) bool {
 	return true
 }
 
+// SlugShape reports whether name has the shape of the slugs bottle-launch
+// and the original tool make: an agent's name (ValidAgent), "-", and 5 of
+// [a-z0-9].
+func SlugShape(name string) bool {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 || !suffixShape(name[i+1:]) {
+		return false
+	}
+	return ValidAgent(name[:i])
+}
+
+func suffixShape(s string) bool {
+	if len(s) != 5 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// SlugsEnding returns every slug (SlugShape) that name ends with, shortest
+// first: the slugs a resource so named may be of, under whatever prefix
+// (the name minus the slug). "claude-bottle-researcher-m3hxd" ends with
+// "researcher-m3hxd", "bottle-researcher-m3hxd" and longer ones.
+func SlugsEnding(name string) []string {
+	i := strings.LastIndexByte(name, '-')
+	if i < 1 || !suffixShape(name[i+1:]) {
+		return nil
+	}
+	var out []string
+	for j := i - 1; j >= 0 && i-j <= 40; j-- {
+		r := name[j]
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_' {
+			break // no agent's name holds it: none longer either
+		}
+		if r != '-' && r != '_' {
+			out = append(out, name[j:])
+		}
+	}
+	return out
+}
+
 // ValidSlug reports whether s can be a slug: the agent's name and suffix, made
 // of the characters a container name allows, and never a path component that
 // leaves a directory.

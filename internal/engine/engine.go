@@ -342,8 +342,12 @@ func (n *NoAnswerError) Error() string {
 	if n.Call != "" {
 		call = n.Call
 	}
-	return fmt.Sprintf("the Docker engine at %s did not answer %s within %s; check that dockerd is not hung, or set %s to wait longer (e.g. %s=2m)",
-		n.Endpoint, call, n.Timeout, EnvTimeout, EnvTimeout)
+	what := "dockerd is not hung"
+	if n.Endpoint.IsSSH() {
+		what = "the host answers ssh and its dockerd is not hung"
+	}
+	return fmt.Sprintf("the Docker engine at %s did not answer %s within %s; check that %s, or set %s to wait longer (e.g. %s=2m)",
+		n.Endpoint, call, n.Timeout, what, EnvTimeout, EnvTimeout)
 }
 
 // bound gives one call (named for messages: "GET /containers/json") the

@@ -70,6 +70,9 @@ func TestSSHHostSilent(t *testing.T) {
 	if !IsUnreachable(err) || !strings.Contains(err.Error(), host+" (from DOCKER_HOST)") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err %q, want one unreachable line naming %s", err, host)
 	}
+	if !strings.Contains(err.Error(), "within 2s; check that the host answers ssh and its dockerd is not hung") && !strings.Contains(err.Error(), "ssh: exit status 255: ") {
+		t.Errorf("err %q: neither the call's bound nor ssh's own ConnectTimeout", err)
+	}
 	if took > 8*time.Second {
 		t.Errorf("took %v with a 2s timeout", took)
 	}

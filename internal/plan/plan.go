@@ -313,6 +313,7 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		}
 	default:
 		live := survey.Live()
+		elsewhere := survey.Elsewhere()
 		kept := 0
 		for _, e := range entries {
 			if e.Type == statedir.Aside {
@@ -336,6 +337,12 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			}
 			if why := leftAlone(e, opt); why != "" {
 				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s left alone: %s", e.Path, why))
+				continue
+			}
+			if name, ok := elsewhere[e.Slug]; ok {
+				// The state root is shared across prefixes: a bottle of
+				// this slug under another one owns the dir.
+				p.Notes = append(p.Notes, fmt.Sprintf("state root: %s left alone: %s exists, which may be a bottle of its slug under another prefix", e.Path, name))
 				continue
 			}
 			// A conversation stays unless asked for: a dir that holds a

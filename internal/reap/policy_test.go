@@ -324,3 +324,48 @@ func stateRoot(t testing.TB) string {
 	}
 	return root
 }
+
+// elsewhere is a backend whose only news is a bottle of another prefix.
+type elsewhere map[string]string
+
+func (elsewhere) Name() string { return bottle.Docker }
+func (e elsewhere) Inventory(context.Context) (backend.Inventory, error) {
+	return backend.Inventory{Elsewhere: e}, nil
+}
+
+// Issue 15, finding 5: at the moment it acts, the reaper keeps a dir a
+// bottle of another prefix may own (the state root is shared), in a dry
+// run too.
+func TestPolicyStateDirLiveElsewhere(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		b, root := policy(t, &saver{})
+		b.DryRun = dry
+		b.Backends = []backend.Backend{elsewhere{"orig-aaaa1": "A-orig-aaaa1"}}
+		for _, slug := range []string{"orig-aaaa1", "gone-bbbb2"} {
+			if err := os.MkdirAll(filepath.Join(root, slug), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(root, slug, "transcript.jsonl"), []byte("{}\n"), 0o600)
+		}
+		e := &env{t: t, root: root}
+		live, gone := e.statedir("orig-aaaa1", false), e.statedir("gone-bbbb2", false)
+		live.IncludeTranscripts, gone.IncludeTranscripts = true, true
+		dr, err := b.StateDirs(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := dr.Remove(live); res.Status != bottle.Skipped || res.Reason != "its bottle exists" {
+			t.Errorf("dry %v: %+v", dry, res)
+		}
+		want := bottle.Removed
+		if dry {
+			want = bottle.WouldRemove
+		}
+		if res := dr.Remove(gone); res.Status != want {
+			t.Errorf("dry %v: the orphan: %+v", dry, res)
+		}
+		if _, err := os.Stat(filepath.Join(root, "orig-aaaa1", "transcript.jsonl")); err != nil {
+			t.Error(err)
+		}
+	}
+}

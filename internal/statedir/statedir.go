@@ -248,22 +248,7 @@ func bottleLeaves(n string) bool {
 // SlugShape reports whether name has the shape of the slugs bottle-launch
 // and the original tool make: an agent's name (1 to 40 of [a-z0-9_-],
 // starting with a letter or digit), "-", and 5 of [a-z0-9].
-func SlugShape(name string) bool {
-	i := strings.LastIndexByte(name, '-')
-	if i < 0 {
-		return false
-	}
-	agent, suffix := name[:i], name[i+1:]
-	if len(suffix) != 5 || !bottle.ValidAgent(agent) {
-		return false
-	}
-	for _, r := range suffix {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
-}
+func SlugShape(name string) bool { return bottle.SlugShape(name) }
 
 // Item turns a state dir entry into a plan item; resumable is whether
 // its bottle could be resumed (see Resumable).

@@ -421,7 +421,30 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 	}
 	sort.Slice(inv.Bottles, func(i, j int) bool { return inv.Bottles[i].Name < inv.Bottles[j].Name })
 	sort.Strings(inv.LeftAlone)
+	// Bottles of other prefixes share the state root: every resource of
+	// the engine tells which slugs may be theirs.
+	for _, c := range w.Containers {
+		inv.AddElsewhere(c.Name, c.Labels, prefix, own(prefix))
+	}
+	for _, n := range w.Networks {
+		inv.AddElsewhere(n.Name, n.Labels, prefix, own(prefix))
+	}
+	for _, v := range w.Volumes {
+		inv.AddElsewhere(v.Name, v.Labels, prefix, own(prefix))
+	}
 	return inv
+}
+
+// own is the slugs a name of prefix is of: the prefix's slug, and a
+// smolmachines bundle's.
+func own(prefix string) func(name string) []string {
+	return func(name string) []string {
+		out := []string{bottle.Slug(name, prefix)}
+		if s, ok := bottle.BundleSlug(name, prefix); ok {
+			out = append(out, s)
+		}
+		return out
+	}
 }
 
 // Status is a bottle's status from its containers' states.

@@ -269,3 +269,36 @@ func TestClassifyUnread(t *testing.T) {
 		t.Errorf("read whole: partial %v, %d items, want 4", inv.Partial, len(inv.Items))
 	}
 }
+
+// Issue 15, finding 5: the state root is shared across prefixes, so the
+// inventory says which slugs a bottle of another prefix may be (its
+// compose project's name, its name, its bottle.LabelSlug label), and never
+// a bottle of our own prefix's slug: its dir goes with it.
+func TestClassifyElsewhere(t *testing.T) {
+	const A = "other-"
+	w := engine.World{
+		Containers: []engine.Container{
+			ctr(A+"orig-aaaa1-agent-1", A+"orig-aaaa1", "agent", "running", time.Time{}),     // the original tool's, prefix A
+			ctr(P+"mine-bbbb2-agent-1", P+"mine-bbbb2", "agent", "exited", time.Time{}),      // ours
+			ctr(P+"q-nest-cccc3-agent-1", P+"q-nest-cccc3", "agent", "running", time.Time{}), // ours, or prefix P+"q-"'s
+			{ID: "id-s", Name: P + "sidecars-smol-dddd4", Labels: map[string]string{}},       // our smolmachines bundle
+			{ID: "id-x", Name: "x", Labels: map[string]string{bottle.LabelSlug: "lab-eeee5"}},
+		},
+		Networks: []engine.Network{{ID: "n1", Name: A + "bundle-net-ffff6", Labels: map[string]string{}}},
+		Volumes:  []engine.Volume{{Name: A + "vol-gggg7_home", Labels: labels(A+"vol-gggg7", compose.LabelVolume, "home")}},
+	}
+	inv := Classify(w, P)
+	for slug, from := range map[string]string{"orig-aaaa1": A + "orig-aaaa1", "nest-cccc3": P + "q-nest-cccc3", "lab-eeee5": "x", "net-ffff6": A + "bundle-net-ffff6", "vol-gggg7": A + "vol-gggg7"} {
+		if inv.Elsewhere[slug] != from {
+			t.Errorf("Elsewhere[%s] = %q, want %q", slug, inv.Elsewhere[slug], from)
+		}
+	}
+	for _, slug := range []string{"mine-bbbb2", "q-nest-cccc3", "smol-dddd4"} {
+		if n, ok := inv.Elsewhere[slug]; ok {
+			t.Errorf("our own %s is elsewhere (%s)", slug, n)
+		}
+	}
+	if slices.ContainsFunc(inv.Bottles, func(b bottle.Bottle) bool { return strings.HasPrefix(b.Name, A) }) {
+		t.Errorf("another prefix's bottle in ours: %+v", inv.Bottles)
+	}
+}

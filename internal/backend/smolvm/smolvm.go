@@ -200,6 +200,12 @@ func Classify(ms []smolvmcli.Machine, w engine.World, prefix string) backend.Inv
 		bt.Created = timePtr(created)
 		inv.Bottles = append(inv.Bottles, bt)
 	}
+	// Machines of other prefixes share the state root (the bundle parts
+	// of theirs are the docker backend's to tell: it reads every container
+	// and network).
+	for _, m := range ms {
+		inv.AddElsewhere(m.Name, nil, prefix, func(name string) []string { return []string{bottle.Slug(name, prefix)} })
+	}
 	return inv
 }
 

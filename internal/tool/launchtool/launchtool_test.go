@@ -8,6 +8,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/launch"
@@ -122,5 +123,39 @@ func TestResumeCommand(t *testing.T) {
 	o.Prefix, o.StateDir = "bt-flag-", "/tmp/my state"
 	if got := resumeCommand(env, o, "a-abcde"); got != "bottle-launch --resume a-abcde --prefix bt-flag- --state-dir '/tmp/my state'" {
 		t.Errorf("from flags: %q", got)
+	}
+}
+
+// On an ssh:// engine (another host) a workspace and the smolmachines
+// backend are refused with one line, exit 3; the rest, and any local
+// engine, pass. (launch_ssh.txtar checks it end to end, nothing made.)
+func TestRemoteEngine(t *testing.T) {
+	ssh := engine.Endpoint{Host: "ssh://me@box", Source: "DOCKER_HOST"}
+	local := engine.Endpoint{Host: "unix:///var/run/docker.sock", Source: "default"}
+	ws := launch.Spec{Agent: "a", Image: "img", Workspace: "/home/me/proj"}
+	smol := launch.Spec{Agent: "a", Image: "img", Backend: bottle.Smolmachines}
+	plain := launch.Spec{Agent: "a", Image: "img"}
+	for _, c := range []struct {
+		name string
+		spec launch.Spec
+		ep   engine.Endpoint
+		want string
+	}{
+		{"workspace over ssh", ws, ssh, "workspace /home/me/proj: the engine ssh://me@box (from DOCKER_HOST) is reached over ssh, on another host, which would mount its own /home/me/proj, not this directory; launch without a workspace there, or on a local engine"},
+		{"smolmachines over ssh", smol, ssh, "backend smolmachines: the engine ssh://me@box (from DOCKER_HOST) is reached over ssh, on another host, and a smolmachines bottle needs its sidecars on this one; use the docker backend there, or a local engine"},
+		{"no workspace over ssh", plain, ssh, ""},
+		{"workspace on the socket", ws, local, ""},
+		{"workspace over tcp", ws, engine.Endpoint{Host: "tcp://10.0.0.1:2375"}, ""},
+	} {
+		err := remoteEngine(c.spec, c.ep)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != c.want || exitcode.Of(err) != exitcode.BadInput {
+			t.Errorf("%s: %v (code %d), want %q", c.name, err, exitcode.Of(err), c.want)
+		}
 	}
 }

@@ -55,6 +55,12 @@ func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend
 		}
 	}
 	live := survey.Live()
+	// a bottle of another prefix sharing the root: its resource's name
+	for slug, name := range survey.Elsewhere() {
+		if _, ok := owner[slug]; !ok {
+			owner[slug] = name
+		}
+	}
 	for slug := range live {
 		if _, ok := owner[slug]; !ok {
 			owner[slug] = bottle.ProjectName(scope.Prefix, slug)
