@@ -18,6 +18,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/engines"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/transcript"
@@ -109,11 +110,16 @@ func (r Reaping) Check() error {
 	return nil
 }
 
-// Probe is the plan's Transcript question on set: a compose project's
-// agent container's answer, a running machine's tree read in place (its
-// backend's TranscriptHolder); never a container made to ask.
-func Probe(set *backend.Set) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+// Probe is the plan's Transcript question, asked in the item's engine in
+// pool: a compose project's agent container's answer, a running machine's
+// tree read in place (its backend's TranscriptHolder); never a container
+// made to ask.
+func Probe(pool *engines.Pool) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
 	return func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+		set, err := pool.Open(it.Engine)
+		if err != nil {
+			return false, false, err
+		}
 		if h, ok := transcript.HomeOf(it); ok {
 			return transcript.Probe(ctx, set.Engine, h)
 		}
