@@ -37,7 +37,7 @@ type Selection struct {
 	IncludeTranscripts bool `long:"include-transcripts" description:"also take conversations: state dirs that hold an agent's transcript (kept otherwise; bottle-ls --state lists them)"`
 	// DiscardTranscript ends the named bottles without saving their
 	// transcripts.
-	DiscardTranscript bool `long:"discard-transcript" description:"with --name: end the bottle without saving its transcript (for one whose transcript cannot be saved); its home volume goes with it"`
+	DiscardTranscript bool `long:"discard-transcript" description:"with --name: end the bottle without saving its transcript (for one whose transcript cannot be saved); its home volume (a smolmachines bottle's machine) goes with it"`
 }
 
 // Options checks the selection and returns the plan options.
