@@ -197,7 +197,10 @@ type Machine struct {
 
 // Bottle is one bottle that exists, as bottle-ls prints it.
 type Bottle struct {
-	Backend    string      `json:"backend"`
+	Backend string `json:"backend"`
+	// Engine names the Docker engine it is on: the docker context's name
+	// ("default" for DOCKER_HOST or the default socket).
+	Engine     string      `json:"engine,omitempty"`
 	Name       string      `json:"name"`
 	Slug       string      `json:"slug"`
 	Status     string      `json:"status"`
@@ -218,7 +221,13 @@ type Bottle struct {
 // Item is one thing a cleanup plan would remove. Which fields are set
 // depends on Kind; docs/formats.md lists them.
 type Item struct {
-	Backend string     `json:"backend"`
+	Backend string `json:"backend"`
+	// Engine names the Docker engine the item is in (a state dir: the one
+	// its bottle was made on): the docker context's name, "default" for
+	// DOCKER_HOST or the default socket. A plan always writes it; the
+	// reaper acts on the item in that engine, and an item without it in the
+	// engine the environment names.
+	Engine  string     `json:"engine,omitempty"`
 	Kind    string     `json:"kind"`
 	Name    string     `json:"name"`
 	ID      string     `json:"id,omitempty"`
@@ -265,6 +274,16 @@ type Item struct {
 	// or mounting a stray volume when planned: the item is planned only if
 	// every one of them is too.
 	Users []Container `json:"-"`
+	// OwnerDir (never written) is the state dir the item's resources'
+	// labels name (compose.StateDir): whose bottle it is. The reaper reads
+	// the labels again; it never takes this from a plan.
+	OwnerDir string `json:"-"`
+	// AllRoots records that the plan was made with --all-roots: the
+	// reaper may remove a bottle another state root's launcher made (its
+	// labels name a state dir there that still exists), as long as that
+	// root's lock and detached flag let it. Without it such a bottle is
+	// skipped.
+	AllRoots bool `json:"all_roots,omitempty"`
 	// IncludeDetached records that the plan was made with
 	// --include-detached or named this item's bottle with --name: the
 	// reaper may remove it although its bottle was launched with --detach

@@ -123,3 +123,13 @@ func contextEndpoint(ep Endpoint, configDir, name, source string) (Endpoint, err
 	}
 	return ep, checkHost(ep)
 }
+
+// CurrentContext is the name of the context the docker CLI uses: the
+// default when DOCKER_HOST is set, else currentContext's answer.
+func CurrentContext(getenv func(string) string) (string, error) {
+	if getenv("DOCKER_HOST") != "" {
+		return DefaultContext, nil
+	}
+	name, _, err := currentContext(getenv)
+	return name, err
+}

@@ -30,6 +30,16 @@ type Options struct {
 	// Engines are the engines this run asks: a state dir whose
 	// bottle.json names another engine is left alone.
 	Engines statedir.Engines
+	// EngineNames are the names (docker contexts') of the engines at
+	// Engines.Endpoints, in that order: a planned state dir carries the
+	// name of the engine its bottle was made on. Nil: names are not known
+	// (a state dir then carries none, and Default is not needed).
+	EngineNames []string
+	// Default is the name of the engine the environment names when this
+	// run asked it, else "": a state dir whose bottle.json names no engine
+	// (or that has none) was made there, and is left alone when this run
+	// did not ask it (EngineNames set, Default "").
+	Default string
 	// OlderThan keeps only items created (state dirs: modified) before
 	// Now minus OlderThan; 0 keeps everything.
 	OlderThan time.Duration
@@ -41,6 +51,10 @@ type Options struct {
 	// all. A named bottle is taken even when it was launched with
 	// --detach and runs.
 	Names []string
+	// AllRoots takes bottles another state root's launcher made too (their
+	// labels name a state dir there that still exists), under that root's
+	// lock and detached flag; without it they are left out and named.
+	AllRoots bool
 	// IncludeDetached takes running bottles launched with --detach too;
 	// without it (or a name) they are live and left out.
 	IncludeDetached bool
@@ -193,6 +207,17 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			detached[e.Slug] = true
 		}
 	}
+	// Whose each slug's bottle is, by its resources' labels: one another
+	// state root's launcher made is that root's.
+	owners := map[string]statedir.Owner{}
+	for _, it := range all {
+		if o, seen := owners[it.Slug]; it.Slug != "" && it.OwnerDir != "" && (!seen || !o.Other) {
+			owners[it.Slug] = statedir.Whose(opt.StateRoot, it.OwnerDir)
+		}
+	}
+	running := func(slug string) bool {
+		return slices.ContainsFunc(bySlug[slug], func(o bottle.Item) bool { return o.Running() })
+	}
 	liveDetached := func(slug string) bool {
 		return slug != "" && detached[slug] && slices.ContainsFunc(bySlug[slug], func(o bottle.Item) bool { return o.Running() })
 	}
@@ -225,6 +250,25 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		}
 		if !opt.keep(it) {
 			continue
+		}
+		if why := owners[it.Slug].Why(opt.AllRoots, running(it.Slug), opt.takesDetached(it.Slug)); why != "" {
+			if !noted[it.Slug] {
+				noted[it.Slug] = true
+				p.Notes = append(p.Notes, fmt.Sprintf("leaving %s: %s", bottle.ProjectName(opt.Prefix, it.Slug), why))
+			}
+			continue
+		}
+		if o := owners[it.Slug]; o.Other {
+			// Its transcript would be saved into that root's dir; a
+			// machine's rescue knows only this root's: it stays.
+			if slices.ContainsFunc(bySlug[it.Slug], func(o bottle.Item) bool { return o.Kind == bottle.KindMachine }) {
+				if !noted[it.Slug] {
+					noted[it.Slug] = true
+					p.Notes = append(p.Notes, fmt.Sprintf("leaving %s: a smolmachines bottle of state root %s: clean it up with that state root", bottle.ProjectName(opt.Prefix, it.Slug), o.Root))
+				}
+				continue
+			}
+			it.AllRoots = true
 		}
 		if liveDetached(it.Slug) && !opt.takesDetached(it.Slug) {
 			if !noted[it.Slug] {
@@ -330,6 +374,7 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			it := e.Item(e.Resumable(opt.Prefix, opt.Engines, live[e.Slug]))
+			it.Engine = opt.engineOf(e)
 			it.Backend = bottle.Docker
 			if e.Meta && slices.Contains(bottle.BackendOrder, e.Bottle.Backend) {
 				it.Backend = e.Bottle.Backend
@@ -415,7 +460,7 @@ func (o Options) takesDetached(slug string) bool {
 	return o.IncludeDetached || slices.Contains(o.Names, slug)
 }
 
-func key(it bottle.Item) string { return it.Backend + "/" + it.Kind + "/" + it.Name }
+func key(it bottle.Item) string { return it.Engine + "/" + it.Backend + "/" + it.Kind + "/" + it.Name }
 
 func (o Options) keep(it bottle.Item) bool {
 	if len(o.Kinds) > 0 && !slices.Contains(o.Kinds, it.Kind) {
@@ -474,15 +519,42 @@ func leftAlone(e statedir.Entry, opt Options) string {
 	case e.MetaErr != nil:
 		return "its " + e.MetaErr.Error() + ": it may belong to any bottle"
 	case !e.Meta:
-		return ""
+		return statedir.DefaultUnasked(nil, opt.EngineNames != nil && opt.Default == "")
 	}
 	if why := statedir.Foreign(e.Bottle, opt.Prefix, e.Slug); why != "" {
+		return why
+	}
+	if why := statedir.DefaultUnasked(&e.Bottle, opt.EngineNames != nil && opt.Default == ""); why != "" {
 		return why
 	}
 	return statedir.OtherEngine(e.Bottle, opt.Engines)
 }
 
-// Order orders items by backend, kind, then name: byte-for-byte stable for
+// engineOf is the name of the engine a state dir's bottle was made on:
+// the asked engine its bottle.json names (by ID, else by endpoint), else
+// the default one.
+func (o Options) engineOf(e statedir.Entry) string {
+	m := e.Bottle
+	if !e.Meta || m.Engine == "" && m.EngineID == "" {
+		return o.Default
+	}
+	if m.EngineID != "" && o.Engines.IDs != nil {
+		if i := slices.Index(o.Engines.IDs(), m.EngineID); i >= 0 && i < len(o.EngineNames) {
+			return o.EngineNames[i]
+		}
+		return ""
+	}
+	want := statedir.SameEngine(m.Engine)
+	for i, ep := range o.Engines.Endpoints {
+		if statedir.SameEngine(ep) == want && i < len(o.EngineNames) {
+			return o.EngineNames[i]
+		}
+	}
+	return ""
+}
+
+// Order orders items by backend, then engine items before state dirs, then
+// engine, kind and name: byte-for-byte stable for
 // the same world.
 func Order(items []bottle.Item) {
 	rank := func(list []string, s string) int {
@@ -495,6 +567,14 @@ func Order(items []bottle.Item) {
 		a, b := items[i], items[j]
 		if ra, rb := rank(bottle.BackendOrder, a.Backend), rank(bottle.BackendOrder, b.Backend); ra != rb {
 			return ra < rb
+		}
+		// State dirs last (the reaper's one survey then covers them all),
+		// the engine items grouped by engine before them.
+		if sa, sb := a.Kind == bottle.KindStateDir, b.Kind == bottle.KindStateDir; sa != sb {
+			return sb
+		}
+		if a.Engine != b.Engine {
+			return a.Engine < b.Engine
 		}
 		if ra, rb := rank(bottle.Kinds, a.Kind), rank(bottle.Kinds, b.Kind); ra != rb {
 			return ra < rb

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
@@ -28,11 +30,24 @@ type Policy interface {
 	// holding a --jobs slot (see backend.RemoveOptions.Rescue); ctx ends
 	// when the run is interrupted.
 	Rescue(ctx context.Context, it bottle.Item) error
+	// Owner is asked of every engine resource a removal inspects (see
+	// backend.RemoveOptions.Owner): a reason to keep it, or "".
+	Owner(it bottle.Item, labels map[string]string, state string) string
 	// StateDirs returns the remover of state dirs, on one survey of every
-	// backend taken now; would holds the engine items ("backend/name") a
-	// dry run answered would-remove. An error (the state root is not one)
-	// keeps every state dir.
-	StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error)
+	// backend of the engines asked, taken now; would holds the engine items
+	// ("engine/backend/name") a dry run answered would-remove. An error
+	// (the state root is not one) keeps every state dir.
+	StateDirs(ctx context.Context, would map[string]bool, asked Asked) (DirRemover, error)
+}
+
+// Asked are the engines a state dir survey asks: those the run opened so
+// far (every state dir's own among them), by name.
+type Asked struct {
+	Names []string
+	// Default is the name of the default engine (the one the environment
+	// names): a dir whose bottle.json names no engine was made there, and
+	// is kept when the survey does not ask it.
+	Default string
 }
 
 // DirRemover removes state dirs, as planned, re-checking each at the moment
@@ -51,6 +66,8 @@ type Bottles struct {
 	DryRun      bool
 	Backends    []backend.Backend
 	Engines     statedir.Engines
+	// Router opens the engines the surveys ask; nil is Backends alone.
+	Router Router
 	// Save saves a bottle's transcript out of its home into its state
 	// dir; nil saves nothing (and then nothing is kept for it either).
 	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
@@ -59,11 +76,15 @@ type Bottles struct {
 	// wrote is what the rescue wrote into a state dir in this run, by
 	// slug: the dir's removal takes it as its own.
 	wrote map[string]*statedir.Wrote
+	// others are the state dirs of other roots that the labels of an
+	// item's containers named at its removal (planned with --all-roots),
+	// by item name: the rescue saves the transcript there.
+	others map[string]string
 }
 
 // NewBottles is the policy of a run with opt.
 func NewBottles(opt Options) *Bottles {
-	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DefaultRoot: opt.DefaultRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Save: opt.Save}
+	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DefaultRoot: opt.DefaultRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Router: opt.Router, Save: opt.Save}
 }
 
 // slugOf is the slug of the bottle an item is of: its slug field, else a
@@ -98,6 +119,9 @@ func (b *Bottles) Prepare(it bottle.Item) (bottle.Item, string, func(bottle.Resu
 	if it.Kind == bottle.KindStateDir {
 		return it, "", same
 	}
+	if it.Kind == bottle.KindMachine && it.AllRoots {
+		return it, ReasonOtherRootMachine, nil
+	}
 	act, guarded := b.guardDetached(it)
 	if !guarded {
 		return act, "", same
@@ -117,6 +141,11 @@ func (b *Bottles) launching(it bottle.Item) bool {
 	}
 	return false
 }
+
+// ReasonOtherRootMachine is why a machine planned as another state root's
+// bottle is kept: its rescue saves into this root's state dir only, so
+// only that root's cleanup ends it.
+const ReasonOtherRootMachine = "a smolmachines bottle of another state root: clean it up with that state root"
 
 // ReasonDetached is why an item of a running bottle launched with --detach
 // is kept when the plan did not take detached bottles.
@@ -155,6 +184,41 @@ func detachedResult(res bottle.Result) bottle.Result {
 	return res
 }
 
+// Owner keeps a resource of a bottle another state root's launcher made
+// (its labels, read now, name a state dir there that still exists) unless
+// the plan took such bottles (--all-roots); then it reads that root's
+// lock and detached flag as this root's are read: a bottle whose
+// launcher runs stays, and so does a running detached one the plan did not
+// take. Labels without a state dir keep today's rules.
+func (b *Bottles) Owner(it bottle.Item, labels map[string]string, state string) string {
+	dir := compose.StateDir(labels)
+	o := statedir.Whose(b.StateRoot, dir)
+	if why := o.Why(it.AllRoots, bottle.Active(state), it.IncludeDetached); why != "" {
+		return why
+	}
+	if o.Other && state != "" {
+		b.mu.Lock()
+		if b.others == nil {
+			b.others = map[string]string{}
+		}
+		b.others[it.Name] = dir
+		b.mu.Unlock()
+	}
+	return ""
+}
+
+// stateDirOf is the state dir a bottle's transcript is saved into: its
+// own root's dir of slug, or the other root's the labels of its
+// containers named at this removal.
+func (b *Bottles) stateDirOf(it bottle.Item, slug string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d, ok := b.others[it.Name]; ok && filepath.Base(d) == slug {
+		return d
+	}
+	return filepath.Join(b.StateRoot, slug)
+}
+
 // Rescue saves a bottle's transcript into its state dir before the bottle
 // goes, whatever the plan says of that dir (what happens to the dir is
 // decided when it is reached: it may stay for many reasons): a compose
@@ -177,7 +241,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 			h.Image = m.Image
 			return b.Save(ctx, h, dir)
 		}
-	} else if holder := backend.HolderOf(b.Backends, it); holder != nil {
+	} else if holder := backend.HolderOf(b.backendsOf(it), it); holder != nil {
 		what = "the machine"
 		save = func(dir string, _ statedir.Meta) (transcript.Saved, error) {
 			return holder.SaveTranscript(ctx, it, dir)
@@ -186,7 +250,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if save == nil {
 		return nil
 	}
-	dir := filepath.Join(b.StateRoot, slug)
+	dir := b.stateDirOf(it, slug)
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 		return nil
 	}
@@ -212,6 +276,19 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	return nil
 }
 
+// backendsOf are the backends of the engine it names: the Router's, else
+// Backends.
+func (b *Bottles) backendsOf(it bottle.Item) []backend.Backend {
+	if b.Router == nil {
+		return b.Backends
+	}
+	set, err := b.Router.Open(it.Engine)
+	if err != nil {
+		return nil
+	}
+	return set.Backends
+}
+
 // wrote is the rescue's write into the dir of slug, or nil.
 func (b *Bottles) wroteInto(slug string) *statedir.Wrote {
 	b.mu.Lock()
@@ -220,22 +297,26 @@ func (b *Bottles) wroteInto(slug string) *statedir.Wrote {
 }
 
 // liveSlugs is the survey's live slugs. Under --dry-run nothing was removed,
-// so a bottle this run would have removed (would: "backend/name" of the
-// engine items answered would-remove) does not keep its state dir: the dry
-// run answers what the real run would.
-func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefix string) map[string]bool {
+// so a bottle this run would have removed (would: "engine/backend/name" of
+// the engine items answered would-remove) does not keep its state dir: the
+// dry run answers what the real run would.
+func liveSlugs(survey *backend.Survey, engines map[string]string, would map[string]bool, dryRun bool, prefix string) map[string]bool {
 	if !dryRun {
 		return survey.Live()
 	}
 	live := map[string]bool{}
-	for name, inv := range survey.ByBackend {
+	for key, inv := range survey.ByBackend {
+		name, eng := key, engines[key]
+		if i := strings.LastIndex(key, "@"); i >= 0 {
+			name = key[:i]
+		}
 		for _, b := range inv.Bottles {
-			if !would[name+"/"+b.Name] {
+			if !would[eng+"/"+name+"/"+b.Name] {
 				live[b.Slug] = true
 			}
 		}
 		for _, slug := range inv.Claimed {
-			if !would[name+"/"+prefix+slug] {
+			if !would[eng+"/"+name+"/"+prefix+slug] {
 				live[slug] = true
 			}
 		}
@@ -249,21 +330,47 @@ func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefi
 
 // StateDirs checks the state root and asks every backend which bottles
 // exist now.
-func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error) {
+func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, which Asked) (DirRemover, error) {
 	if err := statedir.CheckRoot(b.StateRoot, b.DefaultRoot); err != nil {
 		return nil, err
 	}
-	survey := backend.Ask(ctx, b.Backends)
-	live := liveSlugs(survey, would, b.DryRun, b.Prefix)
+	var backends []backend.Backend
+	engines := map[string]string{} // survey key → engine name
+	asked := b.Engines
+	withoutDefault := false
+	if b.Router == nil {
+		backends = b.Backends
+		for _, bk := range backends {
+			engines[backend.Key(bk)] = ""
+		}
+	} else {
+		var names []string
+		asked, names = b.Router.Engines(ctx, which.Names)
+		for _, name := range names {
+			set, err := b.Router.Open(name)
+			if err != nil {
+				continue // Engines names only those opened
+			}
+			for _, bk := range set.Backends {
+				tb := backend.Tag(bk, name)
+				backends = append(backends, tb)
+				engines[backend.Key(tb)] = name
+			}
+		}
+		withoutDefault = !slices.Contains(names, which.Default)
+	}
+	survey := backend.Ask(ctx, backends)
+	live := liveSlugs(survey, engines, would, b.DryRun, b.Prefix)
 	askErr := survey.Err()
 	if askErr == nil && !survey.Complete() {
 		askErr = backend.ErrPartial
 	}
 	return &dirs{b: b, sr: &statedir.Reclaimer{
-		Root:    b.StateRoot,
-		DryRun:  b.DryRun,
-		Prefix:  b.Prefix,
-		Engines: b.Engines,
+		Root:           b.StateRoot,
+		DryRun:         b.DryRun,
+		Prefix:         b.Prefix,
+		Engines:        asked,
+		WithoutDefault: withoutDefault,
 		Live: func(slug string) (bool, error) {
 			if askErr != nil {
 				return false, askErr

@@ -138,7 +138,7 @@ func TestPolicyStateDirs(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		os.MkdirAll(filepath.Join(root, "not-a-state-dir-"+n), 0o700)
 	}
-	if _, err := b.StateDirs(context.Background(), nil); err == nil {
+	if _, err := b.StateDirs(context.Background(), nil, Asked{}); err == nil {
 		t.Error("a root that is not a state root was taken")
 	}
 
@@ -152,7 +152,7 @@ func TestPolicyStateDirs(t *testing.T) {
 	if err := b.Rescue(context.Background(), composeItem(slug)); err != nil {
 		t.Fatal(err)
 	}
-	dr, err := b.StateDirs(context.Background(), nil)
+	dr, err := b.StateDirs(context.Background(), nil, Asked{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestPolicyStateDirLiveElsewhere(t *testing.T) {
 		e := &env{t: t, root: root}
 		live, gone := e.statedir("orig-aaaa1", false), e.statedir("gone-bbbb2", false)
 		live.IncludeTranscripts, gone.IncludeTranscripts = true, true
-		dr, err := b.StateDirs(context.Background(), nil)
+		dr, err := b.StateDirs(context.Background(), nil, Asked{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +388,7 @@ func TestPolicyStateDirPartialListing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{t: t, root: root}
-	dr, err := b.StateDirs(context.Background(), nil)
+	dr, err := b.StateDirs(context.Background(), nil, Asked{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ func Manual() cli.Manual {
 type options struct {
 	cli.Common
 	cli.Scope
+	cli.Engines
 	cleanup.Selection
 	cli.Output
 }
@@ -60,22 +61,20 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir, o.DefaultRoot); err != nil {
 		return err
 	}
-	set, err := t.Env.OpenBackends(o.Prefix)
+	pool, names, err := t.Env.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
-	defer set.Close()
-	popt.Engines = set.Engines(ctx)
+	defer pool.Close()
 
-	popt.Transcript = cleanup.Probe(set)
-	pl := plan.Make(ctx, set.Backends, popt)
+	pl := cleanup.Plan(ctx, pool, names, popt)
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)
 	}
 	if p.Table() {
 		if len(pl.Items) == 0 && pl.Err == nil {
 			fmt.Fprintln(t.Env.Stderr, "nothing to clean up")
-		} else if err := plan.Render(t.Env.Stdout, pl.Items, t.Env.Now(), p.Color()); err != nil {
+		} else if err := plan.Render(t.Env.Stdout, pl.Items, t.Env.Now(), p.Color(), len(names) > 1); err != nil {
 			return err
 		}
 	} else {
