@@ -233,6 +233,11 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			}
 			continue
 		}
+		it, ok, fresh := leaveFresh(it, opt.Now)
+		p.Notes = append(p.Notes, fresh...)
+		if !ok {
+			continue
+		}
 		it.NotRunning = opt.NotRunning
 		it.IncludeDetached = opt.IncludeDetached || len(opt.Names) > 0
 		// A bottle's transcript is in its home volume (docker) or its
