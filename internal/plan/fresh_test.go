@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +47,35 @@ func TestBuildLeavesOutThisSecond(t *testing.T) {
 		if !strings.Contains(notes, "left out "+n+": it was made at ") {
 			t.Errorf("no note for %s: %q", n, p.Notes)
 		}
+	}
+}
+
+// Make waits out the second a volume was made in and plans again, as made
+// in the next second: a plan made right after a bottle takes it whole. What
+// is still too new then is left to the next run.
+func TestMakeWaitsOutTheSecond(t *testing.T) {
+	start := time.Now()
+	made := start
+	later := start.Add(time.Hour) // made "later" than any plan: never taken
+	d := &fake{name: bottle.Docker, inv: backend.Inventory{Items: []bottle.Item{
+		{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: prefix + "new-vol", ID: prefix + "new-vol", Created: &made},
+		{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: prefix + "odd-vol", ID: prefix + "odd-vol", Created: &later},
+	}}}
+	p := Make(context.Background(), []backend.Backend{d}, Options{StateRoot: stateRoot(t), Now: start})
+	if got := names(p.Items); got != "volume "+prefix+"new-vol" {
+		t.Errorf("planned:\n%s", got)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "left out volume "+prefix+"odd-vol") {
+		t.Errorf("notes %q", p.Notes)
+	}
+	if waited := time.Since(start); waited < start.Truncate(time.Second).Add(time.Second).Sub(start) || waited > 2*time.Second {
+		t.Errorf("waited %v", waited)
+	}
+	// Interrupted while it waits: the first plan, at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	made = time.Now()
+	if p := Make(ctx, []backend.Backend{d}, Options{StateRoot: stateRoot(t), Now: made}); len(p.Items) != 0 {
+		t.Errorf("interrupted: %s", names(p.Items))
 	}
 }
