@@ -90,6 +90,12 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	popt.Transcript = cleanup.Probe(set)
 	pl := plan.Make(ctx, set.Backends, popt)
 	set.Close()
+	if err := ctx.Err(); err != nil {
+		// Interrupted while planning (a backend, the state root, a
+		// transcript probe): what was made is no plan; nothing of it is
+		// printed (exit 130).
+		return err
+	}
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)
 	}
