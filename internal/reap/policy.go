@@ -239,10 +239,10 @@ func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefi
 				live[slug] = true
 			}
 		}
-		// a bottle of another prefix: never this run's to remove
-		for slug := range inv.Elsewhere {
-			live[slug] = true
-		}
+	}
+	// a bottle of another prefix: never this run's to remove
+	for slug := range survey.Elsewhere() {
+		live[slug] = true
 	}
 	return live
 }
