@@ -100,20 +100,33 @@ type Remover interface {
 
 // Survey is every backend's inventory, asked concurrently.
 type Survey struct {
+	// ByBackend and Errors are keyed by the backend's name, with "@" and
+	// its engine for a backend asking one of several engines (Tag).
 	ByBackend map[string]Inventory
-	// Errors holds the backends that could not be asked, by name.
+	// Errors holds the backends that could not be asked.
 	Errors map[string]error
 	order  []string
+	names  map[string]string
+}
+
+// Key is b's key in a Survey: its name, and its engine's when Tagged.
+func Key(b Backend) string {
+	if t, ok := b.(*tagged); ok {
+		return t.Name() + "@" + t.engine
+	}
+	return b.Name()
 }
 
 // Ask asks every backend at once.
 func Ask(ctx context.Context, backends []Backend) *Survey {
-	s := &Survey{ByBackend: map[string]Inventory{}, Errors: map[string]error{}}
+	s := &Survey{ByBackend: map[string]Inventory{}, Errors: map[string]error{}, names: map[string]string{}}
 	listings := &Listings{} // this survey's, and only this survey's
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, b := range backends {
-		s.order = append(s.order, b.Name())
+		key := Key(b)
+		s.order = append(s.order, key)
+		s.names[key] = b.Name()
 		wg.Go(func() {
 			var inv Inventory
 			var err error
@@ -125,10 +138,10 @@ func Ask(ctx context.Context, backends []Backend) *Survey {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				s.Errors[b.Name()] = err
+				s.Errors[key] = err
 				return
 			}
-			s.ByBackend[b.Name()] = inv
+			s.ByBackend[key] = inv
 		})
 	}
 	wg.Wait()
@@ -154,13 +167,13 @@ var ErrPartial = errors.New("the engine gave fields that could not be read (see 
 // engine through a shared listing) is not said twice.
 func (s *Survey) Err() error {
 	var errs, said []error
-	for _, name := range s.order {
-		err := s.Errors[name]
+	for _, key := range s.order {
+		err := s.Errors[key]
 		if err == nil || slices.ContainsFunc(said, func(e error) bool { return errors.Is(err, e) }) {
 			continue
 		}
 		said = append(said, err)
-		errs = append(errs, fmt.Errorf("%s backend: %w", name, err))
+		errs = append(errs, fmt.Errorf("%s backend: %w", s.names[key], err))
 	}
 	return errors.Join(errs...)
 }
@@ -301,26 +314,79 @@ type Sharing interface {
 }
 
 // Listings are the shared sources of one survey, each read at most once:
-// today the engine's listing. Ask makes one per survey; nothing else keeps
+// today each engine's listing. Ask makes one per survey; nothing else keeps
 // them.
 type Listings struct {
 	mu     sync.Mutex
-	engine func() (engine.World, error) // a sync.OnceValues, made at the first call
+	engine map[engine.Lister]func() (engine.World, error) // sync.OnceValues, made at each engine's first call
 }
 
 // Engine returns the survey's listing of the engine api, listing it at the
-// first call (with that call's ctx); every later call of the survey gets the
-// same answer. A nil Listings lists afresh. A survey has one engine: api is
-// only used by the first call.
+// first call for api (with that call's ctx); every later call of the survey
+// for api gets the same answer. A nil Listings lists afresh.
 func (l *Listings) Engine(ctx context.Context, api engine.Lister) (engine.World, error) {
 	if l == nil {
 		return engine.ListAll(ctx, api)
 	}
 	l.mu.Lock()
 	if l.engine == nil {
-		l.engine = sync.OnceValues(func() (engine.World, error) { return engine.ListAll(ctx, api) })
+		l.engine = map[engine.Lister]func() (engine.World, error){}
 	}
-	list := l.engine
+	list := l.engine[api]
+	if list == nil {
+		list = sync.OnceValues(func() (engine.World, error) { return engine.ListAll(ctx, api) })
+		l.engine[api] = list
+	}
 	l.mu.Unlock()
 	return list()
 }
+
+// Tag is b asking the engine named name, one of several a run asks: every
+// bottle and item it reports carries the name, and a Survey keys it by its
+// name and the engine's.
+func Tag(b Backend, name string) Backend { return &tagged{b: b, engine: name} }
+
+// Failing is a backend of the engine named name that could not be opened:
+// asking it answers err.
+func Failing(backendName, name string, err error) Backend {
+	return &tagged{b: failing{backendName, err}, engine: name}
+}
+
+type tagged struct {
+	b      Backend
+	engine string
+}
+
+func (t *tagged) Name() string { return t.b.Name() }
+
+func (t *tagged) Inventory(ctx context.Context) (Inventory, error) { return t.InventoryFrom(ctx, nil) }
+
+func (t *tagged) InventoryFrom(ctx context.Context, l *Listings) (Inventory, error) {
+	var inv Inventory
+	var err error
+	if sb, ok := t.b.(Sharing); ok {
+		inv, err = sb.InventoryFrom(ctx, l)
+	} else {
+		inv, err = t.b.Inventory(ctx)
+	}
+	if err != nil {
+		return inv, err
+	}
+	inv.Bottles = slices.Clone(inv.Bottles)
+	for i := range inv.Bottles {
+		inv.Bottles[i].Engine = t.engine
+	}
+	inv.Items = slices.Clone(inv.Items)
+	for i := range inv.Items {
+		inv.Items[i].Engine = t.engine
+	}
+	return inv, nil
+}
+
+type failing struct {
+	name string
+	err  error
+}
+
+func (f failing) Name() string                                 { return f.name }
+func (f failing) Inventory(context.Context) (Inventory, error) { return Inventory{}, f.err }

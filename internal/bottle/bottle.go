@@ -197,7 +197,10 @@ type Machine struct {
 
 // Bottle is one bottle that exists, as bottle-ls prints it.
 type Bottle struct {
-	Backend    string      `json:"backend"`
+	Backend string `json:"backend"`
+	// Engine names the Docker engine it is on: the docker context's name
+	// ("default" for DOCKER_HOST or the default socket).
+	Engine     string      `json:"engine,omitempty"`
 	Name       string      `json:"name"`
 	Slug       string      `json:"slug"`
 	Status     string      `json:"status"`
@@ -218,7 +221,13 @@ type Bottle struct {
 // Item is one thing a cleanup plan would remove. Which fields are set
 // depends on Kind; docs/formats.md lists them.
 type Item struct {
-	Backend string     `json:"backend"`
+	Backend string `json:"backend"`
+	// Engine names the Docker engine the item is in (a state dir: the one
+	// its bottle was made on): the docker context's name, "default" for
+	// DOCKER_HOST or the default socket. A plan always writes it; the
+	// reaper acts on the item in that engine, and an item without it in the
+	// engine the environment names.
+	Engine  string     `json:"engine,omitempty"`
 	Kind    string     `json:"kind"`
 	Name    string     `json:"name"`
 	ID      string     `json:"id,omitempty"`

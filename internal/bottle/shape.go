@@ -12,6 +12,11 @@ const (
 	NetInternal    = "internal"
 	NetEgress      = "egress"
 	VolHome        = "home"
+	// ServiceProbe is the short-lived container bottle-launch runs on the
+	// agent's network, before the agent starts, to check that it reaches
+	// the sidecar (a one-off of the project, removed before the launch
+	// returns).
+	ServiceProbe = "isolation-probe"
 )
 
 // The toolkit's own labels, on every container, network and volume
@@ -60,7 +65,10 @@ const (
 	LockFile     = ".lock"
 	MetaFile     = "bottle.json"
 	ComposeFile  = "compose.json"
-	GuardianLog  = "guardian.log"
+	// SeccompFile is the agent's seccomp profile, which compose.json
+	// names (compose reads a profile from a file only).
+	SeccompFile = "seccomp.json"
+	GuardianLog = "guardian.log"
 	// TranscriptDir is where the agent's transcript tree is saved. The
 	// original tool wrote transcript.jsonl: any entry whose name starts
 	// with "transcript" is a transcript.
@@ -86,7 +94,7 @@ const (
 // TranscriptTemp* and MetaFile/ComposeFile+TempSuffix they are everything
 // a state dir may hold (statedir.Looks).
 var StateFiles = []string{
-	MetaFile, ComposeFile, LockFile, PreserveFile, GuardianLog,
+	MetaFile, ComposeFile, SeccompFile, LockFile, PreserveFile, GuardianLog,
 	TranscriptDir, TranscriptPartial, TranscriptOriginal, Dockerfile,
 	MetaFile + TempSuffix, ComposeFile + TempSuffix,
 }

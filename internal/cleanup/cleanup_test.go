@@ -16,6 +16,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/enginefake"
+	"github.com/claude-bottle/bottle/internal/engines"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
@@ -106,7 +107,10 @@ func (h *holder) SaveTranscript(context.Context, bottle.Item, string) (transcrip
 func TestProbe(t *testing.T) {
 	f := enginefake.New(t)
 	h := &holder{}
-	probe := Probe(&backend.Set{Engine: f, Backends: []backend.Backend{h}})
+	pool := engines.NewPool(func(string) string { return "" }, prefix, func(func(string) string, string) (*backend.Set, error) {
+		return &backend.Set{Engine: f, Backends: []backend.Backend{h}}, nil
+	}, engines.Default)
+	probe := Probe(pool)
 	name := prefix + "p-aaaa1"
 	project := bottle.Item{Backend: bottle.Docker, Kind: bottle.KindComposeProject, Name: name, Slug: "p-aaaa1",
 		Containers: []bottle.Container{{Name: name + "-agent-1", ID: enginefake.ID(1), Service: bottle.ServiceAgent}},
@@ -152,7 +156,7 @@ func (r *run) reap(t *testing.T, input string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Reap(context.Background(), r.tool, []io.Reader{strings.NewReader(input)}, scope(t), Reaping{Jobs: 2}, p)
+	return Reap(context.Background(), r.tool, nil, []io.Reader{strings.NewReader(input)}, scope(t), Reaping{Jobs: 2}, p)
 }
 
 // Reap reaps plan lines on the backends the environment opens and prints

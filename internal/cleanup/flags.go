@@ -18,6 +18,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/engines"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/transcript"
@@ -36,7 +37,7 @@ type Selection struct {
 	IncludeTranscripts bool `long:"include-transcripts" description:"also take conversations: state dirs that hold an agent's transcript (kept otherwise; bottle-ls --state lists them)"`
 	// DiscardTranscript ends the named bottles without saving their
 	// transcripts.
-	DiscardTranscript bool `long:"discard-transcript" description:"with --name: end the bottle without saving its transcript (for one whose transcript cannot be saved); its home volume goes with it"`
+	DiscardTranscript bool `long:"discard-transcript" description:"with --name: end the bottle without saving its transcript (for one whose transcript cannot be saved); its home volume (a smolmachines bottle's machine) goes with it"`
 }
 
 // Options checks the selection and returns the plan options.
@@ -107,11 +108,16 @@ func (r Reaping) Check() error {
 	return nil
 }
 
-// Probe is the plan's Transcript question on set: a compose project's
-// agent container's answer, a running machine's tree read in place (its
-// backend's TranscriptHolder); never a container made to ask.
-func Probe(set *backend.Set) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+// Probe is the plan's Transcript question, asked in the item's engine in
+// pool: a compose project's agent container's answer, a running machine's
+// tree read in place (its backend's TranscriptHolder); never a container
+// made to ask.
+func Probe(pool *engines.Pool) func(ctx context.Context, it bottle.Item) (bool, bool, error) {
 	return func(ctx context.Context, it bottle.Item) (bool, bool, error) {
+		set, err := pool.Open(it.Engine)
+		if err != nil {
+			return false, false, err
+		}
 		if h, ok := transcript.HomeOf(it); ok {
 			return transcript.Probe(ctx, set.Engine, h)
 		}

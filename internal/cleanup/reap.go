@@ -12,17 +12,19 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
+	"github.com/claude-bottle/bottle/internal/engines"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/reap"
 	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
-// Reap reads plan lines from inputs, reaps them and prints the results with
-// p (a table at a terminal, JSON lines otherwise) and the summary on
-// stderr. Its error carries the exit code: 1 when a line failed or was
-// invalid, 130 when interrupted.
-func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope, r Reaping, p *cli.Printer) error {
+// Reap reads plan lines from inputs, reaps them, each in the engine it
+// names, and prints the results with p (a table at a terminal, JSON lines
+// otherwise) and the summary on stderr. pool opens the engines (nil: a
+// pool of this run's own). Its error carries the exit code: 1 when a line
+// failed or was invalid, 130 when interrupted.
+func Reap(ctx context.Context, t *cli.Tool, pool *engines.Pool, inputs []io.Reader, scope cli.Scope, r Reaping, p *cli.Printer) error {
 	src := reap.NewSource(inputs...)
 	if empty, err := src.Empty(); empty && err == nil {
 		return nil
@@ -30,16 +32,22 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	if err := statedir.CheckRoot(scope.StateDir, scope.DefaultRoot); err != nil {
 		return err
 	}
-	set, err := t.Env.OpenBackends(scope.Prefix)
-	if err != nil {
-		return err
+	if pool == nil {
+		var err error
+		if pool, err = t.Env.EnginePool(scope.Prefix); err != nil {
+			return err
+		}
+		defer pool.Close()
 	}
-	defer set.Close()
 
 	prog := newProgress(t.Env)
 	opt := reap.Options{Prefix: scope.Prefix, StateRoot: scope.StateDir, DefaultRoot: scope.DefaultRoot, DryRun: r.DryRun, Jobs: int(r.Jobs),
-		Backends: set.Backends, Engines: set.Engines(ctx), Progress: prog.update,
+		Router: pool, Progress: prog.update,
 		Save: func(ctx context.Context, h transcript.Home, dir string) (transcript.Saved, error) {
+			set, err := pool.Open(h.Engine)
+			if err != nil {
+				return transcript.Saved{}, err
+			}
 			return transcript.Save(ctx, set.Engine, h, dir, transcript.DefaultLimits)
 		}}
 	var records []reap.Record
@@ -92,8 +100,19 @@ func Reap(ctx context.Context, t *cli.Tool, inputs []io.Reader, scope cli.Scope,
 	return nil
 }
 
+// table shows the results for a person; an ENGINE column says which
+// engine each item was in when the plan names more than one.
 func table(p *cli.Printer, records []reap.Record) error {
-	tb := p.NewTable("STATUS", "KIND", "NAME", "DETAIL")
+	seen := map[string]bool{}
+	for _, rec := range records {
+		seen[unquote(rec.Fields["engine"])] = true
+	}
+	engines := len(seen) > 1
+	headers := []string{"STATUS", "KIND", "NAME", "DETAIL"}
+	if engines {
+		headers = []string{"STATUS", "ENGINE", "KIND", "NAME", "DETAIL"}
+	}
+	tb := p.NewTable(headers...)
 	tb.ColorColumn(0, func(s string) string {
 		switch s {
 		case bottle.Removed, bottle.WouldRemove:
@@ -112,6 +131,10 @@ func table(p *cli.Printer, records []reap.Record) error {
 			if f := rec.Result.File; f != "" {
 				name = fmt.Sprintf("%s line %d", f, rec.Result.Line)
 			}
+		}
+		if engines {
+			tb.Row(rec.Result.Status, unquote(rec.Fields["engine"]), kind, name, rec.Result.Reason+rec.Result.Error)
+			continue
 		}
 		tb.Row(rec.Result.Status, kind, name, rec.Result.Reason+rec.Result.Error)
 	}

@@ -73,21 +73,26 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") == "1",
 		Setup:               setup,
 		Condition:           condition,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":             cmdExits,
-			"purge":             cmdPurge,
-			"without-smolvm":    cmdWithoutSmolvm,
-			"engine-proxy":      cmdEngineProxy,
-			"engine-requests":   cmdEngineRequests,
-			"bind-mount":        cmdBindMount,
-			"mount-tmpfs":       cmdMountTmpfs,
-			"at-end":            cmdAtEnd,
-			"readme":            cmdReadme,
-			"host-listen":       cmdHostListen,
-			"machines-confined": cmdMachinesConfined,
-			"engine":            cmdEngine,
-		},
+		Cmds:                scriptCmds(),
 	})
+}
+
+// scriptCmds are the harness's script commands.
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"exits":             cmdExits,
+		"purge":             cmdPurge,
+		"without-smolvm":    cmdWithoutSmolvm,
+		"engine-proxy":      cmdEngineProxy,
+		"engine-requests":   cmdEngineRequests,
+		"bind-mount":        cmdBindMount,
+		"mount-tmpfs":       cmdMountTmpfs,
+		"at-end":            cmdAtEnd,
+		"readme":            cmdReadme,
+		"host-listen":       cmdHostListen,
+		"machines-confined": cmdMachinesConfined,
+		"engine":            cmdEngine,
+	}
 }
 
 // passEnv are the variables a script gets from the test's environment:
@@ -174,7 +179,8 @@ var goEnv = sync.OnceValue(func() map[string]string {
 // under -short), [compose] (the scripts see the docker compose plugin of the
 // release the labels claim, launch.ComposeVersion; under CI=true anything
 // else is an error), [engine2], [sshd], [podman] and [podman-cni] (see
-// engines_test.go), and fails loudly on unknown names.
+// engines_test.go), [onpodman] (false: true in TestScriptsOnPodman, whose
+// scripts run against podman), and fails loudly on unknown names.
 func condition(cond string) (bool, error) {
 	switch cond {
 	case "docker":
@@ -194,6 +200,9 @@ func condition(cond string) (bool, error) {
 		return !testing.Short() && realPipelock() && engineReady() == nil, nil
 	case "compose":
 		return composeUse(testing.Short(), enginetest.Required(), func() (string, error) { return composeVersion(dockerConfig) })
+	case "onpodman":
+		// the scripts run against podman (TestScriptsOnPodman), not here
+		return false, nil
 	case "engine2", "sshd", "podman", "podman-cni":
 		// engines and transports of the tests' own (engines_test.go)
 		return extraCondition(extraKinds[cond])

@@ -101,7 +101,7 @@ func contextEndpoint(ep Endpoint, configDir, name, source string) (Endpoint, err
 		return ep, fmt.Errorf("docker context %q has no docker endpoint; run `docker context inspect %s`", name, name)
 	}
 	ep.Host, ep.Context, ep.Source = d.Host, name, fmt.Sprintf("context %q", name)
-	if !local(d.Host) {
+	if !plainHTTP(d.Host) {
 		files, err := s.ListTLSFiles(name)
 		if err != nil {
 			return ep, fmt.Errorf("docker context %q: TLS material: %v", name, err)
@@ -122,4 +122,14 @@ func contextEndpoint(ep Endpoint, configDir, name, source string) (Endpoint, err
 		}
 	}
 	return ep, checkHost(ep)
+}
+
+// CurrentContext is the name of the context the docker CLI uses: the
+// default when DOCKER_HOST is set, else currentContext's answer.
+func CurrentContext(getenv func(string) string) (string, error) {
+	if getenv("DOCKER_HOST") != "" {
+		return DefaultContext, nil
+	}
+	name, _, err := currentContext(getenv)
+	return name, err
 }

@@ -120,7 +120,7 @@ func TestContextsAsTheCLI(t *testing.T) {
 			continue
 		}
 		if got != want {
-			t.Errorf("%s:\n got  %+v\n want %+v (docker context inspect: %+v)", c.Name, got, want, c)
+			t.Errorf("%s:\n got  %#v\n want %#v (docker context inspect: %+v)", c.Name, got, want, c)
 		}
 		for _, f := range []string{got.CA, got.Cert, got.Key} {
 			if f != "" {

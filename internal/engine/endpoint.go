@@ -104,7 +104,7 @@ func resolveContext(getenv func(string) string, name, source string) (Endpoint, 
 	ep.Host, ep.Source = host, "DOCKER_HOST"
 	certPath := getenv("DOCKER_CERT_PATH")
 	verify := getenv("DOCKER_TLS_VERIFY") != ""
-	if (verify || certPath != "" || getenv("DOCKER_TLS") != "") && !local(host) {
+	if (verify || certPath != "" || getenv("DOCKER_TLS") != "") && !plainHTTP(host) {
 		if certPath == "" {
 			certPath = configDir(getenv)
 		}
@@ -152,10 +152,10 @@ func existing(dir, name string) string {
 	return p
 }
 
-// local reports whether host is reached without TLS whatever the TLS
+// plainHTTP reports whether host is reached without TLS whatever the TLS
 // settings say, as the docker CLI does: a socket (unix://), or ssh, whose
 // connection helper carries plain HTTP.
-func local(host string) bool {
+func plainHTTP(host string) bool {
 	return strings.HasPrefix(host, "unix://") || strings.HasPrefix(host, "ssh://")
 }
 

@@ -100,7 +100,7 @@ func TestResolve(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != tc.want {
-				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+				t.Fatalf("got  %#v\nwant %#v", got, tc.want)
 			}
 		})
 	}
@@ -221,7 +221,7 @@ func TestResolveSSH(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != tc.want {
-				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+				t.Fatalf("got  %#v\nwant %#v", got, tc.want)
 			}
 			if !got.IsSSH() && strings.HasPrefix(got.Host, "ssh://") {
 				t.Fatal("IsSSH")

@@ -20,8 +20,9 @@ var _ Identifier = (*Client)(nil)
 
 // identity is the engine's ID, asked once.
 type identity struct {
-	mu sync.Mutex
-	id string
+	mu       sync.Mutex
+	id       string
+	dataRoot string // DockerRootDir
 }
 
 // ID returns the engine's ID (GET /info's "ID"), asked at the first call
@@ -45,6 +46,18 @@ func (e *Client) ID(ctx context.Context) (string, error) {
 	if res.Info.ID == "" {
 		return "", fmt.Errorf("the engine at %s gives no ID in GET /info: it cannot be told from another engine", e.ep)
 	}
-	e.id.id = res.Info.ID
+	e.id.id, e.id.dataRoot = res.Info.ID, res.Info.DockerRootDir
 	return e.id.id, nil
+}
+
+// DataRoot returns where the engine keeps its containers', images' and
+// volumes' files (GET /info's DockerRootDir: a path on the engine's own
+// host), asked with its ID.
+func (e *Client) DataRoot(ctx context.Context) (string, error) {
+	if _, err := e.ID(ctx); err != nil {
+		return "", err
+	}
+	e.id.mu.Lock()
+	defer e.id.mu.Unlock()
+	return e.id.dataRoot, nil
 }

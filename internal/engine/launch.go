@@ -33,6 +33,7 @@ type ContainerSpec struct {
 	Name       string
 	Image      string
 	Cmd        []string // nil keeps the image's
+	Entrypoint []string // nil keeps the image's
 	Env        []string
 	Labels     map[string]string
 	WorkingDir string
@@ -167,7 +168,7 @@ func (e *Client) CreateVolume(ctx context.Context, name string, labels map[strin
 // CreateContainer creates a container; it does not pull its image.
 func (e *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (string, error) {
 	cfg := &container.Config{
-		Image: spec.Image, Cmd: spec.Cmd, Env: spec.Env, Labels: spec.Labels, WorkingDir: spec.WorkingDir,
+		Image: spec.Image, Cmd: spec.Cmd, Entrypoint: spec.Entrypoint, Env: spec.Env, Labels: spec.Labels, WorkingDir: spec.WorkingDir,
 		Tty: spec.Tty, OpenStdin: spec.OpenStdin, StdinOnce: spec.OpenStdin, AttachStdin: spec.OpenStdin,
 		AttachStdout: true, AttachStderr: true, Healthcheck: spec.Healthcheck.config(), User: spec.User,
 	}

@@ -43,8 +43,16 @@ var AgentSysctls = map[string]string{
 	"net.ipv6.conf.default.disable_ipv6": "1",
 }
 
-// securityOpts are the engine security options of both containers.
+// securityOpts are the sidecar's engine security options.
 func securityOpts() []string { return []string{NoNewPrivileges} }
+
+// agentSecurityOpts are the agent's: no new privileges, and its seccomp
+// profile (SeccompProfile), which the engine takes whole in the option;
+// profile is how it is given ("seccomp=" and the JSON for the engine, the
+// file's path for compose.json, whose seccomp= names a file).
+func agentSecurityOpts(profile string) []string {
+	return []string{NoNewPrivileges, "seccomp=" + profile}
+}
 
 // IsRootUser reports whether a user as an image's USER or the spec's user
 // writes it names root by its name or uid (whatever the group).

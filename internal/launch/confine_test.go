@@ -110,7 +110,7 @@ func TestContainersConfined(t *testing.T) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.specs) != 2 {
+	if len(f.specs) != 3 { // the agent, the sidecar, the isolation probe
 		t.Fatalf("%d containers", len(f.specs))
 	}
 	for _, sp := range f.specs {
@@ -123,6 +123,22 @@ func TestContainersConfined(t *testing.T) {
 		if agent := strings.HasSuffix(sp.Name, "-agent-1"); agent && (sp.Sysctls["net.ipv6.conf.all.disable_ipv6"] != "1" || sp.Sysctls["net.ipv6.conf.default.disable_ipv6"] != "1") {
 			t.Errorf("%s: sysctls %v", sp.Name, sp.Sysctls)
 		}
+	}
+	// the agent's seccomp profile: whole in the create, a file of the
+	// state dir in compose.json
+	for _, sp := range f.specs {
+		if strings.HasSuffix(sp.Name, "-agent-1") && !slices.Contains(sp.SecurityOpt, "seccomp="+string(SeccompProfile())) {
+			t.Errorf("agent: no seccomp profile in %.80q", sp.SecurityOpt)
+		}
+		if strings.HasSuffix(sp.Name, "-sidecar-1") && len(sp.SecurityOpt) != 1 {
+			t.Errorf("sidecar: security options %v", sp.SecurityOpt)
+		}
+	}
+	if file, err := os.ReadFile(b.Project.SeccompFile()); err != nil || !bytes.Equal(file, SeccompProfile()) {
+		t.Errorf("seccomp.json: %v", err)
+	}
+	if !slices.Contains(doc.Services[bottle.ServiceAgent].SecurityOpt, "seccomp="+b.Project.SeccompFile()) {
+		t.Errorf("compose.json: agent security_opt %v", doc.Services[bottle.ServiceAgent].SecurityOpt)
 	}
 	if doc.Services[bottle.ServiceAgent].Sysctls["net.ipv6.conf.all.disable_ipv6"] != "1" {
 		t.Errorf("compose.json: agent sysctls %v", doc.Services[bottle.ServiceAgent].Sysctls)

@@ -35,7 +35,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		Image: s.Image, ContainerName: p.ContainerName(bottle.ServiceAgent), Command: b.command(), Environment: redacted,
 		Networks: map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceAgent}}}, Volumes: []string{bottle.VolHome + ":" + bottle.AgentHome},
 		DependsOn: map[string]DependsOn{bottle.ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
-		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(), Sysctls: AgentSysctls,
+		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(p.SeccompFile()), Sysctls: AgentSysctls,
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+bottle.AgentWorkspace)
@@ -78,6 +78,9 @@ func (b *Launched) create(ctx context.Context) error {
 		return &StepError{"writing the compose file", err}
 	} else if err := os.WriteFile(p.ComposeFile(), append(data, '\n'), 0o600); err != nil {
 		return &StepError{"writing the compose file", err}
+	}
+	if err := os.WriteFile(p.SeccompFile(), SeccompProfile(), 0o600); err != nil {
+		return &StepError{"writing the agent's seccomp profile", err}
 	}
 
 	// A failure or an interrupt stops the other steps between engine calls,
@@ -150,6 +153,10 @@ func (b *Launched) create(ctx context.Context) error {
 	if err := intr.Err(); err != nil {
 		return err
 	}
+	// The agent's network as the engine made it (isolation.go).
+	if err := b.checkNetwork(ctx); err != nil {
+		return err
+	}
 
 	// Step 2: both containers, each created, connected and provisioned.
 	run(func() error {
@@ -187,7 +194,7 @@ func (b *Launched) create(ctx context.Context) error {
 			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
 			Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
 			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
-			User: b.runAs, CapDrop: DropAll, SecurityOpt: securityOpts(), Sysctls: AgentSysctls,
+			User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(string(SeccompProfile())), Sysctls: AgentSysctls,
 		}
 		if s.Workspace != "" {
 			spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}
@@ -236,6 +243,9 @@ func (b *Launched) create(ctx context.Context) error {
 		}
 		return nil
 	})
+	// and the probe that checks the agent's network reaches the sidecar
+	// (isolation.go)
+	run(func() error { return b.createProbe(ctx) })
 	wg.Wait()
 	if first != nil {
 		return first
@@ -254,7 +264,7 @@ func (b *Launched) create(ctx context.Context) error {
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
 	defer context.AfterFunc(intr, wcancel)()
-	if err := b.waitSidecar(wctx); err != nil {
+	if err := b.waitReachable(wctx); err != nil {
 		if ierr := intr.Err(); ierr != nil {
 			return ierr
 		}
@@ -264,10 +274,16 @@ func (b *Launched) create(ctx context.Context) error {
 	if err := intr.Err(); err != nil {
 		return err
 	}
-	if err := b.eng.StartContainer(ctx, b.ids[bottle.ServiceAgent]); err != nil {
+	agent := b.serviceID(bottle.ServiceAgent)
+	probeGone := b.removeProbe(ctx)
+	defer probeGone() //nolint:errcheck // a failed launch removes what is left
+	if err := b.eng.StartContainer(ctx, agent); err != nil {
 		return &StepError{"starting the agent", err}
 	}
 	b.setState(bottle.ServiceAgent, "running")
+	if err := probeGone(); err != nil {
+		return err
+	}
 	if err := intr.Err(); err != nil {
 		return err
 	}

@@ -31,10 +31,10 @@ func (b *Launched) End(ctx context.Context, code int, crashed bool) (bool, error
 	var keep []string
 	if err != nil {
 		state = statedir.TranscriptInVolume
-		home := b.Project.VolumeName(bottle.VolHome)
+		what, home := b.transcriptHolder()
 		keep = append(keep, home)
-		errs = append(errs, fmt.Errorf("saving the transcript: %v: volume %s is kept with the transcript in it; retry with bottle-cleanup --name %s, or let it go with bottle-cleanup --name %s --discard-transcript",
-			err, home, b.Project.Slug, b.Project.Slug))
+		errs = append(errs, fmt.Errorf("saving the transcript: %v: %s %s is kept with the transcript in it; retry with bottle-cleanup --name %s, or let it go with bottle-cleanup --name %s --discard-transcript",
+			err, what, home, b.Project.Slug, b.Project.Slug))
 	}
 	if crashed {
 		note := fmt.Sprintf("agent exited with code %d at %s; kept so cleanup never removes the evidence (remove this file to let it go)\n", code, b.opt.Now().UTC().Format(time.RFC3339))
@@ -50,6 +50,16 @@ func (b *Launched) End(ctx context.Context, code int, crashed bool) (bool, error
 		errs = append(errs, fmt.Errorf("writing bottle.json: %w", err))
 	}
 	return saved, errors.Join(errs...)
+}
+
+// transcriptHolder is what holds the agent's transcript until it is saved:
+// the home volume of a docker bottle, the machine of a smolmachines one
+// (its own disk). An ending that cannot save the transcript keeps it.
+func (b *Launched) transcriptHolder() (what, name string) {
+	if b.smol != nil {
+		return "machine", b.Project.Name
+	}
+	return "volume", b.Project.VolumeName(bottle.VolHome)
 }
 
 // snapshot saves the agent's transcript tree into <state dir>/transcript/

@@ -42,6 +42,8 @@ type fake struct {
 	inspectVolume func(name string) (engine.Volume, error)
 	// user is the USER the created containers report.
 	user string
+	// netInspect, when set, changes what InspectNetwork answers.
+	netInspect func(engine.Network) engine.Network
 	// copyFrom, when set, answers CopyFrom; wait, Wait.
 	copyFrom func(id, path string) (io.ReadCloser, error)
 	wait     func(ctx context.Context, id string) (int, error)
@@ -333,9 +335,26 @@ func (f *fake) InspectContainer(_ context.Context, id string) (engine.Container,
 	}
 	return f.inspect(id)
 }
+
+// InspectNetwork answers as an engine that made the network as asked
+// (internal ones without an address of the host), or as netInspect says.
 func (f *fake) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
-	return engine.Network{}, f.unexpected("InspectNetwork " + id)
+	f.mu.Lock()
+	r, ok := f.live[id]
+	f.mu.Unlock()
+	if !ok || r.kind != "network" {
+		return engine.Network{}, errNotFound{}
+	}
+	n := engine.Network{ID: id, Name: r.name, Labels: r.labels, Subnets: []engine.Subnet{{Subnet: "192.0.2.0/24", Gateway: "192.0.2.1"}}}
+	if strings.HasSuffix(r.name, "_"+bottle.NetInternal) {
+		n.Internal, n.Options = true, map[string]string{engine.InhibitIPv4: "true"}
+	}
+	if f.netInspect != nil {
+		n = f.netInspect(n)
+	}
+	return n, nil
 }
+
 func (f *fake) InspectVolume(_ context.Context, name string) (engine.Volume, error) {
 	if f.inspectVolume == nil {
 		return engine.Volume{}, f.unexpected("InspectVolume " + name)

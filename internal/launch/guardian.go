@@ -171,7 +171,8 @@ func (b *Launched) endOrphan(ctx context.Context, died time.Time) error {
 		defer b.lock.Release()
 		var keep []string
 		if b.ended.transcript == statedir.TranscriptInVolume {
-			keep = append(keep, b.Project.VolumeName(bottle.VolHome))
+			_, holder := b.transcriptHolder()
+			keep = append(keep, holder)
 		}
 		if err := b.removeAll(ctx, keep...); err != nil {
 			errs = append(errs, err)

@@ -144,9 +144,69 @@ var systemTrees = []string{
 // is inside them may be).
 var systemDirs = []string{"/home", "/Users", "/media", "/mnt", "/opt", "/private", "/private/tmp", "/private/var", "/root", "/srv", "/tmp", "/var", "/var/lib", "/var/tmp", "/Volumes"}
 
+// guarded is a directory no workspace may be, be inside or hold: what it
+// holds would be the agent's to read and change.
+type guarded struct {
+	dir, what string
+}
+
+// engineDataDirs are where container engines keep every container's,
+// image's and volume's files (Docker's and Podman's, as root); the
+// engine's own answer (GET /info DockerRootDir) is checked too
+// (CheckWorkspaceEngine).
+var engineDataDirs = []guarded{
+	{"/var/lib/docker", "Docker's data dir"},
+	{"/var/lib/containers", "Podman's data dir"},
+}
+
+// homeGuarded are such directories under the home: credentials and
+// rootless engines' data.
+var homeGuarded = []guarded{
+	{".ssh", "SSH keys"}, {".gnupg", "GnuPG keys"}, {".aws", "AWS credentials"}, {".azure", "Azure credentials"},
+	{".config/gcloud", "Google Cloud credentials"}, {".config/gh", "GitHub CLI tokens"}, {".kube", "Kubernetes credentials"},
+	{".docker", "the Docker CLI's config and registry credentials"}, {".password-store", "pass's passwords"},
+	{".local/share/keyrings", "the desktop keyring"}, {".claude", "Claude Code's credentials"},
+	{".claude-bottle", "bottle's own state"},
+	{".local/share/docker", "rootless Docker's data dir"}, {".local/share/containers", "rootless Podman's data dir"},
+}
+
+// checkGuarded refuses a workspace (real: symlinks followed) that is one
+// of dirs, is inside one or holds one.
+func checkGuarded(path, real string, dirs []guarded) error {
+	for _, g := range dirs {
+		d := g.dir
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			d = r
+		}
+		switch {
+		case under(real, d):
+			return bad("workspace %s is in %s (%s): the agent gets its workspace read-write and could read or change what is there; give a project directory", path, g.dir, g.what)
+		case under(d, real):
+			return bad("workspace %s holds %s (%s): the agent gets its workspace read-write and could read or change what is there; give a project directory", path, g.dir, g.what)
+		}
+	}
+	return nil
+}
+
+// CheckWorkspaceEngine refuses a workspace that is, is inside or holds
+// the engine's data dir as the engine names it (GET /info
+// DockerRootDir; "" when it names none). Check has refused the usual
+// ones already.
+func (s *Spec) CheckWorkspaceEngine(dataRoot string) error {
+	if s.Workspace == "" || dataRoot == "" || !filepath.IsAbs(dataRoot) {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(s.Workspace)
+	if err != nil {
+		return bad("workspace %s: %v", s.Workspace, unwrapPath(err))
+	}
+	return checkGuarded(s.Workspace, real, []guarded{{dataRoot, "the engine's data dir"}})
+}
+
 // checkWorkspace refuses a workspace the agent must not get read-write:
 // "/", the home dir or any of its ancestors, a system directory or
-// anything inside one. Symlinks are followed first.
+// anything inside one, an engine's data dir or a directory of credentials
+// (or anything inside one, or holding one). Symlinks are followed first.
 func checkWorkspace(path, home string) error {
 	real, err := hostDir(path, "workspace")
 	if err != nil {
@@ -179,5 +239,11 @@ func checkWorkspace(path, home string) error {
 			return refuse("the system directory " + d)
 		}
 	}
-	return nil
+	dirs := engineDataDirs
+	if home != "" {
+		for _, g := range homeGuarded {
+			dirs = append(dirs, guarded{filepath.Join(home, g.dir), g.what})
+		}
+	}
+	return checkGuarded(path, real, dirs)
 }

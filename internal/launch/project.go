@@ -86,6 +86,10 @@ func (p Project) ContainerName(service string) string { return bottle.ContainerN
 // at it.
 func (p Project) ComposeFile() string { return filepath.Join(p.StateDir, bottle.ComposeFile) }
 
+// SeccompFile is the agent's seccomp profile in the state dir, which the
+// compose file names.
+func (p Project) SeccompFile() string { return filepath.Join(p.StateDir, bottle.SeccompFile) }
+
 func (p Project) own() map[string]string {
 	l := p.Owner()
 	l[compose.LabelProject] = p.Name

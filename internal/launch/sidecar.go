@@ -15,7 +15,12 @@ import (
 // its listener (pipelock internal/cli/runtime/healthcheck.go), which
 // defaults to 127.0.0.1:8888 and so needs --addr for any other port.
 func SidecarProbe(port int) []string {
-	return []string{"/pipelock", "healthcheck", "--addr", "127.0.0.1:" + strconv.Itoa(port)}
+	return sidecarProbeAt("127.0.0.1:" + strconv.Itoa(port))
+}
+
+// sidecarProbeAt is that check against another address (host:port).
+func sidecarProbeAt(addr string) []string {
+	return []string{"/pipelock", "healthcheck", "--addr", addr}
 }
 
 // SidecarHealthcheck is the sidecar container's healthcheck: the image's

@@ -291,7 +291,9 @@ func (b *Launched) smolRemains(ctx context.Context) ([]string, error) {
 
 // smolRemoveAll removes the machine (smolvm stops it first) and the bundle,
 // again until a look at smolvm and the engine shows nothing of the bottle.
-func (b *Launched) smolRemoveAll(ctx context.Context) error {
+// keepMachine keeps the machine (it holds the only copy of the transcript:
+// the ending could not save it); the bundle goes all the same.
+func (b *Launched) smolRemoveAll(ctx context.Context, keepMachine bool) error {
 	sm := b.smol
 	if sm.machine == "" {
 		sm.machine = b.Project.Name
@@ -301,7 +303,7 @@ func (b *Launched) smolRemoveAll(ctx context.Context) error {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			if !sm.made {
+			if !sm.made || keepMachine {
 				return
 			}
 			if err := sm.CLI.DeleteWithin(ctx, sm.machine, smolStopTimeout); err != nil && !smolvmcli.IsNotFound(err) {
@@ -325,6 +327,9 @@ func (b *Launched) smolRemoveAll(ctx context.Context) error {
 		})
 		wg.Wait()
 		left, lerr := b.smolRemains(ctx)
+		if keepMachine {
+			left = slices.DeleteFunc(left, func(l string) bool { return l == "machine "+sm.machine })
+		}
 		switch {
 		case lerr != nil:
 			errs = append(errs, fmt.Errorf("checking that nothing is left: %w", lerr))

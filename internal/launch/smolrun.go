@@ -10,6 +10,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/smolvmcli"
+	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
 
@@ -165,8 +166,15 @@ func (b *Launched) smolEndOrphan(ctx context.Context, died time.Time) error {
 		errs = append(errs, fmt.Errorf("listing the bottle's resources: %w", err))
 	}
 	if b.ended != nil {
+		// The launcher ended it and died before it said so: make sure,
+		// keeping the machine when its ending could not save the
+		// transcript out of it.
 		defer b.lock.Release()
-		if err := b.removeAll(ctx); err != nil {
+		var keep []string
+		if b.ended.transcript == statedir.TranscriptInVolume {
+			keep = append(keep, b.Project.Name)
+		}
+		if err := b.removeAll(ctx, keep...); err != nil {
 			errs = append(errs, err)
 		}
 		return errors.Join(errs...)

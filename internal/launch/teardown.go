@@ -95,14 +95,15 @@ func (b *Launched) remains(ctx context.Context, keep []string) ([]string, error)
 	return left, nil
 }
 
-// removeAll removes everything of the bottle but the volumes kept: what
+// removeAll removes everything of the bottle but what keep names (a home
+// volume; a smolmachines bottle's machine, by the project's name): what
 // the launch recorded and whatever the engine holds with its project label
 // (sweep), again until a listing shows nothing of it (a create the engine
 // finishes late shows up in a later round). It returns nil only once a
 // listing proved the engine holds nothing else of the bottle.
 func (b *Launched) removeAll(ctx context.Context, keep ...string) error {
 	if b.smol != nil {
-		return b.smolRemoveAll(ctx)
+		return b.smolRemoveAll(ctx, slices.Contains(keep, b.Project.Name))
 	}
 	return untilGone(ctx, func() []error {
 		var errs []error

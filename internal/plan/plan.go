@@ -30,6 +30,16 @@ type Options struct {
 	// Engines are the engines this run asks: a state dir whose
 	// bottle.json names another engine is left alone.
 	Engines statedir.Engines
+	// EngineNames are the names (docker contexts') of the engines at
+	// Engines.Endpoints, in that order: a planned state dir carries the
+	// name of the engine its bottle was made on. Nil: names are not known
+	// (a state dir then carries none, and Default is not needed).
+	EngineNames []string
+	// Default is the name of the engine the environment names when this
+	// run asked it, else "": a state dir whose bottle.json names no engine
+	// (or that has none) was made there, and is left alone when this run
+	// did not ask it (EngineNames set, Default "").
+	Default string
 	// OlderThan keeps only items created (state dirs: modified) before
 	// Now minus OlderThan; 0 keeps everything.
 	OlderThan time.Duration
@@ -362,6 +372,7 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				continue
 			}
 			it := e.Item(e.Resumable(opt.Prefix, opt.Engines, live[e.Slug]))
+			it.Engine = opt.engineOf(e)
 			it.Backend = bottle.Docker
 			if e.Meta && slices.Contains(bottle.BackendOrder, e.Bottle.Backend) {
 				it.Backend = e.Bottle.Backend
@@ -447,7 +458,7 @@ func (o Options) takesDetached(slug string) bool {
 	return o.IncludeDetached || slices.Contains(o.Names, slug)
 }
 
-func key(it bottle.Item) string { return it.Backend + "/" + it.Kind + "/" + it.Name }
+func key(it bottle.Item) string { return it.Engine + "/" + it.Backend + "/" + it.Kind + "/" + it.Name }
 
 func (o Options) keep(it bottle.Item) bool {
 	if len(o.Kinds) > 0 && !slices.Contains(o.Kinds, it.Kind) {
@@ -506,15 +517,42 @@ func leftAlone(e statedir.Entry, opt Options) string {
 	case e.MetaErr != nil:
 		return "its " + e.MetaErr.Error() + ": it may belong to any bottle"
 	case !e.Meta:
-		return ""
+		return statedir.DefaultUnasked(nil, opt.EngineNames != nil && opt.Default == "")
 	}
 	if why := statedir.Foreign(e.Bottle, opt.Prefix, e.Slug); why != "" {
+		return why
+	}
+	if why := statedir.DefaultUnasked(&e.Bottle, opt.EngineNames != nil && opt.Default == ""); why != "" {
 		return why
 	}
 	return statedir.OtherEngine(e.Bottle, opt.Engines)
 }
 
-// Order orders items by backend, kind, then name: byte-for-byte stable for
+// engineOf is the name of the engine a state dir's bottle was made on:
+// the asked engine its bottle.json names (by ID, else by endpoint), else
+// the default one.
+func (o Options) engineOf(e statedir.Entry) string {
+	m := e.Bottle
+	if !e.Meta || m.Engine == "" && m.EngineID == "" {
+		return o.Default
+	}
+	if m.EngineID != "" && o.Engines.IDs != nil {
+		if i := slices.Index(o.Engines.IDs(), m.EngineID); i >= 0 && i < len(o.EngineNames) {
+			return o.EngineNames[i]
+		}
+		return ""
+	}
+	want := statedir.SameEngine(m.Engine)
+	for i, ep := range o.Engines.Endpoints {
+		if statedir.SameEngine(ep) == want && i < len(o.EngineNames) {
+			return o.EngineNames[i]
+		}
+	}
+	return ""
+}
+
+// Order orders items by backend, then engine items before state dirs, then
+// engine, kind and name: byte-for-byte stable for
 // the same world.
 func Order(items []bottle.Item) {
 	rank := func(list []string, s string) int {
@@ -527,6 +565,14 @@ func Order(items []bottle.Item) {
 		a, b := items[i], items[j]
 		if ra, rb := rank(bottle.BackendOrder, a.Backend), rank(bottle.BackendOrder, b.Backend); ra != rb {
 			return ra < rb
+		}
+		// State dirs last (the reaper's one survey then covers them all),
+		// the engine items grouped by engine before them.
+		if sa, sb := a.Kind == bottle.KindStateDir, b.Kind == bottle.KindStateDir; sa != sb {
+			return sb
+		}
+		if a.Engine != b.Engine {
+			return a.Engine < b.Engine
 		}
 		if ra, rb := rank(bottle.Kinds, a.Kind), rank(bottle.Kinds, b.Kind); ra != rb {
 			return ra < rb

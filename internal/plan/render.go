@@ -20,17 +20,22 @@ var kindTitle = map[string]string{
 	bottle.KindStateDir:       "state dirs",
 }
 
-// Render writes the plan for a person: grouped by backend, then by kind, one
+// Render writes the plan for a person: grouped by backend (and, with
+// engines, by engine: a run that asked more than one), then by kind, one
 // line per item saying what it holds, and a one-line total. Items must be
 // sorted (Order). Names are shown ansi.Printable: whatever a name holds, it
 // cannot move the cursor or rewrite a line of the plan.
-func Render(w io.Writer, items []bottle.Item, now time.Time, color bool) error {
+func Render(w io.Writer, items []bottle.Item, now time.Time, color, engines bool) error {
 	var b strings.Builder
-	backend, kind := "\x00", ""
+	backend, engine, kind := "\x00", "", ""
 	for _, it := range items {
-		if it.Backend != backend {
-			backend, kind = it.Backend, ""
-			fmt.Fprintf(&b, "%s\n", ansi.Paint(color, "bold", "--- "+ansi.Printable(it.Backend)+" backend ---"))
+		if it.Backend != backend || engines && it.Engine != engine {
+			backend, engine, kind = it.Backend, it.Engine, ""
+			title := ansi.Printable(it.Backend) + " backend"
+			if engines {
+				title += ", engine " + ansi.Printable(it.Engine)
+			}
+			fmt.Fprintf(&b, "%s\n", ansi.Paint(color, "bold", "--- "+title+" ---"))
 		}
 		if it.Kind != kind {
 			kind = it.Kind

@@ -25,7 +25,7 @@ func TestRender(t *testing.T) {
 	}
 	Order(items)
 	var b strings.Builder
-	if err := Render(&b, items, now, false); err != nil {
+	if err := Render(&b, items, now, false, false); err != nil {
 		t.Fatal(err)
 	}
 	want := `--- docker backend ---
@@ -49,7 +49,7 @@ total: 2 compose projects, 1 container, 1 network, 1 machine, 2 state dirs
 	}
 
 	b.Reset()
-	if err := Render(&b, items, now, true); err != nil {
+	if err := Render(&b, items, now, true, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"\x1b[1m--- docker backend ---\x1b[0m", "\x1b[33m (1 running)\x1b[0m", "\x1b[33mrunning\x1b[0m", "\x1b[33mresumable\x1b[0m"} {
@@ -61,7 +61,7 @@ total: 2 compose projects, 1 container, 1 network, 1 machine, 2 state dirs
 
 func TestRenderEmpty(t *testing.T) {
 	var b strings.Builder
-	if err := Render(&b, nil, now, false); err != nil || b.String() != "total: nothing\n" {
+	if err := Render(&b, nil, now, false, false); err != nil || b.String() != "total: nothing\n" {
 		t.Fatalf("%q %v", b.String(), err)
 	}
 }
@@ -77,5 +77,45 @@ func TestAgeAndSize(t *testing.T) {
 		if got := Size(n); got != want {
 			t.Errorf("Size(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// A plan over more than one engine heads each group with its engine, the
+// engine items grouped by engine and the state dirs last; over one engine
+// the plan reads as before.
+func TestRenderEngines(t *testing.T) {
+	mod := now.Add(-time.Hour)
+	on := func(it bottle.Item, engine string) bottle.Item { it.Engine = engine; return it }
+	items := []bottle.Item{
+		{Backend: bottle.Docker, Engine: "two", Kind: bottle.KindStateDir, Name: "o2", Path: "/s/o2", Modified: &mod},
+		on(stray(bottle.KindNetwork, "n2", "", "30s"), "two"),
+		{Backend: bottle.Docker, Engine: "default", Kind: bottle.KindStateDir, Name: "o1", Path: "/s/o1", Modified: &mod},
+		on(stray(bottle.KindNetwork, "n1", "", "30s"), "default"),
+	}
+	Order(items)
+	var b strings.Builder
+	if err := Render(&b, items, now, false, true); err != nil {
+		t.Fatal(err)
+	}
+	want := `--- docker backend, engine default ---
+networks:
+  bt-test-n1  created 30s ago
+--- docker backend, engine two ---
+networks:
+  bt-test-n2  created 30s ago
+--- docker backend, engine default ---
+state dirs:
+  o1  no transcript; modified 1h ago
+--- docker backend, engine two ---
+state dirs:
+  o2  no transcript; modified 1h ago
+total: 2 networks, 2 state dirs
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := Render(&b, items[:2], now, false, false); err != nil || !strings.HasPrefix(b.String(), "--- docker backend ---\n") {
+		t.Errorf("one engine: %q, %v", b.String(), err)
 	}
 }

@@ -51,7 +51,7 @@ func TestRenderGroupsByBackend(t *testing.T) {
 	})
 	p := Build(survey, nil, nil, Options{Now: now})
 	var b strings.Builder
-	if err := Render(&b, p.Items, now, false); err != nil {
+	if err := Render(&b, p.Items, now, false, false); err != nil {
 		t.Fatal(err)
 	}
 	want := `--- docker backend ---
@@ -75,7 +75,7 @@ total: 1 compose project, 1 container, 1 network, 1 machine
 		stub{name: bottle.Docker, inv: dockerInventory()}, stub{name: bottle.Smolmachines},
 	})
 	b.Reset()
-	if err := Render(&b, Build(survey, nil, nil, Options{Now: now}).Items, now, false); err != nil {
+	if err := Render(&b, Build(survey, nil, nil, Options{Now: now}).Items, now, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "smolmachines") || !strings.Contains(b.String(), "--- docker backend ---") {

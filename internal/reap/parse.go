@@ -16,8 +16,10 @@ import (
 
 var itemType = reflect.TypeFor[bottle.Item]()
 
-// parse decodes and checks one line; it returns why the line is invalid, or "".
-func parse(t *task, opt Options) string {
+// parse decodes and checks one line and routes it to its engine; it returns
+// why the line is invalid, or "".
+func (r *runner) parse(t *task) string {
+	opt := r.opt
 	if t.line.Err != nil {
 		t.fields = map[string]json.RawMessage{"input": t.line.Raw}
 		t.notPlan = true
@@ -75,12 +77,15 @@ func parse(t *task, opt Options) string {
 		}
 		// statedir.Reclaimer checks, at the moment it acts, that the path is
 		// the slug's dir directly under the state root.
-		return ""
+		return r.route(t)
 	}
 	if !bottle.HasPrefix(it.Name, opt.Prefix) {
 		return fmt.Sprintf("name %q does not start with the prefix %q", it.Name, opt.Prefix)
 	}
-	for _, b := range opt.Backends {
+	if why := r.route(t); why != "" {
+		return why
+	}
+	for _, b := range t.backends {
 		if rm, ok := b.(backend.Remover); ok && rm.Handles(*it) {
 			t.rm = rm
 			if c, ok := rm.(interface{ Check(bottle.Item) string }); ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +30,20 @@ type Policy interface {
 	// when the run is interrupted.
 	Rescue(ctx context.Context, it bottle.Item) error
 	// StateDirs returns the remover of state dirs, on one survey of every
-	// backend taken now; would holds the engine items ("backend/name") a
-	// dry run answered would-remove. An error (the state root is not one)
-	// keeps every state dir.
-	StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error)
+	// backend of the engines asked, taken now; would holds the engine items
+	// ("engine/backend/name") a dry run answered would-remove. An error
+	// (the state root is not one) keeps every state dir.
+	StateDirs(ctx context.Context, would map[string]bool, asked Asked) (DirRemover, error)
+}
+
+// Asked are the engines a state dir survey asks: those the run opened so
+// far (every state dir's own among them), by name.
+type Asked struct {
+	Names []string
+	// Default is the name of the default engine (the one the environment
+	// names): a dir whose bottle.json names no engine was made there, and
+	// is kept when the survey does not ask it.
+	Default string
 }
 
 // DirRemover removes state dirs, as planned, re-checking each at the moment
@@ -51,6 +62,8 @@ type Bottles struct {
 	DryRun      bool
 	Backends    []backend.Backend
 	Engines     statedir.Engines
+	// Router opens the engines the surveys ask; nil is Backends alone.
+	Router Router
 	// Save saves a bottle's transcript out of its home into its state
 	// dir; nil saves nothing (and then nothing is kept for it either).
 	Save func(ctx context.Context, h transcript.Home, stateDir string) (transcript.Saved, error)
@@ -63,7 +76,7 @@ type Bottles struct {
 
 // NewBottles is the policy of a run with opt.
 func NewBottles(opt Options) *Bottles {
-	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DefaultRoot: opt.DefaultRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Save: opt.Save}
+	return &Bottles{Prefix: opt.Prefix, StateRoot: opt.StateRoot, DefaultRoot: opt.DefaultRoot, DryRun: opt.DryRun, Backends: opt.Backends, Engines: opt.Engines, Router: opt.Router, Save: opt.Save}
 }
 
 // slugOf is the slug of the bottle an item is of: its slug field, else a
@@ -177,7 +190,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 			h.Image = m.Image
 			return b.Save(ctx, h, dir)
 		}
-	} else if holder := backend.HolderOf(b.Backends, it); holder != nil {
+	} else if holder := backend.HolderOf(b.backendsOf(it), it); holder != nil {
 		what = "the machine"
 		save = func(dir string, _ statedir.Meta) (transcript.Saved, error) {
 			return holder.SaveTranscript(ctx, it, dir)
@@ -212,6 +225,19 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	return nil
 }
 
+// backendsOf are the backends of the engine it names: the Router's, else
+// Backends.
+func (b *Bottles) backendsOf(it bottle.Item) []backend.Backend {
+	if b.Router == nil {
+		return b.Backends
+	}
+	set, err := b.Router.Open(it.Engine)
+	if err != nil {
+		return nil
+	}
+	return set.Backends
+}
+
 // wrote is the rescue's write into the dir of slug, or nil.
 func (b *Bottles) wroteInto(slug string) *statedir.Wrote {
 	b.mu.Lock()
@@ -220,22 +246,26 @@ func (b *Bottles) wroteInto(slug string) *statedir.Wrote {
 }
 
 // liveSlugs is the survey's live slugs. Under --dry-run nothing was removed,
-// so a bottle this run would have removed (would: "backend/name" of the
-// engine items answered would-remove) does not keep its state dir: the dry
-// run answers what the real run would.
-func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefix string) map[string]bool {
+// so a bottle this run would have removed (would: "engine/backend/name" of
+// the engine items answered would-remove) does not keep its state dir: the
+// dry run answers what the real run would.
+func liveSlugs(survey *backend.Survey, engines map[string]string, would map[string]bool, dryRun bool, prefix string) map[string]bool {
 	if !dryRun {
 		return survey.Live()
 	}
 	live := map[string]bool{}
-	for name, inv := range survey.ByBackend {
+	for key, inv := range survey.ByBackend {
+		name, eng := key, engines[key]
+		if i := strings.LastIndex(key, "@"); i >= 0 {
+			name = key[:i]
+		}
 		for _, b := range inv.Bottles {
-			if !would[name+"/"+b.Name] {
+			if !would[eng+"/"+name+"/"+b.Name] {
 				live[b.Slug] = true
 			}
 		}
 		for _, slug := range inv.Claimed {
-			if !would[name+"/"+prefix+slug] {
+			if !would[eng+"/"+name+"/"+prefix+slug] {
 				live[slug] = true
 			}
 		}
@@ -249,21 +279,47 @@ func liveSlugs(survey *backend.Survey, would map[string]bool, dryRun bool, prefi
 
 // StateDirs checks the state root and asks every backend which bottles
 // exist now.
-func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool) (DirRemover, error) {
+func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, which Asked) (DirRemover, error) {
 	if err := statedir.CheckRoot(b.StateRoot, b.DefaultRoot); err != nil {
 		return nil, err
 	}
-	survey := backend.Ask(ctx, b.Backends)
-	live := liveSlugs(survey, would, b.DryRun, b.Prefix)
+	var backends []backend.Backend
+	engines := map[string]string{} // survey key → engine name
+	asked := b.Engines
+	withoutDefault := false
+	if b.Router == nil {
+		backends = b.Backends
+		for _, bk := range backends {
+			engines[backend.Key(bk)] = ""
+		}
+	} else {
+		var names []string
+		asked, names = b.Router.Engines(ctx, which.Names)
+		for _, name := range names {
+			set, err := b.Router.Open(name)
+			if err != nil {
+				continue // Engines names only those opened
+			}
+			for _, bk := range set.Backends {
+				tb := backend.Tag(bk, name)
+				backends = append(backends, tb)
+				engines[backend.Key(tb)] = name
+			}
+		}
+		withoutDefault = !slices.Contains(names, which.Default)
+	}
+	survey := backend.Ask(ctx, backends)
+	live := liveSlugs(survey, engines, would, b.DryRun, b.Prefix)
 	askErr := survey.Err()
 	if askErr == nil && !survey.Complete() {
 		askErr = backend.ErrPartial
 	}
 	return &dirs{b: b, sr: &statedir.Reclaimer{
-		Root:    b.StateRoot,
-		DryRun:  b.DryRun,
-		Prefix:  b.Prefix,
-		Engines: b.Engines,
+		Root:           b.StateRoot,
+		DryRun:         b.DryRun,
+		Prefix:         b.Prefix,
+		Engines:        asked,
+		WithoutDefault: withoutDefault,
 		Live: func(slug string) (bool, error) {
 			if askErr != nil {
 				return false, askErr

@@ -138,7 +138,7 @@ func TestPolicyStateDirs(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		os.MkdirAll(filepath.Join(root, "not-a-state-dir-"+n), 0o700)
 	}
-	if _, err := b.StateDirs(context.Background(), nil); err == nil {
+	if _, err := b.StateDirs(context.Background(), nil, Asked{}); err == nil {
 		t.Error("a root that is not a state root was taken")
 	}
 
@@ -152,7 +152,7 @@ func TestPolicyStateDirs(t *testing.T) {
 	if err := b.Rescue(context.Background(), composeItem(slug)); err != nil {
 		t.Fatal(err)
 	}
-	dr, err := b.StateDirs(context.Background(), nil)
+	dr, err := b.StateDirs(context.Background(), nil, Asked{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestPolicyStateDirLiveElsewhere(t *testing.T) {
 		e := &env{t: t, root: root}
 		live, gone := e.statedir("orig-aaaa1", false), e.statedir("gone-bbbb2", false)
 		live.IncludeTranscripts, gone.IncludeTranscripts = true, true
-		dr, err := b.StateDirs(context.Background(), nil)
+		dr, err := b.StateDirs(context.Background(), nil, Asked{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,5 +367,35 @@ func TestPolicyStateDirLiveElsewhere(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, "orig-aaaa1", "transcript.jsonl")); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// partial is a backend that answered with a listing it could read only in
+// part (a field the engine gave that could not be read).
+type partial struct{}
+
+func (partial) Name() string { return bottle.Docker }
+func (partial) Inventory(context.Context) (backend.Inventory, error) {
+	return backend.Inventory{Partial: true, Warnings: []string{"container x: the engine gave fields that could not be read: Labels (y)"}}, nil
+}
+
+// At the moment it acts, the reaper removes no state dir on a listing read
+// only in part: a bottle could hide in what was not read.
+func TestPolicyStateDirPartialListing(t *testing.T) {
+	b, root := policy(t, &saver{})
+	b.Backends = []backend.Backend{partial{}}
+	if err := os.MkdirAll(filepath.Join(root, "gone-bbbb2"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, root: root}
+	dr, err := b.StateDirs(context.Background(), nil, Asked{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := dr.Remove(e.statedir("gone-bbbb2", false)); res.Status == bottle.Removed || !strings.Contains(res.Error+res.Reason, "could not be read") {
+		t.Errorf("%+v: want the dir kept, the reason said", res)
+	}
+	if _, err := os.Stat(filepath.Join(root, "gone-bbbb2")); err != nil {
+		t.Error(err)
 	}
 }

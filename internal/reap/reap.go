@@ -69,8 +69,12 @@ type Options struct {
 	// state dir goes.
 	Backends []backend.Backend
 	// Engines are the engines this run asks: a state dir whose
-	// bottle.json names another engine is skipped.
+	// bottle.json names another engine is skipped. With Backends, they are
+	// the default engine's when Router is nil.
 	Engines statedir.Engines
+	// Router, if set, opens the engines items name (see Router); nil
+	// routes every item to Backends, and one naming an engine is invalid.
+	Router Router
 	// Progress, if set, is called after each answered line with the
 	// lines answered and the lines read so far.
 	Progress func(done, read int)
@@ -112,6 +116,10 @@ type task struct {
 	fields  map[string]json.RawMessage
 	item    bottle.Item
 	rm      backend.Remover // nil for state dirs and invalid lines
+	// engine is the name of the engine the item is acted on in, and
+	// backends are that engine's (set by route).
+	engine   string
+	backends []backend.Backend
 	// deps are the tasks that must be answered before this one starts.
 	deps []*task
 	// engineBefore counts, for a state dir, the engine items read before it.
@@ -135,8 +143,9 @@ func (t *task) isDone() bool {
 
 // runner is one run's shared state.
 type runner struct {
-	opt Options
-	pol Policy
+	opt    Options
+	pol    Policy
+	route1 Router
 	// ctx is the caller's (a signal cancels it); stop is cancelled by ctx
 	// or when the output broke: nothing new starts once it is. work is
 	// never cancelled: the engine calls in flight finish.
@@ -148,6 +157,7 @@ type runner struct {
 	rescues sync.WaitGroup
 
 	mu       sync.Mutex
+	opened   []string // the engines opened so far, by name
 	answered int
 	read     int
 	readErr  error
@@ -166,8 +176,9 @@ type runner struct {
 // good for the state dirs whose engine items before them were all answered
 // when it was taken.
 type dirSurvey struct {
-	covers int
-	dr     DirRemover
+	covers  int
+	engines []string // the engines it asked
+	dr      DirRemover
 	// err: the state root does not look like one (most of it is not
 	// bottle state: the wrong directory), refused at the moment of acting.
 	err error
@@ -203,6 +214,7 @@ func Run(ctx context.Context, src *Source, opt Options, emit func(Record) error)
 	sum := Summary{Counts: map[string]int{}, DryRun: opt.DryRun}
 	r := &runner{opt: opt, pol: opt.Policy, ctx: ctx, work: context.WithoutCancel(ctx), sem: make(chan struct{}, opt.Jobs), would: map[string]bool{},
 		planned: map[string]bool{}}
+	r.route1 = opt.router()
 	if r.pol == nil {
 		r.pol = NewBottles(opt)
 	}
@@ -317,7 +329,7 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 		r.mu.Lock()
 		r.read++
 		r.mu.Unlock()
-		switch why := parse(t, r.opt); {
+		switch why := r.parse(t); {
 		case why != "":
 			r.finish(t, bottle.Result{Status: bottle.Invalid, Reason: why}, time.Now())
 		case r.stop.Err() != nil:
@@ -389,7 +401,7 @@ func (r *runner) finish(t *task, res bottle.Result, start time.Time) {
 		t.res = res
 		r.mu.Lock()
 		if r.opt.DryRun && res.Status == bottle.WouldRemove && t.item.Kind != bottle.KindStateDir {
-			r.would[t.item.Backend+"/"+t.item.Name] = true
+			r.would[t.engine+"/"+t.item.Backend+"/"+t.item.Name] = true
 		}
 		r.answered++
 		if r.opt.Progress != nil {
@@ -484,7 +496,7 @@ func (r *runner) stateDir(t *task) {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: ReasonInterrupted}, start)
 		return
 	}
-	dr, rootErr := r.stateDirs(t.engineBefore)
+	dr, rootErr := r.stateDirs(t.engineBefore, t.engine)
 	if rootErr != nil {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: rootErr.Error()}, start)
 		return
@@ -505,18 +517,20 @@ func (r *runner) stateDir(t *task) {
 }
 
 // stateDirs returns a state dir remover whose survey was taken after the
-// first n engine items were answered: one survey per run for a plan whose
-// state dirs come last, as bottle-plan-cleanup writes it.
-func (r *runner) stateDirs(n int) (DirRemover, error) {
+// first n engine items were answered and asked the engine named engine: one
+// survey per run for a plan whose state dirs come last, as
+// bottle-plan-cleanup writes it. A survey asks every engine opened so far.
+func (r *runner) stateDirs(n int, engine string) (DirRemover, error) {
 	r.surveyMu.Lock()
 	defer r.surveyMu.Unlock()
-	if r.dirs != nil && r.dirs.covers >= n {
+	if r.dirs != nil && r.dirs.covers >= n && slices.Contains(r.dirs.engines, engine) {
 		return r.dirs.dr, r.dirs.err
 	}
 	r.mu.Lock()
 	would := maps.Clone(r.would)
 	r.mu.Unlock()
-	dr, err := r.pol.StateDirs(r.work, would)
-	r.dirs = &dirSurvey{covers: n, dr: dr, err: err}
+	names := r.openedEngines()
+	dr, err := r.pol.StateDirs(r.work, would, Asked{Names: names, Default: r.route1.Name("")})
+	r.dirs = &dirSurvey{covers: n, engines: names, dr: dr, err: err}
 	return dr, err
 }

@@ -27,8 +27,14 @@ import (
 // (crates/smolvm-agent). Commands go through the docker CLI, which the
 // environment points at the engine ($DOCKER_HOST).
 
-// GuestPrefix starts a guest container's name: smolvmfake-<machine>.
+// GuestPrefix starts a guest container's name (guestName).
 const GuestPrefix = "smolvmfake-"
+
+// guestName is the name of machine's guest container:
+// smolvmfake-<machine>.guest. It does not end with the machine's name, so
+// the engine's listing never takes it for a bottle of the machine's slug
+// under another prefix (a real smolvm makes no container at all).
+func guestName(machine string) string { return GuestPrefix + machine + ".guest" }
 
 // guestLabel marks a guest container with its machine's name.
 const guestLabel = "smolvmfake.machine"
@@ -137,7 +143,7 @@ func (f *fake) startGuest(m *Record, env []string) (int64, error) {
 			}
 		}
 		id = tag
-		guest := GuestPrefix + m.Name
+		guest := guestName(m.Name)
 		args := []string{"create", "--name", guest, "--label", guestLabel + "=" + m.Name}
 		switch m.Network.Backend {
 		case "":
@@ -207,7 +213,7 @@ func stopGuest(guest string) error {
 // with its last tag).
 func removeGuest(name, guest string) error {
 	if guest == "" {
-		guest = GuestPrefix + name // a create whose start failed
+		guest = guestName(name) // a create whose start failed
 	}
 	if _, err := docker(nil, "rm", "-f", guest); err != nil && !strings.Contains(err.Error(), "No such container") {
 		return fmt.Errorf("deleting machine: %v", err)

@@ -23,7 +23,7 @@
 // A machine made from an image (`--image -`: a `docker save` archive on
 // stdin) has a guest: at its first start the fake loads the archive into the
 // Docker engine and runs the machine's workload in a container
-// "smolvmfake-<name>" of it; exec and cp act in that container (docker exec,
+// "smolvmfake-<name>.guest" of it; exec and cp act in that container (docker exec,
 // docker cp), with the exit code passed through. The guest's network is the
 // host's for a machine with a network (the gateway's name host.smolvm.internal
 // is the host's 127.0.0.1, which smolvm's gateway relays to), none without:

@@ -196,6 +196,22 @@ func OtherEngine(m Meta, engines Engines) string {
 	return fmt.Sprintf("its bottle.json names engine %s, and this run asked %s: whether its bottle exists is unknown here", m.Engine, asked)
 }
 
+// DefaultUnasked says why a dir whose bottle was made on the engine the
+// environment names — its bottle.json (m; nil when it has none) names no
+// engine — is kept when the run did not ask that engine (unasked), or "".
+// Asking only another engine says nothing of whether its bottle exists.
+func DefaultUnasked(m *Meta, unasked bool) string {
+	switch {
+	case !unasked:
+		return ""
+	case m == nil:
+		return "it has no bottle.json naming the engine its bottle was made on, so it is the default engine's (the one DOCKER_HOST or the current context names), and this run did not ask that engine"
+	case m.Engine == "" && m.EngineID == "":
+		return "its bottle.json names no engine, so its bottle was made on the default engine (the one DOCKER_HOST or the current context names), and this run did not ask that engine"
+	}
+	return ""
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "an endpoint it does not name"

@@ -35,6 +35,10 @@ type Reclaimer struct {
 	// Engines are the engines this run asked: a dir whose bottle.json
 	// names another is kept (see OtherEngine).
 	Engines Engines
+	// WithoutDefault says the run did not ask the engine the environment
+	// names: a dir whose bottle.json names no engine, or that has none, is
+	// kept (see DefaultUnasked).
+	WithoutDefault bool
 	// Now is the clock for the --older-than check; nil is time.Now.
 	Now func() time.Time
 }
@@ -226,8 +230,16 @@ func (r *Reclaimer) keep(slug, dir string, modified time.Time, olderThan time.Du
 	if err != nil {
 		return "its " + err.Error() + ": it may belong to any bottle"
 	}
+	if !ok {
+		if why := DefaultUnasked(nil, r.WithoutDefault); why != "" {
+			return why
+		}
+	}
 	if ok {
 		if why := Foreign(m, r.Prefix, slug); why != "" {
+			return why
+		}
+		if why := DefaultUnasked(&m, r.WithoutDefault); why != "" {
 			return why
 		}
 		if why := OtherEngine(m, r.Engines); why != "" {

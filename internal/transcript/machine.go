@@ -25,10 +25,16 @@ type Machine struct {
 // MachineReadTimeout bounds one read of a machine's transcript tree.
 const MachineReadTimeout = 20 * time.Minute
 
+// MachineStartTimeout bounds the start of a machine that is not running,
+// so that its transcript can be read.
+const MachineStartTimeout = 5 * time.Minute
+
 // SaveMachine saves the machine's transcript tree into
 // <stateDir>/transcript/ as SaveFrom does (bounded by lim, a temp dir
-// renamed once whole). The machine must run: a stopped one cannot be read
-// (an error says so); one that is not there holds nothing (None).
+// renamed once whole). Its disk is read while it runs: one that is not
+// running is started first (a bottle's machine only idles: the agent runs
+// by exec); one that cannot be started is an error (its disk may hold the
+// only copy). One that is not there holds nothing (None).
 func SaveMachine(ctx context.Context, m Machine, stateDir string, lim Limits) (Saved, error) {
 	vm, err := m.CLI.Machine(ctx, m.Name)
 	switch {
@@ -37,7 +43,11 @@ func SaveMachine(ctx context.Context, m Machine, stateDir string, lim Limits) (S
 	case vm == nil:
 		return Saved{None: true}, nil
 	case !bottle.Active(vm.State):
-		return Saved{}, fmt.Errorf("machine %s is %s: its transcript cannot be read", m.Name, vm.State)
+		if err := m.CLI.Start(ctx, m.Env, m.Name, MachineStartTimeout); smolvmcli.IsNotFound(err) {
+			return Saved{None: true}, nil
+		} else if err != nil {
+			return Saved{}, fmt.Errorf("machine %s is %s, and starting it to read its transcript failed: %w", m.Name, vm.State, err)
+		}
 	}
 	t, err := m.CLI.ReadTree(ctx, m.Env, m.Name, bottle.AgentTranscript, MachineReadTimeout)
 	if err != nil {

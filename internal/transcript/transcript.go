@@ -55,6 +55,9 @@ type Home struct {
 	Created *time.Time
 	// Image is the agent's image, for a helper; "" when unknown.
 	Image string
+	// Engine names the engine the volume is in: the item's engine ("" is
+	// the one the environment names).
+	Engine string
 }
 
 // HomeOf is the home of a plan item: a docker compose project with a home
@@ -64,7 +67,7 @@ func HomeOf(it bottle.Item) (Home, bool) {
 	if it.Backend != bottle.Docker || it.Kind != bottle.KindComposeProject {
 		return Home{}, false
 	}
-	h := Home{Project: it.Name}
+	h := Home{Project: it.Name, Engine: it.Engine}
 	for _, v := range it.Volumes {
 		if v.Name == bottle.VolumeName(it.Name, bottle.VolHome) {
 			h.Volume, h.Created = v.Name, v.Created

@@ -3,7 +3,6 @@ package smolvm
 import (
 	"context"
 	"os"
-	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -12,10 +11,6 @@ import (
 )
 
 var _ backend.TranscriptHolder = (*Backend)(nil)
-
-// StartTimeout bounds the start of a stopped machine whose transcript is
-// to be saved before it goes.
-const StartTimeout = 5 * time.Minute
 
 func (b *Backend) machine(it bottle.Item) transcript.Machine {
 	// smolvm gets no proxy variables (as for a launch): none may reach
@@ -32,9 +27,9 @@ func (b *Backend) ProbeTranscript(ctx context.Context, it bottle.Item) (bool, bo
 	return transcript.ProbeMachine(ctx, b.machine(it))
 }
 
-// SaveTranscript saves a machine's transcript into stateDir. A stopped
-// machine is started first (its workload only idles): its disk is the
-// only copy, and it is read while it runs.
+// SaveTranscript saves a machine's transcript into stateDir
+// (transcript.SaveMachine: a stopped machine is started to be read; its
+// workload only idles).
 func (b *Backend) SaveTranscript(ctx context.Context, it bottle.Item, stateDir string) (transcript.Saved, error) {
 	switch {
 	case b.CLIErr != nil:
@@ -42,20 +37,5 @@ func (b *Backend) SaveTranscript(ctx context.Context, it bottle.Item, stateDir s
 	case !b.CLI.Present():
 		return transcript.Saved{}, smolvmcli.ErrMissing
 	}
-	m := b.machine(it)
-	vm, err := b.CLI.Machine(ctx, it.Name)
-	switch {
-	case err != nil:
-		return transcript.Saved{}, err
-	case vm == nil:
-		return transcript.Saved{None: true}, nil
-	case !bottle.Active(vm.State):
-		if err := b.CLI.Start(ctx, m.Env, it.Name, StartTimeout); err != nil {
-			if smolvmcli.IsNotFound(err) {
-				return transcript.Saved{None: true}, nil
-			}
-			return transcript.Saved{}, err
-		}
-	}
-	return transcript.SaveMachine(ctx, m, stateDir, transcript.DefaultLimits)
+	return transcript.SaveMachine(ctx, b.machine(it), stateDir, transcript.DefaultLimits)
 }

@@ -41,6 +41,7 @@ func Manual() cli.Manual {
 type options struct {
 	cli.Common
 	cli.Scope
+	cli.Engines
 	cleanup.Selection
 	cleanup.Reaping
 	Yes bool `long:"yes" short:"y" description:"remove without asking (cron, CI)"`
@@ -82,14 +83,12 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir, o.DefaultRoot); err != nil {
 		return err
 	}
-	set, err := t.Env.OpenBackends(o.Prefix)
+	pool, names, err := t.Env.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
-	popt.Engines = set.Engines(ctx)
-	popt.Transcript = cleanup.Probe(set)
-	pl := plan.Make(ctx, set.Backends, popt)
-	set.Close()
+	defer pool.Close()
+	pl := cleanup.Plan(ctx, pool, names, popt)
 	if err := ctx.Err(); err != nil {
 		// Interrupted while planning (a backend, the state root, a
 		// transcript probe): what was made is no plan; nothing of it is
@@ -99,8 +98,15 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)
 	}
+	// An engine that could not be asked: with others asked, theirs are
+	// shown and reaped (no state dir is planned) and the run exits 1.
+	incomplete := false
 	if pl.Err != nil {
-		return fmt.Errorf("%w (the plan is incomplete; nothing was removed)", pl.Err)
+		if len(names) == 1 || len(pl.Items) == 0 {
+			return fmt.Errorf("%w (the plan is incomplete; nothing was removed)", pl.Err)
+		}
+		t.Errorf("%v (the plan is incomplete: it lists no state dir; the other engines' items are planned)", pl.Err)
+		incomplete = true
 	}
 	if pl.Unknown != nil {
 		return pl.Unknown // a name mistyped: nothing of the others goes either
@@ -114,7 +120,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		out = t.Env.Stderr
 		color = t.Env.StderrTTY && t.Env.Getenv("NO_COLOR") == "" && t.Env.Getenv("TERM") != "dumb"
 	}
-	if err := plan.Render(out, pl.Items, t.Env.Now(), color); err != nil {
+	if err := plan.Render(out, pl.Items, t.Env.Now(), color, len(names) > 1); err != nil {
 		return err
 	}
 
@@ -138,7 +144,10 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 			return err
 		}
 	}
-	return cleanup.Reap(ctx, t, []io.Reader{&buf}, o.Scope, o.Reaping, p)
+	if err := cleanup.Reap(ctx, t, pool, []io.Reader{&buf}, o.Scope, o.Reaping, p); err != nil || !incomplete {
+		return err
+	}
+	return exitcode.Silent{Code: exitcode.Failure}
 }
 
 // ask prompts on stderr and reads one answer from stdin: only y or yes

@@ -21,6 +21,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/cli"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/engines"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/jsonl"
 	"github.com/claude-bottle/bottle/internal/launch"
@@ -80,6 +81,7 @@ type options struct {
 	Detach  bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
 	Resume  string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
 	Backend string   `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
+	Context string   `long:"context" unquote:"false" value-name:"NAME" description:"launch on the engine of docker context NAME (default is DOCKER_HOST's engine or the default socket); without it, the engine DOCKER_HOST, DOCKER_CONTEXT or the current context names"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
@@ -106,13 +108,29 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if done, err := t.ParseNoArgs(&o, args, usage, "the command goes in the spec"); done {
 		return err
 	}
+	// --context NAME: every engine this run opens (its guardian's too) is
+	// that context's, as docker --context NAME reads the environment.
+	engineName, err := engines.Current(t.Env.Getenv)
+	if o.Context != "" {
+		known, kerr := engines.Names(t.Env.Getenv)
+		if kerr != nil {
+			return kerr
+		}
+		if !slices.Contains(known, o.Context) {
+			return exitcode.Usagef("--context %s: no docker context of that name; docker context ls lists them", o.Context)
+		}
+		engineName, err = o.Context, nil
+		t.Env.Getenv = engines.Getenv(t.Env.Getenv, o.Context)
+	}
 	if o.Guardian != "" {
 		return guard(ctx, t, o.Guardian)
+	}
+	if err != nil {
+		return err
 	}
 	var saved *launch.Saved
 	var spec launch.Spec
 	var specFromStdin bool
-	var err error
 	if o.Resume != "" {
 		// A resume writes into a state root as a launch does: one that
 		// exists is taken only as PrepareRoot takes it (and marked).
@@ -150,6 +168,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := remoteEngine(spec, eng.Endpoint()); err != nil {
 		return err
 	}
+	if err := checkDataRoot(ctx, eng, spec); err != nil {
+		return err
+	}
 	if spec.ExplicitRoot() {
 		t.Errorf("warning: the agent runs as root (the spec's \"user\": %q): all its capabilities are still dropped, but what it writes in the workspace is root's; leave \"user\" out to run it as an unprivileged user", spec.User)
 	}
@@ -173,7 +194,11 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		if err != nil {
 			return fmt.Errorf("finding this program to start its guardian: %w", err)
 		}
-		opt.Guardian = &launch.GuardianCmd{Path: exe, Args: []string{"bottle-launch", "--guardian"}}
+		args := []string{"bottle-launch", "--guardian"}
+		if o.Context != "" {
+			args = []string{"bottle-launch", "--context", o.Context, "--guardian"}
+		}
+		opt.Guardian = &launch.GuardianCmd{Path: exe, Args: args}
 	}
 	var b *launch.Launched
 	if saved != nil {
@@ -206,7 +231,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if o.Detach {
 		derr := b.Detach()
 		info := b.Info()
-		info.Detached = true
+		info.Detached, info.Engine = true, engineName
 		if err := jsonl.NewWriter(t.Env.Stdout).Write(info); err != nil {
 			return err
 		}
@@ -356,6 +381,22 @@ func applyFlags(spec *launch.Spec, env cli.Env, o options, dir string) error {
 	return nil
 }
 
+// checkDataRoot refuses a workspace that is the engine's data dir, as the
+// engine names it, or inside it or holding it.
+func checkDataRoot(ctx context.Context, eng *engine.Client, spec launch.Spec) error {
+	if spec.Workspace == "" {
+		return nil
+	}
+	root, err := eng.DataRoot(ctx)
+	if err != nil {
+		return err
+	}
+	if err := spec.CheckWorkspaceEngine(root); err != nil {
+		return badInput(err)
+	}
+	return nil
+}
+
 func badInput(err error) error {
 	var se *launch.SpecError
 	if errors.As(err, &se) && se.Flag != "" {
@@ -450,7 +491,7 @@ func checkGone(ctx context.Context, t *cli.Tool, saved *launch.Saved) error {
 	}
 	defer set.Close()
 	if why := statedir.OtherEngine(statedir.Meta{Engine: m.Engine, EngineID: m.EngineID}, set.Engines(ctx)); why != "" && m.Ended == nil {
-		return exitcode.Usagef("--resume %s: %s; set DOCKER_HOST to that engine to resume it there", m.Slug, why)
+		return exitcode.Usagef("--resume %s: %s; pass --context with that engine's docker context (or set DOCKER_HOST to it) to resume it there", m.Slug, why)
 	}
 	s := backend.Ask(ctx, set.Backends)
 	if !s.Complete() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +34,7 @@ func Manual() cli.Manual {
 type options struct {
 	cli.Common
 	cli.Scope
+	cli.Engines
 	State bool `long:"state" description:"list the state dirs (with their flags, size, age and owning bottle) instead of the bottles"`
 	cli.Output
 }
@@ -60,16 +62,17 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 			return err
 		}
 	}
-	set, err := t.Env.OpenBackends(o.Prefix)
+	pool, names, err := t.Env.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
-	defer set.Close()
+	defer pool.Close()
 
 	if o.State {
-		return states(ctx, t, p, set.Backends, set.Engines(ctx), o.Scope)
+		engines, _ := pool.Engines(ctx, names)
+		return states(ctx, t, p, pool.Backends(names), engines, o.Scope)
 	}
-	survey := backend.Ask(ctx, set.Backends)
+	survey := backend.Ask(ctx, pool.Backends(names))
 	bottles := survey.Bottles()
 	for i := range bottles {
 		dir := filepath.Join(o.StateDir, bottles[i].Slug)
@@ -83,14 +86,17 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		if bottles[i].Name != bottles[j].Name {
 			return bottles[i].Name < bottles[j].Name
 		}
-		return bottles[i].Backend < bottles[j].Backend
+		if bottles[i].Backend != bottles[j].Backend {
+			return bottles[i].Backend < bottles[j].Backend
+		}
+		return bottles[i].Engine < bottles[j].Engine
 	})
 	for _, w := range survey.Warnings() {
 		t.Errorf("warning: %s", w)
 	}
 
 	if p.Table() {
-		if err := table(p, bottles, t.Env); err != nil {
+		if err := table(p, bottles, t.Env, len(names) > 1); err != nil {
 			return err
 		}
 	} else {
@@ -103,13 +109,21 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	return survey.Err()
 }
 
-func table(p *cli.Printer, bottles []bottle.Bottle, env cli.Env) error {
+// table shows the bottles for a person; with engines (a run that asked
+// more than one), an ENGINE column says which each is on.
+func table(p *cli.Printer, bottles []bottle.Bottle, env cli.Env, engines bool) error {
 	if len(bottles) == 0 {
 		fmt.Fprintln(env.Stderr, "no bottles")
 		return nil
 	}
-	tb := p.NewTable("NAME", "BACKEND", "STATUS", "AGE", "CONTAINERS", "STATE DIR")
-	tb.ColorColumn(2, func(s string) string {
+	headers := []string{"NAME", "BACKEND", "STATUS", "AGE", "CONTAINERS", "STATE DIR"}
+	status := 2
+	if engines {
+		headers = slices.Insert(headers, 2, "ENGINE")
+		status = 3
+	}
+	tb := p.NewTable(headers...)
+	tb.ColorColumn(status, func(s string) string {
 		s, _, _ = strings.Cut(s, " ")
 		switch s {
 		case bottle.StatusRunning:
@@ -145,7 +159,11 @@ func table(p *cli.Printer, bottles []bottle.Bottle, env cli.Env) error {
 		if b.Detached {
 			status += " (detached)"
 		}
-		tb.Row(b.Name, b.Backend, status, age, containers, dir)
+		row := []string{b.Name, b.Backend, status, age, containers, dir}
+		if engines {
+			row = slices.Insert(row, 2, b.Engine)
+		}
+		tb.Row(row...)
 	}
 	return tb.Flush()
 }

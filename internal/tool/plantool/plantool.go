@@ -18,7 +18,7 @@ Lists what a cleanup would remove, in every backend: compose projects
 (found from containers, networks and volumes alike), stray containers,
 networks and volumes named with the prefix, smolvm machines and their
 bundle containers and networks, and state dirs no live bottle owns.
-Exit 1 when a backend could not be asked (then no state dir is listed).
+Exit 1 when a backend could not be asked, or gave fields that could not be read (then no state dir is listed).
 One JSON object per item when stdout is not a terminal (or with
 --json); grouped by backend for a person at a terminal. Pipe it into
 bottle-reap to remove exactly that.`
@@ -31,6 +31,7 @@ func Manual() cli.Manual {
 type options struct {
 	cli.Common
 	cli.Scope
+	cli.Engines
 	cleanup.Selection
 	cli.Output
 }
@@ -60,15 +61,13 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir, o.DefaultRoot); err != nil {
 		return err
 	}
-	set, err := t.Env.OpenBackends(o.Prefix)
+	pool, names, err := t.Env.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
-	defer set.Close()
-	popt.Engines = set.Engines(ctx)
+	defer pool.Close()
 
-	popt.Transcript = cleanup.Probe(set)
-	pl := plan.Make(ctx, set.Backends, popt)
+	pl := cleanup.Plan(ctx, pool, names, popt)
 	if err := ctx.Err(); err != nil {
 		// Interrupted while planning (a backend, the state root, a
 		// transcript probe): what was made is no plan; nothing of it is
@@ -81,7 +80,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if p.Table() {
 		if len(pl.Items) == 0 && pl.Err == nil {
 			fmt.Fprintln(t.Env.Stderr, "nothing to clean up")
-		} else if err := plan.Render(t.Env.Stdout, pl.Items, t.Env.Now(), p.Color()); err != nil {
+		} else if err := plan.Render(t.Env.Stdout, pl.Items, t.Env.Now(), p.Color(), len(names) > 1); err != nil {
 			return err
 		}
 	} else {

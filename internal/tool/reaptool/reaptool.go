@@ -94,5 +94,5 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 			inputs = append(inputs, reap.File(f, fh))
 		}
 	}
-	return cleanup.Reap(ctx, t, inputs, o.Scope, o.Reaping, p)
+	return cleanup.Reap(ctx, t, nil, inputs, o.Scope, o.Reaping, p)
 }

@@ -256,6 +256,12 @@ func probeSetuid(dir string) bool {
 			check(l.what+" "+m, l.path, l.err)
 		}
 	}
+	// an ordinary mode still changes
+	if err := os.Chmod(p, 0o700); err != nil {
+		fail("chmod 700 %s: %v", p, err)
+	} else {
+		fmt.Println("chmod 700: done")
+	}
 	// device nodes: the host's disk (8,0) and /dev/mem (1,1)
 	for _, d := range []struct {
 		name string
