@@ -5,7 +5,7 @@
 # deletes the host's docker0), its own config file, data root, exec root,
 # pid file and unix socket under DIR, no iptables or masquerading, the vfs
 # storage driver, and address pools that cannot overlap the machine
-# engine's (172.17-31.x, 192.168.x).
+# engine's (172.17-31.x, 192.168.x), and an engine ID of its own.
 #
 #   engine2.sh start DIR          starts it; prints its DOCKER_HOST (unix://DIR/docker.sock)
 #   engine2.sh load DIR IMAGE...  copies images from the engine DOCKER_HOST names
@@ -45,7 +45,18 @@ start() {
 	echo "$bridge" >"$dir/bridge"
 	$sudo ip addr add "10.232.$n.1/24" dev "$bridge"
 	$sudo ip link set "$bridge" up
-	echo '{}' >"$dir/daemon.json"
+	# An engine of its own has an ID of its own (GET /info's ID). Before
+	# Docker 23 the ID comes from the key in /etc/docker/key.json, which the
+	# machine's engine uses too: give this one its own key (the config
+	# file's deprecated-key-path, which is no flag); from 23 on the ID lives
+	# in the data root, and the key is unknown to the config file.
+	local major
+	major=$(dockerd --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+	if [ -n "$major" ] && [ "$major" -lt 23 ]; then
+		printf '{"deprecated-key-path": "%s"}\n' "$dir/key.json" >"$dir/daemon.json"
+	else
+		echo '{}' >"$dir/daemon.json"
+	fi
 	$sudo dockerd --config-file "$dir/daemon.json" --data-root "$dir/data" --exec-root "$dir/x" \
 		--pidfile "$dir/dockerd.pid" -H "unix://$dir/docker.sock" --bridge "$bridge" \
 		--iptables=false --ip-masq=false --storage-driver vfs \

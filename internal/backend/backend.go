@@ -70,6 +70,12 @@ type RemoveOptions struct {
 	// keeps all of the item; any other keeps its home volume, answered
 	// failed with the error, and the rest goes. Not called under DryRun.
 	Rescue func(ctx context.Context, item bottle.Item) error
+	// Owner, if set, is asked of every container, network and volume the
+	// removal inspects, with the labels the engine gives now and (a
+	// container's) state: a reason to keep it, as whose bottle it is says
+	// (another state root's, whose launcher runs, ...), or "". A kept
+	// container keeps its project's networks and volumes.
+	Owner func(item bottle.Item, labels map[string]string, state string) string
 }
 
 // ErrInterrupted is a step's answer when the run is stopping: nothing of

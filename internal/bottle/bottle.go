@@ -274,6 +274,16 @@ type Item struct {
 	// or mounting a stray volume when planned: the item is planned only if
 	// every one of them is too.
 	Users []Container `json:"-"`
+	// OwnerDir (never written) is the state dir the item's resources'
+	// labels name (compose.StateDir): whose bottle it is. The reaper reads
+	// the labels again; it never takes this from a plan.
+	OwnerDir string `json:"-"`
+	// AllRoots records that the plan was made with --all-roots: the
+	// reaper may remove a bottle another state root's launcher made (its
+	// labels name a state dir there that still exists), as long as that
+	// root's lock and detached flag let it. Without it such a bottle is
+	// skipped.
+	AllRoots bool `json:"all_roots,omitempty"`
 	// IncludeDetached records that the plan was made with
 	// --include-detached or named this item's bottle with --name: the
 	// reaper may remove it although its bottle was launched with --detach

@@ -33,6 +33,8 @@ type Selection struct {
 	Names      []string     `long:"name" unquote:"false" value-name:"NAME" description:"only the bottle NAME (repeatable): its name (prefix + slug) or its slug; a named bottle is taken even when it was launched with --detach and runs"`
 	// IncludeDetached takes running bottles launched with --detach too.
 	IncludeDetached bool `long:"include-detached" description:"also take bottles launched with --detach that are still running (left out otherwise)"`
+	// AllRoots takes bottles other state roots' launchers made too.
+	AllRoots bool `long:"all-roots" description:"also take bottles that bottle-launch made with another state root (their labels name a state dir there that still exists; left out otherwise), while that root's lock and detached flag let them go"`
 	// IncludeTranscripts takes conversations too.
 	IncludeTranscripts bool `long:"include-transcripts" description:"also take conversations: state dirs that hold an agent's transcript (kept otherwise; bottle-ls --state lists them)"`
 	// DiscardTranscript ends the named bottles without saving their
@@ -63,7 +65,7 @@ func (s Selection) Options(scope cli.Scope, now time.Time) (plan.Options, error)
 		}
 	}
 	return plan.Options{StateRoot: scope.StateDir, DefaultRoot: scope.DefaultRoot, Prefix: scope.Prefix, OlderThan: time.Duration(s.OlderThan), NotRunning: s.NotRunning,
-		Kinds: kinds, Names: names, IncludeDetached: s.IncludeDetached, IncludeTranscripts: s.IncludeTranscripts,
+		Kinds: kinds, Names: names, IncludeDetached: s.IncludeDetached, AllRoots: s.AllRoots, IncludeTranscripts: s.IncludeTranscripts,
 		DiscardTranscript: s.DiscardTranscript, Now: now}, nil
 }
 

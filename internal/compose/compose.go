@@ -21,6 +21,22 @@ const (
 	LabelVersion    = "com.docker.compose.version"
 )
 
+// StateDir is the state dir a resource's labels name as its bottle's, or
+// "": bottle.LabelStateDir, else, on a container bottle-launch labelled
+// (bottle.LabelSlug) before that label was written, the project's working
+// dir, which bottle-launch sets to the state dir. A project compose made
+// (its working dir is the project's folder) or the original tool's names
+// none.
+func StateDir(labels map[string]string) string {
+	if d := labels[bottle.LabelStateDir]; d != "" {
+		return d
+	}
+	if labels[bottle.LabelSlug] != "" {
+		return labels[LabelWorkingDir]
+	}
+	return ""
+}
+
 // InProject reports whether a resource with these labels belongs to a
 // compose project of ours (the docker backend's, whatever its name).
 func InProject(labels map[string]string, prefix string) bool {

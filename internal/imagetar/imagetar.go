@@ -385,6 +385,12 @@ func Layer(entries []Entry) ([]byte, error) {
 // the result never moves a tag). It returns the new image's ID
 // (sha256:<hex> of its config).
 func Extend(r io.Reader, w io.Writer, layer []byte, by string) (string, error) {
+	return ExtendAs(r, w, layer, by, "")
+}
+
+// ExtendAs is Extend that also sets the new config's User (the image's
+// USER) to user; "" keeps the image's.
+func ExtendAs(r io.Reader, w io.Writer, layer []byte, by, user string) (string, error) {
 	tr := tar.NewReader(r)
 	tw := tar.NewWriter(w)
 	jsons := map[string][]byte{}
@@ -442,7 +448,7 @@ func Extend(r io.Reader, w io.Writer, layer []byte, by string) (string, error) {
 	}
 	sum := sha256.Sum256(layer)
 	layerHex := hex.EncodeToString(sum[:])
-	newCfg, err := extendConfig(cfg, "sha256:"+layerHex, by)
+	newCfg, err := extendConfig(cfg, "sha256:"+layerHex, by, user)
 	if err != nil {
 		return "", fmt.Errorf("the image archive's config %s: %w", m.Config, err)
 	}
@@ -492,10 +498,28 @@ func writeMember(tw *tar.Writer, name string, data []byte, t time.Time) error {
 
 // extendConfig appends diffID to the config's rootfs.diff_ids and a history
 // entry, keeping every other field as it was.
-func extendConfig(cfg []byte, diffID, by string) ([]byte, error) {
+func extendConfig(cfg []byte, diffID, by, user string) ([]byte, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(cfg, &doc); err != nil {
 		return nil, err
+	}
+	if user != "" {
+		var c map[string]json.RawMessage
+		if raw, ok := doc["config"]; ok && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
+		}
+		if c == nil {
+			c = map[string]json.RawMessage{}
+		}
+		u, _ := json.Marshal(user)
+		c["User"] = u
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		doc["config"] = raw
 	}
 	var rootfs map[string]json.RawMessage
 	if err := json.Unmarshal(doc["rootfs"], &rootfs); err != nil {

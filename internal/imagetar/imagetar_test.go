@@ -279,3 +279,34 @@ func TestExtend(t *testing.T) {
 		}
 	}
 }
+
+// ExtendAs sets the new image's USER, and only that, in its config; the
+// image read back says so.
+func TestExtendAs(t *testing.T) {
+	base := tarOf(t, member{name: "bin/tar", data: "x"})
+	layer, err := Layer([]Entry{{Path: "/home/agent", Mode: 0o755, UID: 1000, GID: 1000, Dir: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"1000:1000", ""} {
+		var out bytes.Buffer
+		if _, err := ExtendAs(bytes.NewReader(saved(t, false, config, base)), &out, layer, "test", user); err != nil {
+			t.Fatal(err)
+		}
+		facts, err := Inspect(bytes.NewReader(out.Bytes()), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := user
+		if want == "" {
+			orig, err := Inspect(bytes.NewReader(saved(t, false, config, base)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = orig.Config.User
+		}
+		if facts.Config.User != want {
+			t.Errorf("ExtendAs(%q): USER %q, want %q", user, facts.Config.User, want)
+		}
+	}
+}

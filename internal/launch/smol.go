@@ -80,6 +80,8 @@ type Smol struct {
 	Environ []string
 	Image   imagetar.Facts
 	User    User
+	// RunAs is the USER the machine's image gets ("" keeps the image's).
+	RunAs string
 	// Entrypoint and Cmd are the image's: a machine exec runs the
 	// ENTRYPOINT with the spec's command, or the image's CMD when the spec
 	// has none, as a container would.
@@ -166,8 +168,24 @@ func PrepareSmol(ctx context.Context, eng engine.Launcher, cli *smolvmcli.CLI, c
 	case facts.Tools["sh"]:
 		sm.Kill = "sh"
 	}
-	if sm.User, err = ResolveUser(facts.Config.User, facts.Passwd, facts.Group); err != nil {
+	// Never root unless the spec says so, as on docker: the machine's
+	// image then gets the user as its USER (smolvm runs every command as
+	// the image's USER).
+	user := facts.Config.User
+	switch {
+	case spec.ExplicitRoot():
+		user, sm.RunAs = "0:0", "0:0"
+	case spec.User != "":
+		user, sm.RunAs = spec.User, spec.User
+	case IsRootUser(user):
+		user = defaultUser(spec.Workspace).String()
+		sm.RunAs = user
+	}
+	if sm.User, err = ResolveUser(user, facts.Passwd, facts.Group); err != nil {
 		return nil, smolRefuse("image %s: %v", spec.Image, err)
+	}
+	if sm.User.UID == 0 && !spec.ExplicitRoot() {
+		return nil, smolRefuse("image %s: the agent would run as root (its user is uid 0 in the image's /etc/passwd): set \"user\" in the spec to a non-root uid such as %s, or to root to allow it", spec.Image, DefaultUser)
 	}
 	// As the container runtime does: the image's ENTRYPOINT, then the
 	// spec's command in place of its CMD.

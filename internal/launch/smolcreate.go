@@ -224,7 +224,7 @@ func (b *Launched) smolCreateMachine(intr context.Context) error {
 	pr, pw := io.Pipe()
 	extended := make(chan error, 1)
 	go func() {
-		_, err := imagetar.Extend(rc, pw, layer, fmt.Sprintf("bottle-launch: %s owned by %s", bottle.AgentHome, sm.User))
+		_, err := imagetar.ExtendAs(rc, pw, layer, fmt.Sprintf("bottle-launch: %s owned by %s", bottle.AgentHome, sm.User), sm.RunAs)
 		pw.CloseWithError(err)
 		extended <- err
 	}()

@@ -51,6 +51,10 @@ type Options struct {
 	// all. A named bottle is taken even when it was launched with
 	// --detach and runs.
 	Names []string
+	// AllRoots takes bottles another state root's launcher made too (their
+	// labels name a state dir there that still exists), under that root's
+	// lock and detached flag; without it they are left out and named.
+	AllRoots bool
 	// IncludeDetached takes running bottles launched with --detach too;
 	// without it (or a name) they are live and left out.
 	IncludeDetached bool
@@ -229,6 +233,17 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			detached[e.Slug] = true
 		}
 	}
+	// Whose each slug's bottle is, by its resources' labels: one another
+	// state root's launcher made is that root's.
+	owners := map[string]statedir.Owner{}
+	for _, it := range all {
+		if o, seen := owners[it.Slug]; it.Slug != "" && it.OwnerDir != "" && (!seen || !o.Other) {
+			owners[it.Slug] = statedir.Whose(opt.StateRoot, it.OwnerDir)
+		}
+	}
+	running := func(slug string) bool {
+		return slices.ContainsFunc(bySlug[slug], func(o bottle.Item) bool { return o.Running() })
+	}
 	liveDetached := func(slug string) bool {
 		return slug != "" && detached[slug] && slices.ContainsFunc(bySlug[slug], func(o bottle.Item) bool { return o.Running() })
 	}
@@ -261,6 +276,25 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 		}
 		if !opt.keep(it) {
 			continue
+		}
+		if why := owners[it.Slug].Why(opt.AllRoots, running(it.Slug), opt.takesDetached(it.Slug)); why != "" {
+			if !noted[it.Slug] {
+				noted[it.Slug] = true
+				p.Notes = append(p.Notes, fmt.Sprintf("leaving %s: %s", bottle.ProjectName(opt.Prefix, it.Slug), why))
+			}
+			continue
+		}
+		if o := owners[it.Slug]; o.Other {
+			// Its transcript would be saved into that root's dir; a
+			// machine's rescue knows only this root's: it stays.
+			if slices.ContainsFunc(bySlug[it.Slug], func(o bottle.Item) bool { return o.Kind == bottle.KindMachine }) {
+				if !noted[it.Slug] {
+					noted[it.Slug] = true
+					p.Notes = append(p.Notes, fmt.Sprintf("leaving %s: a smolmachines bottle of state root %s: clean it up with that state root", bottle.ProjectName(opt.Prefix, it.Slug), o.Root))
+				}
+				continue
+			}
+			it.AllRoots = true
 		}
 		if liveDetached(it.Slug) && !opt.takesDetached(it.Slug) {
 			if !noted[it.Slug] {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/statedir"
 	"github.com/claude-bottle/bottle/internal/transcript"
 )
@@ -29,6 +30,9 @@ type Policy interface {
 	// holding a --jobs slot (see backend.RemoveOptions.Rescue); ctx ends
 	// when the run is interrupted.
 	Rescue(ctx context.Context, it bottle.Item) error
+	// Owner is asked of every engine resource a removal inspects (see
+	// backend.RemoveOptions.Owner): a reason to keep it, or "".
+	Owner(it bottle.Item, labels map[string]string, state string) string
 	// StateDirs returns the remover of state dirs, on one survey of every
 	// backend of the engines asked, taken now; would holds the engine items
 	// ("engine/backend/name") a dry run answered would-remove. An error
@@ -72,6 +76,10 @@ type Bottles struct {
 	// wrote is what the rescue wrote into a state dir in this run, by
 	// slug: the dir's removal takes it as its own.
 	wrote map[string]*statedir.Wrote
+	// others are the state dirs of other roots that the labels of an
+	// item's containers named at its removal (planned with --all-roots),
+	// by item name: the rescue saves the transcript there.
+	others map[string]string
 }
 
 // NewBottles is the policy of a run with opt.
@@ -111,6 +119,9 @@ func (b *Bottles) Prepare(it bottle.Item) (bottle.Item, string, func(bottle.Resu
 	if it.Kind == bottle.KindStateDir {
 		return it, "", same
 	}
+	if it.Kind == bottle.KindMachine && it.AllRoots {
+		return it, ReasonOtherRootMachine, nil
+	}
 	act, guarded := b.guardDetached(it)
 	if !guarded {
 		return act, "", same
@@ -130,6 +141,11 @@ func (b *Bottles) launching(it bottle.Item) bool {
 	}
 	return false
 }
+
+// ReasonOtherRootMachine is why a machine planned as another state root's
+// bottle is kept: its rescue saves into this root's state dir only, so
+// only that root's cleanup ends it.
+const ReasonOtherRootMachine = "a smolmachines bottle of another state root: clean it up with that state root"
 
 // ReasonDetached is why an item of a running bottle launched with --detach
 // is kept when the plan did not take detached bottles.
@@ -168,6 +184,41 @@ func detachedResult(res bottle.Result) bottle.Result {
 	return res
 }
 
+// Owner keeps a resource of a bottle another state root's launcher made
+// (its labels, read now, name a state dir there that still exists) unless
+// the plan took such bottles (--all-roots); then it reads that root's
+// lock and detached flag as this root's are read: a bottle whose
+// launcher runs stays, and so does a running detached one the plan did not
+// take. Labels without a state dir keep today's rules.
+func (b *Bottles) Owner(it bottle.Item, labels map[string]string, state string) string {
+	dir := compose.StateDir(labels)
+	o := statedir.Whose(b.StateRoot, dir)
+	if why := o.Why(it.AllRoots, bottle.Active(state), it.IncludeDetached); why != "" {
+		return why
+	}
+	if o.Other && state != "" {
+		b.mu.Lock()
+		if b.others == nil {
+			b.others = map[string]string{}
+		}
+		b.others[it.Name] = dir
+		b.mu.Unlock()
+	}
+	return ""
+}
+
+// stateDirOf is the state dir a bottle's transcript is saved into: its
+// own root's dir of slug, or the other root's the labels of its
+// containers named at this removal.
+func (b *Bottles) stateDirOf(it bottle.Item, slug string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d, ok := b.others[it.Name]; ok && filepath.Base(d) == slug {
+		return d
+	}
+	return filepath.Join(b.StateRoot, slug)
+}
+
 // Rescue saves a bottle's transcript into its state dir before the bottle
 // goes, whatever the plan says of that dir (what happens to the dir is
 // decided when it is reached: it may stay for many reasons): a compose
@@ -199,7 +250,7 @@ func (b *Bottles) Rescue(ctx context.Context, it bottle.Item) error {
 	if save == nil {
 		return nil
 	}
-	dir := filepath.Join(b.StateRoot, slug)
+	dir := b.stateDirOf(it, slug)
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 		return nil
 	}

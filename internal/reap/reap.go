@@ -451,7 +451,7 @@ func (r *runner) engineItem(t *task) {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: skip}, start)
 		return
 	}
-	res := t.rm.Remove(r.work, act, backend.RemoveOptions{DryRun: r.opt.DryRun, Acquire: r.acquire(t), Removing: r.removing, Rescue: r.rescue})
+	res := t.rm.Remove(r.work, act, backend.RemoveOptions{DryRun: r.opt.DryRun, Acquire: r.acquire(t), Removing: r.removing, Rescue: r.rescue, Owner: r.pol.Owner})
 	r.finish(t, word(res), start)
 }
 

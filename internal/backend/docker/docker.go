@@ -108,6 +108,14 @@ type project struct {
 	created time.Time
 }
 
+// owner takes the state dir a member's labels name, when no member
+// before it named one (containers come first).
+func (p *project) owner(labels map[string]string) {
+	if p.item.OwnerDir == "" {
+		p.item.OwnerDir = compose.StateDir(labels)
+	}
+}
+
 func (p *project) saw(t time.Time) {
 	if !t.IsZero() && (p.created.IsZero() || t.Before(p.created)) {
 		p.created = t
@@ -237,6 +245,7 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 	for _, c := range w.Containers {
 		if proj := c.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
+			p.owner(c.Labels)
 			bc := bottle.Container{Name: c.Name, ID: c.ID, Service: c.Labels[compose.LabelService], State: c.State}
 			p.containers = append(p.containers, bc)
 			p.saw(c.Created)
@@ -258,7 +267,7 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 			claim(c.Name)
 		} else if stray(c.Name, c.Labels, true) {
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
-				Slug: bottle.Slug(c.Name, prefix), State: c.State, Created: timePtr(c.Created)})
+				Slug: bottle.Slug(c.Name, prefix), State: c.State, Created: timePtr(c.Created), OwnerDir: compose.StateDir(c.Labels)})
 			claim(c.Name)
 			removal[c.ID] = "c:" + c.Name
 			strayContainers = append(strayContainers, c)
@@ -334,6 +343,7 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 		}
 		if proj := n.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
+			p.owner(n.Labels)
 			bn := bottle.Network{Name: n.Name, ID: n.ID}
 			p.networks = append(p.networks, bn)
 			p.saw(n.Created)
@@ -351,12 +361,13 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 				continue
 			}
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID,
-				Slug: bottle.Slug(n.Name, prefix), Created: timePtr(n.Created), Users: users(func(c engine.Container) bool { return attached(c, n) })})
+				Slug: bottle.Slug(n.Name, prefix), Created: timePtr(n.Created), OwnerDir: compose.StateDir(n.Labels), Users: users(func(c engine.Container) bool { return attached(c, n) })})
 		}
 	}
 	for _, v := range w.Volumes {
 		if proj := v.Labels[compose.LabelProject]; bottle.HasPrefix(proj, prefix) {
 			p := get(proj)
+			p.owner(v.Labels)
 			p.volumes = append(p.volumes, bottle.Volume{Name: v.Name, ID: v.Name})
 			p.saw(v.Created)
 			switch other := outsider("p:"+proj, func(c engine.Container) bool { return mounts(c, v.Name) }); {
@@ -379,7 +390,7 @@ func Classify(w engine.World, prefix string) backend.Inventory {
 				continue
 			}
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Docker, Kind: bottle.KindVolume, Name: v.Name, ID: v.Name,
-				Slug: bottle.Slug(v.Name, prefix), Created: timePtr(v.Created), Users: users(func(c engine.Container) bool { return mounts(c, v.Name) })})
+				Slug: bottle.Slug(v.Name, prefix), Created: timePtr(v.Created), OwnerDir: compose.StateDir(v.Labels), Users: users(func(c engine.Container) bool { return mounts(c, v.Name) })})
 		}
 	}
 	for _, c := range members {

@@ -30,6 +30,18 @@ func (r *removal) project(ctx context.Context, item bottle.Item) bottle.Result {
 	}
 
 	var running string
+	r.mu.Lock()
+	owned := r.ownerKept
+	r.mu.Unlock()
+	if owned != "" {
+		// Whose bottle it is keeps every container of it, not only those
+		// that were asked about while running.
+		for i := range cs {
+			if cs[i].Status == "" {
+				cs[i].Status, cs[i].Reason = bottle.Skipped, owned
+			}
+		}
+	}
 	checked := true // every container may go: the project's volumes will
 	for _, rr := range cs {
 		if rr.Status == bottle.Skipped && strings.Contains(rr.Reason, "--not-running") {

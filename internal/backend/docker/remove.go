@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
@@ -159,7 +160,7 @@ func (b *Backend) Remove(ctx context.Context, item bottle.Item, opt backend.Remo
 	if why := b.Check(item); why != "" {
 		return bottle.Result{Status: bottle.Invalid, Reason: why}
 	}
-	r := &removal{api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}, retry: b.Retry}
+	r := &removal{item: item, api: b.API, opt: opt, notRunning: item.NotRunning, lone: item.Kind != bottle.KindComposeProject, mine: map[string]bool{}, retry: b.Retry}
 	for _, c := range item.Containers {
 		r.mine[c.ID] = true
 	}
@@ -221,6 +222,7 @@ func single(rr bottle.ResourceResult) bottle.Result {
 }
 
 type removal struct {
+	item       bottle.Item // as planned
 	api        engine.API
 	opt        backend.RemoveOptions
 	notRunning bool
@@ -230,6 +232,10 @@ type removal struct {
 	// is removed only through its project's item, never one by one (that
 	// would pass by the project's checks, such as its launcher's lock).
 	lone bool
+	// ownerKept names the first container Owner kept: whose bottle it is
+	// keeps all of the project.
+	mu        sync.Mutex
+	ownerKept string
 	// mine holds the IDs of the containers the item removes: under
 	// --dry-run they still exist, and their use of a network or volume the
 	// item removes too does not keep it.
@@ -324,6 +330,14 @@ func (r *removal) changed(kind string, gotID, gotName string, labels map[string]
 	return ""
 }
 
+// owner is the removal's Owner answer for a resource's labels, or "".
+func (r *removal) owner(labels map[string]string, state string) string {
+	if r.opt.Owner == nil {
+		return ""
+	}
+	return r.opt.Owner(r.item, labels, state)
+}
+
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
@@ -375,6 +389,15 @@ func (r *removal) inspectContainer(ctx context.Context, want bottle.Container, p
 	}
 	if why := r.changed("container", c.ID, c.Name, c.Labels, bottle.Network{Name: want.Name, ID: want.ID}, project); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr, c
+	}
+	if why := r.owner(c.Labels, c.State); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		r.mu.Lock()
+		if r.ownerKept == "" {
+			r.ownerKept = "container " + want.Name + " of the project: " + why
+		}
+		r.mu.Unlock()
 		return rr, c
 	}
 	if r.notRunning && bottle.Active(c.State) {
@@ -445,6 +468,10 @@ func (r *removal) network(ctx context.Context, want bottle.Network, project stri
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}
+	if why := r.owner(n.Labels, ""); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr
+	}
 	// A container that stays loses the network for good (a stopped one
 	// could not start again): never removed while one is attached.
 	other, err := r.user(ctx, "network", func(c engine.Container) bool { return attached(c, n) }, n.ID, n.Name)
@@ -474,6 +501,10 @@ func (r *removal) volume(ctx context.Context, want bottle.Volume, project string
 		return outcome(rr, err)
 	}
 	if why := r.changed("volume", v.Name, v.Name, v.Labels, bottle.Network{Name: want.Name, ID: want.Name}, project); why != "" {
+		rr.Status, rr.Reason = bottle.Skipped, why
+		return rr
+	}
+	if why := r.owner(v.Labels, ""); why != "" {
 		rr.Status, rr.Reason = bottle.Skipped, why
 		return rr
 	}

@@ -483,3 +483,43 @@ func TestSortPlansOnlyWhatTheReaperActsOn(t *testing.T) {
 		}
 	}
 }
+
+// Issue 15, finding 4: Owner, asked with each member's labels and state at
+// the moment of removal, keeps the whole project when it keeps one
+// container (a running one of another root's detached bottle), even when
+// the others, stopped, would pass: nothing of it goes, and Owner saw the
+// labels the engine gives now.
+func TestOwnerKeepsTheWholeProject(t *testing.T) {
+	w := newWorld(t)
+	proj := P + "ow-aaaa1"
+	n := w.network(proj+"_internal", proj)
+	w.volume(proj+"_home", proj, t0)
+	w.container(proj+"-agent-1", proj, []engine.Network{n})
+	side := w.container(proj+"-sidecar-1", proj, []engine.Network{n})
+	side.State = "running"
+	side.Labels["dev.bottle.state-dir"] = "/other/root/ow-aaaa1"
+	w.containers[side.ID] = side
+	it := item(t, w.plan(t, P), proj)
+	var mu sync.Mutex
+	asked := map[string]string{}
+	owner := func(_ bottle.Item, labels map[string]string, state string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[labels["dev.bottle.state-dir"]+" "+state] = "yes"
+		if labels["dev.bottle.state-dir"] != "" && bottle.Active(state) {
+			return "it was launched with --detach and is running (state root /other/root)"
+		}
+		return ""
+	}
+	b := &Backend{API: w, Prefix: P}
+	res := b.Remove(context.Background(), it, backend.RemoveOptions{Owner: owner})
+	if res.Status != bottle.Skipped || !strings.Contains(res.Reason, "--detach and is running (state root /other/root)") {
+		t.Errorf("%s %q", res.Status, res.Reason+res.Error)
+	}
+	if rm := w.removed(); len(rm) > 0 {
+		t.Fatalf("removed %q", rm)
+	}
+	if asked["/other/root/ow-aaaa1 running"] == "" || asked[" exited"] == "" {
+		t.Errorf("Owner was asked %v", asked)
+	}
+}

@@ -185,13 +185,13 @@ func Classify(ms []smolvmcli.Machine, w engine.World, prefix string) backend.Inv
 		for _, c := range g.containers {
 			bt.Containers = append(bt.Containers, bottle.Container{Name: c.Name, ID: c.ID, State: c.State})
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindContainer, Name: c.Name, ID: c.ID,
-				Slug: slug, State: c.State, Created: timePtr(c.Created)})
+				Slug: slug, State: c.State, Created: timePtr(c.Created), OwnerDir: compose.StateDir(c.Labels)})
 			saw(c.Created)
 		}
 		for _, n := range g.networks {
 			bt.Networks = append(bt.Networks, bottle.Network{Name: n.Name, ID: n.ID})
 			inv.Items = append(inv.Items, bottle.Item{Backend: bottle.Smolmachines, Kind: bottle.KindNetwork, Name: n.Name, ID: n.ID,
-				Slug: slug, Created: timePtr(n.Created)})
+				Slug: slug, Created: timePtr(n.Created), OwnerDir: compose.StateDir(n.Labels)})
 			saw(n.Created)
 		}
 		if g.machine != nil && !g.machine.Created.IsZero() {
