@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -33,6 +34,12 @@ type Inventory struct {
 	// by slug, the name it was read from (a compose project's, else the
 	// resource's). They protect state dirs like live bottles do.
 	Elsewhere map[string]string
+	// Embeds are the slugs of names not of the prefix that end with the
+	// prefix and the slug ("x-<prefix><slug>"): most likely something made
+	// for our own bottle of that slug (a smolmachines guest's), so they
+	// protect the dir only while no bottle of ours of that slug exists
+	// (Survey.Elsewhere). By slug, the name.
+	Embeds map[string]string
 	// Warnings are said on stderr; they do not make the inventory unusable.
 	Warnings []string
 	// Partial says that some resource could only be read in part (a field
@@ -217,28 +224,42 @@ func (s *Survey) LeftAlone() []string {
 // under the prefix or any other (Elsewhere). It is only meaningful when
 // Complete.
 func (s *Survey) Live() map[string]bool {
-	live := map[string]bool{}
-	for _, inv := range s.ByBackend {
-		for _, b := range inv.Bottles {
-			live[b.Slug] = true
-		}
-		for _, slug := range inv.Claimed {
-			live[slug] = true
-		}
-		for slug := range inv.Elsewhere {
-			live[slug] = true
-		}
+	live := s.own()
+	for slug := range s.Elsewhere() {
+		live[slug] = true
 	}
 	return live
 }
 
-// Elsewhere returns every backend's Elsewhere: by slug, a resource of
-// another prefix whose bottle may be that slug's.
+// own is the slugs of the prefix's bottles and claims, in any backend.
+func (s *Survey) own() map[string]bool {
+	own := map[string]bool{}
+	for _, inv := range s.ByBackend {
+		for _, b := range inv.Bottles {
+			own[b.Slug] = true
+		}
+		for _, slug := range inv.Claimed {
+			own[slug] = true
+		}
+	}
+	return own
+}
+
+// Elsewhere returns every backend's Elsewhere, and its Embeds of the slugs
+// no bottle of the prefix has: by slug, a resource of another prefix whose
+// bottle may be that slug's.
 func (s *Survey) Elsewhere() map[string]string {
 	out := map[string]string{}
+	own := s.own()
 	for _, name := range s.order {
-		for slug, n := range s.ByBackend[name].Elsewhere {
+		inv := s.ByBackend[name]
+		for slug, n := range inv.Elsewhere {
 			if _, ok := out[slug]; !ok {
+				out[slug] = n
+			}
+		}
+		for slug, n := range inv.Embeds {
+			if _, ok := out[slug]; !ok && !own[slug] {
 				out[slug] = n
 			}
 		}
@@ -254,11 +275,15 @@ func (s *Survey) Elsewhere() map[string]string {
 // names one: the prefix's slug or the bundle slug it is named with).
 func (inv *Inventory) AddElsewhere(name string, labels map[string]string, prefix string, own func(name string) []string) {
 	add := func(slug, from string) {
-		if inv.Elsewhere == nil {
-			inv.Elsewhere = map[string]string{}
+		m := &inv.Elsewhere
+		if strings.HasSuffix(from, prefix+slug) {
+			m = &inv.Embeds
 		}
-		if _, ok := inv.Elsewhere[slug]; !ok {
-			inv.Elsewhere[slug] = from
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		if _, ok := (*m)[slug]; !ok {
+			(*m)[slug] = from
 		}
 	}
 	ownProject := false

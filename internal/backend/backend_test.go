@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
@@ -55,5 +56,33 @@ func TestListingsArePerSurvey(t *testing.T) {
 	l.Engine(context.Background(), api)
 	if n := api.lists.Load(); n != 4 {
 		t.Errorf("one Listings asked twice: %d listings in all; want 4", n)
+	}
+}
+
+type answers struct {
+	name string
+	inv  Inventory
+}
+
+func (a answers) Name() string                                 { return a.name }
+func (a answers) Inventory(context.Context) (Inventory, error) { return a.inv, nil }
+
+// A slug is live under another prefix (Elsewhere) whatever our bottles
+// are; a name that ends with our own bottle's name (Embeds) only while we
+// have no bottle of that slug, in any backend.
+func TestSurveyElsewhere(t *testing.T) {
+	s := Ask(context.Background(), []Backend{
+		answers{"docker", Inventory{Elsewhere: map[string]string{"a-aaaa1": "A-a-aaaa1"}, Embeds: map[string]string{"b-bbbb2": "g-P-b-bbbb2", "c-cccc3": "g-P-c-cccc3"}}},
+		answers{"smolmachines", Inventory{Bottles: []bottle.Bottle{{Name: "P-b-bbbb2", Slug: "b-bbbb2"}}}},
+	})
+	e := s.Elsewhere()
+	if len(e) != 2 || e["a-aaaa1"] != "A-a-aaaa1" || e["c-cccc3"] != "g-P-c-cccc3" {
+		t.Errorf("Elsewhere %v", e)
+	}
+	live := s.Live()
+	for _, slug := range []string{"a-aaaa1", "b-bbbb2", "c-cccc3"} {
+		if !live[slug] {
+			t.Errorf("%s not live", slug)
+		}
 	}
 }

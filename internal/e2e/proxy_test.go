@@ -40,9 +40,11 @@ type proxy struct {
 
 var proxies sync.Map // *testscript.TestScript → *proxy
 
-// engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N]
+// engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N] [-upstream unix://SOCKET]
 //
-// Starts a proxy to the real engine and points DOCKER_HOST at it:
+// Starts a proxy to the real engine (with -upstream, to the engine at that
+// socket: a second engine a script then stops by starting another proxy
+// with -hangup in its place) and points DOCKER_HOST at it:
 // a unix socket $WORK/engine.sock, or with -tls a TCP listener on
 // 127.0.0.1 with a fresh CA that demands a client certificate
 // (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=$WORK/certs hold ca.pem, cert.pem,
@@ -64,8 +66,9 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	silent := fs.Bool("silent", false, "")
 	stall := fs.Bool("stall-archive", false, "")
 	stallAfter := fs.Int64("stall-archive-after", -1, "")
+	upstream := fs.String("upstream", "", "")
 	if neg || fs.Parse(args) != nil || fs.NArg() != 0 || (*anyClient && !*useTLS) || (*hangup && *silent) || (*stall && *stallAfter >= 0) {
-		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N]")
+		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N] [-upstream unix://SOCKET]")
 	}
 	p := &proxy{}
 	proxies.Store(ts, p)
@@ -130,6 +133,9 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 
 	up, err := engine.Resolve(os.Getenv)
 	ts.Check(err)
+	if *upstream != "" {
+		up.Host = *upstream
+	}
 	sock, ok := strings.CutPrefix(up.Host, "unix://")
 	if !ok {
 		ts.Fatalf("engine-proxy needs the test engine on a unix socket, not %s", up)

@@ -98,11 +98,37 @@ type Plan struct {
 	// Unknown is set when a --name matches no bottle and no state dir:
 	// the tool says so and exits non-zero.
 	Unknown error
+	// fresh counts the volumes and machines left out as made in the plan's
+	// second (leaveFresh).
+	fresh int
 }
 
 // Make asks every backend and scans the state root, concurrently, asks
 // whether the planned projects hold transcripts, and returns the plan.
+// When that left out a volume or machine made in the plan's second
+// (leaveFresh), it waits for that second to end and plans once more, as
+// made in the next second: a plan made right after a bottle is whole, and
+// only what is made during that wait is left to the next run.
 func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
+	p := makeOnce(ctx, backends, opt)
+	if p.fresh == 0 {
+		return p
+	}
+	next := opt.Now.Truncate(time.Second).Add(time.Second)
+	t := time.NewTimer(next.Sub(opt.Now))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return p
+	case <-t.C:
+	}
+	// Now was taken before the first listing, so the real time is past
+	// next now: next is a time before the second listing, as Now must be.
+	opt.Now = next
+	return makeOnce(ctx, backends, opt)
+}
+
+func makeOnce(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	var survey *backend.Survey
 	var entries []statedir.Entry
 	var scanErr error
@@ -275,6 +301,12 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 				noted[it.Slug] = true
 				p.Notes = append(p.Notes, fmt.Sprintf("left out %s%s: it was launched with --detach and is running; end it with bottle-cleanup --name %s (or pass --include-detached)", opt.Prefix, it.Slug, it.Slug))
 			}
+			continue
+		}
+		it, ok, fresh := leaveFresh(it, opt.Now)
+		p.Notes = append(p.Notes, fresh...)
+		p.fresh += len(fresh)
+		if !ok {
 			continue
 		}
 		it.NotRunning = opt.NotRunning

@@ -320,10 +320,10 @@ func liveSlugs(survey *backend.Survey, engines map[string]string, would map[stri
 				live[slug] = true
 			}
 		}
-		// a bottle of another prefix: never this run's to remove
-		for slug := range inv.Elsewhere {
-			live[slug] = true
-		}
+	}
+	// a bottle of another prefix: never this run's to remove
+	for slug := range survey.Elsewhere() {
+		live[slug] = true
 	}
 	return live
 }

@@ -60,7 +60,7 @@ func (o Options) router() Router {
 func (r *runner) route(t *task) string {
 	set, err := r.route1.Open(t.item.Engine)
 	if err != nil {
-		return fmt.Sprintf("engine %q cannot be resolved: %v", t.item.Engine, err)
+		return fmt.Sprintf("engine %q cannot be resolved: %v", r.route1.Name(t.item.Engine), err)
 	}
 	t.engine, t.backends = r.route1.Name(t.item.Engine), set.Backends
 	r.mu.Lock()

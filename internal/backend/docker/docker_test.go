@@ -283,6 +283,7 @@ func TestClassifyElsewhere(t *testing.T) {
 			ctr(P+"q-nest-cccc3-agent-1", P+"q-nest-cccc3", "agent", "running", time.Time{}), // ours, or prefix P+"q-"'s
 			{ID: "id-s", Name: P + "sidecars-smol-dddd4", Labels: map[string]string{}},       // our smolmachines bundle
 			{ID: "id-x", Name: "x", Labels: map[string]string{bottle.LabelSlug: "lab-eeee5"}},
+			{ID: "id-g", Name: "guest-" + P + "sm-hhhh8", Labels: map[string]string{}}, // names our own bottle's name
 		},
 		Networks: []engine.Network{{ID: "n1", Name: A + "bundle-net-ffff6", Labels: map[string]string{}}},
 		Volumes:  []engine.Volume{{Name: A + "vol-gggg7_home", Labels: labels(A+"vol-gggg7", compose.LabelVolume, "home")}},
@@ -292,6 +293,9 @@ func TestClassifyElsewhere(t *testing.T) {
 		if inv.Elsewhere[slug] != from {
 			t.Errorf("Elsewhere[%s] = %q, want %q", slug, inv.Elsewhere[slug], from)
 		}
+	}
+	if inv.Embeds["sm-hhhh8"] != "guest-"+P+"sm-hhhh8" || inv.Elsewhere["sm-hhhh8"] != "" {
+		t.Errorf("a name ending with ours: Embeds %v", inv.Embeds)
 	}
 	for _, slug := range []string{"mine-bbbb2", "q-nest-cccc3", "smol-dddd4"} {
 		if n, ok := inv.Elsewhere[slug]; ok {

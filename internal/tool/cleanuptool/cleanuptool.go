@@ -89,6 +89,12 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	}
 	defer pool.Close()
 	pl := cleanup.Plan(ctx, pool, names, popt)
+	if err := ctx.Err(); err != nil {
+		// Interrupted while planning (a backend, the state root, a
+		// transcript probe): what was made is no plan; nothing of it is
+		// printed (exit 130).
+		return err
+	}
 	for _, n := range pl.Notes {
 		t.Errorf("%s", n)
 	}

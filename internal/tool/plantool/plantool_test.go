@@ -1,6 +1,7 @@
 package plantool
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -129,5 +130,17 @@ func TestPlanNameOfNothing(t *testing.T) {
 	}
 	if code := x.Exec("--discard-transcript"); code != exitcode.Usage || !strings.Contains(x.Stderr.String(), "--discard-transcript needs --name") {
 		t.Errorf("--discard-transcript alone: exit %d, %q", code, x.Stderr)
+	}
+}
+
+// Issue 15: a plan interrupted while it was being made (here: the signal
+// came before the engine's answers were used) is no plan: nothing is
+// printed but "interrupted", exit 130.
+func TestPlanInterrupted(t *testing.T) {
+	x, _ := world(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code := x.Run(ctx, nil, x.Env); code != exitcode.Interrupted || x.Stdout.Len() != 0 || x.Stderr.String() != "bottle-plan-cleanup: interrupted\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, x.Stdout, x.Stderr)
 	}
 }
