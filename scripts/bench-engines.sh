@@ -29,6 +29,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bottle-bench-engines.XXXXXX")
 e2=$(mktemp -u /tmp/be2.XXXXXX)
 state="$work/state"
 mkdir -p "$state"
+touch "$state/.bottle-state-root" # a state root bottle-launch made (docs/safety.md)
 one=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
 purge() { # purge HOST: what carries this run's token on that engine

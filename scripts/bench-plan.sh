@@ -28,6 +28,7 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 || scripts/test-images.sh
 token=$(head -c 512 /dev/urandom | LC_ALL=C tr -dc 'a-z0-9' | cut -c1-8)
 P="bb${token}-"
 state=$(mktemp -d "${TMPDIR:-/tmp}/bottle-bench-state.XXXXXX")
+touch "$state/.bottle-state-root" # a state root bottle-launch made (docs/safety.md)
 
 cleanup() {
 	set +e

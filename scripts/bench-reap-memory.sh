@@ -24,6 +24,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bottle-bench-reapmem.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 state="$work/state"
 mkdir -p "$state"
+touch "$state/.bottle-state-root" # a state root bottle-launch made (docs/safety.md)
 
 first=""
 for n in $LINES; do

@@ -37,6 +37,7 @@ now() { date +%s.%N; }
 # world PREFIX STATE: builds the world, 4 engine calls at a time.
 world() {
 	local P=$1 S=$2
+	mkdir -p "$S" && touch "$S/.bottle-state-root" # a state root bottle-launch made (docs/safety.md)
 	export P S IMAGE
 	seq 1 20 | xargs -P 4 -I{} bash -c '
 		n=${P}b{}-x
