@@ -49,9 +49,10 @@ world() {
 	seq 1 4 | xargs -P 4 -I{} docker network create "${P}strnet-{}" >/dev/null
 	mkdir -p "$S"
 	for i in $(seq 1 200); do
-		mkdir "$S/s$i-x"
-		echo '{"role":"user","content":"hello"}' >"$S/s$i-x/transcript.jsonl"
-		[ "$i" -le 20 ] && touch "$S/s$i-x/.preserve"
+		d="$S/s$i-$(printf 'x%04d' "$i")" # a slug: <agent>-<5 letters or digits>
+		mkdir "$d"
+		echo '{"role":"user","content":"hello"}' >"$d/transcript.jsonl"
+		[ "$i" -le 20 ] && touch "$d/.preserve"
 	done
 	return 0
 }
@@ -72,7 +73,7 @@ cli_way() {
 	done
 	docker rm -f $(for i in $(seq 1 8); do echo "${P}stray-$i"; done) >/dev/null
 	docker network rm $(for i in $(seq 1 4); do echo "${P}strnet-$i"; done) >/dev/null
-	rm -rf $(for i in $(seq 21 200); do echo "$S/s$i-x"; done)
+	rm -rf $(for i in $(seq 21 200); do echo "$S/s$i-$(printf 'x%04d' "$i")"; done)
 }
 
 reap_way() {
@@ -92,7 +93,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		"${way}_way" "$P" "$S"
 		t1=$(now)
 		n=$(left "$P")
-		dirs=$(find "$S" -mindepth 1 -maxdepth 1 | wc -l)
+		dirs=$(find "$S" -mindepth 1 -maxdepth 1 -type d | wc -l)
 		if [ "$n" != 0 ] || [ "$dirs" != 20 ]; then
 			echo "bench-reap: $way left $n engine resources and $dirs state dirs (want 0 and the 20 preserved)" >&2
 			[ "$way" = reap ] && cat "$work/summary.txt" >&2
