@@ -257,13 +257,7 @@ func (b *Launched) smolSweep(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	known := map[string]bool{}
-	for _, c := range b.containers {
-		known[c.ID] = true
-	}
-	for _, n := range b.networks {
-		known[n.ID] = true
-	}
+	known := b.recorded()
 	for _, c := range w.Containers {
 		if c.Name == cname && !known[c.ID] {
 			b.containers = append(b.containers, bottle.Container{Name: c.Name, ID: c.ID, Service: bottle.ServiceSidecar, State: c.State})

@@ -27,16 +27,7 @@ func (b *Launched) sweep(ctx context.Context) (int, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	known := map[string]bool{}
-	for _, c := range b.containers {
-		known[c.ID] = true
-	}
-	for _, n := range b.networks {
-		known[n.ID] = true
-	}
-	for _, v := range b.volumes {
-		known[v.Name] = true
-	}
+	known := b.recorded()
 	added := 0
 	for _, c := range w.Containers {
 		if b.ours(c.Labels) && !known[c.ID] {
@@ -61,6 +52,22 @@ func (b *Launched) sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return added, nil
+}
+
+// recorded is the set of what the launch recorded: container and network
+// IDs, volume names. The caller holds b.mu.
+func (b *Launched) recorded() map[string]bool {
+	known := map[string]bool{}
+	for _, c := range b.containers {
+		known[c.ID] = true
+	}
+	for _, n := range b.networks {
+		known[n.ID] = true
+	}
+	for _, v := range b.volumes {
+		known[v.Name] = true
+	}
+	return known
 }
 
 // ours reports whether a resource's labels put it in this bottle's project.
