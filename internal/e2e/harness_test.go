@@ -175,3 +175,32 @@ func TestDockerConditionUnderShort(t *testing.T) {
 		t.Fatal("the engine was made ready under -short")
 	}
 }
+
+// subnet is a fixed subnet a script asks the engine for.
+var subnet = regexp.MustCompile(`--subnet[ =]([0-9./]+)`)
+
+// TestScriptsOwnTheirSubnets holds every script that makes a network with a
+// fixed subnet to a subnet of its own: the scripts run in parallel, and the
+// engine refuses a second network whose pool overlaps the first ("Pool
+// overlaps with other one on this address space"). launch_sidecar and
+// launch_smol_story once shared 10.213.78.0/24 and failed CI that way.
+func TestScriptsOwnTheirSubnets(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "script", "*.txtar"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	owner := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range subnet.FindAllStringSubmatch(string(b), -1) {
+			name := filepath.Base(f)
+			if o, ok := owner[m[1]]; ok && o != name {
+				t.Errorf("%s and %s both make a network on %s: give each script its own subnet", o, name, m[1])
+			}
+			owner[m[1]] = name
+		}
+	}
+}
