@@ -56,9 +56,16 @@ type Inventory struct {
 type RemoveOptions struct {
 	// DryRun validates everything and removes nothing (status would-remove).
 	DryRun bool
-	// Acquire takes one slot of the reaper's concurrency limit and returns
-	// its release; nil means no limit.
+	// Acquire takes one slot of the reaper's concurrency limit for a step
+	// that acts (a removal, the rescue before one) and returns its release;
+	// nil means no limit. Such slots are given in the order asked, before
+	// any for a re-check: the wait between a resource's re-checks and its
+	// removal is never longer than the removals asked before it.
 	Acquire func(ctx context.Context) (release func(), err error)
+	// AcquireCheck takes a slot for a re-check (an inspect, a listing):
+	// those of the items read first get one first, so they finish first;
+	// nil means Acquire.
+	AcquireCheck func(ctx context.Context) (release func(), err error)
 	// Removing, if set, reports whether the plan being reaped removes the
 	// container with this ID. Under DryRun nothing is removed, so such a
 	// container's use of a network or volume does not keep it.

@@ -112,6 +112,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 
 type task struct {
 	line    jsonl.Line
+	seq     int  // its place among the lines read: the first read get slots first
 	notPlan bool // parse found no plan item at all
 	fields  map[string]json.RawMessage
 	item    bottle.Item
@@ -151,7 +152,7 @@ type runner struct {
 	// never cancelled: the engine calls in flight finish.
 	ctx, stop, work context.Context
 	stopNow         context.CancelFunc
-	sem             chan struct{}
+	slots           *slots
 	// rescues are the rescues in flight: an interrupt ends them (ctx), and
 	// the run waits for their clean-up before it returns.
 	rescues sync.WaitGroup
@@ -212,7 +213,7 @@ func Run(ctx context.Context, src *Source, opt Options, emit func(Record) error)
 		opt.Grace = DefaultGrace
 	}
 	sum := Summary{Counts: map[string]int{}, DryRun: opt.DryRun}
-	r := &runner{opt: opt, pol: opt.Policy, ctx: ctx, work: context.WithoutCancel(ctx), sem: make(chan struct{}, opt.Jobs), would: map[string]bool{},
+	r := &runner{opt: opt, pol: opt.Policy, ctx: ctx, work: context.WithoutCancel(ctx), slots: newSlots(opt.Jobs), would: map[string]bool{},
 		planned: map[string]bool{}}
 	r.route1 = opt.router()
 	if r.pol == nil {
@@ -325,8 +326,8 @@ func (r *runner) readLines(src *Source, pending chan<- *task, window chan struct
 			}
 			return
 		}
-		t := &task{line: l, done: make(chan struct{})}
 		r.mu.Lock()
+		t := &task{line: l, seq: r.read, done: make(chan struct{})}
 		r.read++
 		r.mu.Unlock()
 		switch why := r.parse(t); {
@@ -412,23 +413,29 @@ func (r *runner) finish(t *task, res bottle.Result, start time.Time) {
 	})
 }
 
-// acquire is t's --jobs slot: none once the run is stopping.
+// acquire is t's --jobs slot for a step that acts: none once the run is
+// stopping.
 func (r *runner) acquire(t *task) func(context.Context) (func(), error) {
+	return r.slot(t, false)
+}
+
+// acquireCheck is t's --jobs slot for a re-check: none once the run is
+// stopping.
+func (r *runner) acquireCheck(t *task) func(context.Context) (func(), error) {
+	return r.slot(t, true)
+}
+
+func (r *runner) slot(t *task, check bool) func(context.Context) (func(), error) {
 	return func(context.Context) (func(), error) {
+		if r.stop.Err() != nil || !r.slots.acquire(check, t.seq, r.stop.Done()) {
+			return nil, errors.New(ReasonInterrupted)
+		}
 		if r.stop.Err() != nil {
+			r.slots.release()
 			return nil, errors.New(ReasonInterrupted)
 		}
-		select {
-		case r.sem <- struct{}{}:
-			if r.stop.Err() != nil {
-				<-r.sem
-				return nil, errors.New(ReasonInterrupted)
-			}
-			t.started.Store(true)
-			return func() { <-r.sem }, nil
-		case <-r.stop.Done():
-			return nil, errors.New(ReasonInterrupted)
-		}
+		t.started.Store(true)
+		return r.slots.release, nil
 	}
 }
 
@@ -451,7 +458,7 @@ func (r *runner) engineItem(t *task) {
 		r.finish(t, bottle.Result{Status: bottle.Skipped, Reason: skip}, start)
 		return
 	}
-	res := t.rm.Remove(r.work, act, backend.RemoveOptions{DryRun: r.opt.DryRun, Acquire: r.acquire(t), Removing: r.removing, Rescue: r.rescue, Owner: r.pol.Owner})
+	res := t.rm.Remove(r.work, act, backend.RemoveOptions{DryRun: r.opt.DryRun, Acquire: r.acquire(t), AcquireCheck: r.acquireCheck(t), Removing: r.removing, Rescue: r.rescue, Owner: r.pol.Owner})
 	r.finish(t, word(res), start)
 }
 

@@ -247,15 +247,28 @@ type interrupted struct{ err error }
 
 func (i interrupted) Error() string { return i.err.Error() }
 
-// call runs one engine call in a concurrency slot, retrying transient
-// errors with backoff a bounded number of times; each try takes a slot of
-// its own, so a run that is stopping starts no new try.
+// call runs one engine call that acts (a removal) in a concurrency slot,
+// retrying transient errors with backoff a bounded number of times; each
+// try takes a slot of its own, so a run that is stopping starts no new try.
 func (r *removal) call(ctx context.Context, f func() error) error {
+	return r.try(ctx, r.opt.Acquire, f)
+}
+
+// read is call for a re-check (an inspect, a listing): its slot is
+// AcquireCheck's.
+func (r *removal) read(ctx context.Context, f func() error) error {
+	if r.opt.AcquireCheck != nil {
+		return r.try(ctx, r.opt.AcquireCheck, f)
+	}
+	return r.call(ctx, f)
+}
+
+func (r *removal) try(ctx context.Context, acquire func(context.Context) (func(), error), f func() error) error {
 	return retry.Do(ctx, r.retries().Transient, engine.IsTransient, func() error {
-		if r.opt.Acquire == nil {
+		if acquire == nil {
 			return f()
 		}
-		release, err := r.opt.Acquire(ctx)
+		release, err := acquire(ctx)
 		if err != nil {
 			return interrupted{err}
 		}
@@ -369,11 +382,11 @@ func byName(rr bottle.ResourceResult, kind string, find func() (string, error)) 
 func (r *removal) inspectContainer(ctx context.Context, want bottle.Container, project string) (bottle.ResourceResult, engine.Container) {
 	rr := bottle.ResourceResult{Kind: bottle.KindContainer, Name: want.Name, ID: want.ID}
 	var c engine.Container
-	err := r.call(ctx, func() (err error) { c, err = r.api.InspectContainer(ctx, want.ID); return err })
+	err := r.read(ctx, func() (err error) { c, err = r.api.InspectContainer(ctx, want.ID); return err })
 	if engine.IsNotFound(err) {
 		return byName(rr, "container", func() (string, error) {
 			var other engine.Container
-			err := r.call(ctx, func() (err error) { other, err = r.api.InspectContainer(ctx, want.Name); return err })
+			err := r.read(ctx, func() (err error) { other, err = r.api.InspectContainer(ctx, want.Name); return err })
 			if err == nil && other.Name != want.Name {
 				return rr.ID, nil // an ID-prefix match of the name, not a container of that name
 			}
@@ -419,7 +432,7 @@ func (r *removal) removeContainer(ctx context.Context, rr bottle.ResourceResult)
 // --dry-run, where nothing went) those this item or the plan removes.
 func (r *removal) user(ctx context.Context, kind string, used func(engine.Container) bool, names ...string) (string, error) {
 	var cs []engine.Container
-	err := r.call(ctx, func() (err error) { cs, err = r.api.ContainersUsing(ctx, kind, names...); return err })
+	err := r.read(ctx, func() (err error) { cs, err = r.api.ContainersUsing(ctx, kind, names...); return err })
 	if err != nil {
 		return "", err
 	}
@@ -446,11 +459,11 @@ func (r *removal) container(ctx context.Context, want bottle.Container, project 
 func (r *removal) network(ctx context.Context, want bottle.Network, project string) bottle.ResourceResult {
 	rr := bottle.ResourceResult{Kind: bottle.KindNetwork, Name: want.Name, ID: want.ID}
 	var n engine.Network
-	err := r.call(ctx, func() (err error) { n, err = r.api.InspectNetwork(ctx, want.ID); return err })
+	err := r.read(ctx, func() (err error) { n, err = r.api.InspectNetwork(ctx, want.ID); return err })
 	if engine.IsNotFound(err) {
 		return byName(rr, "network", func() (string, error) {
 			var other engine.Network
-			err := r.call(ctx, func() (err error) { other, err = r.api.InspectNetwork(ctx, want.Name); return err })
+			err := r.read(ctx, func() (err error) { other, err = r.api.InspectNetwork(ctx, want.Name); return err })
 			if err == nil && other.Name != want.Name {
 				return rr.ID, nil
 			}
@@ -492,7 +505,7 @@ func (r *removal) network(ctx context.Context, want bottle.Network, project stri
 func (r *removal) volume(ctx context.Context, want bottle.Volume, project string) bottle.ResourceResult {
 	rr := bottle.ResourceResult{Kind: bottle.KindVolume, Name: want.Name, ID: want.Name}
 	var v engine.Volume
-	err := r.call(ctx, func() (err error) { v, err = r.api.InspectVolume(ctx, want.Name); return err })
+	err := r.read(ctx, func() (err error) { v, err = r.api.InspectVolume(ctx, want.Name); return err })
 	if engine.IsNotFound(err) {
 		rr.Status = bottle.Gone
 		return rr

@@ -523,3 +523,36 @@ func TestOwnerKeepsTheWholeProject(t *testing.T) {
 		t.Errorf("Owner was asked %v", asked)
 	}
 }
+
+// The re-checks (inspects, listings of a resource's users) take their slot
+// with AcquireCheck, the removals with Acquire (served first, in the order
+// asked: the reaper's wait between a re-check and its removal).
+func TestReadsAndRemovalsTakeTheirSlots(t *testing.T) {
+	w := newWorld(t)
+	const name = P + "slots-aaaa1"
+	n := w.network(name+"_default", name)
+	w.container(name+"-agent-1", name, []engine.Network{n})
+	w.container(name+"-sidecar-1", name, []engine.Network{n})
+	w.volume(name+"_home", name, time.Now())
+	it := item(t, w.plan(t, P), name)
+	var mu sync.Mutex
+	slots := map[string]int{}
+	take := func(kind string) func(context.Context) (func(), error) {
+		return func(context.Context) (func(), error) {
+			mu.Lock()
+			slots[kind]++
+			mu.Unlock()
+			return func() {}, nil
+		}
+	}
+	b := &Backend{API: w, Prefix: P}
+	res := b.Remove(context.Background(), it, backend.RemoveOptions{Acquire: take("act"), AcquireCheck: take("check")})
+	if res.Status != bottle.Removed {
+		t.Fatalf("%+v", res)
+	}
+	// two containers inspected, a network and a volume inspected and their
+	// users listed; four removals
+	if slots["check"] != 6 || slots["act"] != 4 {
+		t.Errorf("slots taken %v, want 6 to check and 4 to act", slots)
+	}
+}
