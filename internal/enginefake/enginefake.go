@@ -32,6 +32,8 @@ type Engine struct {
 	Host string
 	// EngineID is the ID it says it has (engine.Identifier); "" is "fake".
 	EngineID string
+	// OnID, when set, answers ID instead (an engine that cannot be asked).
+	OnID func() (string, error)
 
 	OnContainers       func() ([]engine.Container, error)
 	OnNetworks         func() ([]engine.Network, error)
@@ -102,8 +104,11 @@ func (f *Engine) Endpoint() engine.Endpoint {
 	return engine.Endpoint{Host: f.Host}
 }
 
-// ID says EngineID.
+// ID says EngineID, or what OnID answers.
 func (f *Engine) ID(context.Context) (string, error) {
+	if f.OnID != nil {
+		return f.OnID()
+	}
 	if f.EngineID == "" {
 		return "fake", nil
 	}
