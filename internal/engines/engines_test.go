@@ -158,7 +158,7 @@ func TestDistinct(t *testing.T) {
 	}
 	add("a", "unix:///run/x.sock", "ID-X", nil)
 	add("b", "unix:///run/../run/x.sock", "ID-X", nil) // the same path
-	add("c", "ssh://root@box", "ID-X", nil)           // the same engine, by another way
+	add("c", "ssh://root@box", "ID-X", nil)            // the same engine, by another way
 	add("d", "tcp://10.0.0.4:2376", "ID-D", nil)
 	down := &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///gone.sock"}, Err: errors.New("connection refused")}
 	add("e", "unix:///gone.sock", "", down)
