@@ -8,6 +8,11 @@
 # stray networks, 200 state dirs (20 preserved), under a random prefix.
 # Prints each round, the medians and the ratio (target: reap <= CLI / 1.5).
 #
+# BASE=DIR (optional): the bottle binaries of another build (say the
+# commit before a change, `make build BIN=/tmp/old`) also reap a world
+# of their own in every round, beside the CLI and BIN, for a paired
+# before/after under the same load.
+#
 # Run by `make bench` (scripts/bench.sh holds the engine-test lock: do not
 # take it here). The world has 24 networks: it is removed before the next
 # one is built, and everything made is removed on exit.
@@ -17,7 +22,9 @@ BIN=${BIN:-bin}
 ROUNDS=${ROUNDS:-3}
 JOBS=${JOBS:-4}
 IMAGE=bottle-test/sleeper:latest
+BASE=${BASE:-}
 [ -x "$BIN/bottle-reap" ] && [ -x "$BIN/bottle-plan-cleanup" ] || { echo "bench-reap: build first (make build)" >&2; exit 1; }
+[ -z "$BASE" ] || { [ -x "$BASE/bottle-reap" ] && [ -x "$BASE/bottle-plan-cleanup" ]; } || { echo "bench-reap: BASE=$BASE holds no bottle-reap and bottle-plan-cleanup" >&2; exit 1; }
 scripts/test-images.sh
 
 work=$(mktemp -d)
@@ -76,15 +83,17 @@ cli_way() {
 	rm -rf $(for i in $(seq 21 200); do echo "$S/s$i-$(printf 'x%04d' "$i")"; done)
 }
 
-reap_way() {
-	local P=$1 S=$2
-	"$BIN/bottle-plan-cleanup" --prefix "$P" --state-dir "$S" --include-transcripts |
-		"$BIN/bottle-reap" --prefix "$P" --state-dir "$S" --jobs "$JOBS" >"$work/result.jsonl" 2>"$work/summary.txt"
+reap_with() {
+	local B=$1 P=$2 S=$3
+	"$B/bottle-plan-cleanup" --prefix "$P" --state-dir "$S" --include-transcripts |
+		"$B/bottle-reap" --prefix "$P" --state-dir "$S" --jobs "$JOBS" >"$work/result.jsonl" 2>"$work/summary.txt"
 }
+reap_way() { reap_with "$BIN" "$@"; }
+base_way() { reap_with "$BASE" "$@"; }
 
-declare -a tcli treap
+declare -a tcli treap tbase
 for r in $(seq 1 "$ROUNDS"); do
-	for way in cli reap; do
+	for way in cli reap ${BASE:+base}; do
 		P="bb$(head -c 256 /dev/urandom | tr -dc 'a-z0-9' | head -c 8)-"
 		prefixes+=("$P")
 		S="$work/$P/state"
@@ -96,12 +105,12 @@ for r in $(seq 1 "$ROUNDS"); do
 		dirs=$(find "$S" -mindepth 1 -maxdepth 1 -type d | wc -l)
 		if [ "$n" != 0 ] || [ "$dirs" != 20 ]; then
 			echo "bench-reap: $way left $n engine resources and $dirs state dirs (want 0 and the 20 preserved)" >&2
-			[ "$way" = reap ] && cat "$work/summary.txt" >&2
+			[ "$way" != cli ] && cat "$work/summary.txt" >&2
 			exit 1
 		fi
 		dt=$(echo "$t1 - $t0" | bc -l)
 		printf 'round %d  %-4s %6.2fs\n' "$r" "$way" "$dt"
-		[ "$way" = cli ] && tcli+=("$dt") || treap+=("$dt")
+		case $way in cli) tcli+=("$dt") ;; reap) treap+=("$dt") ;; base) tbase+=("$dt") ;; esac
 	done
 done
 
@@ -110,3 +119,8 @@ mc=$(median "${tcli[@]}")
 mr=$(median "${treap[@]}")
 printf 'bench-reap: %d rounds, --jobs %d: docker CLI median %.2fs, plan|reap median %.2fs, ratio reap/CLI %.2f (target <= %.2f)\n' \
 	"$ROUNDS" "$JOBS" "$mc" "$mr" "$(echo "$mr / $mc" | bc -l)" "$(echo "1 / 1.5" | bc -l)"
+if [ -n "$BASE" ]; then
+	mb=$(median "${tbase[@]}")
+	printf 'bench-reap: BASE=%s: plan|reap median %.2fs, ratio base/CLI %.2f, reap/base %.2f\n' \
+		"$BASE" "$mb" "$(echo "$mb / $mc" | bc -l)" "$(echo "$mr / $mb" | bc -l)"
+fi
