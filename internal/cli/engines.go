@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"slices"
 
 	"github.com/claude-bottle/bottle/internal/engines"
@@ -16,8 +17,11 @@ type Engines struct {
 
 // OpenEngines opens the engines the flags name (each when first asked) and
 // returns them with the names to ask, in order: every --context, every
-// context with --all-contexts, else the engine the environment names.
-func (e Env) OpenEngines(sel Engines, prefix string) (*engines.Pool, []string, error) {
+// context with --all-contexts, else the engine the environment names. An
+// engine two of those names reach is asked once, by one name, and said so
+// on stderr (engines.Pool.Distinct).
+func (t *Tool) OpenEngines(ctx context.Context, sel Engines, prefix string) (*engines.Pool, []string, error) {
+	e := t.Env
 	current, err := engines.Current(e.Getenv)
 	if err != nil && (len(sel.Contexts) == 0 && !sel.AllContexts) {
 		return nil, nil, err
@@ -58,6 +62,13 @@ func (e Env) OpenEngines(sel Engines, prefix string) (*engines.Pool, []string, e
 		if _, err := pool.Open(n); err != nil && (len(names) == 1 || exitcode.Of(err) == exitcode.Usage) {
 			pool.Close()
 			return nil, nil, err
+		}
+	}
+	if len(names) > 1 {
+		var notes []string
+		names, notes = pool.Distinct(ctx, names)
+		for _, n := range notes {
+			t.Errorf("%s", n)
 		}
 	}
 	return pool, names, nil

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/enginefake"
 )
 
@@ -131,5 +133,84 @@ func TestPool(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// Names of one engine are asked once: by the endpoint, without asking the
+// engines; by the ID (GET /info) where the endpoints differ. The name
+// kept is the current engine's when it is one of them, else the first
+// given; one note says so. An engine whose ID cannot be asked because it
+// cannot be reached is asked no more: its backend answers that error.
+func TestDistinct(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[string]int{}
+	fakes := map[string]*enginefake.Engine{}
+	add := func(name, host, id string, idErr error) {
+		f := enginefake.New(t)
+		f.Host = host
+		f.OnID = func() (string, error) {
+			mu.Lock()
+			asked[name]++
+			mu.Unlock()
+			return id, idErr
+		}
+		fakes[name] = f
+	}
+	add("a", "unix:///run/x.sock", "ID-X", nil)
+	add("b", "unix:///run/../run/x.sock", "ID-X", nil) // the same path
+	add("c", "ssh://root@box", "ID-X", nil)            // the same engine, by another way
+	add("d", "tcp://10.0.0.4:2376", "ID-D", nil)
+	down := &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///gone.sock"}, Err: errors.New("connection refused")}
+	add("e", "unix:///gone.sock", "", down)
+	open := func(getenv func(string) string, prefix string) (*backend.Set, error) {
+		return all.On(fakes[getenv("DOCKER_CONTEXT")], getenv, prefix), nil
+	}
+	for _, tc := range []struct {
+		current string
+		names   []string
+		want    []string
+		notes   []string
+		asked   map[string]int
+	}{
+		{"default", []string{"a", "b"}, []string{"a"},
+			[]string{"docker contexts a and b are one engine (all at unix:///run/x.sock): asked once, as a"}, map[string]int{}},
+		{"b", []string{"a", "c", "b"}, []string{"b"},
+			[]string{"docker contexts a, c and b are one engine (engine ID ID-X, at unix:///run/x.sock and ssh://root@box): asked once, as b"},
+			map[string]int{"b": 1, "c": 1}},
+		{"default", []string{"c", "a", "d"}, []string{"c", "d"},
+			[]string{"docker contexts c and a are one engine (engine ID ID-X, at ssh://root@box and unix:///run/x.sock): asked once, as c"},
+			map[string]int{"a": 1, "c": 1, "d": 1}},
+		{"default", []string{"d", "e"}, []string{"d", "e"}, nil, map[string]int{"d": 1, "e": 1}},
+	} {
+		clear(asked)
+		p := NewPool(env(nil), "bt-", open, tc.current)
+		got, notes := p.Distinct(t.Context(), tc.names)
+		if !slices.Equal(got, tc.want) || !slices.Equal(notes, tc.notes) {
+			t.Errorf("%v (current %s): %v, %q; want %v, %q", tc.names, tc.current, got, notes, tc.want, tc.notes)
+		}
+		if !maps.Equal(asked, tc.asked) {
+			t.Errorf("%v: IDs asked %v, want %v", tc.names, asked, tc.asked)
+		}
+		if slices.Contains(tc.names, "e") {
+			bs := p.Backends([]string{"e"})
+			if len(bs) != 1 {
+				t.Fatalf("e: %d backends, want the one that answers why", len(bs))
+			}
+			if _, err := bs[0].Inventory(t.Context()); !errors.Is(err, down) {
+				t.Errorf("e's backend answers %v; want %v", err, down)
+			}
+		}
+		if tc.current == "b" {
+			// A state dir's rules see the engine at both its endpoints,
+			// each time by the name it is asked by.
+			eng, names := p.Engines(t.Context(), got)
+			if want := []string{"unix:///run/../run/x.sock", "ssh://root@box"}; !slices.Equal(eng.Endpoints, want) || !slices.Equal(names, []string{"b", "b"}) {
+				t.Errorf("engines %v %v; want %v [b b]", eng.Endpoints, names, want)
+			}
+			if ids := eng.IDs(); !slices.Equal(ids, []string{"ID-X", "ID-X"}) {
+				t.Errorf("IDs %v", ids)
+			}
+		}
+		p.Close()
 	}
 }

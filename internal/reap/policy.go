@@ -346,7 +346,10 @@ func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, which As
 	} else {
 		var names []string
 		asked, names = b.Router.Engines(ctx, which.Names)
-		for _, name := range names {
+		for i, name := range names {
+			if slices.Contains(names[:i], name) {
+				continue // one engine at several endpoints (engines.Pool.Distinct)
+			}
 			set, err := b.Router.Open(name)
 			if err != nil {
 				continue // Engines names only those opened

@@ -63,7 +63,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 			return err
 		}
 	}
-	pool, names, err := t.Env.OpenEngines(o.Engines, o.Prefix)
+	pool, names, err := t.OpenEngines(ctx, o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
