@@ -171,6 +171,10 @@ func (f *fake) Connect(_ context.Context, n, c string, aliases []string) error {
 	_, err := f.do("connect", n, nil)
 	return err
 }
+func (f *fake) Disconnect(_ context.Context, n, c string) error {
+	_, err := f.do("disconnect", c+"@"+n, nil)
+	return err
+}
 func (f *fake) alias(key string, a []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -400,8 +401,8 @@ func TestTeardownOrder(t *testing.T) {
 	if pos("rm "+internalID) < pos("wait "+agent.ID) || pos("rm "+internalID) < pos("wait "+sidecar.ID) {
 		t.Errorf("the internal network went before both containers stopped: %v", f.log)
 	}
-	if pos("rm "+egressID) < pos("wait "+sidecar.ID) {
-		t.Errorf("the egress network went before the sidecar stopped: %v", f.log)
+	if pos("rm "+egressID) < pos("disconnect "+sidecar.ID+"@"+egressID) {
+		t.Errorf("the egress network went before the sidecar was taken off it: %v", f.log)
 	}
 	for _, c := range []bottle.Container{agent, sidecar} {
 		if pos("rm "+internalID) > pos("rm "+c.ID) {
@@ -416,6 +417,66 @@ func TestTeardownOrder(t *testing.T) {
 	}
 	if len(f.live) != 0 {
 		t.Errorf("left: %v", f.live)
+	}
+}
+
+// The sidecar's stop (two endpoints to let go of) is slow: the egress
+// network goes once the sidecar is taken off it, without waiting for the
+// stop; when the engine refuses that, it waits for the stop.
+func TestTeardownEgressBeforeSidecarStops(t *testing.T) {
+	for _, refused := range []bool{false, true} {
+		t.Run(fmt.Sprintf("disconnect refused %v", refused), func(t *testing.T) {
+			f := &fake{t: t, live: map[string]res{}}
+			spec := Spec{Agent: "egress", Image: "img"}
+			spec.Defaults()
+			b, err := Start(context.Background(), f, spec, Options{Prefix: "bt-egress-", StateRoot: t.TempDir(), Version: "test", Now: time.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.lock.Release()
+			sidecar, egressID := b.serviceID(bottle.ServiceSidecar), ""
+			for _, n := range b.networks {
+				if n.Name == b.Project.NetworkName(bottle.NetEgress) {
+					egressID = n.ID
+				}
+			}
+			if refused {
+				f.fail = func(op, _ string) error {
+					if op == "disconnect" {
+						return errors.New("Error response from daemon: cannot disconnect")
+					}
+					return nil
+				}
+			}
+			f.mu.Lock()
+			f.log = nil
+			f.mu.Unlock()
+			// the sidecar stops only once the egress network is gone, or
+			// after 2 s
+			f.hook = func(op, id string) {
+				if op != "wait" || id != sidecar {
+					return
+				}
+				for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+					f.mu.Lock()
+					gone := slices.Contains(f.log, "rm "+egressID)
+					f.mu.Unlock()
+					if gone {
+						return
+					}
+				}
+			}
+			if err := b.teardown(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			rm, stop := slices.Index(f.log, "rm "+egressID), slices.Index(f.log, "wait "+sidecar)
+			if rm < 0 || stop < 0 || (rm < stop) == refused {
+				t.Errorf("egress network removed at %d, the sidecar stopped at %d: %v", rm, stop, f.log)
+			}
+			if len(f.live) != 0 {
+				t.Errorf("left: %v", f.live)
+			}
+		})
 	}
 }
 
