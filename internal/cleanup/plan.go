@@ -15,6 +15,8 @@ import (
 func Plan(ctx context.Context, pool *engines.Pool, names []string, opt plan.Options) *plan.Plan {
 	backends := pool.Backends(names)
 	opt.Engines, opt.EngineNames = pool.Engines(ctx, names)
+	// the plan's second for an engine's volumes is on its clock
+	opt.Skew = pool.Clock(ctx)
 	if slices.Contains(names, pool.Current()) {
 		opt.Default = pool.Current()
 	}

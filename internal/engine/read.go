@@ -267,6 +267,7 @@ func (e *Client) getJSON(ctx context.Context, call, p string, q url.Values) ([]b
 	if err != nil {
 		return nil, e.transportErr(ctx, err)
 	}
+	e.sawDate(resp.Header.Get("Date"), time.Now())
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -148,6 +149,30 @@ func (p *Pool) Engines(ctx context.Context, names []string) (statedir.Engines, [
 		wg.Wait()
 		return ids
 	})}, opened
+}
+
+// Clock says how far the clock of the engine named is from this host's,
+// never more (engine.Clocker): exact false is what its answers so far
+// said (asking nothing; up to a second short), true its clock read (GET
+// /info, asked once). ok is false when it cannot say (an engine that
+// cannot be opened or asked, or gives no time): this host's clock then
+// stands for its.
+func (p *Pool) Clock(ctx context.Context) func(name string, exact bool) (time.Duration, bool) {
+	return func(name string, exact bool) (time.Duration, bool) {
+		set, err := p.Open(name)
+		if err != nil {
+			return 0, false
+		}
+		c, ok := set.Engine.(engine.Clocker)
+		if !ok {
+			return 0, false
+		}
+		if !exact {
+			return c.ClockSeen()
+		}
+		skew, err := c.Clock(ctx)
+		return skew, err == nil
+	}
 }
 
 // Close closes every engine opened.

@@ -28,6 +28,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/jessevdk/go-flags"
 )
 
 const usage = `[OPTIONS]
@@ -80,11 +81,25 @@ type options struct {
 	Allow   []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach  bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
 	Resume  string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
-	Backend string   `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
+	Backend Backend  `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
 	Context string   `long:"context" unquote:"false" value-name:"NAME" description:"launch on the engine of docker context NAME (default is DOCKER_HOST's engine or the default socket); without it, the engine DOCKER_HOST, DOCKER_CONTEXT or the current context names"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
+}
+
+// Backend is a --backend value; completion offers the backends.
+type Backend string
+
+// Complete implements go-flags' Completer.
+func (Backend) Complete(match string) []flags.Completion {
+	var out []flags.Completion
+	for _, b := range bottle.BackendOrder {
+		if strings.HasPrefix(b, match) {
+			out = append(out, flags.Completion{Item: b})
+		}
+	}
+	return out
 }
 
 // Main runs bottle-launch in this process. SIGHUP (a closed terminal)
@@ -371,7 +386,7 @@ func applyFlags(spec *launch.Spec, env cli.Env, o options, dir string) error {
 		spec.Sidecar.Image, flagged["sidecar-image"] = v, "$"+EnvSidecarImage
 	}
 	if o.Backend != "" {
-		spec.Backend, flagged["backend"] = o.Backend, "--backend"
+		spec.Backend, flagged["backend"] = string(o.Backend), "--backend"
 	}
 	spec.Resolve(dir)
 	spec.Defaults()
