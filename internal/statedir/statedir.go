@@ -73,8 +73,9 @@ type Entry struct {
 
 // Resumable reports whether bottle-launch --resume would start the dir's
 // bottle again, as far as the dir tells: it looks like a state dir, holds
-// a bottle.json that reads whole and names a docker bottle of its slug and
-// of prefix, made on one of engines (or ended), and no launcher holds it.
+// a bottle.json that reads whole and names a bottle (docker or
+// smolmachines) of its slug and of prefix, made on one of engines (or
+// ended), and no launcher holds it.
 // live is whether a bottle of its slug exists in any backend (then it is
 // not resumable: the bottle must end first).
 func (e Entry) Resumable(prefix string, engines Engines, live bool) bool {
