@@ -92,12 +92,26 @@ const (
 // StateFiles are the exact names a bottle (this toolkit's or the original
 // tool's) writes at the top of its state dir; with Dockerfile.*,
 // TranscriptTemp* and MetaFile/ComposeFile+TempSuffix they are everything
-// a state dir may hold (statedir.Looks).
+// a state dir may hold (statedir.Looks), but for a file manager's litter
+// (OSLitter).
 var StateFiles = []string{
 	MetaFile, ComposeFile, SeccompFile, LockFile, PreserveFile, GuardianLog,
 	TranscriptDir, TranscriptPartial, TranscriptOriginal, Dockerfile,
 	MetaFile + TempSuffix, ComposeFile + TempSuffix,
 }
+
+// OSLitter are the exact names of the files a desktop's file manager
+// leaves in any directory it shows (macOS Finder's .DS_Store, Windows
+// Explorer's Thumbs.db and desktop.ini, KDE Dolphin's .directory): a
+// state dir, or a state root, holding one is still one. An AppleDouble
+// file ("._" and the name of a file beside it, which macOS writes on a
+// file system without extended attributes) is litter too when the name
+// it follows is a bottle's or litter (statedir.Looks); "._notes.txt" is
+// not, nor is any name merely like these.
+var OSLitter = []string{".DS_Store", "Thumbs.db", "desktop.ini", ".directory"}
+
+// AppleDouble starts the name of macOS's AppleDouble file of a file.
+const AppleDouble = "._"
 
 // The state root: the dir of state dirs.
 const (

@@ -15,9 +15,13 @@ import (
 func Plan(ctx context.Context, pool *engines.Pool, names []string, opt plan.Options) *plan.Plan {
 	backends := pool.Backends(names)
 	opt.Engines, opt.EngineNames = pool.Engines(ctx, names)
+	// the plan's second for an engine's volumes is on its clock
+	opt.Skew = pool.Clock(ctx)
 	if slices.Contains(names, pool.Current()) {
 		opt.Default = pool.Current()
 	}
 	opt.Transcript = Probe(pool)
-	return plan.Make(ctx, backends, opt)
+	pl := plan.Make(ctx, backends, opt)
+	pl.Notes = append(pool.Notes(), pl.Notes...) // names found to be one engine
+	return pl
 }

@@ -16,8 +16,12 @@ type Engines struct {
 
 // OpenEngines opens the engines the flags name (each when first asked) and
 // returns them with the names to ask, in order: every --context, every
-// context with --all-contexts, else the engine the environment names.
-func (e Env) OpenEngines(sel Engines, prefix string) (*engines.Pool, []string, error) {
+// context with --all-contexts, else the engine the environment names. An
+// engine two of those names reach at one endpoint is asked once, by one
+// name, and said so on stderr (engines.Pool.Distinct); one they reach at
+// two is found by its ID as it is asked (the pool's Notes say so).
+func (t *Tool) OpenEngines(sel Engines, prefix string) (*engines.Pool, []string, error) {
+	e := t.Env
 	current, err := engines.Current(e.Getenv)
 	if err != nil && (len(sel.Contexts) == 0 && !sel.AllContexts) {
 		return nil, nil, err
@@ -58,6 +62,13 @@ func (e Env) OpenEngines(sel Engines, prefix string) (*engines.Pool, []string, e
 		if _, err := pool.Open(n); err != nil && (len(names) == 1 || exitcode.Of(err) == exitcode.Usage) {
 			pool.Close()
 			return nil, nil, err
+		}
+	}
+	if len(names) > 1 {
+		var notes []string
+		names, notes = pool.Distinct(names)
+		for _, n := range notes {
+			t.Errorf("%s", n)
 		}
 	}
 	return pool, names, nil

@@ -81,7 +81,13 @@ func (e *Client) CopyFrom(ctx context.Context, containerID, path string) (io.Rea
 	ctx, cancel := context.WithCancelCause(ctx)
 	na := &NoAnswerError{Endpoint: e.ep, Timeout: e.ep.Timeout, Call: "GET /containers/" + containerID + "/archive"}
 	w := newWatchdog(e.ep.Timeout, func() { cancel(na) })
-	res, err := e.c.CopyFromContainer(ctx, containerID, client.CopyFromContainerOptions{SourcePath: path})
+	sc, err := e.streams(ctx)
+	if err != nil {
+		w.disarm()
+		cancel(nil)
+		return nil, err
+	}
+	res, err := sc.CopyFromContainer(ctx, containerID, client.CopyFromContainerOptions{SourcePath: path})
 	w.disarm()
 	if err != nil {
 		err = e.answer(ctx, err)
@@ -112,11 +118,15 @@ func (f *feeding) Read(p []byte) (int, error) {
 // are applied as they are instead. The engine must take each next part of
 // the tar, and answer after the last, within the engine timeout.
 func (e *Client) CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error {
+	sc, err := e.streams(ctx)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	na := &NoAnswerError{Endpoint: e.ep, Timeout: e.ep.Timeout, Call: "PUT /containers/" + containerID + "/archive"}
 	w := newWatchdog(e.ep.Timeout, func() { cancel(na) })
 	defer w.disarm()
-	_, err := e.c.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: dir, Content: &feeding{r: tar, w: w}})
+	_, err = sc.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: dir, Content: &feeding{r: tar, w: w}})
 	return e.answer(ctx, err)
 }

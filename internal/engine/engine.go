@@ -133,6 +133,8 @@ type Client struct {
 	neg negotiation
 	id  identity
 	rawHTTP
+	// ssh is an ssh:// engine's connections (nil for any other).
+	ssh *sshConns
 }
 
 var _ API = (*Client)(nil)
@@ -170,13 +172,14 @@ func Open(ep Endpoint) (*Client, error) {
 		ep.Timeout = DefaultTimeout
 	}
 	opts := []client.Opt{client.WithUserAgent("bottle")}
+	var conns *sshConns
 	switch {
 	case ep.IsSSH():
-		o, err := sshOpts(ep)
-		if err != nil {
+		var err error
+		if conns, err = newSSHConns(ep); err != nil {
 			return nil, err
 		}
-		opts = append(opts, o...)
+		opts = append(opts, conns.opts()...)
 	case ep.TLS:
 		cfg, err := tlsConfig(ep)
 		if err != nil {
@@ -196,14 +199,38 @@ func Open(ep Endpoint) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine %s: %v", ep, err)
 	}
-	return &Client{c: c, ep: ep}, nil
+	return &Client{c: c, ep: ep, ssh: conns}, nil
 }
 
 // Endpoint returns the engine's address.
 func (e *Client) Endpoint() Endpoint { return e.ep }
 
 // Close releases idle connections.
-func (e *Client) Close() error { return e.c.Close() }
+func (e *Client) Close() error {
+	if e.ssh != nil {
+		e.ssh.close()
+	}
+	return e.c.Close()
+}
+
+// streams is the client of the calls that hold their connection for as
+// long as a container runs or a stream flows: waits, attaches (an exec's
+// too), copies, image saves. Over ssh it is a client of its own (see
+// sshConns), made at the API version agreed on; for any other engine, the
+// one client.
+func (e *Client) streams(ctx context.Context) (*client.Client, error) {
+	if e.ssh == nil {
+		return e.c, nil
+	}
+	if err := e.negotiate(ctx); err != nil {
+		return nil, err
+	}
+	c, err := e.ssh.streamClient(e.c.ClientVersion())
+	if err != nil {
+		return nil, fmt.Errorf("engine %s: %v", e.ep, err)
+	}
+	return c, nil
+}
 
 // Ping checks that the engine answers and returns its API version.
 func (e *Client) Ping(ctx context.Context) (string, error) {

@@ -30,7 +30,11 @@ var _ Images = (*Client)(nil)
 
 // SaveImage streams `docker save REF`.
 func (e *Client) SaveImage(ctx context.Context, ref string) (io.ReadCloser, error) {
-	rc, err := e.c.ImageSave(ctx, []string{ref})
+	sc, err := e.streams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := sc.ImageSave(ctx, []string{ref})
 	if err != nil {
 		return nil, e.wrap(err)
 	}

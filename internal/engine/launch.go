@@ -264,7 +264,11 @@ func (e *Client) StartContainer(ctx context.Context, id string) error {
 // Attach attaches to a container's streams. It is not bounded: the
 // attachment lasts as long as the container runs (the foreground relay).
 func (e *Client) Attach(ctx context.Context, id string, withStdin, tty bool) (*Attachment, error) {
-	res, err := e.c.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: withStdin, Stdout: true, Stderr: true})
+	sc, err := e.streams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sc.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: withStdin, Stdout: true, Stderr: true})
 	if err != nil {
 		return nil, e.wrap(err)
 	}
@@ -275,7 +279,11 @@ func (e *Client) Attach(ctx context.Context, id string, withStdin, tty bool) (*A
 // not bounded: it lasts as long as the container runs; a caller that waits
 // as part of an ending bounds it (ctx).
 func (e *Client) Wait(ctx context.Context, id string) (int, error) {
-	w := e.c.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	sc, err := e.streams(ctx)
+	if err != nil {
+		return -1, err
+	}
+	w := sc.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
 	case r := <-w.Result:
 		if r.Error != nil && r.Error.Message != "" {

@@ -61,7 +61,11 @@ func (e *Client) Exec(ctx context.Context, id string, cmd []string) (int, string
 	if err != nil {
 		return -1, "", e.answer(ctx, err)
 	}
-	att, err := e.c.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
+	sc, err := e.streams(ctx)
+	if err != nil {
+		return -1, "", err
+	}
+	att, err := sc.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
 	if err != nil {
 		return -1, "", e.answer(ctx, err)
 	}

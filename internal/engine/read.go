@@ -267,6 +267,7 @@ func (e *Client) getJSON(ctx context.Context, call, p string, q url.Values) ([]b
 	if err != nil {
 		return nil, e.transportErr(ctx, err)
 	}
+	e.sawDate(resp.Header.Get("Date"), time.Now())
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -313,9 +314,14 @@ func statusErr(code int, body []byte) error {
 }
 
 // rawClient is an HTTP client on the moby client's own connection to the
-// engine (unix socket, TCP, TLS or whatever dialer it was given).
+// engine (unix socket, TCP, TLS or whatever dialer it was given); over ssh,
+// on the one connection the moby client's calls share (sshConns).
 func (e *Client) rawClient() *http.Client {
 	e.rawOnce.Do(func() {
+		if e.ssh != nil {
+			e.raw = &http.Client{Transport: e.ssh} // the shared connection
+			return
+		}
 		dial := e.c.Dialer()
 		e.raw = &http.Client{Transport: &http.Transport{
 			DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },

@@ -1,9 +1,11 @@
 // Package enginefake is the strict fake engine the unit tests share: an
 // engine whose every call the test did not set up fails the test (and
-// answers an error), and a World that answers listing, inspect and remove
-// calls from maps the way the engine does. The real-engine paths are in
-// testdata/script/*.txtar; this fake is for the edges the engine cannot
-// produce on demand and for testing the tools without one.
+// answers an error), and a World that answers calls from maps the way the
+// engine does: listing, inspect and remove for the tools and the reaper
+// (Wire), and besides creates, starts, probes and kills for the launcher
+// (WireLauncher). The real-engine paths are in testdata/script/*.txtar;
+// this fake is for the edges the engine cannot produce on demand and for
+// testing the tools without one.
 package enginefake
 
 import (
@@ -14,24 +16,31 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/claude-bottle/bottle/internal/backend"
-	"github.com/claude-bottle/bottle/internal/bottle"
-	"github.com/claude-bottle/bottle/internal/compose"
 	"github.com/claude-bottle/bottle/internal/engine"
 )
 
 // Engine is an engine whose unset On* answers fail the test. It logs every
-// inspect, remove, create and copy call as "verb id".
+// call but Endpoint, ID and Close as "verb id" (the verbs are in the
+// methods: "list containers", "rm-network ID", "start ID", "kill ID
+// SIGNAL", …), in call order.
 type Engine struct {
 	T testing.TB
 	// Host is the endpoint it says it is; "" is "fake://".
 	Host string
 	// EngineID is the ID it says it has (engine.Identifier); "" is "fake".
 	EngineID string
+	// OnID, when set, answers ID instead (an engine that cannot be asked).
+	OnID func() (string, error)
+
+	// Before, when set, runs at the start of every logged call with the
+	// verb and id it is logged under, outside any lock: it may block (to
+	// hold a call back) or fail the call (its error is the answer; the
+	// call is still logged, and the On* function is not asked).
+	Before func(verb, id string) error
 
 	OnContainers       func() ([]engine.Container, error)
 	OnNetworks         func() ([]engine.Network, error)
@@ -51,8 +60,29 @@ type Engine struct {
 	OnCreateContainer func(spec engine.ContainerSpec) (string, error)
 	OnCopyFrom        func(id, path string) (io.ReadCloser, error)
 
-	mu  sync.Mutex
-	log []string
+	// The launcher's calls (engine.Launcher); WireLauncher sets the ones a
+	// launch makes on its own.
+	OnCreateNetwork   func(spec engine.NetworkSpec) (string, error)
+	OnCreateVolume    func(name string, labels map[string]string) error
+	OnConnect         func(network, id string, aliases []string) error
+	OnDisconnect      func(network, id string) error
+	OnContainerUser   func(id string) (string, error)
+	OnImageUser       func(ref string) (string, error)
+	OnImageID         func(ref string) (string, error)
+	OnCopyTo          func(id, dir string, tar []byte) error
+	OnStartContainer  func(id string) error
+	OnContainerStatus func(id string) (engine.Status, error)
+	OnExec            func(id string, cmd []string) (int, string, error)
+	OnLogs            func(id string, tail int) (string, error)
+	OnAttach          func(id string, withStdin, tty bool) (*engine.Attachment, error)
+	OnWait            func(id string) (int, error)
+	OnKill            func(id, signal string) error
+	OnResize          func(id string, height, width uint) error
+
+	mu     sync.Mutex
+	log    []string
+	specs  []engine.ContainerSpec
+	copies []Copy
 }
 
 var _ backend.Engine = (*Engine)(nil)
@@ -89,6 +119,28 @@ func (f *Engine) Calls(verb string) []string {
 	return out
 }
 
+// Forget drops the record of the calls so far (the log, the specs and the
+// copies): a test then looks only at what comes after.
+func (f *Engine) Forget() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log, f.specs, f.copies = nil, nil, nil
+}
+
+// ask is the start of every logged call: Before, then the log entry. Its
+// error is Before's, or, when the call's On* is unset, the test's failure.
+func (f *Engine) ask(name, verb, id string, unset bool) error {
+	var err error
+	if f.Before != nil {
+		err = f.Before(verb, id)
+	}
+	f.record(verb, id)
+	if err == nil && unset {
+		err = f.unset(name)
+	}
+	return err
+}
+
 func (f *Engine) unset(name string) error {
 	f.T.Errorf("unexpected engine call %s", name)
 	return errors.New("unexpected call " + name)
@@ -102,8 +154,11 @@ func (f *Engine) Endpoint() engine.Endpoint {
 	return engine.Endpoint{Host: f.Host}
 }
 
-// ID says EngineID.
+// ID says EngineID, or what OnID answers.
 func (f *Engine) ID(context.Context) (string, error) {
+	if f.OnID != nil {
+		return f.OnID()
+	}
 	if f.EngineID == "" {
 		return "fake", nil
 	}
@@ -114,104 +169,106 @@ func (f *Engine) ID(context.Context) (string, error) {
 func (f *Engine) Close() error { return nil }
 
 func (f *Engine) Containers(context.Context) ([]engine.Container, error) {
-	if f.OnContainers == nil {
-		return nil, f.unset("Containers")
+	if err := f.ask("Containers", "list", "containers", f.OnContainers == nil); err != nil {
+		return nil, err
 	}
 	return f.OnContainers()
 }
 
 func (f *Engine) Networks(context.Context) ([]engine.Network, error) {
-	if f.OnNetworks == nil {
-		return nil, f.unset("Networks")
+	if err := f.ask("Networks", "list", "networks", f.OnNetworks == nil); err != nil {
+		return nil, err
 	}
 	return f.OnNetworks()
 }
 
 func (f *Engine) Volumes(context.Context) ([]engine.Volume, error) {
-	if f.OnVolumes == nil {
-		return nil, f.unset("Volumes")
+	if err := f.ask("Volumes", "list", "volumes", f.OnVolumes == nil); err != nil {
+		return nil, err
 	}
 	return f.OnVolumes()
 }
 
 func (f *Engine) InspectContainer(_ context.Context, id string) (engine.Container, error) {
-	f.record("inspect-container", id)
-	if f.OnInspectContainer == nil {
-		return engine.Container{}, f.unset("InspectContainer")
+	if err := f.ask("InspectContainer", "inspect-container", id, f.OnInspectContainer == nil); err != nil {
+		return engine.Container{}, err
 	}
 	return f.OnInspectContainer(id)
 }
 
 func (f *Engine) InspectNetwork(_ context.Context, id string) (engine.Network, error) {
-	f.record("inspect-network", id)
-	if f.OnInspectNetwork == nil {
-		return engine.Network{}, f.unset("InspectNetwork")
+	if err := f.ask("InspectNetwork", "inspect-network", id, f.OnInspectNetwork == nil); err != nil {
+		return engine.Network{}, err
 	}
 	return f.OnInspectNetwork(id)
 }
 
 func (f *Engine) InspectVolume(_ context.Context, name string) (engine.Volume, error) {
-	f.record("inspect-volume", name)
-	if f.OnInspectVolume == nil {
-		return engine.Volume{}, f.unset("InspectVolume")
+	if err := f.ask("InspectVolume", "inspect-volume", name, f.OnInspectVolume == nil); err != nil {
+		return engine.Volume{}, err
 	}
 	return f.OnInspectVolume(name)
 }
 
 func (f *Engine) RemoveContainer(_ context.Context, id string) error {
-	f.record("rm-container-and-volumes", id)
-	if f.OnRemoveContainer == nil {
-		return f.unset("RemoveContainer (it takes anonymous volumes; the reaper uses RemoveContainerOnly)")
+	if err := f.ask("RemoveContainer (it takes anonymous volumes; the reaper uses RemoveContainerOnly)", "rm-container-and-volumes", id, f.OnRemoveContainer == nil); err != nil {
+		return err
 	}
 	return f.OnRemoveContainer(id)
 }
 
 func (f *Engine) RemoveContainerOnly(_ context.Context, id string) error {
-	f.record("rm-container", id)
-	if f.OnRemoveContainerOnly == nil {
-		return f.unset("RemoveContainerOnly")
+	if err := f.ask("RemoveContainerOnly", "rm-container", id, f.OnRemoveContainerOnly == nil); err != nil {
+		return err
 	}
 	return f.OnRemoveContainerOnly(id)
 }
 
 func (f *Engine) ContainersUsing(_ context.Context, kind string, names ...string) ([]engine.Container, error) {
-	f.record("users-"+kind, strings.Join(names, ","))
-	if f.OnContainersUsing == nil {
-		return nil, nil
+	if err := f.ask("ContainersUsing", "users-"+kind, strings.Join(names, ","), false); err != nil || f.OnContainersUsing == nil {
+		return nil, err
 	}
 	return f.OnContainersUsing(kind, names)
 }
 
 func (f *Engine) RemoveNetwork(_ context.Context, id string) error {
-	f.record("rm-network", id)
-	if f.OnRemoveNetwork == nil {
-		return f.unset("RemoveNetwork")
+	if err := f.ask("RemoveNetwork", "rm-network", id, f.OnRemoveNetwork == nil); err != nil {
+		return err
 	}
 	return f.OnRemoveNetwork(id)
 }
 
 func (f *Engine) RemoveVolume(_ context.Context, name string) error {
-	f.record("rm-volume", name)
-	if f.OnRemoveVolume == nil {
-		return f.unset("RemoveVolume")
+	if err := f.ask("RemoveVolume", "rm-volume", name, f.OnRemoveVolume == nil); err != nil {
+		return err
 	}
 	return f.OnRemoveVolume(name)
 }
 
+// CreateContainer keeps spec (Specs) before it asks, so a create that
+// fails is there too.
 func (f *Engine) CreateContainer(_ context.Context, spec engine.ContainerSpec) (string, error) {
-	f.record("create-container", spec.Name)
-	if f.OnCreateContainer == nil {
-		return "", f.unset("CreateContainer")
+	f.mu.Lock()
+	f.specs = append(f.specs, spec)
+	f.mu.Unlock()
+	if err := f.ask("CreateContainer", "create-container", spec.Name, f.OnCreateContainer == nil); err != nil {
+		return "", err
 	}
 	return f.OnCreateContainer(spec)
 }
 
 func (f *Engine) CopyFrom(_ context.Context, id, path string) (io.ReadCloser, error) {
-	f.record("copy-from", id+":"+path)
-	if f.OnCopyFrom == nil {
-		return nil, f.unset("CopyFrom")
+	if err := f.ask("CopyFrom", "copy-from", id+":"+path, f.OnCopyFrom == nil); err != nil {
+		return nil, err
 	}
 	return f.OnCopyFrom(id, path)
+}
+
+// Specs are the containers asked for, in call order (failed creates too).
+func (f *Engine) Specs() []engine.ContainerSpec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]engine.ContainerSpec(nil), f.specs...)
 }
 
 // NotFound is the engine's answer for a resource that does not exist.
@@ -219,123 +276,3 @@ func NotFound(what string) error { return fmt.Errorf("No such %s: %w", what, cer
 
 // ID is a full engine ID (64 hex digits) made from n.
 func ID(n int) string { return fmt.Sprintf("%064x", n) }
-
-// World is what the fake engine holds: containers and networks by ID,
-// volumes by name. Wire makes an Engine answer from it.
-type World struct {
-	mu         sync.Mutex
-	Containers map[string]engine.Container
-	Networks   map[string]engine.Network
-	Volumes    map[string]engine.Volume
-	seq        int
-}
-
-// NewWorld is an empty world.
-func NewWorld() *World {
-	return &World{Containers: map[string]engine.Container{}, Networks: map[string]engine.Network{}, Volumes: map[string]engine.Volume{}}
-}
-
-// Add puts engine.Containers, engine.Networks and engine.Volumes in w.
-func (w *World) Add(resources ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, r := range resources {
-		switch r := r.(type) {
-		case engine.Container:
-			w.Containers[r.ID] = r
-		case engine.Network:
-			w.Networks[r.ID] = r
-		case engine.Volume:
-			w.Volumes[r.Name] = r
-		default:
-			panic(fmt.Sprintf("enginefake: %T is not a container, network or volume", r))
-		}
-	}
-}
-
-// Wire makes f list, inspect and remove (RemoveContainerOnly) from w, as
-// the engine does: inspect by ID or name, not found when absent. Calls it
-// does not answer stay unset.
-func (w *World) Wire(f *Engine) {
-	f.OnContainers = func() ([]engine.Container, error) { return values(w, w.Containers), nil }
-	f.OnNetworks = func() ([]engine.Network, error) { return values(w, w.Networks), nil }
-	f.OnVolumes = func() ([]engine.Volume, error) { return values(w, w.Volumes), nil }
-	f.OnInspectContainer = func(id string) (engine.Container, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, c := range w.Containers {
-			if c.ID == id || c.Name == id {
-				return c, nil
-			}
-		}
-		return engine.Container{}, NotFound("container: " + id)
-	}
-	f.OnInspectNetwork = func(id string) (engine.Network, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for _, n := range w.Networks {
-			if n.ID == id || n.Name == id {
-				return n, nil
-			}
-		}
-		return engine.Network{}, NotFound("network: " + id)
-	}
-	f.OnInspectVolume = func(name string) (engine.Volume, error) {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if v, ok := w.Volumes[name]; ok {
-			return v, nil
-		}
-		return engine.Volume{}, NotFound("volume: " + name)
-	}
-	f.OnRemoveContainerOnly = func(id string) error { return remove(w, w.Containers, id, "container") }
-	f.OnRemoveNetwork = func(id string) error { return remove(w, w.Networks, id, "network") }
-	f.OnRemoveVolume = func(name string) error { return remove(w, w.Volumes, name, "volume") }
-}
-
-func values[T any](w *World, m map[string]T) []T {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]T, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
-}
-
-func remove[T any](w *World, m map[string]T, key, kind string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, ok := m[key]; !ok {
-		return NotFound(kind + ": " + key)
-	}
-	delete(m, key)
-	return nil
-}
-
-// Project puts a compose project in w as bottle-launch makes one: an agent
-// and a sidecar container in state, attached to the project's network,
-// the agent mounting the project's home volume, all labelled with the
-// project and created at created. It returns the containers' IDs.
-func (w *World) Project(name, state string, created time.Time) (agent, sidecar string) {
-	w.mu.Lock()
-	w.seq++
-	base := w.seq * 16
-	w.mu.Unlock()
-	labels := map[string]string{compose.LabelProject: name}
-	n := engine.Network{ID: ID(base + 1), Name: bottle.NetworkName(name, bottle.NetInternal), Labels: labels, Created: created}
-	v := engine.Volume{Name: bottle.VolumeName(name, bottle.VolHome), Labels: labels, Created: created}
-	var ids []string
-	for i, svc := range []string{bottle.ServiceAgent, bottle.ServiceSidecar} {
-		l := map[string]string{compose.LabelProject: name, compose.LabelService: svc}
-		c := engine.Container{ID: ID(base + 2 + i), Name: bottle.ContainerName(name, svc), Labels: l, State: state, Created: created,
-			Networks: map[string]string{n.Name: n.ID}}
-		if svc == bottle.ServiceAgent {
-			c.Mounts = []engine.Mount{{Type: "volume", Name: v.Name, Destination: bottle.AgentHome}}
-		}
-		w.Add(c)
-		ids = append(ids, c.ID)
-	}
-	w.Add(n, v)
-	return ids[0], ids[1]
-}

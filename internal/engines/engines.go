@@ -10,6 +10,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -34,6 +35,10 @@ type Pool struct {
 	mu    sync.Mutex
 	slots map[string]*slot
 	order []string
+	// alias maps a name left out (Distinct, sameID) to the name its engine
+	// is asked by; byID finds the names that are one engine by its ID.
+	alias map[string]string
+	byID  *sameID
 }
 
 type slot struct {
@@ -51,7 +56,8 @@ func NewPool(getenv func(string) string, prefix string, open backend.Opener, cur
 			return nil, errors.New("no way to open the backends: the tool's environment has no Open (a bug)")
 		}
 	}
-	return &Pool{getenv: getenv, prefix: prefix, open: open, current: current, slots: map[string]*slot{}}
+	return &Pool{getenv: getenv, prefix: prefix, open: open, current: current, slots: map[string]*slot{},
+		alias: map[string]string{}}
 }
 
 // Current is the name of the engine the environment names.
@@ -91,7 +97,8 @@ func (p *Pool) Open(name string) (*backend.Set, error) {
 
 // Backends are the backends of the engines named, each Tagged with its
 // engine's name, for one backend.Ask: an engine that cannot be opened is
-// one backend that answers why.
+// one backend that answers why. After Distinct, an engine found under a
+// second name by its ID answers under one only (sameID).
 func (p *Pool) Backends(names []string) []backend.Backend {
 	var out []backend.Backend
 	for _, n := range names {
@@ -101,6 +108,9 @@ func (p *Pool) Backends(names []string) []backend.Backend {
 			continue
 		}
 		for _, b := range set.Backends {
+			if p.byID != nil && slices.Contains(p.byID.names, p.Name(n)) {
+				b = &once{b: b, name: p.Name(n), p: p}
+			}
 			out = append(out, backend.Tag(b, p.Name(n)))
 		}
 	}
@@ -109,11 +119,17 @@ func (p *Pool) Backends(names []string) []backend.Backend {
 
 // Engines are the engines named that could be opened, as a state dir's
 // rules see them (their endpoints, and their IDs asked once, all at once,
-// at the first need), with their names in the same order.
+// at the first need), with their names in the same order: the current
+// engine's first, so that of names that turn out to be one engine
+// (sameID) a bottle.json's engine ID finds the name it is asked by.
 func (p *Pool) Engines(ctx context.Context, names []string) (statedir.Engines, []string) {
 	var sets []*backend.Set
 	var eps, opened []string
-	for _, n := range names {
+	ordered := slices.Clone(names)
+	if i := slices.Index(ordered, p.current); i > 0 {
+		ordered = slices.Insert(slices.Delete(ordered, i, i+1), 0, p.current)
+	}
+	for _, n := range ordered {
 		if set, err := p.Open(n); err == nil && !slices.Contains(opened, p.Name(n)) {
 			sets = append(sets, set)
 			eps = append(eps, set.Engine.Endpoint().Host)
@@ -133,6 +149,30 @@ func (p *Pool) Engines(ctx context.Context, names []string) (statedir.Engines, [
 		wg.Wait()
 		return ids
 	})}, opened
+}
+
+// Clock says how far the clock of the engine named is from this host's,
+// never more (engine.Clocker): exact false is what its answers so far
+// said (asking nothing; up to a second short), true its clock read (GET
+// /info, asked once). ok is false when it cannot say (an engine that
+// cannot be opened or asked, or gives no time): this host's clock then
+// stands for its.
+func (p *Pool) Clock(ctx context.Context) func(name string, exact bool) (time.Duration, bool) {
+	return func(name string, exact bool) (time.Duration, bool) {
+		set, err := p.Open(name)
+		if err != nil {
+			return 0, false
+		}
+		c, ok := set.Engine.(engine.Clocker)
+		if !ok {
+			return 0, false
+		}
+		if !exact {
+			return c.ClockSeen()
+		}
+		skew, err := c.Clock(ctx)
+		return skew, err == nil
+	}
 }
 
 // Close closes every engine opened.

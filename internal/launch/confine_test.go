@@ -45,9 +45,9 @@ func TestAgentUser(t *testing.T) {
 			if c.name == "workspace of 1234" && owned == "" {
 				t.Skip("needs root to chown")
 			}
-			f, s, opt := setup(t)
-			f.user = c.image
-			f.copyFrom = func(id, p string) (io.ReadCloser, error) {
+			f, w, s, opt := setup(t)
+			w.ImageUser = c.image
+			f.OnCopyFrom = func(id, p string) (io.ReadCloser, error) {
 				return io.NopCloser(bytes.NewReader(tarOf(t, "passwd", testPasswd))), nil
 			}
 			s.User, s.Workspace = c.user, c.workspace
@@ -58,7 +58,8 @@ func TestAgentUser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			agent := f.specs[slices.IndexFunc(f.specs, func(sp engine.ContainerSpec) bool { return strings.HasSuffix(sp.Name, "-agent-1") })]
+			specs := f.Specs()
+			agent := specs[slices.IndexFunc(specs, func(sp engine.ContainerSpec) bool { return strings.HasSuffix(sp.Name, "-agent-1") })]
 			if agent.User != c.want {
 				t.Errorf("agent created with User %q, want %q", agent.User, c.want)
 			}
@@ -80,28 +81,29 @@ func TestAgentUser(t *testing.T) {
 // An image whose named user is uid 0 in its own passwd is refused unless
 // the spec says root; nothing is left.
 func TestAgentUserNamedRoot(t *testing.T) {
-	f, s, opt := setup(t)
-	f.user = "admin"
-	f.copyFrom = func(id, p string) (io.ReadCloser, error) {
+	f, w, s, opt := setup(t)
+	w.ImageUser = "admin"
+	f.OnCopyFrom = func(id, p string) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(tarOf(t, "passwd", "admin:x:0:0::/root:/bin/sh\n"))), nil
 	}
 	_, err := Start(context.Background(), f, s, opt)
 	if err == nil || !strings.Contains(err.Error(), `the agent would run as root (its user is uid 0 in the image's /etc/passwd): set "user" in the spec`) {
 		t.Fatalf("Start = %v", err)
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left %v", held)
 	}
 }
 
 // Both containers lose every capability and cannot gain privileges; the
 // compose file says the same.
 func TestContainersConfined(t *testing.T) {
-	f, s, opt := setup(t)
+	f, _, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	specs := f.Specs()
 	data, err := os.ReadFile(b.Project.ComposeFile())
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +112,10 @@ func TestContainersConfined(t *testing.T) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.specs) != 3 { // the agent, the sidecar, the isolation probe
-		t.Fatalf("%d containers", len(f.specs))
+	if len(specs) != 3 { // the agent, the sidecar, the isolation probe
+		t.Fatalf("%d containers", len(specs))
 	}
-	for _, sp := range f.specs {
+	for _, sp := range specs {
 		if !slices.Equal(sp.CapDrop, []string{"ALL"}) || len(sp.CapAdd) != 0 {
 			t.Errorf("%s: cap_drop %v, cap_add %v", sp.Name, sp.CapDrop, sp.CapAdd)
 		}
@@ -126,7 +128,7 @@ func TestContainersConfined(t *testing.T) {
 	}
 	// the agent's seccomp profile: whole in the create, a file of the
 	// state dir in compose.json
-	for _, sp := range f.specs {
+	for _, sp := range specs {
 		if strings.HasSuffix(sp.Name, "-agent-1") && !slices.Contains(sp.SecurityOpt, "seccomp="+string(SeccompProfile())) {
 			t.Errorf("agent: no seccomp profile in %.80q", sp.SecurityOpt)
 		}

@@ -3,7 +3,6 @@ package launch
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -35,7 +34,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		Image: s.Image, ContainerName: p.ContainerName(bottle.ServiceAgent), Command: b.command(), Environment: redacted,
 		Networks: map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceAgent}}}, Volumes: []string{bottle.VolHome + ":" + bottle.AgentHome},
 		DependsOn: map[string]DependsOn{bottle.ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
-		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(p.SeccompFile()), Sysctls: AgentSysctls,
+		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(p.SeccompFile()), Sysctls: b.agentSysctls(),
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+bottle.AgentWorkspace)
@@ -73,11 +72,8 @@ func (b *Launched) create(ctx context.Context) error {
 	}
 	b.runAs = runAs
 	agentSvc, sidecarSvc, agentEnv := b.services()
-	doc := p.Compose(agentSvc, sidecarSvc, s.Sidecar.Networks)
-	if data, err := json.MarshalIndent(doc, "", "  "); err != nil {
-		return &StepError{"writing the compose file", err}
-	} else if err := os.WriteFile(p.ComposeFile(), append(data, '\n'), 0o600); err != nil {
-		return &StepError{"writing the compose file", err}
+	if err := b.writeCompose(agentSvc, sidecarSvc); err != nil {
+		return err
 	}
 	if err := os.WriteFile(p.SeccompFile(), SeccompProfile(), 0o600); err != nil {
 		return &StepError{"writing the agent's seccomp profile", err}
@@ -158,7 +154,7 @@ func (b *Launched) create(ctx context.Context) error {
 		if !st.after(internal, volume, files) {
 			return nil
 		}
-		return b.provisionAgent(ctx, intr, st, agentSvc, agentEnv, agentTar)
+		return b.makeAgent(ctx, intr, agentSvc, agentEnv, agentTar, st.failed)
 	})
 	// Once the sidecar runs: it answers, and the probe reaches it from the
 	// agent's network (isolation.go).
@@ -180,7 +176,21 @@ func (b *Launched) create(ctx context.Context) error {
 	probeGone := b.removeProbe(ctx)
 	defer probeGone() //nolint:errcheck // a failed launch removes what is left
 	if err := b.eng.StartContainer(ctx, agent); err != nil {
-		return &StepError{"starting the agent", err}
+		if !NoIPv6(err) || b.noIPv6 {
+			return &StepError{"starting the agent", err}
+		}
+		// The engine's kernel has no IPv6 (ipv6.go): the agent is made
+		// again without the sysctls that turn it off.
+		if err := b.withoutIPv6(ctx, intr, agentTar); err != nil {
+			return err
+		}
+		if err := intr.Err(); err != nil {
+			return err
+		}
+		agent = b.serviceID(bottle.ServiceAgent)
+		if err := b.eng.StartContainer(ctx, agent); err != nil {
+			return &StepError{"starting the agent", err}
+		}
 	}
 	b.setState(bottle.ServiceAgent, "running")
 	if err := probeGone(); err != nil {
@@ -284,16 +294,16 @@ func (b *Launched) provisionSidecar(ctx context.Context, st *steps, svc Service,
 	return nil
 }
 
-// provisionAgent creates the agent (not started), checks who it runs as,
-// copies its files in (and a resumed bottle's transcript) and, in the
-// foreground, attaches to it.
-func (b *Launched) provisionAgent(ctx, intr context.Context, st *steps, svc Service, env map[string]string, files []byte) error {
+// makeAgent creates the agent's container and provisions it (its files,
+// its transcript when resumed), and attaches to it when asked. failed
+// says the launch is failing or interrupted: it stops between calls.
+func (b *Launched) makeAgent(ctx, intr context.Context, agentSvc Service, agentEnv map[string]string, agentTar []byte, failed func() bool) error {
 	p, s := b.Project, b.spec
 	spec := engine.ContainerSpec{
-		Image: s.Image, Cmd: b.command(), Env: Env(env), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
-		Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(svc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
+		Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
+		Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
 		Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
-		User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(string(SeccompProfile())), Sysctls: AgentSysctls,
+		User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(string(SeccompProfile())), Sysctls: b.agentSysctls(),
 	}
 	if s.Workspace != "" {
 		spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}
@@ -303,7 +313,7 @@ func (b *Launched) provisionAgent(ctx, intr context.Context, st *steps, svc Serv
 	if err != nil {
 		return err
 	}
-	if st.failed() {
+	if failed() {
 		return nil
 	}
 	user, err := b.agentUser(ctx, id)
@@ -314,18 +324,18 @@ func (b *Launched) provisionAgent(ctx, intr context.Context, st *steps, svc Serv
 		// a name the image's passwd gives uid 0
 		return &StepError{"resolving the agent image's user", fmt.Errorf("the agent would run as root (its user is uid 0 in the image's /etc/passwd): set \"user\" in the spec to a non-root uid such as %s, or to root to allow it", DefaultUser)}
 	}
-	owned, err := OwnHome(files, user)
+	owned, err := OwnHome(agentTar, user)
 	if err != nil {
 		return &StepError{"resolving the agent image's user", err}
 	}
-	if st.failed() {
+	if failed() {
 		return nil
 	}
 	if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
 		return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
 	}
 	if b.restore() != "" {
-		if st.failed() {
+		if failed() {
 			return nil
 		}
 		if err := b.restoreTranscript(ctx, id, user); err != nil {

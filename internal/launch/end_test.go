@@ -18,6 +18,7 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
@@ -32,12 +33,11 @@ func endTar(body string) io.ReadCloser {
 }
 
 // liveKinds counts what the fake engine still holds, by kind.
-func liveKinds(f *fake) map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func liveKinds(w *enginefake.World) map[string]int {
 	n := map[string]int{}
-	for _, r := range f.live {
-		n[r.kind]++
+	for _, r := range w.Held() {
+		kind, _, _ := strings.Cut(r, " ")
+		n[kind]++
 	}
 	return n
 }
@@ -56,13 +56,13 @@ func endedMeta(t *testing.T, b *Launched) statedir.Meta {
 // and says so, naming it and the ways out; the rest goes; bottle.json
 // records the ending and that the transcript is in the volume.
 func TestEndKeepsTheVolumeWhenTheSnapshotFails(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var copies atomic.Int32
-	f.copyFrom = func(id, path string) (io.ReadCloser, error) {
+	f.OnCopyFrom = func(id, path string) (io.ReadCloser, error) {
 		if copies.Add(1) == 1 {
 			return nil, errors.New("read: connection reset by peer")
 		}
@@ -74,10 +74,10 @@ func TestEndKeepsTheVolumeWhenTheSnapshotFails(t *testing.T) {
 	if saved || err == nil || err.Error() != want {
 		t.Fatalf("End = %v, %v; want %q", saved, err, want)
 	}
-	if n := liveKinds(f); n["volume"] != 1 || n["container"] != 0 || n["network"] != 0 {
+	if n := liveKinds(w); n["volume"] != 1 || n["container"] != 0 || n["network"] != 0 {
 		t.Errorf("left %v, want the home volume only", n)
 	}
-	if _, ok := f.live[home]; !ok {
+	if _, ok := w.Volumes[home]; !ok {
 		t.Errorf("the home volume %s went", home)
 	}
 	if m := endedMeta(t, b); m.Transcript != statedir.TranscriptInVolume {
@@ -95,7 +95,7 @@ func TestEndKeepsTheVolumeWhenTheSnapshotFails(t *testing.T) {
 func TestEndWithoutTheAgentContainer(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		create    func(op, name string) error
+		create    func(verb, name string) error
 		tree      bool
 		saved     bool
 		kept      bool
@@ -105,26 +105,28 @@ func TestEndWithoutTheAgentContainer(t *testing.T) {
 		{name: "read through a helper", tree: true, saved: true, state: statedir.TranscriptSaved},
 		{name: "nothing in the volume", state: statedir.TranscriptNone},
 		{name: "image gone too", tree: true, kept: true, state: statedir.TranscriptInVolume,
-			create: func(op, name string) error {
-				if op == "container" && strings.Contains(name, "-transcript-") {
+			create: func(verb, name string) error {
+				if verb == "create-container" && strings.Contains(name, "-transcript-") {
 					return fmt.Errorf("No such image: img: %w", cerrdefs.ErrNotFound)
 				}
 				return nil
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, s, opt := setup(t)
+			f, w, s, opt := setup(t)
 			b, err := Start(context.Background(), f, s, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			agent := b.AgentID()
-			f.gone(agent) // removed by hand
+			if err := f.RemoveContainer(context.Background(), agent); err != nil { // removed by hand
+				t.Fatal(err)
+			}
 			made := time.Now()
-			f.inspectVolume = func(name string) (engine.Volume, error) {
+			f.OnInspectVolume = func(name string) (engine.Volume, error) {
 				return engine.Volume{Name: name, Created: made, Labels: map[string]string{"x": "y"}}, nil
 			}
-			f.copyFrom = func(id, path string) (io.ReadCloser, error) {
+			f.OnCopyFrom = func(id, path string) (io.ReadCloser, error) {
 				if id == agent {
 					return nil, fmt.Errorf("No such container: %s: %w", id, cerrdefs.ErrNotFound)
 				}
@@ -133,7 +135,7 @@ func TestEndWithoutTheAgentContainer(t *testing.T) {
 				}
 				return endTar("from the volume"), nil
 			}
-			f.fail = tc.create
+			f.Before = tc.create
 			saved, err := b.End(context.Background(), 0, false)
 			if saved != tc.saved || (err != nil) != tc.kept {
 				t.Fatalf("End = %v, %v", saved, err)
@@ -142,15 +144,16 @@ func TestEndWithoutTheAgentContainer(t *testing.T) {
 				t.Errorf("error %q", err)
 			}
 			var helper *engine.ContainerSpec
-			for i := range f.specs {
-				if strings.HasPrefix(f.specs[i].Name, b.Project.Name+"-transcript-") {
-					helper = &f.specs[i]
+			specs := f.Specs()
+			for i := range specs {
+				if strings.HasPrefix(specs[i].Name, b.Project.Name+"-transcript-") {
+					helper = &specs[i]
 				}
 			}
 			if helper == nil || !helper.VolumeNoCopy || helper.Image != "img" || helper.Network != "none" || helper.Volumes[b.Project.VolumeName(bottle.VolHome)] != bottle.AgentHome {
 				t.Errorf("helper %+v", helper)
 			}
-			if n := liveKinds(f); (n["volume"] == 1) != tc.kept || n["container"]+n["network"] != 0 {
+			if n := liveKinds(w); (n["volume"] == 1) != tc.kept || n["container"]+n["network"] != 0 {
 				t.Errorf("left %v", n)
 			}
 			if m := endedMeta(t, b); m.Transcript != tc.state {
@@ -167,7 +170,7 @@ func TestEndWithoutTheAgentContainer(t *testing.T) {
 // The guardian reads bottle.json through the one reader (a symlink, or one
 // too big, is refused), and keeps what the launcher's ending kept.
 func TestGuardianReadsMetaSafely(t *testing.T) {
-	f, _, opt := setup(t)
+	f, w, _, opt := setup(t)
 	dir := filepath.Join(t.TempDir(), "g-aaaa1")
 	os.MkdirAll(dir, 0o700)
 	target := filepath.Join(t.TempDir(), "elsewhere.json")
@@ -186,12 +189,12 @@ func TestGuardianReadsMetaSafely(t *testing.T) {
 	if err != nil || b.ended == nil || b.ended.transcript != statedir.TranscriptInVolume {
 		t.Fatalf("fromStateDir = %+v, %v", b, err)
 	}
-	f.live["bt-unit-g-aaaa1_home"] = res{"volume", "bt-unit-g-aaaa1_home", map[string]string{"com.docker.compose.project": "bt-unit-g-aaaa1"}}
+	w.Add(engine.Volume{Name: "bt-unit-g-aaaa1_home", Labels: map[string]string{"com.docker.compose.project": "bt-unit-g-aaaa1"}})
 	b.lock = &statedir.Lock{}
 	if err := b.endOrphan(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.live["bt-unit-g-aaaa1_home"]; !ok {
+	if _, ok := w.Volumes["bt-unit-g-aaaa1_home"]; !ok {
 		t.Error("the guardian removed the volume the launcher's ending kept")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,37 +16,38 @@ import (
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 // guardedBottle starts a bottle on the fake and hands its lock over as a
 // guardian would hold it (a second open of the lock file cannot share an
 // flock, so the test passes the launcher's own lock).
-func guardedBottle(t *testing.T) (*fake, *Launched, Options) {
-	f, s, opt := setup(t)
+func guardedBottle(t *testing.T) (*enginefake.Engine, *enginefake.World, *Launched, Options) {
+	f, w, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f, b, opt
+	return f, w, b, opt
 }
 
 // A launcher that ends its bottle says so: the guardian does nothing and
 // lets go of the lock.
 func TestGuardDone(t *testing.T) {
-	f, b, opt := guardedBottle(t)
-	n := len(f.log)
+	f, w, b, opt := guardedBottle(t)
+	f.Forget()
 	if err := Guard(context.Background(), f, b.Project.StateDir, strings.NewReader(guardianDone), b.lock, opt); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.log) != n {
-		t.Errorf("the guardian called the engine: %v", f.log[n:])
+	if log := f.Log(); len(log) != 0 {
+		t.Errorf("the guardian called the engine: %v", log)
 	}
 	if statedir.Locked(b.Project.StateDir) {
 		t.Error("the guardian kept the lock")
 	}
-	if len(f.live) != 5 {
-		t.Errorf("the guardian touched the bottle: %v", f.live)
+	if held := w.Held(); len(held) != 5 {
+		t.Errorf("the guardian touched the bottle: %v", held)
 	}
 }
 
@@ -53,34 +55,33 @@ func TestGuardDone(t *testing.T) {
 // stops the agent (SIGTERM), saves the transcript, removes everything,
 // records the end, writes no .preserve, and holds the lock until done.
 func TestGuardEndsOrphan(t *testing.T) {
-	f, b, opt := guardedBottle(t)
+	f, w, b, opt := guardedBottle(t)
 	dir, agent := b.Project.StateDir, b.AgentID()
 	var stopped atomic.Bool
-	f.inspect = func(id string) (engine.Container, error) {
+	f.OnInspectContainer = func(id string) (engine.Container, error) {
 		return engine.Container{ID: id, State: "running"}, nil
 	}
-	f.wait = func(ctx context.Context, id string) (int, error) {
+	wait := f.OnWait
+	f.OnWait = func(id string) (int, error) {
 		if id != agent {
-			return 0, nil
+			return wait(id)
 		}
 		for !stopped.Load() {
 			time.Sleep(time.Millisecond)
 		}
 		return 143, nil
 	}
-	f.fail = func(op, name string) error {
-		if op == "kill" && name == agent+" SIGTERM" {
+	var lockedWhileRemoving atomic.Bool
+	f.Before = func(verb, id string) error {
+		switch {
+		case verb == "kill" && id == agent+" SIGTERM":
 			stopped.Store(true)
+		case strings.HasPrefix(verb, "rm-") && statedir.Locked(dir):
+			lockedWhileRemoving.Store(true)
 		}
 		return nil
 	}
-	var lockedWhileRemoving atomic.Bool
-	f.hook = func(op, id string) {
-		if op == "rm" && statedir.Locked(dir) {
-			lockedWhileRemoving.Store(true)
-		}
-	}
-	f.copyFrom = func(id, p string) (io.ReadCloser, error) {
+	f.OnCopyFrom = func(id, p string) (io.ReadCloser, error) {
 		if id != agent || p != bottle.AgentTranscript {
 			t.Errorf("CopyFrom %s %s", id, p)
 		}
@@ -89,8 +90,8 @@ func TestGuardEndsOrphan(t *testing.T) {
 	if err := Guard(context.Background(), f, dir, strings.NewReader(""), b.lock, opt); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left: %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left: %v", held)
 	}
 	if !lockedWhileRemoving.Load() {
 		t.Error("the state dir was not locked while the guardian removed the bottle")
@@ -109,12 +110,8 @@ func TestGuardEndsOrphan(t *testing.T) {
 	if err := json.Unmarshal(data, &m); err != nil || m.Ended == nil || m.ExitCode == nil || *m.ExitCode != 143 {
 		t.Errorf("bottle.json: %s (%v)", data, err)
 	}
-	sigterm := false
-	for _, l := range f.log {
-		sigterm = sigterm || l == "kill "+agent+" SIGTERM"
-	}
-	if !sigterm {
-		t.Errorf("the agent got no SIGTERM: %v", f.log)
+	if !slices.Contains(f.Calls("kill"), agent+" SIGTERM") {
+		t.Errorf("the agent got no SIGTERM: %v", f.Log())
 	}
 }
 

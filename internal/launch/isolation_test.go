@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
@@ -57,15 +58,20 @@ func TestHostHolds(t *testing.T) {
 // launch refuses in one line before any container is made, and nothing of
 // the bottle is left, state dir included.
 func TestStartRefusesHostOnAgentNetwork(t *testing.T) {
-	f, s, opt := setup(t)
-	f.netInspect = func(n engine.Network) engine.Network { n.Options = map[string]string{}; return n }
+	f, w, s, opt := setup(t)
+	inspect := f.OnInspectNetwork
+	f.OnInspectNetwork = func(id string) (engine.Network, error) {
+		n, err := inspect(id)
+		n.Options = map[string]string{}
+		return n, err
+	}
 	_, err := Start(context.Background(), f, s, opt)
 	if !IsIsolation(err) || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "refusing to start the agent: the engine did not keep com.docker.network.bridge.inhibit_ipv4=true") {
 		t.Fatalf("Start = %v, want one line refusing", err)
 	}
 	var ue *UndoError
-	if errors.As(err, &ue) || len(f.live) != 0 || len(f.specs) != 0 {
-		t.Fatalf("left %v (containers asked for: %d)", f.live, len(f.specs))
+	if held := w.Held(); errors.As(err, &ue) || len(held) != 0 || len(f.Specs()) != 0 {
+		t.Fatalf("left %v (containers asked for: %d)", held, len(f.Specs()))
 	}
 	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("the state dir stays: %v", des)
@@ -75,33 +81,32 @@ func TestStartRefusesHostOnAgentNetwork(t *testing.T) {
 // An agent's network that does not reach the sidecar: the probe's check
 // fails, the launch refuses before the agent starts, nothing is left.
 func TestStartRefusesUnreachableSidecar(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	probe := bottle.ContainerName("", bottle.ServiceProbe)
-	f.wait = func(_ context.Context, id string) (int, error) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if strings.HasSuffix(f.live[id].name, probe) {
+	wait := f.OnWait
+	f.OnWait = func(id string) (int, error) {
+		if c, _ := w.Container(id); strings.HasSuffix(c.Name, probe) {
 			return 1, nil
 		}
-		return 0, nil
+		return wait(id)
 	}
-	agentStarted := false
-	f.hook = func(op, id string) {
-		if op == "start" {
-			f.mu.Lock()
-			agentStarted = agentStarted || strings.HasSuffix(f.live[id].name, bottle.ContainerName("", bottle.ServiceAgent))
-			f.mu.Unlock()
+	f.OnLogs = func(string, int) (string, error) { return pipelockLogs, nil }
+	var agentStarted atomic.Bool
+	f.Before = func(verb, id string) error {
+		if c, _ := w.Container(id); verb == "start" && strings.HasSuffix(c.Name, bottle.ContainerName("", bottle.ServiceAgent)) {
+			agentStarted.Store(true)
 		}
+		return nil
 	}
 	_, err := Start(context.Background(), f, s, opt)
 	if !IsIsolation(err) || !strings.Contains(err.Error(), "the sidecar does not answer at sidecar:8888 (its health check there exited 1") {
 		t.Fatalf("Start = %v", err)
 	}
-	if len(f.live) != 0 {
-		t.Fatalf("left %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Fatalf("left %v", held)
 	}
-	if agentStarted {
-		t.Errorf("the agent was started: %v", f.log)
+	if agentStarted.Load() {
+		t.Errorf("the agent was started: %v", f.Log())
 	}
 }
 
@@ -109,19 +114,20 @@ func TestStartRefusesUnreachableSidecar(t *testing.T) {
 // agent's proxy settings use, on the agent's network only, and is gone
 // once the launch returns.
 func TestStartProbesFromAgentNetwork(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sp *engine.ContainerSpec
-	for i := range f.specs {
-		if strings.HasSuffix(f.specs[i].Name, "-"+bottle.ServiceProbe+"-1") {
-			sp = &f.specs[i]
+	specs := f.Specs()
+	for i := range specs {
+		if strings.HasSuffix(specs[i].Name, "-"+bottle.ServiceProbe+"-1") {
+			sp = &specs[i]
 		}
 	}
 	if sp == nil {
-		t.Fatalf("no probe container among %d", len(f.specs))
+		t.Fatalf("no probe container among %d", len(specs))
 	}
 	if sp.Image != s.Sidecar.Image || strings.Join(append(sp.Entrypoint, sp.Cmd...), " ") != "/pipelock healthcheck --addr sidecar:8888" ||
 		sp.Network != b.Project.NetworkName(bottle.NetInternal) || len(sp.Volumes)+len(sp.Binds) != 0 {
@@ -132,12 +138,13 @@ func TestStartProbesFromAgentNetwork(t *testing.T) {
 			t.Errorf("the probe is still part of the bottle: %+v", c)
 		}
 	}
-	if len(f.live) != 5 {
-		t.Errorf("live %v: want the probe removed", f.live)
+	if held := w.Held(); len(held) != 5 {
+		t.Errorf("live %v: want the probe removed", held)
 	}
 	// the agent starts after the probe ran
 	probeAt, agentAt := -1, -1
-	for i, l := range f.log {
+	log := f.Log()
+	for i, l := range log {
 		if strings.HasPrefix(l, "wait ") && probeAt < 0 {
 			probeAt = i
 		}
@@ -146,6 +153,6 @@ func TestStartProbesFromAgentNetwork(t *testing.T) {
 		}
 	}
 	if probeAt < 0 || agentAt < probeAt {
-		t.Errorf("log %v: the agent must start after the probe ended", f.log)
+		t.Errorf("log %v: the agent must start after the probe ended", log)
 	}
 }

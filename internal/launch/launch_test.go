@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,14 +19,65 @@ import (
 	"github.com/claude-bottle/bottle/internal/compose"
 
 	"github.com/claude-bottle/bottle/internal/engine"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
-func setup(t *testing.T) (*fake, Spec, Options) {
-	f := &fake{t: t, live: map[string]res{}}
+// newEngine is the strict fake engine wired as one a launch runs on. Every
+// network it is asked for is checked: the agent's (internal) one is
+// internal and keeps the host off it, the egress one neither.
+func newEngine(t *testing.T) (*enginefake.Engine, *enginefake.World) {
+	f, w := enginefake.New(t), enginefake.NewWorld()
+	w.WireLauncher(f)
+	create := f.OnCreateNetwork
+	f.OnCreateNetwork = func(s engine.NetworkSpec) (string, error) {
+		if in := strings.HasSuffix(s.Name, "_"+bottle.NetInternal); s.Internal != in || s.NoHostAddress != in {
+			t.Errorf("network %s: internal=%v, no host address=%v", s.Name, s.Internal, s.NoHostAddress)
+		}
+		return create(s)
+	}
+	return f, w
+}
+
+func setup(t *testing.T) (*enginefake.Engine, *enginefake.World, Spec, Options) {
+	f, w := newEngine(t)
 	s := Spec{Agent: "unit", Image: "img"}
 	s.Defaults()
-	return f, s, Options{Prefix: "bt-unit-", StateRoot: filepath.Join(t.TempDir(), "state"), Version: "v-test", Now: time.Now}
+	return f, w, s, Options{Prefix: "bt-unit-", StateRoot: filepath.Join(t.TempDir(), "state"), Version: "v-test", Now: time.Now}
+}
+
+// pipelockLogs is what a pipelock that cannot start writes.
+const pipelockLogs = "pipelock: starting\nload TLS CA: parse CA key: x509: failed to parse private key\n"
+
+// sidecarSays makes the sidecar answer its status and readiness probe as
+// says: the nth probe (from 1), and the status calls before it, see its
+// state and probe exit code; its log lines are pipelockLogs.
+func sidecarSays(f *enginefake.Engine, says func(n int) (engine.Status, int)) {
+	f.OnContainerStatus = func(string) (engine.Status, error) {
+		st, _ := says(len(f.Calls("exec")) + 1)
+		return st, nil
+	}
+	f.OnExec = func(string, []string) (int, string, error) {
+		_, code := says(len(f.Calls("exec")))
+		return code, "", nil
+	}
+	f.OnLogs = func(string, int) (string, error) { return pipelockLogs, nil }
+}
+
+// labelled are the labels of every resource w holds, by "kind ID" (a
+// volume's name for its ID).
+func labelled(w *enginefake.World) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for id, c := range w.Containers {
+		out["container "+id] = c.Labels
+	}
+	for id, n := range w.Networks {
+		out["network "+id] = n.Labels
+	}
+	for name, v := range w.Volumes {
+		out["volume "+name] = v.Labels
+	}
+	return out
 }
 
 // Both images are looked up before anything is made, and every missing
@@ -44,40 +96,41 @@ func TestStartChecksImagesFirst(t *testing.T) {
 		{"engine down", nil, "", "cannot reach the Docker engine"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f, s, opt := setup(t)
+			f, _, s, opt := setup(t)
 			if c.sidecar != "" {
 				s.Sidecar.Image = c.sidecar
 			}
-			f.imageErr = func(ref string) error {
+			found := f.OnImageID
+			f.OnImageID = func(ref string) (string, error) {
 				if c.missing == nil {
-					return &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///nowhere.sock"}, Err: syscall.ENOENT}
+					return "", &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///nowhere.sock"}, Err: syscall.ENOENT}
 				}
 				if slices.Contains(c.missing, ref) {
-					return errNotFound{}
+					return "", enginefake.NotFound("image: " + ref)
 				}
-				return nil
+				return found(ref)
 			}
 			_, err := Start(context.Background(), f, s, opt)
 			var mi *MissingImagesError
 			if err == nil || !strings.HasPrefix(err.Error(), c.want) || (c.missing != nil) != errors.As(err, &mi) {
 				t.Fatalf("Start = %v, want %q", err, c.want)
 			}
-			if len(f.log) != 0 {
-				t.Errorf("engine calls after the check: %v", f.log)
+			if calls := slices.DeleteFunc(f.Log(), func(l string) bool { return strings.HasPrefix(l, "image-id ") }); len(calls) != 0 {
+				t.Errorf("engine calls after the check: %v", calls)
 			}
 			if _, err := os.Stat(opt.StateRoot); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the state root was made: %v", err)
 			}
 		})
 	}
-	f, s, opt := setup(t)
+	f, _, s, opt := setup(t)
 	if _, err := Start(context.Background(), f, s, opt); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(f.images, []string{"img", DefaultSidecarImage}) {
-		t.Errorf("images looked up: %v, want each once", f.images)
+	if images := f.Calls("image-id"); !slices.Equal(images, []string{"img", DefaultSidecarImage}) {
+		t.Errorf("images looked up: %v, want each once", images)
 	}
-	for _, sp := range f.specs {
+	for _, sp := range f.Specs() {
 		if sp.Labels[LabelImage] != "sha256:"+sp.Image {
 			t.Errorf("%s: image label %q", sp.Name, sp.Labels[LabelImage])
 		}
@@ -85,16 +138,15 @@ func TestStartChecksImagesFirst(t *testing.T) {
 }
 
 func TestStartLabelsEverything(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.live) != 5 {
-		t.Fatalf("made %d resources, want 2 networks, a volume and 2 containers: %v", len(f.live), f.live)
+	if held := w.Held(); len(held) != 5 {
+		t.Fatalf("made %d resources, want 2 networks, a volume and 2 containers: %v", len(held), held)
 	}
-	for id, r := range f.live {
-		l := r.labels
+	for id, l := range labelled(w) {
 		if l[compose.LabelProject] != b.Project.Name || l[bottle.LabelSlug] != b.Project.Slug || l[bottle.LabelAgent] != "unit" || l[bottle.LabelVersion] != "v-test" {
 			t.Errorf("%s: labels %v", id, l)
 		}
@@ -109,8 +161,7 @@ func TestStartLabelsEverything(t *testing.T) {
 	// what compose writes besides: the image, depends_on, config-hash on
 	// networks and the volume, a real compose version; each service's
 	// name as an alias on every network it joins
-	for id, r := range f.live {
-		l := r.labels
+	for id, l := range labelled(w) {
 		if l[compose.LabelVersion] != "5.6.0" {
 			t.Errorf("%s: compose version %q", id, l[compose.LabelVersion])
 		}
@@ -132,12 +183,12 @@ func TestStartLabelsEverything(t *testing.T) {
 	}
 	p := b.Project
 	for key, want := range map[string]string{
-		p.ContainerName(bottle.ServiceAgent) + "@" + p.NetworkName(bottle.NetInternal):   bottle.ServiceAgent,
-		p.ContainerName(bottle.ServiceSidecar) + "@" + p.NetworkName(bottle.NetInternal): bottle.ServiceSidecar,
-		b.ids[bottle.ServiceSidecar] + "@" + p.NetworkName(bottle.NetEgress):             bottle.ServiceSidecar,
+		b.ids[bottle.ServiceAgent] + "@" + p.NetworkName(bottle.NetInternal):   bottle.ServiceAgent,
+		b.ids[bottle.ServiceSidecar] + "@" + p.NetworkName(bottle.NetInternal): bottle.ServiceSidecar,
+		b.ids[bottle.ServiceSidecar] + "@" + p.NetworkName(bottle.NetEgress):   bottle.ServiceSidecar,
 	} {
-		if !slices.Equal(f.aliases[key], []string{want}) {
-			t.Errorf("aliases of %s = %v, want [%s]", key, f.aliases[key], want)
+		if !slices.Equal(w.Aliases[key], []string{want}) {
+			t.Errorf("aliases of %s = %v, want [%s]", key, w.Aliases[key], want)
 		}
 	}
 	// the compose file: no obsolete version, and `up` refused by compose
@@ -171,19 +222,14 @@ func TestStartLabelsEverything(t *testing.T) {
 }
 
 func TestStartFailureRemovesEverything(t *testing.T) {
-	f, s, opt := setup(t)
-	f.fail = func(op, name string) error {
-		if op == "start" && strings.HasPrefix(name, "container") {
-			return errors.New("boom")
-		}
-		return nil
-	}
+	f, w, s, opt := setup(t)
+	f.OnStartContainer = func(string) error { return errors.New("boom") }
 	_, err := Start(context.Background(), f, s, opt)
 	if err == nil || !strings.Contains(err.Error(), "starting the ") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Start = %v", err)
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left behind: %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left behind: %v", held)
 	}
 	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
@@ -192,71 +238,75 @@ func TestStartFailureRemovesEverything(t *testing.T) {
 
 // The agent starts only once the sidecar answers its probe.
 func TestStartWaitsForSidecar(t *testing.T) {
-	f, s, opt := setup(t)
+	f, _, s, opt := setup(t)
 	s.Sidecar.Port = 9001
-	f.sidecar = func(n int) (engine.Status, int) {
+	sidecarSays(f, func(n int) (engine.Status, int) {
 		if n < 3 {
 			return engine.Status{State: "running"}, 1 // not listening yet
 		}
 		return engine.Status{State: "running"}, 0
-	}
+	})
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Detach()
-	sidecarStart := slices.Index(f.log, "start "+b.ids[bottle.ServiceSidecar])
-	agentStart := slices.Index(f.log, "start "+b.ids[bottle.ServiceAgent])
-	lastProbe := slices.IndexFunc(f.log, func(l string) bool {
-		return l == "probe "+b.ids[bottle.ServiceSidecar]+" /pipelock healthcheck --addr 127.0.0.1:9001"
+	log := f.Log()
+	sidecarStart := slices.Index(log, "start "+b.ids[bottle.ServiceSidecar])
+	agentStart := slices.Index(log, "start "+b.ids[bottle.ServiceAgent])
+	lastProbe := slices.IndexFunc(log, func(l string) bool {
+		return l == "exec "+b.ids[bottle.ServiceSidecar]+" /pipelock healthcheck --addr 127.0.0.1:9001"
 	})
-	for i := lastProbe + 1; i < len(f.log); i++ {
-		if strings.HasPrefix(f.log[i], "probe ") {
+	for i := lastProbe + 1; i < len(log); i++ {
+		if strings.HasPrefix(log[i], "exec ") {
 			lastProbe = i
 		}
 	}
-	if sidecarStart < 0 || lastProbe < sidecarStart || agentStart < lastProbe || f.probes != 3 {
-		t.Fatalf("want sidecar started, probed 3 times, then the agent started; log: %v", f.log)
+	if sidecarStart < 0 || lastProbe < sidecarStart || agentStart < lastProbe || len(f.Calls("exec")) != 3 {
+		t.Fatalf("want sidecar started, probed 3 times, then the agent started; log: %v", log)
 	}
 }
 
 // A sidecar that exits at start-up fails the launch with its last log
 // lines, is never reported running, and everything is removed.
 func TestSidecarExitsAtStartup(t *testing.T) {
-	f, s, opt := setup(t)
-	f.sidecar = func(n int) (engine.Status, int) {
+	f, w, s, opt := setup(t)
+	sidecarSays(f, func(n int) (engine.Status, int) {
 		if n < 2 {
 			return engine.Status{State: "running"}, 1
 		}
 		return engine.Status{State: "exited", ExitCode: 1}, 1
-	}
-	agentStarted := false
-	f.hook = func(op, id string) {
-		if op == "start" {
-			f.mu.Lock()
-			agentStarted = agentStarted || strings.HasSuffix(f.live[id].name, bottle.ContainerName("", bottle.ServiceAgent))
-			f.mu.Unlock()
+	})
+	var made, agent sync.Map // the IDs of the containers the engine made; the agent's
+	create := f.OnCreateContainer
+	f.OnCreateContainer = func(sp engine.ContainerSpec) (string, error) {
+		id, err := create(sp)
+		if err == nil {
+			made.Store(id, true)
+			if strings.HasSuffix(sp.Name, bottle.ContainerName("", bottle.ServiceAgent)) {
+				agent.Store(id, true)
+			}
 		}
+		return id, err
 	}
 	_, err := Start(context.Background(), f, s, opt)
 	if err == nil || !strings.HasPrefix(err.Error(), "the sidecar ("+DefaultSidecarImage+") exited with code 1 during start-up; its last log lines: pipelock: starting | load TLS CA: parse CA key") || !strings.HasSuffix(err.Error(), " (while starting the sidecar)") {
 		t.Fatalf("Start = %v", err)
 	}
-	if slices.ContainsFunc(f.log, func(l string) bool {
-		return strings.HasPrefix(l, "start container") && strings.Contains(l, "-"+strings.Split(f.log[0], " ")[0])
-	}) {
-		t.Log(f.log)
-	}
-	for _, l := range f.log {
-		if strings.HasPrefix(l, "start ") && !strings.Contains(l, "container-") {
-			t.Errorf("unexpected %s", l)
+	for _, id := range f.Calls("start") {
+		if _, ok := made.Load(id); !ok {
+			t.Errorf("unexpected start %s", id)
 		}
 	}
-	if agentStarted {
-		t.Errorf("the agent was started with a dead sidecar: %v", f.log)
+	// (the agent may not be made at all: it is made beside the sidecar's
+	// start)
+	for _, id := range f.Calls("start") {
+		if _, ok := agent.Load(id); ok {
+			t.Errorf("the agent (%s) was started with a dead sidecar: %v", id, f.Log())
+		}
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left behind: %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left behind: %v", held)
 	}
 	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
@@ -266,15 +316,15 @@ func TestSidecarExitsAtStartup(t *testing.T) {
 // A sidecar that stops between the status and the probe: the exec fails
 // as a command that cannot run (126), but the error says it exited.
 func TestSidecarExitsDuringProbe(t *testing.T) {
-	f, s, opt := setup(t)
+	f, _, s, opt := setup(t)
 	calls := 0
-	f.sidecar = func(int) (engine.Status, int) {
+	sidecarSays(f, func(int) (engine.Status, int) {
 		calls++
 		if calls == 1 {
 			return engine.Status{State: "running"}, 126
 		}
 		return engine.Status{State: "exited", ExitCode: 2}, 126
-	}
+	})
 	_, err := Start(context.Background(), f, s, opt)
 	if err == nil || !strings.Contains(err.Error(), "exited with code 2 during start-up") {
 		t.Fatalf("Start = %v", err)
@@ -283,18 +333,18 @@ func TestSidecarExitsDuringProbe(t *testing.T) {
 
 // An image without /pipelock fails at once, not after the timeout.
 func TestSidecarWithoutPipelock(t *testing.T) {
-	f, s, opt := setup(t)
-	f.sidecar = func(int) (engine.Status, int) { return engine.Status{State: "running"}, 127 }
+	f, _, s, opt := setup(t)
+	sidecarSays(f, func(int) (engine.Status, int) { return engine.Status{State: "running"}, 127 })
 	_, err := Start(context.Background(), f, s, opt)
-	if err == nil || !strings.Contains(err.Error(), "has no runnable /pipelock") || f.probes != 1 {
-		t.Fatalf("Start = %v after %d probes", err, f.probes)
+	if probes := len(f.Calls("exec")); err == nil || !strings.Contains(err.Error(), "has no runnable /pipelock") || probes != 1 {
+		t.Fatalf("Start = %v after %d probes", err, probes)
 	}
 }
 
 func TestAddressPoolsExhausted(t *testing.T) {
-	f, s, opt := setup(t)
-	f.fail = func(op, name string) error {
-		if op == "network" && strings.HasSuffix(name, "_egress") {
+	f, w, s, opt := setup(t)
+	f.Before = func(verb, name string) error {
+		if verb == "create-network" && strings.HasSuffix(name, "_egress") {
 			return errors.New("Error response from daemon: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
 		}
 		return nil
@@ -303,21 +353,21 @@ func TestAddressPoolsExhausted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "leaked networks") || !strings.Contains(err.Error(), "bottle-cleanup") {
 		t.Fatalf("Start = %v, want the leaked-networks hint", err)
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left behind: %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left behind: %v", held)
 	}
 	// The containers are made beside the egress network (each once the
 	// agent's network is made and checked), so some may be: none starts.
-	if slices.ContainsFunc(f.log, func(s string) bool { return strings.HasPrefix(s, "start ") }) {
-		t.Errorf("a container was started although a network failed: %v", f.log)
+	if starts := f.Calls("start"); len(starts) != 0 {
+		t.Errorf("containers were started although a network failed: %v", f.Log())
 	}
 }
 
 func TestStartInterrupted(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	f.fail = func(op, name string) error {
-		if op == "volume" {
+	f.Before = func(verb, _ string) error {
+		if verb == "create-volume" {
 			cancel() // the person presses Ctrl-C while the volume is made
 		}
 		return nil
@@ -326,8 +376,8 @@ func TestStartInterrupted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Start = %v, want context.Canceled", err)
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left behind: %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left behind: %v", held)
 	}
 }
 
@@ -335,7 +385,7 @@ func TestStartInterrupted(t *testing.T) {
 // the containers on it have stopped, before their removal is done; the
 // volume waits until the agent container is gone.
 func TestTeardownOrder(t *testing.T) {
-	f := &fake{t: t, live: map[string]res{}}
+	f, w := newEngine(t)
 	spec := Spec{Agent: "order", Image: "img", Sidecar: Sidecar{Image: "proxy"}}
 	spec.Defaults()
 	b, err := Start(context.Background(), f, spec, Options{Prefix: "bt-order-", StateRoot: t.TempDir(), Version: "test", Now: time.Now})
@@ -343,40 +393,32 @@ func TestTeardownOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.lock.Release()
-	f.mu.Lock()
-	f.log = nil
-	f.mu.Unlock()
+	f.Forget()
 	// A container's removal is slow (the engine deletes its file system):
 	// it is held back until both networks were removed, or 2 s. A teardown
 	// that made the networks wait for it would remove them only after.
-	f.hook = func(op, id string) {
-		if op != "rm" || !strings.HasPrefix(id, "container") {
-			return
+	f.Before = func(verb, _ string) error {
+		if verb != "rm-container-and-volumes" {
+			return nil
 		}
 		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			f.mu.Lock()
-			n := 0
-			for _, l := range f.log {
-				if strings.HasPrefix(l, "rm network") {
-					n++
-				}
-			}
-			f.mu.Unlock()
-			if n == 2 {
-				return
+			if len(f.Calls("rm-network")) == 2 {
+				return nil
 			}
 		}
+		return nil
 	}
 	if err := b.teardown(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
+	log := f.Log()
 	pos := func(prefix string) int {
-		for i, l := range f.log {
+		for i, l := range log {
 			if strings.HasPrefix(l, prefix) {
 				return i
 			}
 		}
-		t.Fatalf("no %q in %v", prefix, f.log)
+		t.Fatalf("no %q in %v", prefix, log)
 		return -1
 	}
 	agent, sidecar := b.containers[0], b.containers[1]
@@ -394,29 +436,29 @@ func TestTeardownOrder(t *testing.T) {
 		}
 	}
 	for _, c := range []bottle.Container{agent, sidecar} {
-		if pos("kill "+c.ID+" KILL") > pos("rm "+c.ID) || pos("wait "+c.ID) > pos("rm "+c.ID) {
-			t.Errorf("%s was not killed and waited for before its removal: %v", c.Name, f.log)
+		if pos("kill "+c.ID+" KILL") > pos("rm-container-and-volumes "+c.ID) || pos("wait "+c.ID) > pos("rm-container-and-volumes "+c.ID) {
+			t.Errorf("%s was not killed and waited for before its removal: %v", c.Name, log)
 		}
 	}
-	if pos("rm "+internalID) < pos("wait "+agent.ID) || pos("rm "+internalID) < pos("wait "+sidecar.ID) {
-		t.Errorf("the internal network went before both containers stopped: %v", f.log)
+	if pos("rm-network "+internalID) < pos("wait "+agent.ID) || pos("rm-network "+internalID) < pos("wait "+sidecar.ID) {
+		t.Errorf("the internal network went before both containers stopped: %v", log)
 	}
-	if pos("rm "+egressID) < pos("disconnect "+sidecar.ID+"@"+egressID) {
-		t.Errorf("the egress network went before the sidecar was taken off it: %v", f.log)
+	if pos("rm-network "+egressID) < pos("disconnect "+sidecar.ID+"@"+egressID) {
+		t.Errorf("the egress network went before the sidecar was taken off it: %v", log)
 	}
 	for _, c := range []bottle.Container{agent, sidecar} {
-		if pos("rm "+internalID) > pos("rm "+c.ID) {
-			t.Errorf("the internal network waited for the removal of %s, not just its stop: %v", c.Name, f.log)
+		if pos("rm-network "+internalID) > pos("rm-container-and-volumes "+c.ID) {
+			t.Errorf("the internal network waited for the removal of %s, not just its stop: %v", c.Name, log)
 		}
 	}
-	if pos("rm "+egressID) > pos("rm "+sidecar.ID) {
-		t.Errorf("the egress network waited for the sidecar's removal, not just its stop: %v", f.log)
+	if pos("rm-network "+egressID) > pos("rm-container-and-volumes "+sidecar.ID) {
+		t.Errorf("the egress network waited for the sidecar's removal, not just its stop: %v", log)
 	}
-	if pos("rm "+b.Project.VolumeName(bottle.VolHome)) < pos("rm "+agent.ID) {
-		t.Errorf("the volume went before the agent container: %v", f.log)
+	if pos("rm-volume "+b.Project.VolumeName(bottle.VolHome)) < pos("rm-container-and-volumes "+agent.ID) {
+		t.Errorf("the volume went before the agent container: %v", log)
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left: %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left: %v", held)
 	}
 }
 
@@ -426,7 +468,7 @@ func TestTeardownOrder(t *testing.T) {
 func TestTeardownEgressBeforeSidecarStops(t *testing.T) {
 	for _, refused := range []bool{false, true} {
 		t.Run(fmt.Sprintf("disconnect refused %v", refused), func(t *testing.T) {
-			f := &fake{t: t, live: map[string]res{}}
+			f, w := newEngine(t)
 			spec := Spec{Agent: "egress", Image: "img"}
 			spec.Defaults()
 			b, err := Start(context.Background(), f, spec, Options{Prefix: "bt-egress-", StateRoot: t.TempDir(), Version: "test", Now: time.Now})
@@ -440,41 +482,32 @@ func TestTeardownEgressBeforeSidecarStops(t *testing.T) {
 					egressID = n.ID
 				}
 			}
-			if refused {
-				f.fail = func(op, _ string) error {
-					if op == "disconnect" {
-						return errors.New("Error response from daemon: cannot disconnect")
-					}
-					return nil
-				}
-			}
-			f.mu.Lock()
-			f.log = nil
-			f.mu.Unlock()
+			f.Forget()
 			// the sidecar stops only once the egress network is gone, or
 			// after 2 s
-			f.hook = func(op, id string) {
-				if op != "wait" || id != sidecar {
-					return
-				}
-				for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-					f.mu.Lock()
-					gone := slices.Contains(f.log, "rm "+egressID)
-					f.mu.Unlock()
-					if gone {
-						return
+			f.Before = func(verb, id string) error {
+				switch {
+				case verb == "disconnect" && refused:
+					return errors.New("Error response from daemon: cannot disconnect")
+				case verb == "wait" && id == sidecar:
+					for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+						if slices.Contains(f.Calls("rm-network"), egressID) {
+							break
+						}
 					}
 				}
+				return nil
 			}
 			if err := b.teardown(context.Background(), nil); err != nil {
 				t.Fatal(err)
 			}
-			rm, stop := slices.Index(f.log, "rm "+egressID), slices.Index(f.log, "wait "+sidecar)
+			log := f.Log()
+			rm, stop := slices.Index(log, "rm-network "+egressID), slices.Index(log, "wait "+sidecar)
 			if rm < 0 || stop < 0 || (rm < stop) == refused {
-				t.Errorf("egress network removed at %d, the sidecar stopped at %d: %v", rm, stop, f.log)
+				t.Errorf("egress network removed at %d, the sidecar stopped at %d: %v", rm, stop, log)
 			}
-			if len(f.live) != 0 {
-				t.Errorf("left: %v", f.live)
+			if held := w.Held(); len(held) != 0 {
+				t.Errorf("left: %v", held)
 			}
 		})
 	}
@@ -485,28 +518,36 @@ func TestTeardownEgressBeforeSidecarStops(t *testing.T) {
 // the undo of a failed start finds it by the bottle's labels and lists
 // again until nothing of the bottle is left.
 func TestStartUndoesLateCreate(t *testing.T) {
-	f, s, opt := setup(t)
-	f.loseIf = func(op, name string) bool { return op == "network" && strings.HasSuffix(name, "_egress") }
+	f, w, s, opt := setup(t)
+	create := f.OnCreateNetwork
+	f.OnCreateNetwork = func(sp engine.NetworkSpec) (string, error) {
+		id, err := create(sp)
+		if err == nil && strings.HasSuffix(sp.Name, "_egress") {
+			w.Late(id, 1) // made, but shown from the second listing on
+			return "", errors.New("read: connection reset by peer")
+		}
+		return id, err
+	}
 	_, err := Start(context.Background(), f, s, opt)
 	var ue *UndoError
 	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("Start = %v, want the create's error and a clean undo", err)
 	}
-	if len(f.live) != 0 || len(f.pending) != 0 {
-		t.Errorf("left behind: %v (pending %v)", f.live, f.pending)
+	if held := w.Held(); len(held) != 0 || w.Pending() != 0 {
+		t.Errorf("left behind: %v (pending %d)", held, w.Pending())
 	}
 }
 
 // An interrupted start whose cleanup cannot remove everything says so (an
 // *UndoError naming what is left), never that it removed what was made.
 func TestStartInterruptedUndoFails(t *testing.T) {
-	f, s, opt := setup(t)
+	f, _, s, opt := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	f.fail = func(op, name string) error {
+	f.Before = func(verb, name string) error {
 		switch {
-		case op == "volume":
+		case verb == "create-volume":
 			cancel()
-		case op == "rm" && strings.HasSuffix(name, "_home"):
+		case verb == "rm-volume" && strings.HasSuffix(name, "_home"):
 			return errors.New("boom")
 		}
 		return nil
@@ -528,7 +569,7 @@ func TestStartInterruptedUndoFails(t *testing.T) {
 // sweep adds what the engine holds with the bottle's project label and the
 // launch did not record; another project's resources are left alone.
 func TestSweep(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -536,11 +577,9 @@ func TestSweep(t *testing.T) {
 	defer b.lock.Release()
 	ours := b.Project.ContainerLabels(bottle.ServiceAgent, "x", "")
 	other := Project{Name: b.Project.Name + "x"}.VolumeLabels(bottle.VolHome, "x")
-	f.mu.Lock()
-	f.live["stray-c"] = res{"container", b.Project.Name + "-agent-2", ours}
-	f.live["stray-n"] = res{"network", b.Project.Name + "_extra", b.Project.NetworkLabels("extra", "x")}
-	f.live[b.Project.Name+"x_home"] = res{"volume", b.Project.Name + "x_home", other}
-	f.mu.Unlock()
+	w.Add(engine.Container{ID: "stray-c", Name: b.Project.Name + "-agent-2", Labels: ours, State: "running"},
+		engine.Network{ID: "stray-n", Name: b.Project.Name + "_extra", Labels: b.Project.NetworkLabels("extra", "x")},
+		engine.Volume{Name: b.Project.Name + "x_home", Labels: other})
 	n, err := b.sweep(context.Background())
 	if err != nil || n != 2 {
 		t.Fatalf("sweep = %d, %v; want the stray container and network", n, err)
@@ -551,25 +590,28 @@ func TestSweep(t *testing.T) {
 	if err := b.removeAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.live) != 1 {
-		t.Errorf("left: %v, want only the other project's volume", f.live)
+	if held := w.Held(); len(held) != 1 {
+		t.Errorf("left: %v, want only the other project's volume", held)
 	}
 }
 
 // Creates that could not even connect to the engine made nothing: the
 // failed start says so without listing an engine it cannot reach.
 func TestStartEngineUnreachable(t *testing.T) {
-	f, s, opt := setup(t)
-	f.fail = func(op, name string) error {
+	f, _, s, opt := setup(t)
+	f.Before = func(verb, _ string) error {
+		if verb == "image-id" || verb == "image-user" { // the engine goes once the images are looked at
+			return nil
+		}
 		return &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED}
 	}
 	_, err := Start(context.Background(), f, s, opt)
 	var ue *UndoError
-	if err == nil || errors.As(err, &ue) {
+	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "(while creating ") {
 		t.Fatalf("Start = %v, want the create's error alone", err)
 	}
-	if slices.ContainsFunc(f.log, func(l string) bool { return strings.HasPrefix(l, "list ") }) {
-		t.Errorf("listed an engine it could not reach: %v", f.log)
+	if slices.ContainsFunc(f.Log(), func(l string) bool { return strings.HasPrefix(l, "list ") }) {
+		t.Errorf("listed an engine it could not reach: %v", f.Log())
 	}
 	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)

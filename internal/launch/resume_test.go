@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
@@ -34,13 +35,13 @@ func savedTranscriptTar(t *testing.T, line string) []byte {
 
 // endedBottle starts a claude bottle on f and ends it; the agent leaves
 // transcript (nil: none). It returns the bottle's slug.
-func endedBottle(t *testing.T, f *fake, s Spec, opt Options, transcript []byte) string {
+func endedBottle(t *testing.T, f *enginefake.Engine, s Spec, opt Options, transcript []byte) string {
 	t.Helper()
-	f.copyFrom = func(id, p string) (io.ReadCloser, error) {
+	f.OnCopyFrom = func(id, p string) (io.ReadCloser, error) {
 		if p == bottle.AgentTranscript && transcript != nil {
 			return io.NopCloser(bytes.NewReader(transcript)), nil
 		}
-		return nil, errNotFound{}
+		return nil, enginefake.NotFound("file: " + p)
 	}
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
@@ -59,9 +60,9 @@ func claudeSpec() Spec {
 }
 
 // agentCmd is the command the last agent container was created with.
-func (f *fake) agentCmd() []string {
+func agentCmd(f *enginefake.Engine) []string {
 	var cmd []string
-	for _, s := range f.specs {
+	for _, s := range f.Specs() {
 		if strings.HasSuffix(s.Name, "-"+bottle.ServiceAgent+"-1") {
 			cmd = s.Cmd
 		}
@@ -91,7 +92,7 @@ func tarEntries(t *testing.T, data []byte) map[string]string {
 // continue flag to the agent's command — and only to the container's:
 // bottle.json keeps the spec's command, so resuming twice appends once.
 func TestResumeRestoresTranscriptAndContinues(t *testing.T) {
-	f, _, opt := setup(t)
+	f, w, _, opt := setup(t)
 	s := claudeSpec()
 	if !slices.Equal(s.Continue, []string{"--continue"}) {
 		t.Fatalf("Defaults: continue = %q for a claude command", s.Continue)
@@ -110,8 +111,8 @@ func TestResumeRestoresTranscriptAndContinues(t *testing.T) {
 		if !statedir.Locked(dir) {
 			t.Fatal("OpenSaved does not hold the state dir's lock")
 		}
-		f.user = "1234:1234"
-		f.specs, f.copies = nil, nil
+		w.ImageUser = "1234:1234"
+		f.Forget()
 		rs := sv.Spec
 		rs.Env = map[string]string{"KEY": "secret again"}
 		b, err := sv.Start(context.Background(), f, rs, opt)
@@ -121,16 +122,16 @@ func TestResumeRestoresTranscriptAndContinues(t *testing.T) {
 		if b.Project.Slug != slug || b.Project.StateDir != dir || b.Project.Name != opt.Prefix+slug {
 			t.Errorf("round %d: resumed as %+v", round, b.Project)
 		}
-		if got := f.agentCmd(); !slices.Equal(got, []string{"claude", "-p", "go on", "--continue"}) {
+		if got := agentCmd(f); !slices.Equal(got, []string{"claude", "-p", "go on", "--continue"}) {
 			t.Errorf("round %d: agent command %q", round, got)
 		}
 		restored := false
-		for _, c := range f.copies {
-			e := tarEntries(t, c.data)
+		for _, c := range f.Copies() {
+			e := tarEntries(t, c.Data)
 			if got, ok := e["home/agent/.claude/projects/-workspace/s1.jsonl"]; ok {
 				restored = true
-				if c.id != b.AgentID() || !strings.HasPrefix(got, "1234:1234 ") || !strings.Contains(got, `{"turn":1}`) {
-					t.Errorf("round %d: restored into %s: %q", round, c.id, got)
+				if c.ID != b.AgentID() || !strings.HasPrefix(got, "1234:1234 ") || !strings.Contains(got, `{"turn":1}`) {
+					t.Errorf("round %d: restored into %s: %q", round, c.ID, got)
 				}
 				if e["home/agent/.claude/projects/-workspace/"] == "" || !strings.HasPrefix(e["home/agent/.claude/projects/-workspace/"], "1234:1234") {
 					t.Errorf("round %d: the transcript's dir is not the user's: %v", round, e)
@@ -156,7 +157,7 @@ func TestResumeRestoresTranscriptAndContinues(t *testing.T) {
 // No transcript saved: nothing is restored and the command gets no
 // continue flag (claude --continue with nothing to continue fails).
 func TestResumeWithoutTranscript(t *testing.T) {
-	f, _, opt := setup(t)
+	f, _, _, opt := setup(t)
 	slug := endedBottle(t, f, claudeSpec(), opt, nil)
 	sv, err := OpenSaved(opt.StateRoot, opt.Prefix, slug)
 	if err != nil {
@@ -165,16 +166,16 @@ func TestResumeWithoutTranscript(t *testing.T) {
 	if sv.Transcript {
 		t.Error("Transcript without one")
 	}
-	f.specs, f.copies = nil, nil
+	f.Forget()
 	b, err := sv.Start(context.Background(), f, claudeSpec(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.agentCmd(); !slices.Equal(got, []string{"claude", "-p", "go on"}) {
+	if got := agentCmd(f); !slices.Equal(got, []string{"claude", "-p", "go on"}) {
 		t.Errorf("agent command %q", got)
 	}
-	if len(f.copies) != 2 {
-		t.Errorf("%d copies, want the sidecar's and the agent's provisioning only", len(f.copies))
+	if n := len(f.Copies()); n != 2 {
+		t.Errorf("%d copies, want the sidecar's and the agent's provisioning only", n)
 	}
 	b.End(context.Background(), 0, false)
 }
@@ -182,7 +183,7 @@ func TestResumeWithoutTranscript(t *testing.T) {
 // A resume that fails removes what it made and leaves the state dir as it
 // was: bottle.json, compose.json, the transcript and .preserve; unlocked.
 func TestResumeFailureKeepsStateDir(t *testing.T) {
-	f, _, opt := setup(t)
+	f, w, _, opt := setup(t)
 	slug := endedBottle(t, f, claudeSpec(), opt, savedTranscriptTar(t, "x"))
 	dir := filepath.Join(opt.StateRoot, slug)
 	os.WriteFile(filepath.Join(dir, bottle.PreserveFile), []byte("keep\n"), 0o600)
@@ -198,17 +199,12 @@ func TestResumeFailureKeepsStateDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.fail = func(op, name string) error {
-		if op == "start" && strings.HasPrefix(name, "container") {
-			return errors.New("boom")
-		}
-		return nil
-	}
+	f.OnStartContainer = func(string) error { return errors.New("boom") }
 	if _, err := sv.Start(context.Background(), f, claudeSpec(), opt); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Start = %v", err)
 	}
-	if len(f.live) != 0 {
-		t.Errorf("left behind: %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("left behind: %v", held)
 	}
 	for n, want := range before {
 		if got, err := os.ReadFile(filepath.Join(dir, n)); err != nil || !bytes.Equal(got, want) {
@@ -223,7 +219,7 @@ func TestResumeFailureKeepsStateDir(t *testing.T) {
 // A resume whose images are not on the engine is refused before anything
 // is made or written, naming them; the dir is left as it was, unlocked.
 func TestResumeChecksImagesFirst(t *testing.T) {
-	f, _, opt := setup(t)
+	f, _, _, opt := setup(t)
 	slug := endedBottle(t, f, claudeSpec(), opt, nil)
 	dir := filepath.Join(opt.StateRoot, slug)
 	meta, _ := os.ReadFile(filepath.Join(dir, bottle.MetaFile))
@@ -231,21 +227,22 @@ func TestResumeChecksImagesFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.log = nil
-	f.imageErr = func(string) error { return errNotFound{} }
+	f.Forget()
+	f.OnImageID = func(ref string) (string, error) { return "", enginefake.NotFound("image: " + ref) }
 	var mi *MissingImagesError
 	if _, err := sv.Start(context.Background(), f, claudeSpec(), opt); !errors.As(err, &mi) || len(mi.Images) != 2 {
 		t.Fatalf("Start = %v", err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(dir, bottle.MetaFile)); !bytes.Equal(got, meta) || len(f.log) != 0 || statedir.Locked(dir) {
-		t.Errorf("bottle.json changed %v, engine calls %v, locked %v", !bytes.Equal(got, meta), f.log, statedir.Locked(dir))
+	calls := slices.DeleteFunc(f.Log(), func(l string) bool { return strings.HasPrefix(l, "image-id ") })
+	if got, _ := os.ReadFile(filepath.Join(dir, bottle.MetaFile)); !bytes.Equal(got, meta) || len(calls) != 0 || statedir.Locked(dir) {
+		t.Errorf("bottle.json changed %v, engine calls %v, locked %v", !bytes.Equal(got, meta), calls, statedir.Locked(dir))
 	}
 }
 
 // What cannot be resumed is refused with one line naming the slug, before
 // anything is made.
 func TestOpenSavedRefuses(t *testing.T) {
-	f, _, opt := setup(t)
+	f, _, _, opt := setup(t)
 	slug := endedBottle(t, f, claudeSpec(), opt, nil)
 	root := opt.StateRoot
 	os.Mkdir(filepath.Join(root, "junk-aaaaa"), 0o700)

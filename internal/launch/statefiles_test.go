@@ -10,24 +10,16 @@ import (
 	"testing"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
-	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/exitcode"
 	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
-// onEndpoint is an engine that says where it is, as the real client does.
-type onEndpoint struct {
-	*fake
-	host string
-}
-
-func (e onEndpoint) Endpoint() engine.Endpoint { return engine.Endpoint{Host: e.host} }
-
 // Red team, hole 14: bottle.json names the engine the bottle was made on,
 // so the cleanup tools of another engine leave its dir alone.
 func TestMetaRecordsEngine(t *testing.T) {
-	f, s, opt := setup(t)
-	b, err := Start(context.Background(), onEndpoint{f, "unix:///run/engine-a.sock"}, s, opt)
+	f, _, s, opt := setup(t)
+	f.Host = "unix:///run/engine-a.sock"
+	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +34,14 @@ func TestMetaRecordsEngine(t *testing.T) {
 // the cleanup tools read hid the bottle. bottle-launch refuses a spec that
 // would make bottle.json large, before anything is made.
 func TestMetaBounded(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	s.Command = []string{"sh", "-c", strings.Repeat("x", MaxSpecMeta)}
 	_, err := Start(context.Background(), f, s, opt)
 	if err == nil || exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "the spec is too large: bottle.json would be") {
 		t.Fatalf("Start = %v (exit %d)", err, exitcode.Of(err))
 	}
-	if len(f.live) != 0 {
-		t.Errorf("made %v", f.live)
+	if held := w.Held(); len(held) != 0 {
+		t.Errorf("made %v", held)
 	}
 	if des := stateDirs(t, opt.StateRoot); len(des) != 0 {
 		t.Errorf("state root holds %v", des)
@@ -70,8 +62,9 @@ func TestMetaBounded(t *testing.T) {
 // bottle.json, now written through statedir.Meta, keeps every key it had
 // when launch had its own type, and reads back into the spec launched.
 func TestMetaKeys(t *testing.T) {
-	f, s, opt := setup(t)
-	b, err := Start(context.Background(), onEndpoint{f, "unix:///run/engine-a.sock"}, s, opt)
+	f, _, s, opt := setup(t)
+	f.Host = "unix:///run/engine-a.sock"
+	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +85,8 @@ func TestMetaKeys(t *testing.T) {
 		got = append(got, k)
 	}
 	slices.Sort(got)
-	want := []string{"agent", "backend", "containers", "created", "detached", "engine", "image", "name", "networks", "prefix", "slug", "spec", "volumes"}
+	// engine_id: the fake engine says its ID, as the real one does
+	want := []string{"agent", "backend", "containers", "created", "detached", "engine", "engine_id", "image", "name", "networks", "prefix", "slug", "spec", "volumes"}
 	if !slices.Equal(got, want) {
 		t.Errorf("bottle.json keys %v, want %v", got, want)
 	}
@@ -126,7 +120,7 @@ func stateDirs(t *testing.T, root string) []string {
 // writes no state dir into a dir of source checkouts, however often it
 // is run there, and says so in one line (exit 2), having made nothing.
 func TestStateRootMarked(t *testing.T) {
-	f, s, opt := setup(t)
+	f, w, s, opt := setup(t)
 	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -149,15 +143,15 @@ func TestStateRootMarked(t *testing.T) {
 		}
 	}
 	opt.StateRoot = src
-	made := len(f.live)
+	made := len(w.Held())
 	for range 2 {
 		_, err := Start(context.Background(), f, s, opt)
 		if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "is no state root") {
 			t.Fatalf("Start into checkouts = %v (exit %d)", err, exitcode.Of(err))
 		}
 	}
-	if des := stateDirs(t, src); !slices.Equal(des, []string{"auth-proxy", "scratch", "web-react"}) || statedir.Marked(src) || len(f.live) != made {
-		t.Errorf("after two launches: %v, marked %v, made %d", des, statedir.Marked(src), len(f.live)-made)
+	if des := stateDirs(t, src); !slices.Equal(des, []string{"auth-proxy", "scratch", "web-react"}) || statedir.Marked(src) || len(w.Held()) != made {
+		t.Errorf("after two launches: %v, marked %v, made %d", des, statedir.Marked(src), len(w.Held())-made)
 	}
 }
 

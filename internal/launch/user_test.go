@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
+	"github.com/claude-bottle/bottle/internal/enginefake"
 )
 
 const testPasswd = `root:x:0:0:root:/root:/bin/sh
@@ -93,21 +94,26 @@ func TestOwnHome(t *testing.T) {
 // the created container through the engine; the files copied in are owned
 // by the uid found there.
 func TestStartOwnsHomeByImageUser(t *testing.T) {
-	f, s, opt := setup(t)
-	f.user = "node"
-	var copied []byte
-	f.copyFrom = func(id, p string) (io.ReadCloser, error) {
+	f, w, s, opt := setup(t)
+	w.ImageUser = "node"
+	f.OnCopyFrom = func(id, p string) (io.ReadCloser, error) {
 		if p != "/etc/passwd" {
 			t.Errorf("read %s of the container", p)
-			return nil, errNotFound{}
+			return nil, enginefake.NotFound("file: " + p)
 		}
 		return io.NopCloser(bytes.NewReader(tarOf(t, "passwd", testPasswd))), nil
 	}
-	b, err := Start(context.Background(), &copyRecorder{fake: f, agentTar: &copied}, s, opt)
+	b, err := Start(context.Background(), f, s, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.lock.Release()
+	var copied []byte // the archive copied into the agent container
+	for _, c := range f.Copies() {
+		if bytes.Contains(c.Data, []byte("home/agent")) {
+			copied = c.Data
+		}
+	}
 	tr := tar.NewReader(bytes.NewReader(copied))
 	n := 0
 	for {
@@ -128,29 +134,15 @@ func TestStartOwnsHomeByImageUser(t *testing.T) {
 
 	// a name the image does not have fails the launch, which then removes
 	// what it made
-	f2, s2, opt2 := setup(t)
-	f2.user = "ghost"
-	f2.copyFrom = f.copyFrom
+	f2, w2, s2, opt2 := setup(t)
+	w2.ImageUser = "ghost"
+	f2.OnCopyFrom = f.OnCopyFrom
 	if _, err := Start(context.Background(), f2, s2, opt2); err == nil || !strings.Contains(err.Error(), `the image's user "ghost" is not in its /etc/passwd (while resolving the agent image's user)`) {
 		t.Fatalf("Start = %v", err)
 	}
-	if len(f2.live) != 0 {
-		t.Errorf("left: %v", f2.live)
+	if held := w2.Held(); len(held) != 0 {
+		t.Errorf("left: %v", held)
 	}
-}
-
-// copyRecorder keeps the archive copied into the agent container.
-type copyRecorder struct {
-	*fake
-	agentTar *[]byte
-}
-
-func (c *copyRecorder) CopyTo(ctx context.Context, id, dir string, r io.Reader) error {
-	data, _ := io.ReadAll(r)
-	if bytes.Contains(data, []byte("home/agent")) {
-		*c.agentTar = data
-	}
-	return c.fake.CopyTo(ctx, id, dir, bytes.NewReader(data))
 }
 
 func tarOf(t *testing.T, name, content string) []byte {

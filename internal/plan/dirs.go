@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/statedir"
@@ -65,17 +64,5 @@ func (o Options) engineOf(e statedir.Entry) string {
 	if !e.Meta || m.Engine == "" && m.EngineID == "" {
 		return o.Default
 	}
-	if m.EngineID != "" && o.Engines.IDs != nil {
-		if i := slices.Index(o.Engines.IDs(), m.EngineID); i >= 0 && i < len(o.EngineNames) {
-			return o.EngineNames[i]
-		}
-		return ""
-	}
-	want := statedir.SameEngine(m.Engine)
-	for i, ep := range o.Engines.Endpoints {
-		if statedir.SameEngine(ep) == want && i < len(o.EngineNames) {
-			return o.EngineNames[i]
-		}
-	}
-	return ""
+	return o.Engines.Named(m, o.EngineNames)
 }

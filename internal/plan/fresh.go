@@ -16,6 +16,57 @@ import (
 // than the planned one, so the reaper always tells them apart, whatever
 // the clock's resolution. The next run takes it.
 
+// The plan's second is the engine's: a volume's creation time is read
+// from the engine's clock, which may be behind this host's (a remote
+// engine's, a VM's) or ahead of it. Options.Skew says how far each
+// engine's clock is from this host's, never more: first from what its
+// answers said in passing (the Date of the list calls' answers, whole
+// seconds), and, only for an item that leaves something out by that, from
+// its clock read (GET /info, once per engine), which may leave less out.
+// An engine that cannot say is taken to keep this host's time; a machine's
+// time is smolvm's, on this host.
+
+// clock is the plan's time on the clock of the engine an item is in, and
+// how far that clock is from this host's.
+type clock struct {
+	now  time.Time
+	skew time.Duration
+}
+
+// clockOf is the plan's time on the clock that made it (exact: as the
+// engine's clock was read).
+func (o Options) clockOf(it bottle.Item, exact bool) clock {
+	if it.Kind == bottle.KindMachine || o.Skew == nil {
+		return clock{now: o.Now}
+	}
+	skew, ok := o.Skew(it.Engine, exact)
+	if !ok {
+		return clock{now: o.Now}
+	}
+	return clock{now: o.Now.Add(skew), skew: skew}
+}
+
+// next is the first time on this host's clock at which the clock's plan
+// second is over.
+func (c clock) next() time.Time { return c.now.Truncate(time.Second).Add(time.Second).Add(-c.skew) }
+
+// leaveFreshOn is leaveFresh on the item's engine's clock (clockOf): as its
+// answers said, and when that leaves something out, as its clock reads.
+func (o Options) leaveFreshOn(it bottle.Item) (_ bottle.Item, ok bool, notes []string, c clock) {
+	c = o.clockOf(it, false)
+	out, ok, notes := leaveFresh(it, c.now)
+	if len(notes) == 0 || it.Kind == bottle.KindMachine || o.Skew == nil {
+		return out, ok, notes, c
+	}
+	skew, read := o.Skew(it.Engine, true)
+	if !read {
+		return out, ok, notes, c
+	}
+	c = clock{now: o.Now.Add(skew), skew: skew}
+	out, ok, notes = leaveFresh(it, c.now)
+	return out, ok, notes, c
+}
+
 // sameSecond reports whether t (a whole-second identity) is not strictly
 // earlier than the second of now, the plan's time. An unknown t is not.
 func sameSecond(t *time.Time, now time.Time) bool {

@@ -73,7 +73,14 @@ type Options struct {
 	// state dir holds bottle.json); what the launcher recorded in
 	// bottle.json answers when it cannot tell.
 	Transcript func(ctx context.Context, it bottle.Item) (has, known bool, err error)
-	Now        time.Time
+	// Now is the plan's time, taken before anything is listed.
+	Now time.Time
+	// Skew, when set, says how far the clock of the engine named is from
+	// this host's, never more: exact false as its answers said (asking
+	// nothing), true as its clock reads (asked once); ok false: it cannot
+	// say. The plan's second for an engine's volumes is on its clock
+	// (fresh.go).
+	Skew func(engine string, exact bool) (skew time.Duration, ok bool)
 }
 
 // NameSlug is the slug a --name value means: the name without the prefix
@@ -99,22 +106,25 @@ type Plan struct {
 	// the tool says so and exits non-zero.
 	Unknown error
 	// fresh counts the volumes and machines left out as made in the plan's
-	// second (leaveFresh).
-	fresh int
+	// second (leaveFresh); freshUntil is when (on this host's clock) the
+	// last of those seconds is over.
+	fresh      int
+	freshUntil time.Time
 }
 
 // Make asks every backend and scans the state root, concurrently, asks
 // whether the planned projects hold transcripts, and returns the plan.
 // When that left out a volume or machine made in the plan's second
-// (leaveFresh), it waits for that second to end and plans once more, as
-// made in the next second: a plan made right after a bottle is whole, and
-// only what is made during that wait is left to the next run.
+// (leaveFresh; on its engine's clock), it waits for that second to end
+// and plans once more, as made in the next second: a plan made right
+// after a bottle is whole, and only what is made during that wait is left
+// to the next run.
 func Make(ctx context.Context, backends []backend.Backend, opt Options) *Plan {
 	p := makeOnce(ctx, backends, opt)
 	if p.fresh == 0 {
 		return p
 	}
-	next := opt.Now.Truncate(time.Second).Add(time.Second)
+	next := p.freshUntil
 	t := time.NewTimer(next.Sub(opt.Now))
 	defer t.Stop()
 	select {
@@ -303,8 +313,11 @@ func Build(survey *backend.Survey, entries []statedir.Entry, scanErr error, opt 
 			}
 			continue
 		}
-		it, ok, fresh := leaveFresh(it, opt.Now)
+		it, ok, fresh, c := opt.leaveFreshOn(it)
 		p.Notes = append(p.Notes, fresh...)
+		if len(fresh) > 0 && (p.fresh == 0 || c.next().After(p.freshUntil)) {
+			p.freshUntil = c.next()
+		}
 		p.fresh += len(fresh)
 		if !ok {
 			continue

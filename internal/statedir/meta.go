@@ -160,6 +160,29 @@ func (e Engines) ids() []string {
 	return e.IDs()
 }
 
+// Named is the name of the engine asked that m says its bottle was made
+// on, names being the engines' names in Endpoints' order: the one with
+// the engine ID m records (when the IDs are known), else the one at the
+// endpoint m records; "" when it is none of them, or m names no engine.
+func (e Engines) Named(m Meta, names []string) string {
+	if m.EngineID != "" && e.IDs != nil {
+		if i := slices.Index(e.IDs(), m.EngineID); i >= 0 && i < len(names) {
+			return names[i]
+		}
+		return ""
+	}
+	if m.Engine == "" {
+		return ""
+	}
+	want := SameEngine(m.Engine)
+	for i, ep := range e.Endpoints {
+		if SameEngine(ep) == want && i < len(names) {
+			return names[i]
+		}
+	}
+	return ""
+}
+
 // OtherEngine says why a dir whose bottle.json names the engine its bottle
 // was made on belongs to an engine this run did not ask, or "". Such a dir
 // is never planned or removed: whether its bottle lives is unknown here.

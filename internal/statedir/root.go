@@ -93,6 +93,7 @@ func RootLooks(root string) (string, error) {
 		n := de.Name()
 		switch {
 		case n == bottle.RootMarker:
+		case de.Type().IsRegular() && rootLitter(n):
 		case strings.HasPrefix(n, asidePrefix) && de.IsDir():
 		case de.Type().IsDir() && !strings.HasPrefix(n, "."):
 			if why := Looks(filepath.Join(root, n)); why != "" {
@@ -109,6 +110,16 @@ func RootLooks(root string) (string, error) {
 		return fmt.Sprintf("its entry %s is no bottle's state dir", bad[0]), nil
 	}
 	return fmt.Sprintf("%d of its %d entries are no bottle's state dir, e.g. %s", len(bad), len(des), bad[0]), nil
+}
+
+// rootLitter reports whether name, a regular file at the top of a state
+// root, is a file manager's litter (Litter) or the AppleDouble file of
+// the marker, of litter or of a state dir (a slug's name).
+func rootLitter(n string) bool {
+	if of, ok := strings.CutPrefix(n, bottle.AppleDouble); ok {
+		return of == bottle.RootMarker || Litter(of) || SlugShape(of)
+	}
+	return Litter(n)
 }
 
 // CheckRoot is the cleanup tools' look at the state root before they plan

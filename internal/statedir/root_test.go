@@ -1,6 +1,7 @@
 package statedir
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,12 +62,74 @@ func TestLooksAllowList(t *testing.T) {
 	}
 	// A file a bottle writes only nested is no top-level one; a name
 	// merely starting like a transcript is none either.
-	for name, file := range map[string]string{"a-aaaa5": "transcript.go", "b-aaaa6": "notes.txt", "c-aaaa7": ".DS_Store", "d-aaaa8": "bottle.json.bak"} {
+	for name, file := range map[string]string{"a-aaaa5": "transcript.go", "b-aaaa6": "notes.txt", "c-aaaa7": ".DS_Store.txt", "d-aaaa8": "bottle.json.bak"} {
 		write(t, filepath.Join(root, name, bottle.MetaFile), 1)
 		write(t, filepath.Join(root, name, file), 1)
 		if why := Looks(filepath.Join(root, name)); !strings.Contains(why, file) {
 			t.Errorf("%s with %s: %q", name, file, why)
 		}
+	}
+}
+
+// A file manager's litter (.DS_Store, Thumbs.db, desktop.ini,
+// .directory, and AppleDouble files of what a bottle writes) leaves a
+// state dir one, and a state root one; litter is known by its exact name
+// as a regular file: an AppleDouble file of a person's file, a name like
+// litter, a dir named like it keep the dir from being one.
+func TestLooksLitter(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "mac-aaaa1")
+	for _, n := range []string{bottle.MetaFile, ".DS_Store", "Thumbs.db", "desktop.ini", ".directory", "._bottle.json", "._.DS_Store", "._transcript", "._Dockerfile.rebuilt"} {
+		write(t, filepath.Join(dir, n), 1)
+	}
+	write(t, filepath.Join(dir, "transcript", "s.jsonl"), 1)
+	if why := Looks(dir); why != "" {
+		t.Errorf("a state dir with litter: %s", why)
+	}
+	for i, n := range []string{"._notes.txt", "._", ".ds_store", "thumbs.db", "Desktop.ini", "Thumbs.db.bak", "DS_Store", ".DS_Store ", "._._notes.txt"} {
+		d := filepath.Join(root, fmt.Sprintf("not-bbbb%d", i))
+		write(t, filepath.Join(d, bottle.MetaFile), 1)
+		write(t, filepath.Join(d, n), 1)
+		if why := Looks(d); !strings.Contains(why, fmt.Sprintf("%q", n)) {
+			t.Errorf("%q: %q", n, why)
+		}
+	}
+	// a directory named like litter is none
+	d := filepath.Join(root, "dsdir-ccccc")
+	write(t, filepath.Join(d, ".DS_Store", "thesis.tex"), 1)
+	if why := Looks(d); !strings.Contains(why, `".DS_Store"`) {
+		t.Errorf("a .DS_Store dir: %q", why)
+	}
+
+	// The root: litter files, and AppleDouble files of the marker, of
+	// litter and of state dirs, make no entry and no reason to refuse it.
+	clean := t.TempDir()
+	write(t, filepath.Join(clean, "a-aaaa1", "transcript.jsonl"), 3)
+	for _, n := range []string{".DS_Store", "Thumbs.db", "desktop.ini", ".directory", "._a-aaaa1", "._.DS_Store", "._" + bottle.RootMarker} {
+		write(t, filepath.Join(clean, n), 1)
+	}
+	if why, err := RootLooks(clean); why != "" || err != nil {
+		t.Errorf("a root with litter: %q, %v", why, err)
+	}
+	entries, err := Scan(clean)
+	if err != nil || len(entries) != 1 || entries[0].Slug != "a-aaaa1" || entries[0].NotState != "" {
+		t.Errorf("scan of a root with litter: %+v, %v", entries, err)
+	}
+	if err := PrepareRoot(clean, false); err != nil || !Marked(clean) {
+		t.Errorf("preparing a root with litter: %v", err)
+	}
+	for _, n := range []string{"._notes.txt", "thumbs.db"} {
+		r := t.TempDir()
+		write(t, filepath.Join(r, "a-aaaa1", "transcript.jsonl"), 3)
+		write(t, filepath.Join(r, n), 1)
+		if why, _ := RootLooks(r); !strings.Contains(why, n) {
+			t.Errorf("a root with %s: %q", n, why)
+		}
+	}
+	r := t.TempDir()
+	write(t, filepath.Join(r, "Thumbs.db", "x"), 1)
+	if why, _ := RootLooks(r); !strings.Contains(why, "Thumbs.db") {
+		t.Errorf("a root with a Thumbs.db dir: %q", why)
 	}
 }
 

@@ -73,8 +73,9 @@ type Entry struct {
 
 // Resumable reports whether bottle-launch --resume would start the dir's
 // bottle again, as far as the dir tells: it looks like a state dir, holds
-// a bottle.json that reads whole and names a docker bottle of its slug and
-// of prefix, made on one of engines (or ended), and no launcher holds it.
+// a bottle.json that reads whole and names a bottle (docker or
+// smolmachines) of its slug and of prefix, made on one of engines (or
+// ended), and no launcher holds it.
 // live is whether a bottle of its slug exists in any backend (then it is
 // not resumable: the bottle must end first).
 func (e Entry) Resumable(prefix string, engines Engines, live bool) bool {
@@ -143,7 +144,7 @@ func list(root string) ([]Entry, error) {
 			out = append(out, Entry{Slug: name, Path: filepath.Join(root, name), Type: Aside})
 			continue
 		}
-		if strings.HasPrefix(name, ".") {
+		if strings.HasPrefix(name, ".") || Litter(name) && de.Type().IsRegular() {
 			continue
 		}
 		e := Entry{Slug: name, Path: filepath.Join(root, name)}
@@ -204,8 +205,8 @@ func inspect(e *Entry) {
 // state dir, or "" when it does: its name has a slug's shape (see
 // SlugShape), and every entry at its top is something a bottle writes
 // there (bottleLeaves: bottle.json, compose.json, a transcript, a
-// Dockerfile, .lock, the .preserve a person puts in, a save's temp dir),
-// or it is empty. A source checkout (.git, go.mod, source) is none,
+// Dockerfile, .lock, the .preserve a person puts in, a save's temp dir,
+// a file manager's litter such as .DS_Store), or it is empty. A source checkout (.git, go.mod, source) is none,
 // whatever its name. It reads the dir's top level only.
 func Looks(path string) string {
 	name := filepath.Base(path)
@@ -217,13 +218,13 @@ func Looks(path string) string {
 		return fmt.Sprintf("it cannot be read: %v", err)
 	}
 	defer f.Close()
-	names, err := f.Readdirnames(-1)
+	des, err := f.ReadDir(-1)
 	if err != nil {
 		return fmt.Sprintf("it cannot be read: %v", err)
 	}
 	var other []string
-	for _, n := range names {
-		if !bottleLeaves(n) {
+	for _, de := range des {
+		if n := de.Name(); !bottleLeaves(n, de.Type().IsRegular()) {
 			other = append(other, n)
 		}
 	}
@@ -240,10 +241,25 @@ func Looks(path string) string {
 
 // bottleLeaves reports whether name is something a bottle leaves at the
 // top of its state dir: one of bottle.StateFiles, Dockerfile.*, or a
-// transcript save's temp dir.
-func bottleLeaves(n string) bool {
-	return slices.Contains(bottle.StateFiles, n) || strings.HasPrefix(n, bottle.Dockerfile+".") || strings.HasPrefix(n, bottle.TranscriptTemp)
+// transcript save's temp dir; or, when it is a regular file (file), the
+// litter a file manager leaves (Litter) or the AppleDouble file of any
+// of these.
+func bottleLeaves(n string, file bool) bool {
+	if slices.Contains(bottle.StateFiles, n) || strings.HasPrefix(n, bottle.Dockerfile+".") || strings.HasPrefix(n, bottle.TranscriptTemp) {
+		return true
+	}
+	if !file {
+		return false
+	}
+	if of, ok := strings.CutPrefix(n, bottle.AppleDouble); ok && of != "" {
+		return bottleLeaves(of, true)
+	}
+	return Litter(n)
 }
+
+// Litter reports whether name is exactly one of the files a desktop's
+// file manager leaves in a directory it shows (bottle.OSLitter).
+func Litter(n string) bool { return slices.Contains(bottle.OSLitter, n) }
 
 // SlugShape reports whether name has the shape of the slugs bottle-launch
 // and the original tool make: an agent's name (1 to 40 of [a-z0-9_-],

@@ -484,7 +484,7 @@ func TestRemoveLockTakenWhileChecking(t *testing.T) {
 }
 
 // Resumable is what bottle-launch --resume accepts, as far as the dir
-// tells: a bottle.json naming a docker bottle of the slug and the prefix,
+// tells: a bottle.json naming a bottle (docker or smolmachines) of the slug and the prefix,
 // on an engine asked (or ended), no launcher, no live bottle. A transcript
 // or a Dockerfile has nothing to do with it.
 func TestResumable(t *testing.T) {

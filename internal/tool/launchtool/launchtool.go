@@ -28,6 +28,7 @@ import (
 	"github.com/claude-bottle/bottle/internal/plan"
 	"github.com/claude-bottle/bottle/internal/smolvmcli"
 	"github.com/claude-bottle/bottle/internal/statedir"
+	"github.com/jessevdk/go-flags"
 )
 
 const usage = `[OPTIONS]
@@ -80,11 +81,25 @@ type options struct {
 	Allow   []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach  bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
 	Resume  string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
-	Backend string   `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
+	Backend Backend  `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
 	Context string   `long:"context" unquote:"false" value-name:"NAME" description:"launch on the engine of docker context NAME (default is DOCKER_HOST's engine or the default socket); without it, the engine DOCKER_HOST, DOCKER_CONTEXT or the current context names"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
+}
+
+// Backend is a --backend value; completion offers the backends.
+type Backend string
+
+// Complete implements go-flags' Completer.
+func (Backend) Complete(match string) []flags.Completion {
+	var out []flags.Completion
+	for _, b := range bottle.BackendOrder {
+		if strings.HasPrefix(b, match) {
+			out = append(out, flags.Completion{Item: b})
+		}
+	}
+	return out
 }
 
 // Main runs bottle-launch in this process. SIGHUP (a closed terminal)
@@ -228,6 +243,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		// Before anything was made (the engine could not be asked).
 		return err
 	}
+	if b.NoIPv6() {
+		t.Errorf("warning: the engine's kernel has no IPv6 (its runtime found no /proc/sys/net/ipv6: booted with ipv6.disable=1, or IPv6 is a module not loaded), so the agent runs without the sysctls that turn IPv6 off; with no IPv6 it cannot reach the host over it either (docs/bottle-launch.md)")
+	}
 	if o.Detach {
 		derr := b.Detach()
 		info := b.Info()
@@ -287,8 +305,8 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 }
 
 // resumeCommand is the command that starts the bottle of slug again: with
-// --prefix and --state-dir when they were given as flags (the environment
-// that gave them otherwise gives them again).
+// --prefix, --state-dir and --context when they were given as flags (the
+// environment that gave them otherwise gives them again).
 func resumeCommand(env cli.Env, o options, slug string) string {
 	cmd := "bottle-launch --resume " + slug
 	var def cli.Scope
@@ -300,6 +318,9 @@ func resumeCommand(env cli.Env, o options, slug string) string {
 	}
 	if o.StateDir != def.StateDir {
 		cmd += " --state-dir " + shellQuote(o.StateDir)
+	}
+	if o.Context != "" {
+		cmd += " --context " + shellQuote(o.Context)
 	}
 	return cmd
 }
@@ -371,7 +392,7 @@ func applyFlags(spec *launch.Spec, env cli.Env, o options, dir string) error {
 		spec.Sidecar.Image, flagged["sidecar-image"] = v, "$"+EnvSidecarImage
 	}
 	if o.Backend != "" {
-		spec.Backend, flagged["backend"] = o.Backend, "--backend"
+		spec.Backend, flagged["backend"] = string(o.Backend), "--backend"
 	}
 	spec.Resolve(dir)
 	spec.Defaults()

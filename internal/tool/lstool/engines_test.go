@@ -21,10 +21,12 @@ import (
 // DOCKER_CONFIG, each with a bottle.
 func twoEngines(t *testing.T) *tooltest.Tool {
 	x := tooltest.New(t, Run)
+	x.Engine.Host, x.Engine.EngineID = "unix:///one.sock", "ONE"
 	w := enginefake.NewWorld()
 	w.Wire(x.Engine)
 	w.Project(p+"one-1111", "running", tooltest.Now.Add(-time.Hour))
 	two := enginefake.New(t)
+	two.Host, two.EngineID = "unix:///two.sock", "TWO"
 	w2 := enginefake.NewWorld()
 	w2.Wire(two)
 	w2.Project(p+"two-2222", "exited", tooltest.Now.Add(-time.Hour))
@@ -95,5 +97,36 @@ func TestListEnginesTable(t *testing.T) {
 	}
 	if code := x.Exec(); code != exitcode.OK || strings.Contains(x.Stdout.String(), "ENGINE") {
 		t.Errorf("one engine: exit %d, a column ENGINE:\n%s", code, x.Stdout)
+	}
+}
+
+// Two contexts of one engine list its bottles once, by the current
+// engine's name (given first or not), and say so once.
+func TestListEnginesOnce(t *testing.T) {
+	x := twoEngines(t)
+	one := x.Env.Open
+	x.Env.Open = func(getenv func(string) string, prefix string) (*backend.Set, error) {
+		getenv2 := func(k string) string {
+			if k == "DOCKER_CONTEXT" {
+				return "default" // "two" is the default engine under another name
+			}
+			return getenv(k)
+		}
+		return one(getenv2, prefix)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--all-contexts"}, "default"},
+		{[]string{"--context", "two", "--context", "default"}, "default"},
+	} {
+		code := x.Exec(append(tc.args, "--jq", `.engine+" "+.name`)...)
+		if code != exitcode.OK || x.Stdout.String() != tc.want+" "+p+"one-1111\n" {
+			t.Errorf("%v: exit %d, %q", tc.args, code, x.Stdout)
+		}
+		if want := "bottle-ls: docker contexts "; strings.Count(x.Stderr.String(), want) != 1 || !strings.Contains(x.Stderr.String(), "(all at unix:///one.sock): asked once, as default\n") {
+			t.Errorf("%v: stderr %q", tc.args, x.Stderr)
+		}
 	}
 }

@@ -23,8 +23,9 @@ const usage = `[OPTIONS]
 Lists the bottles that exist in every backend: one JSON object per bottle
 when stdout is not a terminal (or with --json), an aligned table otherwise.
 With --state, lists the state dirs instead: each with what it holds
-(preserved, resumable, transcript, Dockerfile), its size and age, and the
-bottle that owns it, if any.`
+(preserved, resumable, transcript, Dockerfile), its size and age, the
+bottle that owns it, if any, the engine its bottle was made on and the
+state root its bottle belongs to.`
 
 // Manual is bottle-ls's manual: its --help and man page.
 func Manual() cli.Manual {
@@ -62,17 +63,24 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 			return err
 		}
 	}
-	pool, names, err := t.Env.OpenEngines(o.Engines, o.Prefix)
+	pool, names, err := t.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 
 	if o.State {
-		engines, _ := pool.Engines(ctx, names)
-		return states(ctx, t, p, pool.Backends(names), engines, o.Scope)
+		engines, opened := pool.Engines(ctx, names)
+		err := states(ctx, t, p, pool.Backends(names), engines, opened, o.Scope)
+		for _, n := range pool.Notes() {
+			t.Errorf("%s", n)
+		}
+		return err
 	}
 	survey := backend.Ask(ctx, pool.Backends(names))
+	for _, n := range pool.Notes() {
+		t.Errorf("%s", n)
+	}
 	bottles := survey.Bottles()
 	for i := range bottles {
 		dir := filepath.Join(o.StateDir, bottles[i].Slug)

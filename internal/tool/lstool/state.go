@@ -3,6 +3,7 @@ package lstool
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,17 @@ type StateDir struct {
 	// Bottle names the bottle of this slug that exists (in any backend),
 	// or is null: no bottle owns the dir.
 	Bottle *string `json:"bottle"`
+	// Engine is the engine its bottle was made on, as its bottle.json
+	// records it: the name of the engine asked when it is one (matched by
+	// engine ID, else by endpoint), else the endpoint it records; without
+	// one, the engine its bottle is on; null when nothing says.
+	Engine *string `json:"engine"`
+	// EngineID is the engine ID its bottle.json records, if any.
+	EngineID string `json:"engine_id,omitempty"`
+	// StateRoot is the state root its bottle belongs to: the one its
+	// resources' labels name (the root of their dev.bottle.state-dir),
+	// else the root listed.
+	StateRoot string `json:"state_root"`
 	// Launcher is true while a bottle-launch holds the dir's lock.
 	Launcher bool `json:"launcher,omitempty"`
 	// Detached is true when bottle.json says the bottle was launched with
@@ -36,7 +48,7 @@ type StateDir struct {
 
 // states lists the state dirs under the root with the bottle that owns
 // each: a survey of every backend and a scan of the root, at once.
-func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend.Backend, engines statedir.Engines, scope cli.Scope) error {
+func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend.Backend, engines statedir.Engines, names []string, scope cli.Scope) error {
 	var survey *backend.Survey
 	var entries []statedir.Entry
 	var scanErr error
@@ -48,10 +60,16 @@ func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend
 	if scanErr != nil {
 		return scanErr
 	}
-	owner := map[string]string{}
+	owner, ownerEngine, ownerRoot := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, b := range survey.Bottles() {
 		if _, ok := owner[b.Slug]; !ok {
 			owner[b.Slug] = b.Name
+			ownerEngine[b.Slug] = b.Engine
+		}
+	}
+	for _, it := range survey.Items() {
+		if _, ok := ownerRoot[it.Slug]; !ok && it.OwnerDir != "" && owner[it.Slug] == bottle.ProjectName(scope.Prefix, it.Slug) {
+			ownerRoot[it.Slug] = filepath.Dir(it.OwnerDir)
 		}
 	}
 	live := survey.Live()
@@ -78,13 +96,18 @@ func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend
 		if n, ok := owner[e.Slug]; ok {
 			d.Bottle = &n
 		}
+		d.Engine, d.EngineID = dirEngine(e, engines, names, ownerEngine[e.Slug]), e.Bottle.EngineID
+		d.StateRoot = scope.StateDir
+		if r, ok := ownerRoot[e.Slug]; ok {
+			d.StateRoot = r
+		}
 		dirs = append(dirs, d)
 	}
 	for _, w := range survey.Warnings() {
 		t.Errorf("warning: %s", w)
 	}
 	if p.Table() {
-		if err := stateTable(p, dirs, t.Env); err != nil {
+		if err := stateTable(p, dirs, scope.StateDir, t.Env); err != nil {
 			return err
 		}
 	} else {
@@ -100,12 +123,52 @@ func states(ctx context.Context, t *cli.Tool, p *cli.Printer, backends []backend
 	return nil
 }
 
-func stateTable(p *cli.Printer, dirs []StateDir, env cli.Env) error {
+// dirEngine is the engine a state dir's bottle was made on (StateDir's
+// Engine); onEngine is the engine its bottle is on, if one exists.
+func dirEngine(e statedir.Entry, engines statedir.Engines, names []string, onEngine string) *string {
+	m := e.Bottle
+	n := ""
+	switch {
+	case e.Meta && (m.Engine != "" || m.EngineID != ""):
+		if n = engines.Named(m, names); n == "" {
+			n = m.Engine // an engine not asked (or no longer at its endpoint)
+		}
+	default:
+		n = onEngine
+	}
+	if n == "" {
+		return nil
+	}
+	return &n
+}
+
+// stateTable shows the state dirs for a person: an ENGINE column when
+// their engines differ, a ROOT column when a bottle belongs to a state
+// root other than the one listed (root).
+func stateTable(p *cli.Printer, dirs []StateDir, root string, env cli.Env) error {
 	if len(dirs) == 0 {
 		fmt.Fprintln(env.Stderr, "no state dirs")
 		return nil
 	}
-	tb := p.NewTable("NAME", "SIZE", "AGE", "FLAGS", "BOTTLE")
+	engine := func(d StateDir) string {
+		if d.Engine == nil {
+			return "-"
+		}
+		return *d.Engine
+	}
+	engines, roots := false, false
+	for _, d := range dirs {
+		engines = engines || engine(d) != engine(dirs[0])
+		roots = roots || d.StateRoot != root
+	}
+	headers := []string{"NAME", "SIZE", "AGE", "FLAGS", "BOTTLE"}
+	if engines {
+		headers = append(headers, "ENGINE")
+	}
+	if roots {
+		headers = append(headers, "ROOT")
+	}
+	tb := p.NewTable(headers...)
 	tb.ColorColumn(4, func(s string) string {
 		if s == "-" {
 			return "dim"
@@ -141,7 +204,14 @@ func stateTable(p *cli.Printer, dirs []StateDir, env cli.Env) error {
 		if d.Bottle != nil {
 			owner = *d.Bottle
 		}
-		tb.Row(d.Name, plan.Size(d.SizeBytes), plan.Age(now, d.Modified), f, owner)
+		row := []string{d.Name, plan.Size(d.SizeBytes), plan.Age(now, d.Modified), f, owner}
+		if engines {
+			row = append(row, engine(d))
+		}
+		if roots {
+			row = append(row, d.StateRoot)
+		}
+		tb.Row(row...)
 	}
 	return tb.Flush()
 }
