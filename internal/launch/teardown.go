@@ -275,9 +275,9 @@ func (b *Launched) teardown(ctx context.Context, keep []string) error {
 // disconnect takes the container off the network (forced, beside its
 // kill) and closes the returned channel once it is off: the sidecar's
 // stop, which lets go of two endpoints, then need not hold up the egress
-// network's removal (measured: teardown 0.66 of the CLI's time instead of
-// 0.86, scripts/bench-launch.sh). When the disconnect fails, the channel
-// closes once the container stopped, as if there were none.
+// network's removal (docs/CONTRIBUTING.md, Speed). When the disconnect
+// fails, the channel closes once the container stopped, as if there were
+// none.
 func (b *Launched) disconnect(ctx context.Context, network, id string, stopped chan struct{}) chan struct{} {
 	off := make(chan struct{})
 	go func() {
