@@ -305,8 +305,8 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 }
 
 // resumeCommand is the command that starts the bottle of slug again: with
-// --prefix and --state-dir when they were given as flags (the environment
-// that gave them otherwise gives them again).
+// --prefix, --state-dir and --context when they were given as flags (the
+// environment that gave them otherwise gives them again).
 func resumeCommand(env cli.Env, o options, slug string) string {
 	cmd := "bottle-launch --resume " + slug
 	var def cli.Scope
@@ -318,6 +318,9 @@ func resumeCommand(env cli.Env, o options, slug string) string {
 	}
 	if o.StateDir != def.StateDir {
 		cmd += " --state-dir " + shellQuote(o.StateDir)
+	}
+	if o.Context != "" {
+		cmd += " --context " + shellQuote(o.Context)
 	}
 	return cmd
 }
