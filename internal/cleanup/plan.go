@@ -21,5 +21,7 @@ func Plan(ctx context.Context, pool *engines.Pool, names []string, opt plan.Opti
 		opt.Default = pool.Current()
 	}
 	opt.Transcript = Probe(pool)
-	return plan.Make(ctx, backends, opt)
+	pl := plan.Make(ctx, backends, opt)
+	pl.Notes = append(pool.Notes(), pl.Notes...) // names found to be one engine
+	return pl
 }

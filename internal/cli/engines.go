@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"slices"
 
 	"github.com/claude-bottle/bottle/internal/engines"
@@ -18,9 +17,10 @@ type Engines struct {
 // OpenEngines opens the engines the flags name (each when first asked) and
 // returns them with the names to ask, in order: every --context, every
 // context with --all-contexts, else the engine the environment names. An
-// engine two of those names reach is asked once, by one name, and said so
-// on stderr (engines.Pool.Distinct).
-func (t *Tool) OpenEngines(ctx context.Context, sel Engines, prefix string) (*engines.Pool, []string, error) {
+// engine two of those names reach at one endpoint is asked once, by one
+// name, and said so on stderr (engines.Pool.Distinct); one they reach at
+// two is found by its ID as it is asked (the pool's Notes say so).
+func (t *Tool) OpenEngines(sel Engines, prefix string) (*engines.Pool, []string, error) {
 	e := t.Env
 	current, err := engines.Current(e.Getenv)
 	if err != nil && (len(sel.Contexts) == 0 && !sel.AllContexts) {
@@ -66,7 +66,7 @@ func (t *Tool) OpenEngines(ctx context.Context, sel Engines, prefix string) (*en
 	}
 	if len(names) > 1 {
 		var notes []string
-		names, notes = pool.Distinct(ctx, names)
+		names, notes = pool.Distinct(names)
 		for _, n := range notes {
 			t.Errorf("%s", n)
 		}

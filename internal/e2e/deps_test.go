@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -51,48 +49,6 @@ func TestPackageGraph(t *testing.T) {
 			if slices.Contains(d, bad) {
 				t.Errorf("%s links %s", pkg, bad)
 			}
-		}
-	}
-}
-
-// TestReadmeNamesEveryDependency: the README's Dependencies table, which
-// ends "Nothing else", names every module go.mod requires directly.
-func TestReadmeNamesEveryDependency(t *testing.T) {
-	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, table, ok := strings.Cut(string(readme), "\n## Dependencies\n")
-	if !ok {
-		t.Fatal("README.md has no Dependencies section")
-	}
-	table, _, _ = strings.Cut(table, "\n## ")
-	var direct []string
-	block := false
-	for _, line := range strings.Split(string(gomod), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0:
-		case f[0] == "require" && len(f) > 1 && f[1] == "(":
-			block = true
-		case f[0] == ")":
-			block = false
-		case f[0] == "require" && len(f) >= 3 && !strings.Contains(line, "// indirect"):
-			direct = append(direct, f[1])
-		case block && !strings.Contains(line, "// indirect"):
-			direct = append(direct, f[0])
-		}
-	}
-	if len(direct) == 0 {
-		t.Fatal("go.mod requires nothing directly, so this test checks nothing")
-	}
-	for _, m := range direct {
-		if !strings.Contains(table, "`"+m) {
-			t.Errorf("go.mod requires %s, which README.md's Dependencies table does not name", m)
 		}
 	}
 }

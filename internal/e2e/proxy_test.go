@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +43,7 @@ type proxy struct {
 
 var proxies sync.Map // *testscript.TestScript → *proxy
 
-// engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N] [-upstream unix://SOCKET]
+// engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N] [-no-ipv6] [-upstream unix://SOCKET]
 //
 // Starts a proxy to the real engine (with -upstream, to the engine at that
 // socket: a second engine a script then stops by starting another proxy
@@ -57,7 +60,13 @@ var proxies sync.Map // *testscript.TestScript → *proxy
 // GET of a container's archive (a copy out of it) is never answered; with
 // -stall-archive-after N its answer starts and stops after N bytes of the
 // body, the connection kept open (a hung archive read, first byte or
-// midway).
+// midway). With -no-ipv6 the engine stands in for one whose kernel was
+// booted with ipv6.disable=1, which no script can reboot into: every
+// container create gets an empty tmpfs over /proc/sys/net/ipv6, so the
+// real runtime finds there what it finds on such a kernel, nothing, and
+// answers a container that sets a net.ipv6 sysctl as it does there (runc
+// 1.1: "open /proc/sys/net/ipv6/conf/all/disable_ipv6: no such file or
+// directory").
 func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	fs := flag.NewFlagSet("engine-proxy", flag.ContinueOnError)
 	useTLS := fs.Bool("tls", false, "")
@@ -66,9 +75,10 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	silent := fs.Bool("silent", false, "")
 	stall := fs.Bool("stall-archive", false, "")
 	stallAfter := fs.Int64("stall-archive-after", -1, "")
+	noIPv6 := fs.Bool("no-ipv6", false, "")
 	upstream := fs.String("upstream", "", "")
 	if neg || fs.Parse(args) != nil || fs.NArg() != 0 || (*anyClient && !*useTLS) || (*hangup && *silent) || (*stall && *stallAfter >= 0) {
-		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N] [-upstream unix://SOCKET]")
+		ts.Fatalf("usage: engine-proxy [-tls [-anyclient]] [-hangup | -silent] [-stall-archive | -stall-archive-after N] [-no-ipv6] [-upstream unix://SOCKET]")
 	}
 	p := &proxy{}
 	proxies.Store(ts, p)
@@ -154,6 +164,12 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 		p.mu.Lock()
 		p.reqs = append(p.reqs, r.Method+" "+r.URL.Path)
 		p.mu.Unlock()
+		if *noIPv6 && r.Method == http.MethodPost && createPath.MatchString(r.URL.Path) {
+			if err := withoutIPv6(r); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
 		if r.Method == http.MethodGet && archivePath.MatchString(r.URL.Path) {
 			switch {
 			case *stall:
@@ -174,6 +190,40 @@ func cmdEngineProxy(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	ts.Defer(func() { close(closed); srv.Close() })
+}
+
+// createPath is the path of a container create (any API version).
+var createPath = regexp.MustCompile(`^(/v[0-9.]+)?/containers/create$`)
+
+// withoutIPv6 rewrites a container create's body to mount an empty tmpfs
+// over /proc/sys/net/ipv6 (engine-proxy -no-ipv6).
+func withoutIPv6(r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	var create map[string]any
+	if err := json.Unmarshal(body, &create); err != nil {
+		return err
+	}
+	hc, _ := create["HostConfig"].(map[string]any)
+	if hc == nil {
+		hc = map[string]any{}
+		create["HostConfig"] = hc
+	}
+	tmpfs, _ := hc["Tmpfs"].(map[string]any)
+	if tmpfs == nil {
+		tmpfs = map[string]any{}
+		hc["Tmpfs"] = tmpfs
+	}
+	tmpfs["/proc/sys/net/ipv6"] = ""
+	if body, err = json.Marshal(create); err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
 }
 
 // archivePath is the path of a container archive request (any API version).

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -105,4 +106,71 @@ func readmeBlock(path, name string) (fenced, error) {
 		return fenced{}, err
 	}
 	return fenced{}, fmt.Errorf("%s: no fenced block after %q", path, marker+" -->")
+}
+
+// TestReadmeNamesEveryDependency: the README's Dependencies table, which
+// ends "Nothing else", names every module go.mod requires directly.
+func TestReadmeNamesEveryDependency(t *testing.T) {
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "\n## Dependencies\n")
+	if !ok {
+		t.Fatal("README.md has no Dependencies section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	var direct []string
+	block := false
+	for _, line := range strings.Split(string(gomod), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case f[0] == "require" && len(f) > 1 && f[1] == "(":
+			block = true
+		case f[0] == ")":
+			block = false
+		case f[0] == "require" && len(f) >= 3 && !strings.Contains(line, "// indirect"):
+			direct = append(direct, f[1])
+		case block && !strings.Contains(line, "// indirect"):
+			direct = append(direct, f[0])
+		}
+	}
+	if len(direct) == 0 {
+		t.Fatal("go.mod requires nothing directly, so this test checks nothing")
+	}
+	for _, m := range direct {
+		if !strings.Contains(table, "`"+m) {
+			t.Errorf("go.mod requires %s, which README.md's Dependencies table does not name", m)
+		}
+	}
+}
+
+// TestReadmeIsShort: the README is what a newcomer reads in five minutes
+// (issue 16): at most 250 lines, in the order install, first bottle,
+// examples, cron; the reference is in docs/.
+func TestReadmeIsShort(t *testing.T) {
+	b, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n > 250 {
+		t.Errorf("README.md is %d lines, more than 250: move reference to docs/", n)
+	}
+	at := -1
+	for _, h := range []string{"## Install", "## Your first bottle", "## Examples", "## From cron"} {
+		i := strings.Index(string(b), "\n"+h+"\n")
+		if i < 0 {
+			t.Errorf("README.md has no %q section", h)
+			continue
+		}
+		if i < at {
+			t.Errorf("README.md: %q comes before the section it should follow", h)
+		}
+		at = i
+	}
 }

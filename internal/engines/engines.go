@@ -8,7 +8,6 @@ package engines
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -36,10 +35,10 @@ type Pool struct {
 	mu    sync.Mutex
 	slots map[string]*slot
 	order []string
-	// alias maps a name Distinct left out to the name its engine is asked
-	// by; failed holds the engines Distinct found unreachable.
-	alias  map[string]string
-	failed map[string]error
+	// alias maps a name left out (Distinct, sameID) to the name its engine
+	// is asked by; byID finds the names that are one engine by its ID.
+	alias map[string]string
+	byID  *sameID
 }
 
 type slot struct {
@@ -58,7 +57,7 @@ func NewPool(getenv func(string) string, prefix string, open backend.Opener, cur
 		}
 	}
 	return &Pool{getenv: getenv, prefix: prefix, open: open, current: current, slots: map[string]*slot{},
-		alias: map[string]string{}, failed: map[string]error{}}
+		alias: map[string]string{}}
 }
 
 // Current is the name of the engine the environment names.
@@ -97,22 +96,21 @@ func (p *Pool) Open(name string) (*backend.Set, error) {
 }
 
 // Backends are the backends of the engines named, each Tagged with its
-// engine's name, for one backend.Ask: an engine that cannot be opened, or
-// that Distinct found unreachable, is one backend that answers why.
+// engine's name, for one backend.Ask: an engine that cannot be opened is
+// one backend that answers why. After Distinct, an engine found under a
+// second name by its ID answers under one only (sameID).
 func (p *Pool) Backends(names []string) []backend.Backend {
 	var out []backend.Backend
 	for _, n := range names {
 		set, err := p.Open(n)
-		if err == nil {
-			p.mu.Lock()
-			err = p.failed[p.Name(n)]
-			p.mu.Unlock()
-		}
 		if err != nil {
 			out = append(out, backend.Failing(bottle.Docker, p.Name(n), err))
 			continue
 		}
 		for _, b := range set.Backends {
+			if p.byID != nil && slices.Contains(p.byID.names, p.Name(n)) {
+				b = &once{b: b, name: p.Name(n), p: p}
+			}
 			out = append(out, backend.Tag(b, p.Name(n)))
 		}
 	}
@@ -121,38 +119,21 @@ func (p *Pool) Backends(names []string) []backend.Backend {
 
 // Engines are the engines named that could be opened, as a state dir's
 // rules see them (their endpoints, and their IDs asked once, all at once,
-// at the first need), with their names in the same order. An engine that
-// Distinct found under several endpoints is there at each (a bottle.json
-// may name any), each time by the name it is asked by.
+// at the first need), with their names in the same order: the current
+// engine's first, so that of names that turn out to be one engine
+// (sameID) a bottle.json's engine ID finds the name it is asked by.
 func (p *Pool) Engines(ctx context.Context, names []string) (statedir.Engines, []string) {
 	var sets []*backend.Set
 	var eps, opened []string
-	add := func(n, as string) {
-		set, err := p.Open(n)
-		if err != nil {
-			return
-		}
-		ep := set.Engine.Endpoint().Host
-		if n != as && slices.ContainsFunc(eps, func(e string) bool { return statedir.SameEngine(e) == statedir.SameEngine(ep) }) {
-			return
-		}
-		sets = append(sets, set)
-		eps = append(eps, ep)
-		opened = append(opened, as)
+	ordered := slices.Clone(names)
+	if i := slices.Index(ordered, p.current); i > 0 {
+		ordered = slices.Insert(slices.Delete(ordered, i, i+1), 0, p.current)
 	}
-	p.mu.Lock()
-	alias, order := maps.Clone(p.alias), slices.Clone(p.order)
-	p.mu.Unlock()
-	for _, n := range names {
-		n = p.Name(n)
-		if slices.Contains(opened, n) {
-			continue
-		}
-		add(n, n)
-		for _, a := range order {
-			if alias[a] == n {
-				add(a, n)
-			}
+	for _, n := range ordered {
+		if set, err := p.Open(n); err == nil && !slices.Contains(opened, p.Name(n)) {
+			sets = append(sets, set)
+			eps = append(eps, set.Engine.Endpoint().Host)
+			opened = append(opened, p.Name(n))
 		}
 	}
 	return statedir.Engines{Endpoints: eps, IDs: sync.OnceValue(func() []string {

@@ -10,12 +10,14 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/claude-bottle/bottle/internal/backend"
 	"github.com/claude-bottle/bottle/internal/backend/all"
 	"github.com/claude-bottle/bottle/internal/bottle"
 	"github.com/claude-bottle/bottle/internal/engine"
 	"github.com/claude-bottle/bottle/internal/enginefake"
+	"github.com/claude-bottle/bottle/internal/statedir"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -136,79 +138,99 @@ func TestPool(t *testing.T) {
 	}
 }
 
-// Names of one engine are asked once: by the endpoint, without asking the
-// engines; by the ID (GET /info) where the endpoints differ. The name
-// kept is the current engine's when it is one of them, else the first
-// given; one note says so. An engine whose ID cannot be asked because it
-// cannot be reached is asked no more: its backend answers that error.
+// Names of one engine are asked once. By the endpoint, without asking the
+// engines (Distinct); where two or more endpoints are left, by the ID (GET
+// /info) of the engines whose listings share a network ID, once listed,
+// the lists of all but one name then dropped (Backends). The name kept is
+// the current engine's when it is one of them, else the first given; a
+// note says so. Engines that share no network are not asked their IDs;
+// one that cannot be listed answers as it does alone.
 func TestDistinct(t *testing.T) {
 	var mu sync.Mutex
 	asked := map[string]int{}
 	fakes := map[string]*enginefake.Engine{}
-	add := func(name, host, id string, idErr error) {
+	// engine x, at three endpoints: a bottle; engine d: an orphaned one.
+	// Each has its own bridge network, as every Docker engine has.
+	worlds := map[string]*enginefake.World{"x": enginefake.NewWorld(), "d": enginefake.NewWorld()}
+	worlds["x"].Add(engine.Network{ID: "bridge-of-x", Name: "bridge"})
+	worlds["x"].Project("bt-x-1111", "running", time.Now())
+	worlds["d"].Add(engine.Network{ID: "bridge-of-d", Name: "bridge"},
+		engine.Volume{Name: "bt-d-1111_home", Labels: map[string]string{"com.docker.compose.project": "bt-d-1111"}})
+	add := func(name, host, id string, down error) {
 		f := enginefake.New(t)
 		f.Host = host
 		f.OnID = func() (string, error) {
 			mu.Lock()
 			asked[name]++
 			mu.Unlock()
-			return id, idErr
+			return id, down
+		}
+		if down != nil {
+			f.OnContainers = func() ([]engine.Container, error) { return nil, down }
+			f.OnNetworks = func() ([]engine.Network, error) { return nil, down }
+			f.OnVolumes = func() ([]engine.Volume, error) { return nil, down }
+		} else {
+			worlds[id].Wire(f)
 		}
 		fakes[name] = f
 	}
-	add("a", "unix:///run/x.sock", "ID-X", nil)
-	add("b", "unix:///run/../run/x.sock", "ID-X", nil) // the same path
-	add("c", "ssh://root@box", "ID-X", nil)            // the same engine, by another way
-	add("d", "tcp://10.0.0.4:2376", "ID-D", nil)
+	add("a", "unix:///run/x.sock", "x", nil)
+	add("b", "unix:///run/../run/x.sock", "x", nil) // the same path
+	add("c", "ssh://root@box", "x", nil)            // the same engine, by another way
+	add("d", "tcp://10.0.0.4:2376", "d", nil)
 	down := &engine.UnreachableError{Endpoint: engine.Endpoint{Host: "unix:///gone.sock"}, Err: errors.New("connection refused")}
 	add("e", "unix:///gone.sock", "", down)
 	open := func(getenv func(string) string, prefix string) (*backend.Set, error) {
 		return all.On(fakes[getenv("DOCKER_CONTEXT")], getenv, prefix), nil
 	}
 	for _, tc := range []struct {
-		current string
-		names   []string
-		want    []string
-		notes   []string
-		asked   map[string]int
+		current     string
+		names, want []string
+		notes       []string // Distinct's
+		bottles     []string
+		idNotes     []string
+		asked       map[string]int
 	}{
 		{"default", []string{"a", "b"}, []string{"a"},
-			[]string{"docker contexts a and b are one engine (all at unix:///run/x.sock): asked once, as a"}, map[string]int{}},
-		{"b", []string{"a", "c", "b"}, []string{"b"},
-			[]string{"docker contexts a, c and b are one engine (engine ID ID-X, at unix:///run/x.sock and ssh://root@box): asked once, as b"},
+			[]string{"docker contexts a and b are one engine (all at unix:///run/x.sock): asked once, as a"},
+			[]string{"a bt-x-1111"}, nil, map[string]int{}},
+		{"b", []string{"a", "c", "b"}, []string{"c", "b"},
+			[]string{"docker contexts a and b are one engine (all at unix:///run/x.sock): asked once, as b"},
+			[]string{"b bt-x-1111"},
+			[]string{"docker contexts c and b are one engine (engine ID x, at ssh://root@box and unix:///run/../run/x.sock): asked once, as b"},
 			map[string]int{"b": 1, "c": 1}},
-		{"default", []string{"c", "a", "d"}, []string{"c", "d"},
-			[]string{"docker contexts c and a are one engine (engine ID ID-X, at ssh://root@box and unix:///run/x.sock): asked once, as c"},
-			map[string]int{"a": 1, "c": 1, "d": 1}},
-		{"default", []string{"d", "e"}, []string{"d", "e"}, nil, map[string]int{"d": 1, "e": 1}},
+		{"default", []string{"c", "a", "d"}, []string{"c", "a", "d"}, nil,
+			[]string{"c bt-x-1111", "d bt-d-1111"},
+			[]string{"docker contexts c and a are one engine (engine ID x, at ssh://root@box and unix:///run/x.sock): asked once, as c"},
+			map[string]int{"a": 1, "c": 1}},
+		{"default", []string{"d", "e"}, []string{"d", "e"}, nil, []string{"d bt-d-1111"}, nil, map[string]int{}},
 	} {
 		clear(asked)
 		p := NewPool(env(nil), "bt-", open, tc.current)
-		got, notes := p.Distinct(t.Context(), tc.names)
+		got, notes := p.Distinct(tc.names)
 		if !slices.Equal(got, tc.want) || !slices.Equal(notes, tc.notes) {
 			t.Errorf("%v (current %s): %v, %q; want %v, %q", tc.names, tc.current, got, notes, tc.want, tc.notes)
+		}
+		survey := backend.Ask(t.Context(), p.Backends(got))
+		var bottles []string
+		for _, b := range survey.Bottles() {
+			bottles = append(bottles, b.Engine+" "+b.Name)
+		}
+		slices.Sort(bottles)
+		if !slices.Equal(bottles, tc.bottles) || !slices.Equal(p.Notes(), tc.idNotes) {
+			t.Errorf("%v: bottles %q, notes %q; want %q, %q", tc.names, bottles, p.Notes(), tc.bottles, tc.idNotes)
+		}
+		if err := survey.Err(); (err != nil) != slices.Contains(tc.names, "e") || err != nil && !errors.Is(err, down) {
+			t.Errorf("%v: the survey's error %v", tc.names, err)
 		}
 		if !maps.Equal(asked, tc.asked) {
 			t.Errorf("%v: IDs asked %v, want %v", tc.names, asked, tc.asked)
 		}
-		if slices.Contains(tc.names, "e") {
-			bs := p.Backends([]string{"e"})
-			if len(bs) != 1 {
-				t.Fatalf("e: %d backends, want the one that answers why", len(bs))
-			}
-			if _, err := bs[0].Inventory(t.Context()); !errors.Is(err, down) {
-				t.Errorf("e's backend answers %v; want %v", err, down)
-			}
-		}
 		if tc.current == "b" {
-			// A state dir's rules see the engine at both its endpoints,
-			// each time by the name it is asked by.
+			// A bottle.json's engine ID finds the name the engine is asked by.
 			eng, names := p.Engines(t.Context(), got)
-			if want := []string{"unix:///run/../run/x.sock", "ssh://root@box"}; !slices.Equal(eng.Endpoints, want) || !slices.Equal(names, []string{"b", "b"}) {
-				t.Errorf("engines %v %v; want %v [b b]", eng.Endpoints, names, want)
-			}
-			if ids := eng.IDs(); !slices.Equal(ids, []string{"ID-X", "ID-X"}) {
-				t.Errorf("IDs %v", ids)
+			if !slices.Equal(names, []string{"b", "c"}) || eng.Named(statedir.Meta{EngineID: "x"}, names) != "b" {
+				t.Errorf("engines %v %v", eng.Endpoints, names)
 			}
 		}
 		p.Close()

@@ -3,7 +3,6 @@ package launch
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -35,7 +34,7 @@ func (b *Launched) services() (agent, sidecar Service, agentEnv map[string]strin
 		Image: s.Image, ContainerName: p.ContainerName(bottle.ServiceAgent), Command: b.command(), Environment: redacted,
 		Networks: map[string]*Aliases{bottle.NetInternal: {Aliases: []string{bottle.ServiceAgent}}}, Volumes: []string{bottle.VolHome + ":" + bottle.AgentHome},
 		DependsOn: map[string]DependsOn{bottle.ServiceSidecar: {Condition: "service_healthy"}}, StdinOpen: b.opt.Stdin, Tty: b.opt.TTY,
-		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(p.SeccompFile()), Sysctls: AgentSysctls,
+		Labels: composeGuard(p.Name), User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(p.SeccompFile()), Sysctls: b.agentSysctls(),
 	}
 	if s.Workspace != "" {
 		agent.Volumes = append(agent.Volumes, s.Workspace+":"+bottle.AgentWorkspace)
@@ -73,11 +72,8 @@ func (b *Launched) create(ctx context.Context) error {
 	}
 	b.runAs = runAs
 	agentSvc, sidecarSvc, agentEnv := b.services()
-	doc := p.Compose(agentSvc, sidecarSvc, s.Sidecar.Networks)
-	if data, err := json.MarshalIndent(doc, "", "  "); err != nil {
-		return &StepError{"writing the compose file", err}
-	} else if err := os.WriteFile(p.ComposeFile(), append(data, '\n'), 0o600); err != nil {
-		return &StepError{"writing the compose file", err}
+	if err := b.writeCompose(agentSvc, sidecarSvc); err != nil {
+		return err
 	}
 	if err := os.WriteFile(p.SeccompFile(), SeccompProfile(), 0o600); err != nil {
 		return &StepError{"writing the agent's seccomp profile", err}
@@ -91,38 +87,34 @@ func (b *Launched) create(ctx context.Context) error {
 	intr := ctx
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return first != nil || intr.Err() != nil
-	}
-	run := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if failed() {
-				return
-			}
-			if err := f(); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	// Waiting is no create: an interrupt, or another step's failure, ends
+	// it at once.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	defer context.AfterFunc(intr, wcancel)()
+	st := &steps{intr: intr, stop: wcancel}
 
-	// Step 1: networks and the volume, and (meanwhile) the CA and archives.
+	// Each step starts once what it needs is made: a channel closed when
+	// its maker returns, failed or not (a step checks st.failed() after
+	// the wait). No container is made before the agent's network is made
+	// and checked; after that each goes on its own, so the sidecar starts
+	// as soon as it is provisioned and connected, while the agent is still
+	// being provisioned, and the probe runs once the sidecar started. The
+	// agent starts only once every step succeeded: the sidecar answers and
+	// the probe reached it from the agent's network.
+	internal, egress, volume, files := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	sidecarUp, probeMade := make(chan struct{}), make(chan struct{})
 	var ca CA
 	var agentTar, sidecarTar []byte
-	for _, key := range []string{bottle.NetInternal, bottle.NetEgress} {
-		run(func() error { return b.createNetwork(ctx, key) })
-	}
-	run(func() error {
+	st.run(internal, func() error {
+		if err := b.createNetwork(ctx, bottle.NetInternal); err != nil {
+			return err
+		}
+		// The agent's network as the engine made it (isolation.go).
+		return b.checkNetwork(ctx)
+	})
+	st.run(egress, func() error { return b.createNetwork(ctx, bottle.NetEgress) })
+	st.run(volume, func() error {
 		name := p.VolumeName(bottle.VolHome)
 		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(bottle.VolHome, ConfigHash(p.volumeDef(bottle.VolHome))))
 		b.noteCreate(err)
@@ -134,7 +126,7 @@ func (b *Launched) create(ctx context.Context) error {
 		b.mu.Unlock()
 		return nil
 	})
-	run(func() (err error) {
+	st.run(files, func() (err error) {
 		if ca, err = NewCA(p.Name, b.Created); err != nil {
 			return &StepError{"making the CA", err}
 		}
@@ -146,139 +138,59 @@ func (b *Launched) create(ctx context.Context) error {
 		}
 		return nil
 	})
-	wg.Wait()
-	if first != nil {
-		return first
-	}
+	st.run(sidecarUp, func() error {
+		if !st.after(internal, files) {
+			return nil
+		}
+		return b.provisionSidecar(ctx, st, sidecarSvc, sidecarTar, egress)
+	})
+	st.run(probeMade, func() error {
+		if !st.after(internal) {
+			return nil
+		}
+		return b.createProbe(ctx)
+	})
+	st.run(nil, func() error {
+		if !st.after(internal, volume, files) {
+			return nil
+		}
+		return b.makeAgent(ctx, intr, agentSvc, agentEnv, agentTar, st.failed)
+	})
+	// Once the sidecar runs: it answers, and the probe reaches it from the
+	// agent's network (isolation.go).
+	st.run(nil, func() error {
+		if !st.after(sidecarUp, probeMade) {
+			return nil
+		}
+		return b.waitReachable(wctx)
+	})
+	st.wg.Wait()
 	if err := intr.Err(); err != nil {
 		return err
 	}
-	// The agent's network as the engine made it (isolation.go).
-	if err := b.checkNetwork(ctx); err != nil {
-		return err
-	}
-
-	// Step 2: both containers, each created, connected and provisioned.
-	run(func() error {
-		id, err := b.createContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
-			Image: s.Sidecar.Image, Cmd: sidecarSvc.Command, Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceSidecar},
-			Labels: p.ContainerLabels(bottle.ServiceSidecar, ConfigHash(sidecarSvc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
-			CapDrop: DropAll, SecurityOpt: securityOpts(),
-		})
-		if err != nil {
-			return err
-		}
-		nets := append([]string{p.NetworkName(bottle.NetEgress)}, s.Sidecar.Networks...)
-		for _, n := range nets {
-			if failed() {
-				return nil
-			}
-			// compose gives a service its name as an alias on every network
-			if err := b.eng.Connect(ctx, n, id, []string{bottle.ServiceSidecar}); err != nil {
-				if cerrdefs.IsNotFound(err) {
-					err = fmt.Errorf("network %q does not exist", n)
-				}
-				return &StepError{"connecting the sidecar to network " + n, err}
-			}
-		}
-		if failed() {
-			return nil
-		}
-		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(sidecarTar)); err != nil {
-			return &StepError{"copying the config and CA into the sidecar", err}
-		}
-		return nil
-	})
-	run(func() error {
-		spec := engine.ContainerSpec{
-			Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
-			Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
-			Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
-			User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(string(SeccompProfile())), Sysctls: AgentSysctls,
-		}
-		if s.Workspace != "" {
-			spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}
-			spec.WorkingDir = bottle.AgentWorkspace
-		}
-		id, err := b.createContainer(ctx, bottle.ServiceAgent, spec)
-		if err != nil {
-			return err
-		}
-		if failed() {
-			return nil
-		}
-		user, err := b.agentUser(ctx, id)
-		if err != nil {
-			return &StepError{"resolving the agent image's user", err}
-		}
-		if user.UID == 0 && !s.ExplicitRoot() {
-			// a name the image's passwd gives uid 0
-			return &StepError{"resolving the agent image's user", fmt.Errorf("the agent would run as root (its user is uid 0 in the image's /etc/passwd): set \"user\" in the spec to a non-root uid such as %s, or to root to allow it", DefaultUser)}
-		}
-		owned, err := OwnHome(agentTar, user)
-		if err != nil {
-			return &StepError{"resolving the agent image's user", err}
-		}
-		if failed() {
-			return nil
-		}
-		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
-			return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
-		}
-		if b.restore() != "" {
-			if failed() {
-				return nil
-			}
-			if err := b.restoreTranscript(ctx, id, user); err != nil {
-				return &StepError{"restoring the transcript into the agent's home", err}
-			}
-		}
-		if b.opt.Attach {
-			// The attachment outlives this function's timeout.
-			att, err := b.eng.Attach(context.WithoutCancel(intr), id, b.opt.Stdin, b.opt.TTY)
-			if err != nil {
-				return &StepError{"attaching to the agent", err}
-			}
-			b.attach = att
-		}
-		return nil
-	})
-	// and the probe that checks the agent's network reaches the sidecar
-	// (isolation.go)
-	run(func() error { return b.createProbe(ctx) })
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	if err := intr.Err(); err != nil {
-		return err
-	}
-
-	// Step 3: the sidecar, and once it answers on its port, the agent: an
-	// agent started before its proxy listens would find every request
-	// refused, and a sidecar that dies at start-up fails the launch.
-	if err := b.eng.StartContainer(ctx, b.ids[bottle.ServiceSidecar]); err != nil {
-		return &StepError{"starting the sidecar", err}
-	}
-	// Waiting is no create: an interrupt ends it at once.
-	wctx, wcancel := context.WithCancel(ctx)
-	defer wcancel()
-	defer context.AfterFunc(intr, wcancel)()
-	if err := b.waitReachable(wctx); err != nil {
-		if ierr := intr.Err(); ierr != nil {
-			return ierr
-		}
-		return err
+	if st.first != nil {
+		return st.first
 	}
 	b.setState(bottle.ServiceSidecar, "running")
-	if err := intr.Err(); err != nil {
-		return err
-	}
 	agent := b.serviceID(bottle.ServiceAgent)
 	probeGone := b.removeProbe(ctx)
 	defer probeGone() //nolint:errcheck // a failed launch removes what is left
 	if err := b.eng.StartContainer(ctx, agent); err != nil {
-		return &StepError{"starting the agent", err}
+		if !NoIPv6(err) || b.noIPv6 {
+			return &StepError{"starting the agent", err}
+		}
+		// The engine's kernel has no IPv6 (ipv6.go): the agent is made
+		// again without the sysctls that turn it off.
+		if err := b.withoutIPv6(ctx, intr, agentTar); err != nil {
+			return err
+		}
+		if err := intr.Err(); err != nil {
+			return err
+		}
+		agent = b.serviceID(bottle.ServiceAgent)
+		if err := b.eng.StartContainer(ctx, agent); err != nil {
+			return &StepError{"starting the agent", err}
+		}
 	}
 	b.setState(bottle.ServiceAgent, "running")
 	if err := probeGone(); err != nil {
@@ -288,6 +200,157 @@ func (b *Launched) create(ctx context.Context) error {
 		return err
 	}
 	return b.writeMeta(nil)
+}
+
+// steps runs a launch's steps side by side; the first error stops the
+// others between engine calls.
+type steps struct {
+	intr  context.Context // the launch's: an interrupt stops the steps too
+	stop  func()          // called on the first error
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	first error
+}
+
+// run runs f in a goroutine and closes done (when not nil) once f returns.
+// f does not run when a step failed already.
+func (st *steps) run(done chan struct{}, f func() error) {
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		if done != nil {
+			defer close(done)
+		}
+		if st.failed() {
+			return
+		}
+		if err := f(); err != nil {
+			st.mu.Lock()
+			if st.first == nil {
+				st.first = err
+			}
+			st.mu.Unlock()
+			st.stop()
+		}
+	}()
+}
+
+// failed reports whether a step failed or the launch was interrupted.
+func (st *steps) failed() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.first != nil || st.intr.Err() != nil
+}
+
+// after waits for the steps that close chs and reports whether the launch
+// goes on.
+func (st *steps) after(chs ...chan struct{}) bool {
+	for _, ch := range chs {
+		<-ch
+	}
+	return !st.failed()
+}
+
+// provisionSidecar creates the sidecar, copies its config and CA in,
+// connects it to the egress network (once made) and the spec's other
+// networks, and starts it.
+func (b *Launched) provisionSidecar(ctx context.Context, st *steps, svc Service, files []byte, egress chan struct{}) error {
+	p, s := b.Project, b.spec
+	id, err := b.createContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
+		Image: s.Sidecar.Image, Cmd: svc.Command, Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceSidecar},
+		Labels: p.ContainerLabels(bottle.ServiceSidecar, ConfigHash(svc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
+		CapDrop: DropAll, SecurityOpt: securityOpts(),
+	})
+	if err != nil {
+		return err
+	}
+	if st.failed() {
+		return nil
+	}
+	if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(files)); err != nil {
+		return &StepError{"copying the config and CA into the sidecar", err}
+	}
+	if !st.after(egress) {
+		return nil
+	}
+	for _, n := range append([]string{p.NetworkName(bottle.NetEgress)}, s.Sidecar.Networks...) {
+		if st.failed() {
+			return nil
+		}
+		// compose gives a service its name as an alias on every network
+		if err := b.eng.Connect(ctx, n, id, []string{bottle.ServiceSidecar}); err != nil {
+			if cerrdefs.IsNotFound(err) {
+				err = fmt.Errorf("network %q does not exist", n)
+			}
+			return &StepError{"connecting the sidecar to network " + n, err}
+		}
+	}
+	if st.failed() {
+		return nil
+	}
+	if err := b.eng.StartContainer(ctx, id); err != nil {
+		return &StepError{"starting the sidecar", err}
+	}
+	return nil
+}
+
+// makeAgent creates the agent's container and provisions it (its files,
+// its transcript when resumed), and attaches to it when asked. failed
+// says the launch is failing or interrupted: it stops between calls.
+func (b *Launched) makeAgent(ctx, intr context.Context, agentSvc Service, agentEnv map[string]string, agentTar []byte, failed func() bool) error {
+	p, s := b.Project, b.spec
+	spec := engine.ContainerSpec{
+		Image: s.Image, Cmd: b.command(), Env: Env(agentEnv), Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceAgent},
+		Labels: p.ContainerLabels(bottle.ServiceAgent, ConfigHash(agentSvc), DependsOnSidecar), Volumes: map[string]string{p.VolumeName(bottle.VolHome): bottle.AgentHome},
+		Tty: b.opt.TTY, OpenStdin: b.opt.Stdin,
+		User: b.runAs, CapDrop: DropAll, SecurityOpt: agentSecurityOpts(string(SeccompProfile())), Sysctls: b.agentSysctls(),
+	}
+	if s.Workspace != "" {
+		spec.Binds = map[string]string{s.Workspace: bottle.AgentWorkspace}
+		spec.WorkingDir = bottle.AgentWorkspace
+	}
+	id, err := b.createContainer(ctx, bottle.ServiceAgent, spec)
+	if err != nil {
+		return err
+	}
+	if failed() {
+		return nil
+	}
+	user, err := b.agentUser(ctx, id)
+	if err != nil {
+		return &StepError{"resolving the agent image's user", err}
+	}
+	if user.UID == 0 && !s.ExplicitRoot() {
+		// a name the image's passwd gives uid 0
+		return &StepError{"resolving the agent image's user", fmt.Errorf("the agent would run as root (its user is uid 0 in the image's /etc/passwd): set \"user\" in the spec to a non-root uid such as %s, or to root to allow it", DefaultUser)}
+	}
+	owned, err := OwnHome(agentTar, user)
+	if err != nil {
+		return &StepError{"resolving the agent image's user", err}
+	}
+	if failed() {
+		return nil
+	}
+	if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(owned)); err != nil {
+		return &StepError{"copying the prompt, skills, git config and CA into the agent", err}
+	}
+	if b.restore() != "" {
+		if failed() {
+			return nil
+		}
+		if err := b.restoreTranscript(ctx, id, user); err != nil {
+			return &StepError{"restoring the transcript into the agent's home", err}
+		}
+	}
+	if b.opt.Attach {
+		// The attachment outlives this function's timeout.
+		att, err := b.eng.Attach(context.WithoutCancel(intr), id, b.opt.Stdin, b.opt.TTY)
+		if err != nil {
+			return &StepError{"attaching to the agent", err}
+		}
+		b.attach = att
+	}
+	return nil
 }
 
 // callTimeout bounds the engine calls of one launch.

@@ -55,6 +55,7 @@ type Launched struct {
 	ids        map[string]string // service -> container ID
 	images     map[string]string // image reference -> ID (checkImages)
 	runAs      string            // the agent container's User ("": the image's)
+	noIPv6     bool              // the engine's kernel has no IPv6 (ipv6.go)
 	created    bool              // a create may have made something
 
 	lock   *statedir.Lock

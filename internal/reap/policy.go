@@ -346,10 +346,7 @@ func (b *Bottles) StateDirs(ctx context.Context, would map[string]bool, which As
 	} else {
 		var names []string
 		asked, names = b.Router.Engines(ctx, which.Names)
-		for i, name := range names {
-			if slices.Contains(names[:i], name) {
-				continue // one engine at several endpoints (engines.Pool.Distinct)
-			}
+		for _, name := range names {
 			set, err := b.Router.Open(name)
 			if err != nil {
 				continue // Engines names only those opened

@@ -243,6 +243,9 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 		// Before anything was made (the engine could not be asked).
 		return err
 	}
+	if b.NoIPv6() {
+		t.Errorf("warning: the engine's kernel has no IPv6 (its runtime found no /proc/sys/net/ipv6: booted with ipv6.disable=1, or IPv6 is a module not loaded), so the agent runs without the sysctls that turn IPv6 off; with no IPv6 it cannot reach the host over it either (docs/bottle-launch.md)")
+	}
 	if o.Detach {
 		derr := b.Detach()
 		info := b.Info()
@@ -302,8 +305,8 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 }
 
 // resumeCommand is the command that starts the bottle of slug again: with
-// --prefix and --state-dir when they were given as flags (the environment
-// that gave them otherwise gives them again).
+// --prefix, --state-dir and --context when they were given as flags (the
+// environment that gave them otherwise gives them again).
 func resumeCommand(env cli.Env, o options, slug string) string {
 	cmd := "bottle-launch --resume " + slug
 	var def cli.Scope
@@ -315,6 +318,9 @@ func resumeCommand(env cli.Env, o options, slug string) string {
 	}
 	if o.StateDir != def.StateDir {
 		cmd += " --state-dir " + shellQuote(o.StateDir)
+	}
+	if o.Context != "" {
+		cmd += " --context " + shellQuote(o.Context)
 	}
 	return cmd
 }

@@ -111,8 +111,8 @@ func TestLaunchEngineDown(t *testing.T) {
 	}
 }
 
-// The command a foreground ending prints to resume: --prefix and
-// --state-dir only when they were given as flags.
+// The command a foreground ending prints to resume: --prefix, --state-dir
+// and --context only when they were given as flags.
 func TestResumeCommand(t *testing.T) {
 	home := t.TempDir()
 	env := envOf(map[string]string{"HOME": home, "BOTTLE_PREFIX": "bt-env-"})
@@ -123,6 +123,11 @@ func TestResumeCommand(t *testing.T) {
 	o.Prefix, o.StateDir = "bt-flag-", "/tmp/my state"
 	if got := resumeCommand(env, o, "a-abcde"); got != "bottle-launch --resume a-abcde --prefix bt-flag- --state-dir '/tmp/my state'" {
 		t.Errorf("from flags: %q", got)
+	}
+	// launched on another engine by --context: resumed there too
+	o = options{Scope: cli.Scope{Prefix: "bt-env-", StateDir: filepath.Join(home, ".claude-bottle", "state")}, Context: "build box"}
+	if got := resumeCommand(env, o, "a-abcde"); got != "bottle-launch --resume a-abcde --context 'build box'" {
+		t.Errorf("with --context: %q", got)
 	}
 }
 

@@ -63,7 +63,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 			return err
 		}
 	}
-	pool, names, err := t.OpenEngines(ctx, o.Engines, o.Prefix)
+	pool, names, err := t.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
@@ -71,9 +71,16 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 
 	if o.State {
 		engines, opened := pool.Engines(ctx, names)
-		return states(ctx, t, p, pool.Backends(names), engines, opened, o.Scope)
+		err := states(ctx, t, p, pool.Backends(names), engines, opened, o.Scope)
+		for _, n := range pool.Notes() {
+			t.Errorf("%s", n)
+		}
+		return err
 	}
 	survey := backend.Ask(ctx, pool.Backends(names))
+	for _, n := range pool.Notes() {
+		t.Errorf("%s", n)
+	}
 	bottles := survey.Bottles()
 	for i := range bottles {
 		dir := filepath.Join(o.StateDir, bottles[i].Slug)

@@ -61,7 +61,7 @@ func run(ctx context.Context, t *cli.Tool, args []string) error {
 	if err := statedir.CheckRoot(o.StateDir, o.DefaultRoot); err != nil {
 		return err
 	}
-	pool, names, err := t.OpenEngines(ctx, o.Engines, o.Prefix)
+	pool, names, err := t.OpenEngines(o.Engines, o.Prefix)
 	if err != nil {
 		return err
 	}
