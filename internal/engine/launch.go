@@ -113,6 +113,9 @@ type Launcher interface {
 	CreateContainer(ctx context.Context, spec ContainerSpec) (id string, err error)
 	// Connect joins a created container to another network.
 	Connect(ctx context.Context, network, containerID string, aliases []string) error
+	// Disconnect takes a container, running or not, off a network (forced:
+	// its endpoint goes even while the container runs).
+	Disconnect(ctx context.Context, network, containerID string) error
 	// ContainerUser is the user a created container runs as (its config's
 	// User: the image's USER unless the create set one), as written there.
 	ContainerUser(ctx context.Context, id string) (string, error)
@@ -211,6 +214,14 @@ func (e *Client) Connect(ctx context.Context, networkID, containerID string, ali
 	_, err := e.c.NetworkConnect(ctx, networkID, client.NetworkConnectOptions{
 		Container: containerID, EndpointConfig: &network.EndpointSettings{Aliases: aliases},
 	})
+	return e.answer(ctx, err)
+}
+
+// Disconnect force-disconnects a container from a network.
+func (e *Client) Disconnect(ctx context.Context, networkID, containerID string) error {
+	ctx, cancel := e.bound(ctx, "POST /networks/"+networkID+"/disconnect")
+	defer cancel()
+	_, err := e.c.NetworkDisconnect(ctx, networkID, client.NetworkDisconnectOptions{Container: containerID, Force: true})
 	return e.answer(ctx, err)
 }
 

@@ -65,6 +65,7 @@ type Engine struct {
 	OnCreateNetwork   func(spec engine.NetworkSpec) (string, error)
 	OnCreateVolume    func(name string, labels map[string]string) error
 	OnConnect         func(network, id string, aliases []string) error
+	OnDisconnect      func(network, id string) error
 	OnContainerUser   func(id string) (string, error)
 	OnImageUser       func(ref string) (string, error)
 	OnImageID         func(ref string) (string, error)

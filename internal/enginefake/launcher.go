@@ -50,6 +50,14 @@ func (f *Engine) Connect(_ context.Context, network, id string, aliases []string
 	return f.OnConnect(network, id, aliases)
 }
 
+// Disconnect is logged as "disconnect ID@NETWORK".
+func (f *Engine) Disconnect(_ context.Context, network, id string) error {
+	if err := f.ask("Disconnect", "disconnect", id+"@"+network, f.OnDisconnect == nil); err != nil {
+		return err
+	}
+	return f.OnDisconnect(network, id)
+}
+
 func (f *Engine) ContainerUser(_ context.Context, id string) (string, error) {
 	if err := f.ask("ContainerUser", "container-user", id, f.OnContainerUser == nil); err != nil {
 		return "", err

@@ -24,10 +24,10 @@ const (
 //     conflict), with its aliases on its network in w.Aliases;
 //   - lists and InspectNetwork answer from w, and RemoveContainer,
 //     RemoveNetwork and RemoveVolume take from it (not found when absent);
-//   - Connect records the aliases; StartContainer makes a container
-//     "running"; ContainerStatus answers its state; Exec runs (exit 0, no
-//     output) in a running one; Kill stops a running one ("exited", code
-//     0) and Wait answers its exit code at once;
+//   - Connect records the aliases, Disconnect drops them; StartContainer
+//     makes a container "running"; ContainerStatus answers its state; Exec
+//     runs (exit 0, no output) in a running one; Kill stops a running one
+//     ("exited", code 0) and Wait answers its exit code at once;
 //   - ImageID finds every image (ID "sha256:"+ref); ImageUser answers
 //     w.ImageUser; ContainerUser the User a container was created with,
 //     else w.ImageUser.
@@ -54,6 +54,12 @@ func (w *World) WireLauncher(f *Engine) {
 	f.OnConnect = func(network, id string, aliases []string) error {
 		return w.withContainer(id, func(*engine.Container) error {
 			w.Aliases[id+"@"+network] = aliases
+			return nil
+		})
+	}
+	f.OnDisconnect = func(network, id string) error {
+		return w.withContainer(id, func(*engine.Container) error {
+			delete(w.Aliases, id+"@"+network)
 			return nil
 		})
 	}

@@ -87,38 +87,34 @@ func (b *Launched) create(ctx context.Context) error {
 	intr := ctx
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return first != nil || intr.Err() != nil
-	}
-	run := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if failed() {
-				return
-			}
-			if err := f(); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	// Waiting is no create: an interrupt, or another step's failure, ends
+	// it at once.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	defer context.AfterFunc(intr, wcancel)()
+	st := &steps{intr: intr, stop: wcancel}
 
-	// Step 1: networks and the volume, and (meanwhile) the CA and archives.
+	// Each step starts once what it needs is made: a channel closed when
+	// its maker returns, failed or not (a step checks st.failed() after
+	// the wait). No container is made before the agent's network is made
+	// and checked; after that each goes on its own, so the sidecar starts
+	// as soon as it is provisioned and connected, while the agent is still
+	// being provisioned, and the probe runs once the sidecar started. The
+	// agent starts only once every step succeeded: the sidecar answers and
+	// the probe reached it from the agent's network.
+	internal, egress, volume, files := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	sidecarUp, probeMade := make(chan struct{}), make(chan struct{})
 	var ca CA
 	var agentTar, sidecarTar []byte
-	for _, key := range []string{bottle.NetInternal, bottle.NetEgress} {
-		run(func() error { return b.createNetwork(ctx, key) })
-	}
-	run(func() error {
+	st.run(internal, func() error {
+		if err := b.createNetwork(ctx, bottle.NetInternal); err != nil {
+			return err
+		}
+		// The agent's network as the engine made it (isolation.go).
+		return b.checkNetwork(ctx)
+	})
+	st.run(egress, func() error { return b.createNetwork(ctx, bottle.NetEgress) })
+	st.run(volume, func() error {
 		name := p.VolumeName(bottle.VolHome)
 		err := b.eng.CreateVolume(ctx, name, p.VolumeLabels(bottle.VolHome, ConfigHash(p.volumeDef(bottle.VolHome))))
 		b.noteCreate(err)
@@ -130,7 +126,7 @@ func (b *Launched) create(ctx context.Context) error {
 		b.mu.Unlock()
 		return nil
 	})
-	run(func() (err error) {
+	st.run(files, func() (err error) {
 		if ca, err = NewCA(p.Name, b.Created); err != nil {
 			return &StepError{"making the CA", err}
 		}
@@ -142,81 +138,40 @@ func (b *Launched) create(ctx context.Context) error {
 		}
 		return nil
 	})
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	if err := intr.Err(); err != nil {
-		return err
-	}
-	// The agent's network as the engine made it (isolation.go).
-	if err := b.checkNetwork(ctx); err != nil {
-		return err
-	}
-
-	// Step 2: both containers, each created, connected and provisioned.
-	run(func() error {
-		id, err := b.createContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
-			Image: s.Sidecar.Image, Cmd: sidecarSvc.Command, Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceSidecar},
-			Labels: p.ContainerLabels(bottle.ServiceSidecar, ConfigHash(sidecarSvc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
-			CapDrop: DropAll, SecurityOpt: securityOpts(),
-		})
-		if err != nil {
-			return err
-		}
-		nets := append([]string{p.NetworkName(bottle.NetEgress)}, s.Sidecar.Networks...)
-		for _, n := range nets {
-			if failed() {
-				return nil
-			}
-			// compose gives a service its name as an alias on every network
-			if err := b.eng.Connect(ctx, n, id, []string{bottle.ServiceSidecar}); err != nil {
-				if cerrdefs.IsNotFound(err) {
-					err = fmt.Errorf("network %q does not exist", n)
-				}
-				return &StepError{"connecting the sidecar to network " + n, err}
-			}
-		}
-		if failed() {
+	st.run(sidecarUp, func() error {
+		if !st.after(internal, files) {
 			return nil
 		}
-		if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(sidecarTar)); err != nil {
-			return &StepError{"copying the config and CA into the sidecar", err}
-		}
-		return nil
+		return b.provisionSidecar(ctx, st, sidecarSvc, sidecarTar, egress)
 	})
-	run(func() error { return b.makeAgent(ctx, intr, agentSvc, agentEnv, agentTar, failed) })
-	// and the probe that checks the agent's network reaches the sidecar
-	// (isolation.go)
-	run(func() error { return b.createProbe(ctx) })
-	wg.Wait()
-	if first != nil {
-		return first
-	}
+	st.run(probeMade, func() error {
+		if !st.after(internal) {
+			return nil
+		}
+		return b.createProbe(ctx)
+	})
+	st.run(nil, func() error {
+		if !st.after(internal, volume, files) {
+			return nil
+		}
+		return b.makeAgent(ctx, intr, agentSvc, agentEnv, agentTar, st.failed)
+	})
+	// Once the sidecar runs: it answers, and the probe reaches it from the
+	// agent's network (isolation.go).
+	st.run(nil, func() error {
+		if !st.after(sidecarUp, probeMade) {
+			return nil
+		}
+		return b.waitReachable(wctx)
+	})
+	st.wg.Wait()
 	if err := intr.Err(); err != nil {
 		return err
 	}
-
-	// Step 3: the sidecar, and once it answers on its port, the agent: an
-	// agent started before its proxy listens would find every request
-	// refused, and a sidecar that dies at start-up fails the launch.
-	if err := b.eng.StartContainer(ctx, b.ids[bottle.ServiceSidecar]); err != nil {
-		return &StepError{"starting the sidecar", err}
-	}
-	// Waiting is no create: an interrupt ends it at once.
-	wctx, wcancel := context.WithCancel(ctx)
-	defer wcancel()
-	defer context.AfterFunc(intr, wcancel)()
-	if err := b.waitReachable(wctx); err != nil {
-		if ierr := intr.Err(); ierr != nil {
-			return ierr
-		}
-		return err
+	if st.first != nil {
+		return st.first
 	}
 	b.setState(bottle.ServiceSidecar, "running")
-	if err := intr.Err(); err != nil {
-		return err
-	}
 	agent := b.serviceID(bottle.ServiceAgent)
 	probeGone := b.removeProbe(ctx)
 	defer probeGone() //nolint:errcheck // a failed launch removes what is left
@@ -245,6 +200,98 @@ func (b *Launched) create(ctx context.Context) error {
 		return err
 	}
 	return b.writeMeta(nil)
+}
+
+// steps runs a launch's steps side by side; the first error stops the
+// others between engine calls.
+type steps struct {
+	intr  context.Context // the launch's: an interrupt stops the steps too
+	stop  func()          // called on the first error
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	first error
+}
+
+// run runs f in a goroutine and closes done (when not nil) once f returns.
+// f does not run when a step failed already.
+func (st *steps) run(done chan struct{}, f func() error) {
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		if done != nil {
+			defer close(done)
+		}
+		if st.failed() {
+			return
+		}
+		if err := f(); err != nil {
+			st.mu.Lock()
+			if st.first == nil {
+				st.first = err
+			}
+			st.mu.Unlock()
+			st.stop()
+		}
+	}()
+}
+
+// failed reports whether a step failed or the launch was interrupted.
+func (st *steps) failed() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.first != nil || st.intr.Err() != nil
+}
+
+// after waits for the steps that close chs and reports whether the launch
+// goes on.
+func (st *steps) after(chs ...chan struct{}) bool {
+	for _, ch := range chs {
+		<-ch
+	}
+	return !st.failed()
+}
+
+// provisionSidecar creates the sidecar, copies its config and CA in,
+// connects it to the egress network (once made) and the spec's other
+// networks, and starts it.
+func (b *Launched) provisionSidecar(ctx context.Context, st *steps, svc Service, files []byte, egress chan struct{}) error {
+	p, s := b.Project, b.spec
+	id, err := b.createContainer(ctx, bottle.ServiceSidecar, engine.ContainerSpec{
+		Image: s.Sidecar.Image, Cmd: svc.Command, Network: p.NetworkName(bottle.NetInternal), Aliases: []string{bottle.ServiceSidecar},
+		Labels: p.ContainerLabels(bottle.ServiceSidecar, ConfigHash(svc), ""), Healthcheck: SidecarHealthcheck(s.Sidecar.Port),
+		CapDrop: DropAll, SecurityOpt: securityOpts(),
+	})
+	if err != nil {
+		return err
+	}
+	if st.failed() {
+		return nil
+	}
+	if err := b.eng.CopyTo(ctx, id, "/", bytes.NewReader(files)); err != nil {
+		return &StepError{"copying the config and CA into the sidecar", err}
+	}
+	if !st.after(egress) {
+		return nil
+	}
+	for _, n := range append([]string{p.NetworkName(bottle.NetEgress)}, s.Sidecar.Networks...) {
+		if st.failed() {
+			return nil
+		}
+		// compose gives a service its name as an alias on every network
+		if err := b.eng.Connect(ctx, n, id, []string{bottle.ServiceSidecar}); err != nil {
+			if cerrdefs.IsNotFound(err) {
+				err = fmt.Errorf("network %q does not exist", n)
+			}
+			return &StepError{"connecting the sidecar to network " + n, err}
+		}
+	}
+	if st.failed() {
+		return nil
+	}
+	if err := b.eng.StartContainer(ctx, id); err != nil {
+		return &StepError{"starting the sidecar", err}
+	}
+	return nil
 }
 
 // makeAgent creates the agent's container and provisions it (its files,

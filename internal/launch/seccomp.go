@@ -102,6 +102,13 @@ var seccompAllowed = [][]string{
 		"mq_timedsend", "mq_timedsend_time64", "mq_timedreceive", "mq_timedreceive_time64"},
 }
 
+// socketFamilies are the socket families the agent may use, as blocks of
+// the family's low 32 bits (family & mask == value): 0-31, 32-39, 41,
+// 42-43, 44-47, 48-63 — every family but AF_VSOCK (40).
+var socketFamilies = []struct{ mask, value uint64 }{
+	{0xffffffe0, 0}, {0xfffffff8, 32}, {0xffffffff, 41}, {0xfffffffe, 42}, {0xfffffffc, 44}, {0xfffffff0, 48},
+}
+
 // seccompArg is one comparison of a rule: the argument at Index, masked
 // with Value, equals ValueTwo (SCMP_CMP_MASKED_EQ), or is not Value
 // (SCMP_CMP_NE), or is Value (SCMP_CMP_EQ).
@@ -177,9 +184,18 @@ func SeccompProfile() []byte {
 	const newNamespaces = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 	clone := allow(seccompArg{Index: 0, Value: newNamespaces, Op: "SCMP_CMP_MASKED_EQ"})
 	clone.Names = []string{"clone"}
-	socket := allow(seccompArg{Index: 0, Value: afVsock, Op: "SCMP_CMP_NE"})
-	socket.Names = []string{"socket"}
-	p.Syscalls = append(p.Syscalls, clone, socket)
+	p.Syscalls = append(p.Syscalls, clone)
+	// sockets of every family but AF_VSOCK. The family is an int: the
+	// kernel reads the low 32 bits of the register only, and a filter
+	// compares all 64, so a rule "family != AF_VSOCK" let socket(1<<32 |
+	// AF_VSOCK) through, a vsock socket opened. Each rule masks the low
+	// 32 bits: families 0 to 63 (Linux has fewer: AF_MAX is 46) but
+	// AF_VSOCK, in six blocks.
+	for _, b := range socketFamilies {
+		r := allow(seccompArg{Index: 0, Value: b.mask, ValueTwo: b.value, Op: "SCMP_CMP_MASKED_EQ"})
+		r.Names = []string{"socket"}
+		p.Syscalls = append(p.Syscalls, r)
+	}
 	// the personalities a program asks for: Linux, 32-bit Linux, each
 	// with UNAME26, and the query
 	for _, v := range []uint64{0, 0x0008, 0x20000, 0x20008, 0xffffffff} {

@@ -90,3 +90,50 @@ func TestSeccompProfile(t *testing.T) {
 		t.Errorf("clone is not kept from CLONE_NEWUSER: %v", filtered["clone"])
 	}
 }
+
+// socket is allowed for every family but AF_VSOCK, whatever the upper 32
+// bits of the register hold: the kernel reads an int, the filter the
+// whole register. The rule "family != AF_VSOCK" allowed 1<<32|AF_VSOCK,
+// which opened a vsock socket (seen on the engine of the test machine).
+// Each rule is evaluated as libseccomp does (every comparison of a rule
+// holds; any rule allows).
+func TestSeccompSocketFamilies(t *testing.T) {
+	var p seccompProfile
+	if err := json.Unmarshal(SeccompProfile(), &p); err != nil {
+		t.Fatal(err)
+	}
+	allowed := func(family uint64) bool {
+		for _, r := range p.Syscalls {
+			if !slices.Contains(r.Names, "socket") || r.Action != "SCMP_ACT_ALLOW" {
+				continue
+			}
+			holds := true
+			for _, a := range r.Args {
+				if a.Index != 0 {
+					continue
+				}
+				switch a.Op {
+				case "SCMP_CMP_MASKED_EQ":
+					holds = holds && family&a.Value == a.ValueTwo
+				case "SCMP_CMP_NE":
+					holds = holds && family != a.Value
+				case "SCMP_CMP_EQ":
+					holds = holds && family == a.Value
+				default:
+					t.Fatalf("an op this test does not know: %s", a.Op)
+				}
+			}
+			if holds {
+				return true
+			}
+		}
+		return false
+	}
+	for _, high := range []uint64{0, 1 << 32, 0xffffffff00000000} {
+		for f := uint64(0); f < 64; f++ {
+			if want := f != afVsock; allowed(high|f) != want {
+				t.Errorf("socket family %#x: allowed %v, want %v", high|f, !want, want)
+			}
+		}
+	}
+}

@@ -50,7 +50,7 @@ const sidecarLogLines = 15
 // within SidecarStartTimeout fails the launch with the sidecar's last log
 // lines.
 func (b *Launched) waitSidecar(ctx context.Context) error {
-	id, port := b.ids[bottle.ServiceSidecar], b.spec.Sidecar.Port
+	id, port := b.serviceID(bottle.ServiceSidecar), b.spec.Sidecar.Port
 	fail := func(format string, args ...any) error {
 		msg := fmt.Sprintf(format, args...)
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -50,6 +50,20 @@ func probeNet() bool {
 	if fd := try("raw ipv4 socket", syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_ICMP); fd >= 0 {
 		syscall.Close(fd)
 	}
+	// vsock, the hypervisor's sockets; then with the family's upper 32
+	// bits set, which the kernel ignores (it reads an int) and a filter
+	// comparing the whole register does not
+	const afVsock = 40
+	if fd := try("vsock socket", afVsock, syscall.SOCK_STREAM, 0); fd >= 0 {
+		syscall.Close(fd)
+	}
+	high := uint64(1)<<32 | afVsock
+	if fd, _, e := syscall.RawSyscall(syscall.SYS_SOCKET, uintptr(high), syscall.SOCK_STREAM, 0); e != 0 {
+		fmt.Printf("vsock socket, the family's upper bits set: %v\n", e)
+	} else {
+		fail("vsock socket, the family's upper bits set: opened")
+		syscall.Close(int(fd))
+	}
 	if b, err := os.ReadFile("/proc/net/if_inet6"); err == nil && strings.TrimSpace(string(b)) != "" {
 		fail("ipv6 addresses: %s", strings.Join(strings.Fields(string(b)), " "))
 	} else {
