@@ -30,7 +30,7 @@ type Selection struct {
 	OlderThan  cli.Duration `long:"older-than" unquote:"false" value-name:"DURATION" description:"only what was created (state dirs: modified) more than DURATION ago: 90m, 36h, 7d, 2w"`
 	NotRunning bool         `long:"not-running" description:"leave out projects, containers and machines that have something running"`
 	Kinds      []Kind       `long:"kind" unquote:"false" value-name:"KIND" description:"only items of KIND (repeatable): compose-project, container, network, volume, machine, state-dir"`
-	Names      []string     `long:"name" unquote:"false" value-name:"NAME" description:"only the bottle NAME (repeatable): its name (prefix + slug) or its slug; a named bottle is taken even when it was launched with --detach and runs"`
+	Names      []string     `long:"name" complete:"state-dir" unquote:"false" value-name:"NAME" description:"only the bottle NAME (repeatable): its name (prefix + slug) or its slug; a named bottle is taken even when it was launched with --detach and runs"`
 	// IncludeDetached takes running bottles launched with --detach too.
 	IncludeDetached bool `long:"include-detached" description:"also take bottles launched with --detach that are still running (left out otherwise)"`
 	// AllRoots takes bottles other state roots' launchers made too.

@@ -214,10 +214,14 @@ func (t *Tool) Parse(opts any, args []string, usage string) (rest []string, done
 	}
 	// GO_FLAGS_COMPLETION in the environment (go-flags reads it from the
 	// process) asks for completions of args instead of a run: they are
-	// printed on stdout, and the tool stops there.
+	// printed on stdout, and the tool stops there. The values of an option
+	// with a `complete` tag are looked up here (complete.go).
 	completed := false
 	p.CompletionHandler = func(items []flags.Completion) {
 		completed = true
+		if own, ok := t.completeValues(p, args); ok {
+			items = own
+		}
 		printCompletions(t.Env.Stdout, items, t.Env.Getenv("GO_FLAGS_COMPLETION") == "verbose")
 	}
 	rest, err = p.ParseArgs(args)

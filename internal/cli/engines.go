@@ -10,7 +10,7 @@ import (
 // Engines are the flags that choose the engines a tool asks:
 // bottle-ls, bottle-plan-cleanup and bottle-cleanup take them.
 type Engines struct {
-	Contexts    []string `long:"context" unquote:"false" value-name:"NAME" description:"ask the engine of docker context NAME (repeatable; default is DOCKER_HOST's engine or the default socket); without it, the engine DOCKER_HOST, DOCKER_CONTEXT or the current context names"`
+	Contexts    []string `long:"context" complete:"context" unquote:"false" value-name:"NAME" description:"ask the engine of docker context NAME (repeatable; default is DOCKER_HOST's engine or the default socket); without it, the engine DOCKER_HOST, DOCKER_CONTEXT or the current context names"`
 	AllContexts bool     `long:"all-contexts" description:"ask the engine of every docker context (docker context ls), default included, all at once"`
 }
 

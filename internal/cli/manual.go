@@ -38,7 +38,7 @@ var CommonEnv = [][2]string{
 	{"BOTTLE_ENGINE_TIMEOUT", "how long one engine call may take (a Go duration; default 30s)"},
 	{"BOTTLE_SMOLVM, BOTTLE_SMOLVM_TIMEOUT", "the smolvm binary (default: smolvm on PATH) and how long one smolvm call may take"},
 	{"NO_COLOR", "no colour in tables and plans"},
-	{"GO_FLAGS_COMPLETION", "print completions for the arguments instead of running (1, or verbose for descriptions); what the bash and zsh completion scripts use"},
+	{"GO_FLAGS_COMPLETION", "print completions for the arguments instead of running (1, or verbose for descriptions): flags, fixed values, docker context names and the state dirs under the state root; what the bash and zsh completion scripts use"},
 }
 
 // Tools are the toolkit's commands, for SEE ALSO.

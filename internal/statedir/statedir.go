@@ -288,3 +288,30 @@ func (e Entry) Item(resumable bool) bottle.Item {
 		Changed:    &changed,
 	}
 }
+
+// Slugs lists the slugs of the state dirs under root, sorted, reading no
+// more than each dir's top level: the dirs (never a symlink) that look like
+// a bottle's state dir (Looks). With resumable, only those bottle-launch
+// --resume could start again as far as the dir tells without asking an
+// engine: a bottle.json that reads whole and names a bottle of prefix and
+// the slug, and no launcher holding the dir. Completion offers them.
+func Slugs(root, prefix string, resumable bool) ([]string, error) {
+	entries, err := list(root)
+	if err != nil {
+		return nil, err
+	}
+	var slugs []string
+	for _, e := range entries {
+		if e.Type != Dir || e.NotState != "" {
+			continue
+		}
+		if resumable {
+			m, ok, err := ReadMeta(e.Path)
+			if !ok || err != nil || !m.NamesBottle(e.Slug) || m.Name != prefix+e.Slug || Locked(e.Path) {
+				continue
+			}
+		}
+		slugs = append(slugs, e.Slug)
+	}
+	return slugs, nil
+}

@@ -80,9 +80,9 @@ type options struct {
 
 	Allow   []string `long:"allow" unquote:"false" value-name:"HOST" description:"a host the sidecar lets through (repeatable; replaces the spec's list)"`
 	Detach  bool     `short:"d" long:"detach" description:"start the bottle, print it as one JSON line and exit"`
-	Resume  string   `long:"resume" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
+	Resume  string   `long:"resume" complete:"resumable" unquote:"false" value-name:"NAME" description:"start this bottle again from its state dir: its name (prefix + slug) or its slug (transcript restored, the agent continues)"`
 	Backend Backend  `long:"backend" unquote:"false" value-name:"BACKEND" description:"where the bottle runs: docker (default) or smolmachines (the agent in a smolvm microVM, its sidecar in Docker; overrides the spec's)"`
-	Context string   `long:"context" unquote:"false" value-name:"NAME" description:"launch on the engine of docker context NAME (default is DOCKER_HOST's engine or the default socket); without it, the engine DOCKER_HOST, DOCKER_CONTEXT or the current context names"`
+	Context string   `long:"context" complete:"context" unquote:"false" value-name:"NAME" description:"launch on the engine of docker context NAME (default is DOCKER_HOST's engine or the default socket); without it, the engine DOCKER_HOST, DOCKER_CONTEXT or the current context names"`
 	// Guardian runs this process as a foreground launcher's guardian
 	// (started by the launcher itself; see launch.Guard).
 	Guardian string `long:"guardian" hidden:"true" unquote:"false" value-name:"STATE-DIR"`
