@@ -79,15 +79,7 @@ func (b *Launched) withoutIPv6(ctx, intr context.Context, agentTar []byte) error
 	if err := b.eng.RemoveContainer(ctx, id); err != nil && !engine.IsNotFound(err) {
 		return &StepError{"removing the agent's container to make it again without the IPv6 sysctls (the engine's kernel has no IPv6)", err}
 	}
-	b.mu.Lock()
-	delete(b.ids, bottle.ServiceAgent)
-	for i, c := range b.containers {
-		if c.ID == id {
-			b.containers = append(b.containers[:i], b.containers[i+1:]...)
-			break
-		}
-	}
-	b.mu.Unlock()
+	b.forget(bottle.ServiceAgent, id)
 	agentSvc, sidecarSvc, agentEnv := b.services()
 	if err := b.writeCompose(agentSvc, sidecarSvc); err != nil {
 		return err

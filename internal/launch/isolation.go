@@ -223,18 +223,24 @@ func (b *Launched) removeProbe(ctx context.Context) (wait func() error) {
 			done <- &StepError{"removing the isolation probe", err}
 			return
 		}
-		b.mu.Lock()
-		delete(b.ids, bottle.ServiceProbe)
-		for i, c := range b.containers {
-			if c.ID == id {
-				b.containers = append(b.containers[:i], b.containers[i+1:]...)
-				break
-			}
-		}
-		b.mu.Unlock()
+		b.forget(bottle.ServiceProbe, id)
 		done <- nil
 	}()
 	return sync.OnceValue(func() error { return <-done })
+}
+
+// forget drops a removed container of service from what the launch
+// made, so that no sweep looks for it again.
+func (b *Launched) forget(service, id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.ids, service)
+	for i, c := range b.containers {
+		if c.ID == id {
+			b.containers = append(b.containers[:i], b.containers[i+1:]...)
+			return
+		}
+	}
 }
 
 func (b *Launched) serviceID(service string) string {
