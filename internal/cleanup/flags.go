@@ -74,13 +74,7 @@ type Kind string
 
 // Complete implements go-flags' Completer.
 func (Kind) Complete(match string) []flags.Completion {
-	var out []flags.Completion
-	for _, k := range bottle.Kinds {
-		if strings.HasPrefix(k, match) {
-			out = append(out, flags.Completion{Item: k})
-		}
-	}
-	return out
+	return cli.Completions(bottle.Kinds, match)
 }
 
 // Reaping are the flags bottle-reap and bottle-cleanup share: how to reap.

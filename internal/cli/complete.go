@@ -193,3 +193,15 @@ func (t *Tool) homeDir(path string) string {
 	}
 	return path
 }
+
+// Completions are the values that begin with match, for a flag type's
+// go-flags Complete method.
+func Completions(values []string, match string) []flags.Completion {
+	var out []flags.Completion
+	for _, v := range values {
+		if strings.HasPrefix(v, match) {
+			out = append(out, flags.Completion{Item: v})
+		}
+	}
+	return out
+}

@@ -93,13 +93,7 @@ type Backend string
 
 // Complete implements go-flags' Completer.
 func (Backend) Complete(match string) []flags.Completion {
-	var out []flags.Completion
-	for _, b := range bottle.BackendOrder {
-		if strings.HasPrefix(b, match) {
-			out = append(out, flags.Completion{Item: b})
-		}
-	}
-	return out
+	return cli.Completions(bottle.BackendOrder, match)
 }
 
 // Main runs bottle-launch in this process. SIGHUP (a closed terminal)
